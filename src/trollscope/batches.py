@@ -1,0 +1,136 @@
+"""Chunks of canonical records flowing from a reader to the case.
+
+A reader yields `Batch`es; each holds Arrow tables in the canonical schemas of `model.py`.
+Memory is bounded by the chunk size, not by the input: `BatchBuilder` flushes every
+`chunk_size` records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+import pyarrow as pa
+
+from trollscope.model import (
+    ACCOUNTS_SCHEMA,
+    POSTS_SCHEMA,
+    REJECTS_SCHEMA,
+    Account,
+    Post,
+    Reject,
+)
+
+DEFAULT_CHUNK = 50_000
+
+
+@dataclass(slots=True)
+class Batch:
+    """Canonical records from one chunk of input.
+
+    `records` is how many input records the chunk covered (posts, account-only rows,
+    rejected rows and exact repeats together), so that read = stored + duplicate +
+    rejected can be checked.
+    """
+
+    posts: pa.Table
+    accounts: pa.Table
+    rejects: pa.Table
+    records: int
+    bytes_done: int | None = None
+    # Records the reader found repeated exactly and merged (counted as duplicates).
+    repeats: int = 0
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+class _Columns:
+    """Column-wise accumulator for one schema (appending to lists beats building dicts)."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.names = list(schema.names)
+        self.cols: list[list[object]] = [[] for _ in self.names]
+
+    def __len__(self) -> int:
+        return len(self.cols[0])
+
+    def append(self, values: tuple[object, ...]) -> None:
+        for col, value in zip(self.cols, values, strict=True):
+            col.append(value)
+
+    def take(self) -> pa.Table:
+        table = pa.Table.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(self.cols, self.schema, strict=True)],
+            schema=self.schema,
+        )
+        self.cols = [[] for _ in self.names]
+        return table
+
+
+_POST_FIELDS = tuple(f.name for f in fields(Post))
+_ACCOUNT_FIELDS = tuple(f.name for f in fields(Account))
+_REJECT_FIELDS = tuple(f.name for f in fields(Reject))
+assert set(_POST_FIELDS) == set(POSTS_SCHEMA.names), "Post and POSTS_SCHEMA must agree"
+assert set(_ACCOUNT_FIELDS) == set(ACCOUNTS_SCHEMA.names), "Account and ACCOUNTS_SCHEMA must agree"
+
+
+class BatchBuilder:
+    """Collects records from a row-wise reader and cuts them into `Batch`es.
+
+    Accounts are de-duplicated within a chunk (first profile seen wins, as in the case),
+    which keeps a chunk's account table small for readers that repeat the author on
+    every post.
+    """
+
+    def __init__(self, chunk_size: int = DEFAULT_CHUNK) -> None:
+        self.chunk_size = chunk_size
+        self._posts = _Columns(POSTS_SCHEMA)
+        self._accounts = _Columns(ACCOUNTS_SCHEMA)
+        self._rejects = _Columns(REJECTS_SCHEMA)
+        self._seen_accounts: set[tuple[str, str]] = set()
+        self._records = 0
+
+    def add_post(self, post: Post) -> None:
+        self._records += 1
+        self._posts.append(tuple(getattr(post, name) for name in POSTS_SCHEMA.names))
+
+    def add_account(self, account: Account, *, is_record: bool = False) -> None:
+        """Add a profile. `is_record` marks an input record that is only an account
+        (a row of a users file), so it counts towards `records`."""
+        if is_record:
+            self._records += 1
+        key = (account.platform, account.account_id)
+        if key in self._seen_accounts:
+            return
+        self._seen_accounts.add(key)
+        self._accounts.append(tuple(getattr(account, name) for name in ACCOUNTS_SCHEMA.names))
+
+    def add_reject(self, reject: Reject) -> None:
+        self._records += 1
+        self._rejects.append((reject.line, reject.field, reject.reason, reject.raw))
+
+    @property
+    def pending(self) -> int:
+        return self._records + len(self._accounts)
+
+    def full(self) -> bool:
+        return self.pending >= self.chunk_size
+
+    def take(self, bytes_done: int | None = None) -> Batch:
+        self._seen_accounts.clear()
+        records, self._records = self._records, 0
+        return Batch(
+            posts=self._posts.take(),
+            accounts=self._accounts.take(),
+            rejects=self._rejects.take(),
+            records=records,
+            bytes_done=bytes_done,
+        )
+
+    def drain(self, bytes_done: int | None = None) -> Iterator[Batch]:
+        """Yield the last partial batch, if any."""
+        if self.pending:
+            yield self.take(bytes_done)

@@ -1,0 +1,131 @@
+"""The case: one DuckDB file holding a data set's canonical tables and their provenance.
+
+The schema is versioned. Opening a case written by another schema version is a clear
+error rather than a silent misread; the table definitions are derived from the Arrow
+schemas in `model.py`, so they are written once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+
+from trollscope import __version__
+from trollscope.errors import CaseError
+from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA
+
+SCHEMA_VERSION = 1
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.timestamp("us"): "TIMESTAMP",
+    pa.list_(pa.string()): "VARCHAR[]",
+}
+
+
+def duck_columns(schema: pa.Schema) -> list[str]:
+    """DuckDB column definitions for an Arrow schema of the canonical model."""
+    cols = []
+    for f in schema:
+        null = "" if f.nullable else " NOT NULL"
+        cols.append(f'"{f.name}" {_DUCK_TYPES[f.type]}{null}')
+    return cols
+
+
+def _ddl() -> list[str]:
+    posts = ", ".join([*duck_columns(POSTS_SCHEMA), "source_id INTEGER NOT NULL"])
+    accounts = ", ".join([*duck_columns(ACCOUNTS_SCHEMA), "source_id INTEGER NOT NULL"])
+    return [
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+        # Provenance: one row per file ingested (and per re-ingest, with its counts).
+        """CREATE TABLE sources (
+            source_id INTEGER PRIMARY KEY, path VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            size_bytes BIGINT NOT NULL, format VARCHAR NOT NULL, reader_version VARCHAR NOT NULL,
+            options VARCHAR NOT NULL, tool_version VARCHAR NOT NULL,
+            ingested_at TIMESTAMP NOT NULL, read BIGINT NOT NULL, stored BIGINT NOT NULL,
+            duplicate BIGINT NOT NULL, rejected BIGINT NOT NULL, accounts_new BIGINT NOT NULL)""",
+        f"CREATE TABLE posts ({posts})",
+        f"CREATE TABLE accounts ({accounts})",
+        """CREATE TABLE rejects (
+            source_id INTEGER NOT NULL, file VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            line BIGINT, field VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR)""",
+    ]
+
+
+class Case:
+    """An open case file. Use as a context manager; write through `transaction()`."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
+        self.path = path
+        self.con = con
+
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = False, read_only: bool = False) -> Case:
+        path = Path(path)
+        if not path.exists():
+            if not create:
+                raise CaseError(
+                    f"{path}: no such case file. Create one with "
+                    f"`trollscope ingest FILES --into {path}`."
+                )
+            return cls._create(path)
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise CaseError(f"{path}: not a readable DuckDB case file ({exc}).") from exc
+        case = cls(path, con)
+        case._check_version()
+        con.execute("SET TimeZone = 'UTC'")
+        return case
+
+    @classmethod
+    def _create(cls, path: Path) -> Case:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("BEGIN")
+        for statement in _ddl():
+            con.execute(statement)
+        con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?), ('created_with', ?)",
+            [str(SCHEMA_VERSION), f"trollscope {__version__}"],
+        )
+        con.execute("COMMIT")
+        return cls(path, con)
+
+    def _check_version(self) -> None:
+        try:
+            row = self.con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except duckdb.CatalogException:
+            self.con.close()
+            raise CaseError(
+                f"{self.path}: a DuckDB file but not a trollscope case (no meta table)."
+            ) from None
+        found = row[0] if row else "unknown"
+        if found != str(SCHEMA_VERSION):
+            self.con.close()
+            raise CaseError(
+                f"{self.path}: case schema version {found}, but this trollscope "
+                f"({__version__}) reads version {SCHEMA_VERSION}. Re-ingest the source files "
+                f"into a new case, or use the trollscope version that wrote it."
+            )
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

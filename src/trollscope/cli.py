@@ -1,0 +1,197 @@
+"""The command line: a thin shell. Each command parses, calls one library function, and
+turns a TrollscopeError into one sentence on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from trollscope import __version__
+from trollscope.errors import TrollscopeError
+from trollscope.info import case_info
+from trollscope.ingest import IngestResult, ingest
+from trollscope.readers import ReadOptions, names
+from trollscope.readers.table import parse_mapping
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def plain(value: object) -> Text:
+    """Text shown as is: file names and reject reasons can hold `[markup]` from the data."""
+    return Text(str(value))
+
+
+def friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn our own errors into a message and exit code 1; let real bugs show a traceback."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TrollscopeError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+@contextmanager
+def progress_bar(total: int, hide: bool, label: str) -> Iterator[Callable[[int], None]]:
+    """A byte-sized progress bar on stderr, hidden when stderr is not a terminal."""
+    disable = hide or not sys.stderr.isatty()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=disable,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="trollscope")
+def cli() -> None:
+    """Find troll farms (coordinated inauthentic behaviour) in social-media data you
+    already have, and show the evidence. trollscope only analyses: it never posts."""
+
+
+@cli.command("ingest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--into",
+    "case_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The case file (DuckDB) to add to; created if missing.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(names()),
+    default=None,
+    help="The input format; by default it is recognised from the content.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    default="",
+    metavar="FIELD=COLUMN,...",
+    help="Map canonical fields to a table's columns, e.g. "
+    "post_id=id,account_id=user,created_at=time,text=message.",
+)
+@click.option("--platform", default=None, help="Platform name for tables that do not say it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
+@friendly
+def ingest_cmd(
+    files: tuple[Path, ...],
+    case_path: Path,
+    fmt: str | None,
+    mapping: str,
+    platform: str | None,
+    as_json: bool,
+    hide_progress: bool,
+) -> None:
+    """Read FILES into a case. Bad rows are set aside with file, line, field and reason;
+    read = stored + duplicate + rejected. Re-ingesting the same data changes nothing."""
+    options = ReadOptions(platform=platform, mapping=parse_mapping(mapping))
+    total = sum(p.stat().st_size for p in files if p.is_file())
+    with progress_bar(total, hide_progress, "ingest") as advance:
+        result = ingest(case_path, files, fmt=fmt, options=options, progress=advance)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        _print_ingest(result)
+
+
+def _print_ingest(result: IngestResult) -> None:
+    table = Table(title=f"ingested into {result.case}", title_justify="left")
+    for col in ("file", "format", "read", "stored", "duplicate", "rejected", "new accounts"):
+        table.add_column(col, justify="left" if col in ("file", "format") else "right")
+    for f in result.files:
+        table.add_row(
+            plain(f.path), f.format, *(f"{n:,}" for n in (f.read, f.stored, f.duplicate, f.rejected, f.accounts_new))
+        )
+    if len(result.files) > 1:
+        table.add_row(
+            "total",
+            "",
+            *(f"{result.total(k):,}" for k in ("read", "stored", "duplicate", "rejected", "accounts_new")),
+        )
+    out.print(table)
+    if result.total("rejected"):
+        out.print(
+            f"{result.total('rejected'):,} rejected records are listed with their reasons: "
+            f"`trollscope info {result.case}`."
+        )
+
+
+@cli.command("info")
+@click.argument("case_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@friendly
+def info_cmd(case_path: Path, as_json: bool) -> None:
+    """What a case holds: posts and accounts per platform, time span, kinds, rejects."""
+    info = case_info(case_path)
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    _print_info(info)
+
+
+def _print_info(info: dict[str, Any]) -> None:
+    out.print(plain(info["case"]), style="bold")
+    out.print(
+        f"{info['posts']:,} posts, {info['accounts']:,} accounts, {info['rejects']:,} rejects; "
+        f"posts from {info['first_post']} to {info['last_post']} (UTC)"
+    )
+    platforms = Table(title="per platform", title_justify="left")
+    for col in ("platform", "posts", "accounts"):
+        platforms.add_column(col, justify="left" if col == "platform" else "right")
+    for name, counts in info["platforms"].items():
+        platforms.add_row(plain(name), f"{counts['posts']:,}", f"{counts['accounts']:,}")
+    out.print(platforms)
+    kinds = Table(title="kinds of post", title_justify="left")
+    kinds.add_column("kind")
+    kinds.add_column("posts", justify="right")
+    for kind, n in info["kinds"].items():
+        kinds.add_row(plain(kind), f"{n:,}")
+    out.print(kinds)
+    if info["reject_reasons"]:
+        rejects = Table(title="most common reject reasons", title_justify="left")
+        for col in ("field", "reason", "count"):
+            rejects.add_column(col, justify="right" if col == "count" else "left")
+        for r in info["reject_reasons"]:
+            rejects.add_row(plain(r["field"] or "-"), plain(r["reason"]), f"{r['count']:,}")
+        out.print(rejects)
+    sources = Table(title="sources (provenance)", title_justify="left")
+    for col in ("file", "format", "sha256", "read", "stored", "duplicate", "rejected"):
+        sources.add_column(col, justify="right" if col in ("read", "stored", "duplicate", "rejected") else "left")
+    for s in info["sources"]:
+        sources.add_row(
+            plain(s["path"]), s["format"], s["sha256"][:12],
+            *(f"{s[k]:,}" for k in ("read", "stored", "duplicate", "rejected")),
+        )
+    out.print(sources)
+
+
+def main() -> None:
+    cli(prog_name="trollscope")

@@ -1,0 +1,78 @@
+"""The reader contract: one module per format, each a small class registered in `registry.py`.
+
+To add a format: write a module with a `Reader` subclass that sets `name`, `version`,
+`description`, implements `sniff` (does this content look like my format?) and `read`
+(yield canonical `Batch`es, setting bad records aside as rejects), then add the class to
+`registry.READERS`. The contract tests in tests/readers run on it for free.
+
+A reader knows nothing of the case, traces or detection. It may use DuckDB as a parsing
+engine (a private in-memory connection), never the case's connection.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from trollscope.batches import DEFAULT_CHUNK, Batch
+
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The start of a file, for sniffing: the raw bytes and the first line as text."""
+
+    path: Path
+    data: bytes
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+    @property
+    def first_line(self) -> str:
+        text = self.text.lstrip("\ufeff")
+        return text.split("\n", 1)[0].rstrip("\r")
+
+    @classmethod
+    def of(cls, path: Path) -> Head:
+        with path.open("rb") as handle:
+            return cls(path=path, data=handle.read(HEAD_BYTES))
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """What the user told us about the input beyond its bytes.
+
+    `mapping` maps canonical field names to the file's column names (`--map`);
+    `platform` overrides the platform a reader would otherwise assume.
+    """
+
+    platform: str | None = None
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    chunk_size: int = DEFAULT_CHUNK
+
+
+class Reader(ABC):
+    """One input format. Subclasses are stateless; `read` may be called on many files."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str]
+    # What one input record is: a post (most formats) or an account (a users file).
+    unit: ClassVar[Literal["posts", "accounts"]] = "posts"
+    # Whether `sniff` alone can pick this format. A generic reader (mapped CSV) cannot:
+    # it is chosen with --format or --map.
+    sniffable: ClassVar[bool] = True
+
+    @abstractmethod
+    def sniff(self, head: Head) -> bool:
+        """True when the start of the file is unmistakably this format."""
+
+    @abstractmethod
+    def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
+        """Yield canonical batches. Raise `FormatError` when the file is not this format."""

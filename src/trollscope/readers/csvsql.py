@@ -1,0 +1,329 @@
+"""Shared machinery for tabular readers: DuckDB parses, SQL maps columns, Arrow carries.
+
+A tabular reader describes its format as a `TablePlan` (which source columns it needs, one
+SQL expression per canonical column, and checks that set a bad row aside) and lets
+`stream_table` do the rest. Parsing runs in DuckDB's C++ CSV reader on a private
+in-memory connection, streaming in chunks; rows come out as Arrow batches.
+
+Where a reject's line comes from: DuckDB reports malformed rows (wrong column count, bad
+quoting, invalid UTF-8) with their row number. Rows that parse but fail a check get their
+number from a streaming `row_number() OVER ()`, corrected for the malformed rows DuckDB
+skipped. Row numbers count the header as row 1 and a quoted multi-line field as one row,
+as a spreadsheet does.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trollscope.batches import Batch
+from trollscope.errors import FormatError
+from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA
+
+ORDINAL = "__ord"
+REJECT_FIELD = "__reject_field"
+REJECT_REASON = "__reject_reason"
+REJECT_RAW = "__reject_raw"
+REPEATS = "__repeats"
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (DuckDB quoting) for a value we do not control."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier for a column name taken from a file's header."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A row is set aside when `bad` (SQL, over source columns) is true.
+
+    `reason` is a SQL expression for the message, so it can quote the offending value.
+    """
+
+    field: str
+    bad: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    """How one tabular format maps to the canonical tables.
+
+    `posts` and `accounts` map canonical column -> SQL expression over the source columns
+    (quote them with `ident`). A column left out is NULL. `posts=None` means the format
+    holds accounts only. `group_by`, when set, turns several source rows into one post
+    (the rows of one post in an object-share table); expressions must then aggregate.
+    """
+
+    posts: Mapping[str, str] | None
+    accounts: Mapping[str, str]
+    checks: Sequence[Check] = ()
+    group_by: Sequence[str] = ()
+    # SQL over the source columns naming the raw value shown with a reject.
+    raw: str = "NULL"
+    # With group_by: SQL naming a source row's content; a row repeated exactly within a
+    # group is counted as a duplicate record instead of silently merging.
+    row_identity: str = "NULL"
+    extra_where: str | None = None
+    types: Mapping[str, str] = field(default_factory=dict)
+
+
+def read_csv_header(path: Path, format_label: str) -> list[str]:
+    """The header row of a CSV file, or a FormatError saying why there is none."""
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            row = next(csv.reader(handle), None)
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            path,
+            f"the header row is not valid UTF-8 (byte {exc.start}), so this is not a "
+            f"{format_label} file as exported.",
+            "Re-save the file as UTF-8.",
+        ) from exc
+    if row is None or not any(cell.strip() for cell in row):
+        raise FormatError(path, f"the file is empty; expected a {format_label} with a header row.")
+    return [cell.strip() for cell in row]
+
+
+def require_columns(
+    path: Path, header: Sequence[str], required: Sequence[str], format_label: str
+) -> None:
+    """Raise a FormatError naming the missing columns, the expected and the found header."""
+    missing = [name for name in required if name not in header]
+    if missing:
+        shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+        raise FormatError(
+            path,
+            f"this is not a {format_label}: column(s) {', '.join(missing)} missing from the "
+            f"header (found: {shown}).",
+            "Check the file, or pick its format with --format / map its columns with --map.",
+        )
+
+
+def csv_source(path: Path, header: Sequence[str]) -> str:
+    """A DuckDB table expression reading every column of `path` as text, strictly."""
+    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
+    return (
+        f"read_csv({sql_string(str(path))}, columns={{{columns}}}, header=true, "
+        "auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true, "
+        f"store_rejects=true, rejects_table='__rejects', rejects_scan='__reject_scans', "
+        f"max_line_size={MAX_LINE_BYTES}, encoding='utf-8')"
+    )
+
+
+def parquet_source(path: Path) -> str:
+    return f"read_parquet({sql_string(str(path))})"
+
+
+def time_sql(column: str) -> str:
+    """SQL turning a text time into a naive UTC TIMESTAMP, or NULL if it is not one.
+
+    Accepts POSIX seconds (integer or fractional) and ISO 8601 with or without an offset
+    (the connection runs in UTC, so TIMESTAMPTZ -> TIMESTAMP gives UTC wall time).
+    """
+    return (
+        f"CASE WHEN regexp_full_match(trim({column}), '-?[0-9]+(\\.[0-9]+)?') "
+        f"THEN make_timestamp(CAST(round(CAST(trim({column}) AS DOUBLE) * 1000000) AS BIGINT)) "
+        f"ELSE CAST(try_cast(trim({column}) AS TIMESTAMPTZ) AS TIMESTAMP) END"
+    )
+
+
+def id_sql(column: str) -> str:
+    """SQL for an id column: trimmed text, NULL when empty, and `123.0` (an integer id
+    that went through a float column in R or pandas) written back as `123`."""
+    return (
+        f"nullif(regexp_replace(trim(CAST({column} AS VARCHAR)), '^(-?[0-9]+)\\.0+$', '\\1'), '')"
+    )
+
+
+def _select_list(mapping: Mapping[str, str] | None, schema: pa.Schema, prefix: str) -> list[str]:
+    if mapping is None:
+        return []
+    unknown = set(mapping) - set(schema.names)
+    if unknown:
+        raise ValueError(f"plan maps unknown canonical columns: {sorted(unknown)}")
+    return [f"{mapping.get(name, 'NULL')} AS {ident(prefix + name)}" for name in schema.names]
+
+
+def build_query(source: str, plan: TablePlan) -> str:
+    """The SELECT that turns source rows into canonical columns plus reject markers."""
+    reason_cases = " ".join(f"WHEN {c.bad} THEN {c.reason}" for c in plan.checks)
+    field_cases = " ".join(f"WHEN {c.bad} THEN {sql_string(c.field)}" for c in plan.checks)
+    reason = f"CASE {reason_cases} END" if plan.checks else "NULL"
+    field_ = f"CASE {field_cases} END" if plan.checks else "NULL"
+    numbered = f"SELECT *, row_number() OVER () + 1 AS {ORDINAL} FROM {source}"
+    where = f"WHERE {plan.extra_where}" if plan.extra_where else ""
+    if plan.group_by:
+        # Checks run per source row: a bad row is set aside on its own, and a post is
+        # built from its good rows.
+        keys = ", ".join(plan.group_by)
+        checked = (
+            f"SELECT *, {field_} AS {REJECT_FIELD}, {reason} AS {REJECT_REASON}, "
+            f"{plan.raw} AS {REJECT_RAW} FROM ({numbered}) {where}"
+        )
+        good = f"SELECT * FROM ({checked}) WHERE {REJECT_REASON} IS NULL"
+        bad = f"SELECT * FROM ({checked}) WHERE {REJECT_REASON} IS NOT NULL"
+        cols = _select_list(plan.posts, POSTS_SCHEMA, "p.") + _select_list(
+            plan.accounts, ACCOUNTS_SCHEMA, "a."
+        )
+        null_cols = [f"NULL AS {ident('p.' + n)}" for n in POSTS_SCHEMA.names] + [
+            f"NULL AS {ident('a.' + n)}" for n in ACCOUNTS_SCHEMA.names
+        ]
+        return (
+            f"SELECT {', '.join(cols)}, min({ORDINAL}) AS {ORDINAL}, NULL AS {REJECT_FIELD}, "
+            f"NULL AS {REJECT_REASON}, NULL AS {REJECT_RAW}, "
+            f"count(*) - count(DISTINCT {plan.row_identity}) AS {REPEATS} "
+            f"FROM ({good}) GROUP BY {keys} "
+            f"UNION ALL SELECT {', '.join(null_cols)}, {ORDINAL}, {REJECT_FIELD}, "
+            f"{REJECT_REASON}, {REJECT_RAW}, 0 AS {REPEATS} FROM ({bad}) ORDER BY {ORDINAL}"
+        )
+    cols = _select_list(plan.posts, POSTS_SCHEMA, "p.") + _select_list(
+        plan.accounts, ACCOUNTS_SCHEMA, "a."
+    )
+    return (
+        f"SELECT {', '.join(cols)}, {ORDINAL}, {field_} AS {REJECT_FIELD}, "
+        f"{reason} AS {REJECT_REASON}, {plan.raw} AS {REJECT_RAW}, 0 AS {REPEATS} "
+        f"FROM ({numbered}) {where}"
+    )
+
+
+def _sub_table(batch: pa.RecordBatch, schema: pa.Schema, prefix: str) -> pa.Table:
+    arrays = [batch.column(prefix + name).cast(f.type) for name, f in zip(schema.names, schema)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _true_line(ordinal: int, skipped: Sequence[int]) -> int:
+    """Row number of the `ordinal`-th parsed row (header = 1), given the malformed rows'
+    numbers that the parser skipped (sorted): each skipped row at or before it shifts it."""
+    line = ordinal
+    for skipped_line in skipped:
+        if skipped_line <= line:
+            line += 1
+        else:
+            break
+    return line
+
+
+def stream_table(
+    path: Path,
+    source: str,
+    plan: TablePlan,
+    chunk_size: int,
+    *,
+    is_csv: bool,
+) -> Iterator[Batch]:
+    """Run `plan` over `source` and yield canonical batches, rejects last.
+
+    Parsed rows that fail a check are held until the end (they are few, and their row
+    numbers can only be corrected once the parser has reported every malformed row).
+    """
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        query = build_query(source, plan)
+        reader = con.sql(query).to_arrow_reader(chunk_size)
+        held: list[tuple[int, str | None, str, str | None]] = []
+        for batch in reader:
+            reasons = batch.column(REJECT_REASON)
+            good_mask = pc.is_null(reasons)
+            good = batch.filter(good_mask)
+            bad_count = batch.num_rows - good.num_rows
+            if bad_count:
+                bad = batch.filter(pc.invert(good_mask))
+                held.extend(
+                    zip(
+                        bad.column(ORDINAL).to_pylist(),
+                        bad.column(REJECT_FIELD).to_pylist(),
+                        bad.column(REJECT_REASON).to_pylist(),
+                        bad.column(REJECT_RAW).to_pylist(),
+                        strict=True,
+                    )
+                )
+            posts = (
+                _sub_table(good, POSTS_SCHEMA, "p.")
+                if plan.posts is not None
+                else POSTS_SCHEMA.empty_table()
+            )
+            accounts = _sub_table(good, ACCOUNTS_SCHEMA, "a.")
+            if plan.posts is not None:
+                # Several rows per account: keep the first profile seen in this chunk.
+                accounts = _first_per_account(accounts)
+            repeats = int(pc.sum(good.column(REPEATS)).as_py() or 0)
+            yield Batch(
+                posts=posts,
+                accounts=accounts,
+                rejects=REJECTS_SCHEMA.empty_table(),
+                records=good.num_rows + repeats,
+                repeats=repeats,
+            )
+        malformed = _malformed_rows(con) if is_csv else []
+        skipped = sorted({line for line, *_ in malformed})
+        rows: list[dict[str, Any]] = [
+            {"line": line, "field": fld, "reason": reason, "raw": raw}
+            for line, fld, reason, raw in malformed
+        ]
+        rows += [
+            {"line": _true_line(ordinal, skipped), "field": fld, "reason": reason, "raw": raw}
+            for ordinal, fld, reason, raw in held
+        ]
+        if rows:
+            # One malformed row may produce several parser errors; it is one record.
+            records = len(skipped) + len(held)
+            yield Batch(
+                posts=POSTS_SCHEMA.empty_table(),
+                accounts=ACCOUNTS_SCHEMA.empty_table(),
+                rejects=pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA),
+                records=records,
+            )
+    except duckdb.Error as exc:
+        raise FormatError(path, f"could not be read as a table: {exc}") from exc
+    finally:
+        con.close()
+
+
+_PARSER_REASONS = {
+    "INVALID ENCODING": "invalid UTF-8 bytes; re-save the file as UTF-8",
+    "TOO MANY COLUMNS": "more fields than the header has; check quoting of commas",
+    "MISSING COLUMNS": "fewer fields than the header has; the row may be cut short",
+    "UNQUOTED VALUE": "a quote is opened and never closed; the rest of the file is this row",
+    "LINE SIZE OVER MAXIMUM": "the row is longer than the reader allows",
+}
+
+
+def _malformed_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str | None, str, str]]:
+    try:
+        found = con.execute(
+            "SELECT line, column_name, error_type, error_message, csv_line "
+            "FROM __rejects ORDER BY line"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    out = []
+    for line, column, error_type, message, csv_line in found:
+        reason = _PARSER_REASONS.get(str(error_type), str(message))
+        out.append((int(line), column, reason, (csv_line or "")[:500]))
+    return out
+
+
+def _first_per_account(accounts: pa.Table) -> pa.Table:
+    """The first row of each (platform, account_id), in order of first appearance."""
+    if accounts.num_rows == 0:
+        return accounts
+    keys = pc.binary_join_element_wise(
+        accounts.column("platform"), accounts.column("account_id"), "\x1f"
+    )
+    # index_in finds, for each distinct key, the position of its first occurrence.
+    return accounts.take(pc.index_in(pc.unique(keys), value_set=keys))

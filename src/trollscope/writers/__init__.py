@@ -1,0 +1,25 @@
+"""Writers: canonical records out to real formats (the simulator and the round-trip tests
+use them). One module per format, named after the reader it feeds, each with:
+
+- `write(path, posts, accounts)`: write `posts` (and the profiles of their authors, keyed
+  by account_id in `accounts`) as that format would hold them;
+- `expected(post, account)`: the canonical (post, account) that reading the written file
+  back must give, i.e. the input reduced to what the format can carry (times cut to the
+  format's precision, fields it has no column for emptied, the platform it implies).
+  `account` may be None when the format carries no profile.
+
+`WRITERS` maps a reader's format name to its writer module (imported on use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+WRITERS: dict[str, str] = {
+    "coortweet": "trollscope.writers.coortweet",
+}
+
+
+def writer(name: str) -> ModuleType:
+    return importlib.import_module(WRITERS[name])
