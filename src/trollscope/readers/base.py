@@ -11,15 +11,40 @@ engine (a private in-memory connection), never the case's connection.
 
 from __future__ import annotations
 
+import gzip
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import IO, ClassVar, Literal
 
 from trollscope.batches import DEFAULT_CHUNK, Batch
 
 HEAD_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def open_input(path: Path) -> IO[bytes]:
+    """Open an input file for binary reading, decompressing gzip transparently.
+
+    Exports are often shipped as .gz; every reader opens its input through here. The
+    progress of a gzip file is measured in compressed bytes (`raw_position`).
+    """
+    if is_gzip(path):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def raw_position(handle: IO[bytes]) -> int:
+    """Bytes of the file on disk consumed so far (compressed bytes for gzip)."""
+    if isinstance(handle, gzip.GzipFile):
+        return int(handle.fileobj.tell())  # type: ignore[union-attr]
+    return handle.tell()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +65,12 @@ class Head:
 
     @classmethod
     def of(cls, path: Path) -> Head:
-        with path.open("rb") as handle:
-            return cls(path=path, data=handle.read(HEAD_BYTES))
+        with open_input(path) as handle:
+            try:
+                data = handle.read(HEAD_BYTES)
+            except (OSError, EOFError):
+                data = b""  # a broken gzip stream: nothing recognisable
+            return cls(path=path, data=data)
 
 
 @dataclass(frozen=True, slots=True)

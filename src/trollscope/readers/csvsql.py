@@ -15,6 +15,7 @@ as a spreadsheet does.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import pyarrow.compute as pc
 from trollscope.batches import Batch
 from trollscope.errors import FormatError
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA
+from trollscope.readers.base import is_gzip, open_input
 
 ORDINAL = "__ord"
 REJECT_FIELD = "__reject_field"
@@ -82,10 +84,15 @@ class TablePlan:
 
 
 def read_csv_header(path: Path, format_label: str) -> list[str]:
-    """The header row of a CSV file, or a FormatError saying why there is none."""
+    """The header row of a CSV file, or a FormatError saying why there is none.
+
+    Only the header's own bytes are decoded: a bad byte further down is a row's problem
+    (a reject), not the file's.
+    """
+    with open_input(path) as raw:
+        first = raw.readline(MAX_LINE_BYTES)
     try:
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            row = next(csv.reader(handle), None)
+        text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FormatError(
             path,
@@ -93,6 +100,7 @@ def read_csv_header(path: Path, format_label: str) -> list[str]:
             f"{format_label} file as exported.",
             "Re-save the file as UTF-8.",
         ) from exc
+    row = next(csv.reader(io.StringIO(text)), None)
     if row is None or not any(cell.strip() for cell in row):
         raise FormatError(path, f"the file is empty; expected a {format_label} with a header row.")
     return [cell.strip() for cell in row]
@@ -116,11 +124,12 @@ def require_columns(
 def csv_source(path: Path, header: Sequence[str]) -> str:
     """A DuckDB table expression reading every column of `path` as text, strictly."""
     columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
+    compression = "gzip" if is_gzip(path) else "none"
     return (
         f"read_csv({sql_string(str(path))}, columns={{{columns}}}, header=true, "
         "auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true, "
         f"store_rejects=true, rejects_table='__rejects', rejects_scan='__reject_scans', "
-        f"max_line_size={MAX_LINE_BYTES}, encoding='utf-8')"
+        f"max_line_size={MAX_LINE_BYTES}, encoding='utf-8', compression='{compression}')"
     )
 
 
@@ -167,28 +176,25 @@ def build_query(source: str, plan: TablePlan) -> str:
     numbered = f"SELECT *, row_number() OVER () + 1 AS {ORDINAL} FROM {source}"
     where = f"WHERE {plan.extra_where}" if plan.extra_where else ""
     if plan.group_by:
-        # Checks run per source row: a bad row is set aside on its own, and a post is
-        # built from its good rows.
+        # One scan: good rows group by post; a bad row forms a group of its own (keyed by
+        # its ordinal) and is set aside with its reason. Reading the file once matters.
         keys = ", ".join(plan.group_by)
         checked = (
             f"SELECT *, {field_} AS {REJECT_FIELD}, {reason} AS {REJECT_REASON}, "
             f"{plan.raw} AS {REJECT_RAW} FROM ({numbered}) {where}"
         )
-        good = f"SELECT * FROM ({checked}) WHERE {REJECT_REASON} IS NULL"
-        bad = f"SELECT * FROM ({checked}) WHERE {REJECT_REASON} IS NOT NULL"
         cols = _select_list(plan.posts, POSTS_SCHEMA, "p.") + _select_list(
             plan.accounts, ACCOUNTS_SCHEMA, "a."
         )
-        null_cols = [f"NULL AS {ident('p.' + n)}" for n in POSTS_SCHEMA.names] + [
-            f"NULL AS {ident('a.' + n)}" for n in ACCOUNTS_SCHEMA.names
-        ]
         return (
-            f"SELECT {', '.join(cols)}, min({ORDINAL}) AS {ORDINAL}, NULL AS {REJECT_FIELD}, "
-            f"NULL AS {REJECT_REASON}, NULL AS {REJECT_RAW}, "
+            f"SELECT {', '.join(cols)}, min({ORDINAL}) AS {ORDINAL}, "
+            f"any_value({REJECT_FIELD}) AS {REJECT_FIELD}, "
+            f"any_value({REJECT_REASON}) AS {REJECT_REASON}, "
+            f"any_value({REJECT_RAW}) AS {REJECT_RAW}, "
             f"count(*) - count(DISTINCT {plan.row_identity}) AS {REPEATS} "
-            f"FROM ({good}) GROUP BY {keys} "
-            f"UNION ALL SELECT {', '.join(null_cols)}, {ORDINAL}, {REJECT_FIELD}, "
-            f"{REJECT_REASON}, {REJECT_RAW}, 0 AS {REPEATS} FROM ({bad}) ORDER BY {ORDINAL}"
+            f"FROM ({checked}) GROUP BY {keys}, "
+            f"CASE WHEN {REJECT_REASON} IS NULL THEN NULL ELSE {ORDINAL} END "
+            f"ORDER BY {ORDINAL}"
         )
     cols = _select_list(plan.posts, POSTS_SCHEMA, "p.") + _select_list(
         plan.accounts, ACCOUNTS_SCHEMA, "a."

@@ -78,20 +78,21 @@ ALIASES = {
 REQUIRED = ("post_id", "account_id", "created_at")
 
 # CooRTweet's shapes: the raw object-share table, and its prepared multi-object table.
+# (In the files' own column order, so that error messages show the header as it is.)
 COORTWEET_SHARES = {
-    "post_id": "content_id",
-    "account_id": "account_id",
-    "created_at": "timestamp_share",
     "repost_of": "object_id",
+    "account_id": "account_id",
+    "post_id": "content_id",
+    "created_at": "timestamp_share",
 }
 COORTWEET_OBJECTS = {
-    "post_id": "post_id",
     "account_id": "account_id",
-    "created_at": "timestamp",
+    "post_id": "post_id",
     "urls": "url_id",
     "hashtags": "hashtag_id",
     "domains": "domain_id",
     "media": "phash_id",
+    "created_at": "timestamp",
 }
 
 
@@ -130,13 +131,15 @@ class _TableBase(Reader):
     version: ClassVar[str] = "1"
     default_platform: ClassVar[str] = "unknown"
 
-    def mapping_for(self, header: Sequence[str], options: ReadOptions) -> dict[str, str]:
+    def mapping_for(
+        self, path: Path, header: Sequence[str], options: ReadOptions
+    ) -> dict[str, str]:
         return _normalise(options.mapping)
 
     def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
         is_parquet = _is_parquet(path)
         header = _parquet_header(path) if is_parquet else read_csv_header(path, self.description)
-        mapping = self.mapping_for(header, options)
+        mapping = self.mapping_for(path, header, options)
         missing_fields = [f for f in REQUIRED if f not in mapping]
         if missing_fields:
             raise MappingError(
@@ -196,22 +199,21 @@ def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
             f"map at most one of repost_of, reply_to, quote_of (got {', '.join(refs)})."
         )
     ref = refs[0] if refs else None
+    # arg_min(x, ordinal) is "x of the first row" without sorting each group.
     platform_sql = (
-        f"coalesce(first(platform ORDER BY {ORDINAL}), {sql_string(platform)})"
+        f"coalesce(arg_min(platform, {ORDINAL}), {sql_string(platform)})"
         if "platform" in has
         else sql_string(platform)
     )
 
     def first(name: str) -> str:
-        return f"first({ident(name)} ORDER BY {ORDINAL})" if name in has else "NULL"
+        return f"arg_min({ident(name)}, {ORDINAL})" if name in has else "NULL"
 
     def gathered(name: str) -> str:
         if name not in has:
             return "[]::VARCHAR[]"
-        return (
-            f"coalesce(list(DISTINCT {ident(name)} ORDER BY {ident(name)}) "
-            f"FILTER (WHERE {ident(name)} IS NOT NULL), []::VARCHAR[])"
-        )
+        # Distinct values, sorted, NULLs dropped (list_distinct drops them).
+        return f"list_sort(list_distinct(list({ident(name)})))"
 
     ref_key = ident(ref) if ref else "NULL"
     post_id = (
@@ -224,10 +226,14 @@ def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
         "platform": platform_sql,
         "post_id": post_id,
         "account_id": first("account_id"),
-        "created_at": f"min(created_at)",
+        "created_at": "min(created_at)",
         "text": first("text"),
         "lang": first("lang"),
-        "kind": sql_string(REFERENCES[ref]) if ref else "'post'",
+        "kind": (
+            f"CASE WHEN {ref_key} IS NULL THEN 'post' ELSE {sql_string(REFERENCES[ref])} END"
+            if ref
+            else "'post'"
+        ),
         "ref_post_id": ref_key,
         "ref_account_id": first("ref_account_id"),
         **{name: gathered(name) for name in LISTS},
@@ -285,14 +291,24 @@ class CoortweetReader(_TableBase):
         header = _header_names(head.first_line)
         return set(COORTWEET_SHARES.values()) <= header or set(COORTWEET_OBJECTS.values()) <= header
 
-    def mapping_for(self, header: Sequence[str], options: ReadOptions) -> dict[str, str]:
+    def mapping_for(
+        self, path: Path, header: Sequence[str], options: ReadOptions
+    ) -> dict[str, str]:
+        user = _normalise(options.mapping)
         if set(COORTWEET_SHARES.values()) <= set(header):
             default = dict(COORTWEET_SHARES)
         elif set(COORTWEET_OBJECTS.values()) <= set(header):
             default = dict(COORTWEET_OBJECTS)
+        elif not user:
+            raise FormatError(
+                path,
+                "this is not a CooRTweet object-share table: expected the columns "
+                f"{', '.join(COORTWEET_SHARES.values())} (or "
+                f"{', '.join(COORTWEET_OBJECTS.values())}), found {', '.join(header)}.",
+                "Name its columns with --map, or pick another --format.",
+            )
         else:
             default = {}
-        user = _normalise(options.mapping)
         if any(r in user for r in REFERENCES) or any(k in user for k in LISTS):
             # The user says what the object is: drop our guess for it.
             default.pop("repost_of", None)

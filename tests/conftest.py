@@ -1,0 +1,43 @@
+"""Shared test fixtures: temporary cases, the repository's paths and the shared real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+# Real third-party data lives beside the repository (../shared/data); CI has it, a user's
+# clone may not: tests that need it skip with a visible reason.
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def case_path(tmp_path: Path) -> Path:
+    return tmp_path / "case.duckdb"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"the shared real data is not at {SHARED} (only CI and developers have it)")
+    return SHARED
+
+
+def query(case: Path, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+    """Run SQL against a case file read-only (a real DuckDB file, as users get it)."""
+    con = duckdb.connect(str(case), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def table_counts(case: Path) -> dict[str, int]:
+    return {
+        name: int(query(case, f"SELECT count(*) FROM {name}")[0][0])  # type: ignore[call-overload]
+        for name in ("posts", "accounts", "rejects", "sources")
+    }
