@@ -61,6 +61,12 @@ class _Columns:
         for col, value in zip(self.cols, values, strict=True):
             col.append(value)
 
+    def fill_gaps(self, row: int, values: tuple[object, ...]) -> None:
+        """Fill the empty fields of an earlier row (first value seen wins)."""
+        for col, value in zip(self.cols, values, strict=True):
+            if col[row] is None and value is not None:
+                col[row] = value
+
     def take(self) -> pa.Table:
         table = pa.Table.from_arrays(
             [pa.array(col, type=f.type) for col, f in zip(self.cols, self.schema, strict=True)],
@@ -80,9 +86,9 @@ assert set(_ACCOUNT_FIELDS) == set(ACCOUNTS_SCHEMA.names), "Account and ACCOUNTS
 class BatchBuilder:
     """Collects records from a row-wise reader and cuts them into `Batch`es.
 
-    Accounts are de-duplicated within a chunk (first profile seen wins, as in the case),
-    which keeps a chunk's account table small for readers that repeat the author on
-    every post.
+    Accounts are de-duplicated within a chunk (first value seen wins field by field, as in
+    the case), which keeps a chunk's account table small for readers that repeat the
+    author on every post.
     """
 
     def __init__(self, chunk_size: int = DEFAULT_CHUNK) -> None:
@@ -90,7 +96,7 @@ class BatchBuilder:
         self._posts = _Columns(POSTS_SCHEMA)
         self._accounts = _Columns(ACCOUNTS_SCHEMA)
         self._rejects = _Columns(REJECTS_SCHEMA)
-        self._seen_accounts: set[tuple[str, str]] = set()
+        self._seen_accounts: dict[tuple[str, str], int] = {}
         self._records = 0
 
     def add_post(self, post: Post) -> None:
@@ -103,10 +109,13 @@ class BatchBuilder:
         if is_record:
             self._records += 1
         key = (account.platform, account.account_id)
-        if key in self._seen_accounts:
-            return
-        self._seen_accounts.add(key)
-        self._accounts.append(tuple(getattr(account, name) for name in ACCOUNTS_SCHEMA.names))
+        values = tuple(getattr(account, name) for name in ACCOUNTS_SCHEMA.names)
+        row = self._seen_accounts.get(key)
+        if row is None:
+            self._seen_accounts[key] = len(self._accounts)
+            self._accounts.append(values)
+        else:
+            self._accounts.fill_gaps(row, values)
 
     def add_reject(self, reject: Reject) -> None:
         self._records += 1

@@ -99,9 +99,7 @@ class Case:
 
     def _check_version(self) -> None:
         try:
-            row = self.con.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except duckdb.CatalogException:
             self.con.close()
             raise CaseError(

@@ -128,13 +128,18 @@ def _print_ingest(result: IngestResult) -> None:
         table.add_column(col, justify="left" if col in ("file", "format") else "right")
     for f in result.files:
         table.add_row(
-            plain(f.path), f.format, *(f"{n:,}" for n in (f.read, f.stored, f.duplicate, f.rejected, f.accounts_new))
+            plain(f.path),
+            f.format,
+            *(f"{n:,}" for n in (f.read, f.stored, f.duplicate, f.rejected, f.accounts_new)),
         )
     if len(result.files) > 1:
         table.add_row(
             "total",
             "",
-            *(f"{result.total(k):,}" for k in ("read", "stored", "duplicate", "rejected", "accounts_new")),
+            *(
+                f"{result.total(k):,}"
+                for k in ("read", "stored", "duplicate", "rejected", "accounts_new")
+            ),
         )
     out.print(table)
     if result.total("rejected"):
@@ -184,10 +189,14 @@ def _print_info(info: dict[str, Any]) -> None:
         out.print(rejects)
     sources = Table(title="sources (provenance)", title_justify="left")
     for col in ("file", "format", "sha256", "read", "stored", "duplicate", "rejected"):
-        sources.add_column(col, justify="right" if col in ("read", "stored", "duplicate", "rejected") else "left")
+        sources.add_column(
+            col, justify="right" if col in ("read", "stored", "duplicate", "rejected") else "left"
+        )
     for s in info["sources"]:
         sources.add_row(
-            plain(s["path"]), s["format"], s["sha256"][:12],
+            plain(s["path"]),
+            s["format"],
+            s["sha256"][:12],
             *(f"{s[k]:,}" for k in ("read", "stored", "duplicate", "rejected")),
         )
     out.print(sources)

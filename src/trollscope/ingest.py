@@ -140,7 +140,9 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, offset: 
         if table == "stage_rejects":
             con.execute("INSERT INTO stage_rejects SELECT * FROM incoming")
         else:
-            con.execute(f"INSERT INTO {table} SELECT *, row_number() OVER () + ? FROM incoming", [offset])
+            con.execute(
+                f"INSERT INTO {table} SELECT *, row_number() OVER () + ? FROM incoming", [offset]
+            )
     finally:
         con.unregister("incoming")
 
@@ -229,7 +231,9 @@ def _merge_accounts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
     """New accounts are added; an account already known keeps its values and only has
     its empty fields filled. First value seen wins, so re-ingesting changes nothing."""
     fields = [c for c in ACCOUNT_COLUMNS if c not in ("platform", "account_id")]
-    firsts = ", ".join(f'arg_min("{c}", ord) FILTER (WHERE "{c}" IS NOT NULL) AS "{c}"' for c in fields)
+    firsts = ", ".join(
+        f'arg_min("{c}", ord) FILTER (WHERE "{c}" IS NOT NULL) AS "{c}"' for c in fields
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE merged_accounts AS
             SELECT platform, account_id, {firsts} FROM stage_accounts GROUP BY ALL"""

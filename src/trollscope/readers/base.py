@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, ClassVar, Literal
+from typing import IO, ClassVar, Literal, cast
 
 from trollscope.batches import DEFAULT_CHUNK, Batch
 
@@ -36,14 +36,14 @@ def open_input(path: Path) -> IO[bytes]:
     progress of a gzip file is measured in compressed bytes (`raw_position`).
     """
     if is_gzip(path):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
 
 
 def raw_position(handle: IO[bytes]) -> int:
     """Bytes of the file on disk consumed so far (compressed bytes for gzip)."""
     if isinstance(handle, gzip.GzipFile):
-        return int(handle.fileobj.tell())  # type: ignore[union-attr]
+        return int(handle.fileobj.tell()) if handle.fileobj else 0
     return handle.tell()
 
 

@@ -207,7 +207,7 @@ def build_query(source: str, plan: TablePlan) -> str:
 
 
 def _sub_table(batch: pa.RecordBatch, schema: pa.Schema, prefix: str) -> pa.Table:
-    arrays = [batch.column(prefix + name).cast(f.type) for name, f in zip(schema.names, schema)]
+    arrays = [batch.column(prefix + f.name).cast(f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -263,10 +263,8 @@ def stream_table(
                 if plan.posts is not None
                 else POSTS_SCHEMA.empty_table()
             )
+            # One profile row per source row; the case merges them (first value wins).
             accounts = _sub_table(good, ACCOUNTS_SCHEMA, "a.")
-            if plan.posts is not None:
-                # Several rows per account: keep the first profile seen in this chunk.
-                accounts = _first_per_account(accounts)
             repeats = int(pc.sum(good.column(REPEATS)).as_py() or 0)
             yield Batch(
                 posts=posts,
@@ -322,14 +320,3 @@ def _malformed_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str | Non
         reason = _PARSER_REASONS.get(str(error_type), str(message))
         out.append((int(line), column, reason, (csv_line or "")[:500]))
     return out
-
-
-def _first_per_account(accounts: pa.Table) -> pa.Table:
-    """The first row of each (platform, account_id), in order of first appearance."""
-    if accounts.num_rows == 0:
-        return accounts
-    keys = pc.binary_join_element_wise(
-        accounts.column("platform"), accounts.column("account_id"), "\x1f"
-    )
-    # index_in finds, for each distinct key, the position of its first occurrence.
-    return accounts.take(pc.index_in(pc.unique(keys), value_set=keys))

@@ -151,9 +151,7 @@ class _TableBase(Reader):
         platform = options.platform or self.default_platform
         plan = build_plan(mapping, platform)
         normalised = f"(SELECT {_normalised_columns(mapping)} FROM {source})"
-        yield from stream_table(
-            path, normalised, plan, options.chunk_size, is_csv=not is_parquet
-        )
+        yield from stream_table(path, normalised, plan, options.chunk_size, is_csv=not is_parquet)
 
 
 def _is_parquet(path: Path) -> bool:
@@ -253,9 +251,7 @@ def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
     }
     checks = [
         Check("post_id", "post_id IS NULL", "'the post id is empty; every row needs one'"),
-        Check(
-            "account_id", "account_id IS NULL", "'the account id is empty; every row needs one'"
-        ),
+        Check("account_id", "account_id IS NULL", "'the account id is empty; every row needs one'"),
         Check(
             "created_at",
             "created_at IS NULL",
