@@ -74,14 +74,28 @@ def test_coortweet_objects_gathered_per_post(case_path: Path) -> None:
 
 def test_mapped_csv(case_path: Path) -> None:
     result = ingest(
-        case_path, [COMMENTS], options=ReadOptions(platform="forum", mapping=parse_mapping(COMMENT_MAP))
+        case_path,
+        [COMMENTS],
+        options=ReadOptions(platform="forum", mapping=parse_mapping(COMMENT_MAP)),
     )
     f = result.files[0]
     assert (f.format, f.read, f.stored, f.duplicate, f.rejected) == ("table", 5, 3, 0, 2)
     got = posts(case_path)
-    assert got["c1"][:5] == ("u1", datetime(2021, 6, 1, 12, 0), "post", None, "First comment, with a comma")
+    assert got["c1"][:5] == (
+        "u1",
+        datetime(2021, 6, 1, 12, 0),
+        "post",
+        None,
+        "First comment, with a comma",
+    )
     # 14:00 at +02:00 is 12:00 UTC; the quoted text keeps its line break.
-    assert got["c2"][:5] == ("u2", datetime(2021, 6, 1, 12, 0), "reply", "c1", "A reply\nspanning two lines")
+    assert got["c2"][:5] == (
+        "u2",
+        datetime(2021, 6, 1, 12, 0),
+        "reply",
+        "c1",
+        "A reply\nspanning two lines",
+    )
     assert got["c5"][:2] == ("u1", datetime(2021, 6, 1, 12, 10))
     assert got["c5"][4] == "سلام دنیا #ایران"
     rejects = query(case_path, "SELECT line, field, reason FROM rejects ORDER BY line")
@@ -148,7 +162,11 @@ def test_missing_required_column(tmp_path: Path, case_path: Path) -> None:
 
 def test_mapping_must_name_required_fields(case_path: Path) -> None:
     with pytest.raises(MappingError, match="the column mapping lacks created_at"):
-        ingest(case_path, [COMMENTS], options=ReadOptions(mapping=parse_mapping("post=comment_id,account=user")))
+        ingest(
+            case_path,
+            [COMMENTS],
+            options=ReadOptions(mapping=parse_mapping("post=comment_id,account=user")),
+        )
 
 
 def test_bad_mapping_text() -> None:

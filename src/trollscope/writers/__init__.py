@@ -6,7 +6,8 @@ use them). One module per format, named after the reader it feeds, each with:
 - `expected(post, account)`: the canonical (post, account) that reading the written file
   back must give, i.e. the input reduced to what the format can carry (times cut to the
   format's precision, fields it has no column for emptied, the platform it implies).
-  `account` may be None when the format carries no profile.
+  The account returned may be None when the format carries no profile; `expected`
+  returns None for a post the format cannot hold at all (its writer skips it).
 
 `WRITERS` maps a reader's format name to its writer module (imported on use).
 """

@@ -29,7 +29,9 @@ def write(path: Path, posts: Sequence[Post], accounts: Mapping[str, Account]) ->
                 out.writerow((post.ref_post_id, post.account_id, post.post_id, _epoch(post)))
 
 
-def expected(post: Post, account: Account | None) -> tuple[Post, Account | None]:
+def expected(post: Post, account: Account | None) -> tuple[Post, Account | None] | None:
+    if post.kind != Kind.REPOST or not post.ref_post_id:
+        return None
     kept = Post(
         platform=PLATFORM,
         post_id=post.post_id,
