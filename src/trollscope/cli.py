@@ -202,5 +202,125 @@ def _print_info(info: dict[str, Any]) -> None:
     out.print(sources)
 
 
+@cli.command("simulate")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the data set into (created if missing).",
+)
+@click.option(
+    "--posts",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(min=1000),
+    help="Target number of posts in all.",
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same bytes.")
+@click.option(
+    "--stealth",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 3),
+    help="Farm knobs from blatant (0) to subtle (3).",
+)
+@click.option("--days", default=28, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--formats",
+    default="twarc2,io-tweets",
+    show_default=True,
+    help="Real formats to write besides canonical Parquet (comma-separated, or '').",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
+@friendly
+def simulate_cmd(
+    out_dir: Path,
+    posts: int,
+    seed: int,
+    stealth: int,
+    days: int,
+    formats: str,
+    as_json: bool,
+    hide_progress: bool,
+) -> None:
+    """Write a synthetic data set with planted troll farms, authentic communities, viral
+    cascades and ground-truth labels (labels.csv). Files only: nothing is posted."""
+    from trollscope.simulate import SimulationConfig, simulate
+
+    cfg = SimulationConfig(posts=posts, seed=seed, days=days).with_stealth(stealth)
+    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    with progress_bar(posts, hide_progress, "simulate") as advance:
+        try:
+            result = simulate(cfg, out_dir, formats=chosen, progress=advance)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--formats") from exc
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+        return
+    out.print(
+        f"{result.posts:,} posts by {result.accounts:,} accounts "
+        f"({result.farm_members:,} in farms, {result.community_members:,} in communities) "
+        f"written to {result.out_dir}: {', '.join(result.files)}",
+        markup=False,
+    )
+
+
+@cli.command("evaluate")
+@click.argument("case_path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ground truth: account_id, farm_id, community_id (the simulator writes it).",
+)
+@click.option(
+    "--answer",
+    "answer_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The answer to score: account_id, network_id, score.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly
+def evaluate_cmd(
+    case_path: Path | None, labels_path: Path, answer_path: Path | None, as_json: bool
+) -> None:
+    """Score reported networks against labels: precision, recall, F1, PR-AUC, adjusted
+    Rand index and NMI, for farms and authentic communities separately."""
+    from trollscope.evaluate import evaluate
+
+    if answer_path is None:
+        raise click.UsageError(
+            "pass the answer to score with --answer FILE (account_id, network_id, score); "
+            "reading detection results from the case comes with `trollscope detect`."
+        )
+    result = evaluate(labels_path, answer_path)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+        return
+    table = Table(
+        title=f"{result.accounts:,} accounts, {result.networks:,} networks; "
+        f"PR-AUC of scores for farm members {result.pr_auc:.3f}",
+        title_justify="left",
+    )
+    for col in ("group", "truth", "reported", "precision", "recall", "F1", "ARI", "NMI"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for name, g in (("farms", result.farms), ("communities", result.communities)):
+        table.add_row(
+            name,
+            f"{g.truth_accounts:,}",
+            f"{g.reported_accounts:,}",
+            f"{g.precision:.3f}",
+            f"{g.recall:.3f}",
+            f"{g.f1:.3f}",
+            f"{g.adjusted_rand:.3f}",
+            f"{g.nmi:.3f}",
+        )
+    out.print(table)
+
+
 def main() -> None:
     cli(prog_name="trollscope")
