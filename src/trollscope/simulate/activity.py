@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from trollscope.model import Kind, Post
 from trollscope.simulate import words
 from trollscope.simulate.config import FarmSpec, SimulationConfig
 from trollscope.simulate.population import EPOCH, FARM, PLATFORM, Population
+from trollscope.simulate.uniforms import Uniforms
 
 # Relative activity by local hour of day for organic accounts: quiet nights, busy evenings.
 DIURNAL = np.array(
@@ -42,6 +43,7 @@ class Activity:
         self.cfg = cfg
         self.pop = pop
         self.rng = rng
+        self.u = Uniforms(rng)
         self.next_post = 0
         self.start = int((cfg.start - EPOCH).total_seconds())
         self.pool_today: list[Post] = []
@@ -65,15 +67,15 @@ class Activity:
         return str(POST_ID_BASE + self.next_post * 37)
 
     def _time(self, seconds: float) -> datetime:
-        return EPOCH + timedelta(seconds=int(seconds))
+        return datetime.fromtimestamp(int(seconds), UTC).replace(tzinfo=None)
 
     def _sentence(self, lang: str) -> str:
         options = words.SENTENCES[lang]
-        template = options[int(self.rng.integers(len(options)))]
-        return template.format(
-            city=words.CITIES[int(self.rng.integers(len(words.CITIES)))],
-            adj=words.ADJECTIVES[int(self.rng.integers(len(words.ADJECTIVES)))],
-            topic=words.TOPICS[int(self.rng.integers(len(words.TOPICS)))],
+        pick = self.u.pick
+        return options[pick(len(options))].format(
+            city=words.CITIES[pick(len(words.CITIES))],
+            adj=words.ADJECTIVES[pick(len(words.ADJECTIVES))],
+            topic=words.TOPICS[pick(len(words.TOPICS))],
         )
 
     def _original(
@@ -90,8 +92,10 @@ class Activity:
         tags = hashtags or []
         urls = []
         if url:
-            domain = words.NEWS_DOMAINS[int(self.rng.integers(len(words.NEWS_DOMAINS)))]
-            urls = [f"https://{domain}/story/{int(self.rng.zipf(1.5)) % 400}"]
+            domain = words.NEWS_DOMAINS[self.u.pick(len(words.NEWS_DOMAINS))]
+            # A few stories are shared widely, most rarely (a Pareto tail over story ids).
+            story = int((1.0 - self.u()) ** -2.0) % 400
+            urls = [f"https://{domain}/story/{story}"]
         full = " ".join([body, *(f"#{t}" for t in tags), *urls])
         return Post(
             platform=PLATFORM,
@@ -243,7 +247,7 @@ class Activity:
             if tag_draw[i] < 0.12:
                 tags = [trend]
             elif tag_draw[i] < 0.3:
-                tags = [words.GENERIC_TAGS[int(self.rng.zipf(1.7)) % len(words.GENERIC_TAGS)]]
+                tags = [words.GENERIC_TAGS[int((1.0 - self.u()) ** -1.4) % len(words.GENERIC_TAGS)]]
             post = self._original(
                 int(authors[i]), float(times[i]), hashtags=tags, url=url_draw[i] < 0.15
             )
@@ -320,8 +324,8 @@ class Activity:
             return text
         tokens = text.split(" ")
         for i in range(len(tokens)):
-            if self.rng.random() < rate:
-                tokens[i] = words.ADJECTIVES[int(self.rng.integers(len(words.ADJECTIVES)))]
+            if self.u() < rate:
+                tokens[i] = words.ADJECTIVES[self.u.pick(len(words.ADJECTIVES))]
         return " ".join(tokens)
 
     def _latest_before(self, authors: set[str], when: float, k: int) -> Post | None:
@@ -355,7 +359,7 @@ class Activity:
         tags = [f"Statement{f + 1}{chr(65 + (d + k) % 6)}" for k in range(spec.hashtags_per_day)]
         t0s = self._shift_times(day_start, spec, spec.messages_per_day + len(tags))
         for k in range(spec.messages_per_day + len(tags)):
-            topic = words.TOPICS[int(self.rng.integers(len(words.TOPICS)))]
+            topic = words.TOPICS[self.u.pick(len(words.TOPICS))]
             message_no = d * 10 + k + 1
             crew = self._participants(members, spec)
             for author, delay in zip(crew, self._delays(spec, len(crew)), strict=True):
@@ -387,7 +391,7 @@ class Activity:
             times = self._shift_times(day_start, spec, extra)
             targets = self._targets(extra)
             for author, when, target in zip(authors, times, targets, strict=True):
-                if self.rng.random() < 0.5:
+                if self.u() < 0.5:
                     out.append(self._repost(int(author), target, float(when)))
                 else:
                     out.append(self._original(int(author), float(when)))

@@ -14,6 +14,7 @@ import numpy as np
 from trollscope.model import Account
 from trollscope.simulate import words
 from trollscope.simulate.config import SimulationConfig
+from trollscope.simulate.uniforms import Uniforms
 
 PLATFORM = "twitter"
 ORGANIC, COMMUNITY, FARM = 0, 1, 2
@@ -43,33 +44,37 @@ class Population:
         return np.flatnonzero(self.role != FARM)
 
 
-def _handle(rng: np.random.Generator, first: str, last: str) -> str:
-    style = rng.integers(0, 5)
+def _handle(u: Uniforms, first: str, last: str) -> str:
+    style = u.pick(5)
     if style == 0:
         return f"{first}{last}"
     if style == 1:
         return f"{first.lower()}_{last.lower()}"
     if style == 2:
-        return f"{first}{int(rng.integers(1, 999))}"
-    if style == 3 and rng.random() < 0.25:
+        return f"{first}{1 + u.pick(998)}"
+    if style == 3 and u() < 0.25:
         # Platforms suggest name+8 digits to new users: organic accounts have them too.
-        return f"{first}{int(rng.integers(10**7, 10**8))}"
-    return f"{first[0]}{last}{int(rng.integers(10, 99))}"
+        return f"{first}{10**7 + u.pick(9 * 10**7)}"
+    return f"{first[0]}{last}{10 + u.pick(89)}"
 
 
-def _organic_bio(rng: np.random.Generator) -> str | None:
-    n = int(rng.integers(0, 4))
+def _organic_bio(u: Uniforms) -> str | None:
+    n = u.pick(4)
     if n == 0:
         return None
-    parts = rng.choice(len(words.BIO_PARTS), size=n, replace=False)
-    return " | ".join(words.BIO_PARTS[i] for i in parts)
+    parts: list[str] = []
+    while len(parts) < n:
+        part = words.BIO_PARTS[u.pick(len(words.BIO_PARTS))]
+        if part not in parts:
+            parts.append(part)
+    return " | ".join(parts)
 
 
-def _created(rng: np.random.Generator, cfg: SimulationConfig) -> datetime:
-    # Spread over years, more recent accounts more common.
+def _created(share: float, cfg: SimulationConfig) -> datetime:
+    """A creation time `share` of the way from 2008 to a month before the data."""
     first = datetime(2008, 1, 1)
     span = (cfg.start - timedelta(days=30) - first).total_seconds()
-    return (first + timedelta(seconds=float(rng.beta(2.0, 1.2)) * span)).replace(microsecond=0)
+    return (first + timedelta(seconds=share * span)).replace(microsecond=0)
 
 
 def build(cfg: SimulationConfig, rng: np.random.Generator) -> Population:
@@ -116,43 +121,43 @@ def build(cfg: SimulationConfig, rng: np.random.Generator) -> Population:
 
     is_popular = np.zeros(total, dtype=bool)
     is_popular[popular] = True
+    u = Uniforms(rng)
+    # Spread over years, more recent accounts more common.
+    created_share = rng.beta(2.0, 1.2, size=total)
+    followers_all = rng.lognormal(5.0, 1.5, size=total).astype(int)
+    following_all = rng.lognormal(5.5, 1.0, size=total).astype(int)
     accounts: list[Account] = []
     farm_avatars = [[f"avatar:farm{f}-{k}" for k in range(3)] for f in range(len(cfg.farms))]
     for i in range(total):
-        first = words.FIRST_NAMES[int(rng.integers(len(words.FIRST_NAMES)))]
-        last = words.LAST_NAMES[int(rng.integers(len(words.LAST_NAMES)))]
-        followers = int(rng.lognormal(5.0, 1.5))
+        first = words.FIRST_NAMES[u.pick(len(words.FIRST_NAMES))]
+        last = words.LAST_NAMES[u.pick(len(words.LAST_NAMES))]
+        followers = int(followers_all[i])
         if role[i] == FARM:
             spec = cfg.farms[int(farm[i])]
-            templated = rng.random() < spec.template_share
+            templated = u() < spec.template_share
             handle = (
-                f"{first}{int(rng.integers(10**7, 10**8))}"
-                if rng.random() < spec.handle_digits_share
-                else _handle(rng, first, last)
+                f"{first}{10**7 + u.pick(9 * 10**7)}"
+                if u() < spec.handle_digits_share
+                else _handle(u, first, last)
             )
-            bio = (
-                words.FARM_BIO_TEMPLATES[int(rng.integers(len(words.FARM_BIO_TEMPLATES)))].format(
-                    name=first
-                )
-                if templated
-                else _organic_bio(rng)
-            )
-            location = spec.location if templated else str(rng.choice(words.LOCATIONS))
+            template = words.FARM_BIO_TEMPLATES[u.pick(len(words.FARM_BIO_TEMPLATES))]
+            bio = template.format(name=first) if templated else _organic_bio(u)
+            location = spec.location if templated else words.LOCATIONS[u.pick(len(words.LOCATIONS))]
             avatar = (
-                farm_avatars[int(farm[i])][int(rng.integers(3))]
-                if rng.random() < spec.shared_avatar_share
-                else f"avatar:{int(rng.integers(2**62)):016x}"
+                farm_avatars[int(farm[i])][u.pick(3)]
+                if u() < spec.shared_avatar_share
+                else f"avatar:{u.pick(2**52):013x}"
             )
             created = None  # set below, in bursts
-            followers = int(rng.lognormal(3.0, 1.0))
+            followers = followers // 20
         else:
-            handle = _handle(rng, first, last)
-            bio = _organic_bio(rng)
-            location = str(rng.choice(words.LOCATIONS))
-            avatar = f"avatar:{int(rng.integers(2**62)):016x}"
-            created = _created(rng, cfg)
+            handle = _handle(u, first, last)
+            bio = _organic_bio(u)
+            location = words.LOCATIONS[u.pick(len(words.LOCATIONS))]
+            avatar = f"avatar:{u.pick(2**52):013x}"
+            created = _created(float(created_share[i]), cfg)
         if is_popular[i]:
-            followers = int(rng.lognormal(11.0, 1.0))
+            followers = int(followers * 400)
         accounts.append(
             Account(
                 platform=PLATFORM,
@@ -163,7 +168,7 @@ def build(cfg: SimulationConfig, rng: np.random.Generator) -> Population:
                 location=location or None,
                 created_at=created,
                 followers=followers,
-                following=int(rng.lognormal(5.5, 1.0)),
+                following=int(following_all[i]),
                 avatar=avatar,
                 lang=words.LANGUAGES[int(lang[i])],
             )
