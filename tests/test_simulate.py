@@ -171,3 +171,45 @@ def test_default_scenario_has_viral_cascades_and_communities(tmp_path: Path) -> 
         "SELECT count(DISTINCT community_id) FROM labels WHERE community_id IS NOT NULL"
     ).fetchone()
     assert communities is not None and communities[0] >= 1
+
+
+@pytest.mark.parametrize("fmt", ["twarc2", "io-tweets"])
+def test_real_formats_ingest_without_rejects_and_match_canonical(fmt: str, tmp_path: Path) -> None:
+    from trollscope.ingest import ingest
+    from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
+    from trollscope.simulate import FORMAT_FILES, read_posts
+    from trollscope.simulate.run import read_accounts
+    from trollscope.writers import writer
+
+    cfg = SimulationConfig(posts=5_000, days=3, accounts_per_post=0.1)
+    simulate(cfg, tmp_path / "sim", formats=(fmt,))
+    case = tmp_path / "case.duckdb"
+    result = ingest(case, [tmp_path / "sim" / FORMAT_FILES[fmt]], fmt=fmt)
+    f = result.files[0]
+    assert f.rejected == 0
+    assert f.read == f.stored + f.duplicate
+
+    module = writer(fmt)
+    profiles = {a.account_id: a for a in read_accounts(tmp_path / "sim" / "accounts.parquet")}
+    post_fields = [c for c in POST_COLUMNS if c != "extra"]
+    account_fields = [c for c in ACCOUNT_COLUMNS if c != "extra"]
+    expected_posts: dict[str, tuple[object, ...]] = {}
+    expected_accounts: dict[str, tuple[object, ...]] = {}
+    for post in read_posts(tmp_path / "sim" / "posts.parquet"):
+        got = module.expected(post, profiles[post.account_id])
+        assert got is not None
+        p, a = got
+        expected_posts[p.post_id] = tuple(getattr(p, c) for c in post_fields)
+        if a is not None:
+            expected_accounts[a.account_id] = tuple(getattr(a, c) for c in account_fields)
+    con = duckdb.connect(str(case), read_only=True)
+    cols = ", ".join(f'"{c}"' for c in post_fields)
+    stored = {r[1]: tuple(r) for r in con.execute(f"SELECT {cols} FROM posts").fetchall()}
+    acols = ", ".join(f'"{c}"' for c in account_fields)
+    accounts = {r[1]: tuple(r) for r in con.execute(f"SELECT {acols} FROM accounts").fetchall()}
+    con.close()
+    assert len(expected_posts) == result.files[0].read - result.files[0].duplicate
+    mismatched = [pid for pid, row in expected_posts.items() if stored.get(pid) != row]
+    assert not mismatched, [(stored.get(m), expected_posts[m]) for m in mismatched[:2]]
+    wrong = [aid for aid, row in expected_accounts.items() if accounts.get(aid) != row]
+    assert not wrong, [(accounts.get(w), expected_accounts[w]) for w in wrong[:2]]
