@@ -9,7 +9,8 @@ Where a reject's line comes from: DuckDB reports malformed rows (wrong column co
 quoting, invalid UTF-8) with their row number. Rows that parse but fail a check get their
 number from a streaming `row_number() OVER ()`, corrected for the malformed rows DuckDB
 skipped. Row numbers count the header as row 1 and a quoted multi-line field as one row,
-as a spreadsheet does.
+as a spreadsheet does; in a header-less file (`csv_source(..., has_header=False)` with
+`TablePlan.header_rows=0`) the first record is row 1.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class TablePlan:
     row_identity: str = "NULL"
     extra_where: str | None = None
     types: Mapping[str, str] = field(default_factory=dict)
+    # Rows before the first record: 1 (a header row), or 0 for a header-less file.
+    header_rows: int = 1
 
 
 def read_csv_header(path: Path, format_label: str) -> list[str]:
@@ -121,12 +124,16 @@ def require_columns(
         )
 
 
-def csv_source(path: Path, header: Sequence[str]) -> str:
-    """A DuckDB table expression reading every column of `path` as text, strictly."""
+def csv_source(path: Path, header: Sequence[str], *, has_header: bool = True) -> str:
+    """A DuckDB table expression reading every column of `path` as text, strictly.
+
+    With `has_header=False` the first row is a record and `header` only names the columns.
+    """
     columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
     compression = "gzip" if is_gzip(path) else "none"
     return (
-        f"read_csv({sql_string(str(path))}, columns={{{columns}}}, header=true, "
+        f"read_csv({sql_string(str(path))}, columns={{{columns}}}, "
+        f"header={'true' if has_header else 'false'}, "
         "auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true, "
         f"store_rejects=true, rejects_table='__rejects', rejects_scan='__reject_scans', "
         f"max_line_size={MAX_LINE_BYTES}, encoding='utf-8', compression='{compression}')"
@@ -173,7 +180,7 @@ def build_query(source: str, plan: TablePlan) -> str:
     field_cases = " ".join(f"WHEN {c.bad} THEN {sql_string(c.field)}" for c in plan.checks)
     reason = f"CASE {reason_cases} END" if plan.checks else "NULL"
     field_ = f"CASE {field_cases} END" if plan.checks else "NULL"
-    numbered = f"SELECT *, row_number() OVER () + 1 AS {ORDINAL} FROM {source}"
+    numbered = f"SELECT *, row_number() OVER () + {plan.header_rows} AS {ORDINAL} FROM {source}"
     where = f"WHERE {plan.extra_where}" if plan.extra_where else ""
     if plan.group_by:
         # One scan: good rows group by post; a bad row forms a group of its own (keyed by
@@ -245,7 +252,8 @@ def stream_table(
         for batch in reader:
             reasons = batch.column(REJECT_REASON)
             good_mask = pc.is_null(reasons)
-            good = batch.filter(good_mask)
+            # Most batches have no bad row: filtering would copy every column for nothing.
+            good = batch if reasons.null_count == batch.num_rows else batch.filter(good_mask)
             bad_count = batch.num_rows - good.num_rows
             if bad_count:
                 bad = batch.filter(pc.invert(good_mask))
