@@ -18,13 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
-from trollscope import __version__
-from trollscope.batches import Batch
-from trollscope.case import Case, duck_columns
+from trollscope import __version__, staging
+from trollscope.case import Case
 from trollscope.errors import FormatError, NothingReadError
-from trollscope.model import ACCOUNT_COLUMNS, ACCOUNTS_SCHEMA, POST_COLUMNS, POSTS_SCHEMA
+from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
 from trollscope.readers import Reader, ReadOptions, get, sniff
 from trollscope.readers.table import TableReader
 
@@ -129,32 +127,6 @@ def ingest(
     return result
 
 
-def _stage_tables(con: duckdb.DuckDBPyConnection) -> None:
-    posts = ", ".join([*duck_columns(POSTS_SCHEMA), "ord BIGINT"])
-    accounts = ", ".join([*duck_columns(ACCOUNTS_SCHEMA), "ord BIGINT"])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE stage_posts ({posts})")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE stage_accounts ({accounts})")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE stage_rejects "
-        "(line BIGINT, field VARCHAR, reason VARCHAR, raw VARCHAR)"
-    )
-
-
-def _append(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, offset: int) -> None:
-    if data.num_rows == 0:
-        return
-    con.register("incoming", data)
-    try:
-        if table == "stage_rejects":
-            con.execute("INSERT INTO stage_rejects SELECT * FROM incoming")
-        else:
-            con.execute(
-                f"INSERT INTO {table} SELECT *, row_number() OVER () + ? FROM incoming", [offset]
-            )
-    finally:
-        con.unregister("incoming")
-
-
 def _ingest_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -164,24 +136,20 @@ def _ingest_file(
 ) -> FileResult:
     size = path.stat().st_size
     res = FileResult(path=str(path), format=reader.name, sha256=sha256_of(path), unit=reader.unit)
-    _stage_tables(con)
-    posts_seen = accounts_seen = repeats = 0
     reported = 0
-    batch: Batch
-    for batch in reader.read(path, options):
-        res.read += batch.records
-        _append(con, "stage_posts", batch.posts, posts_seen)
-        _append(con, "stage_accounts", batch.accounts, accounts_seen)
-        _append(con, "stage_rejects", batch.rejects, 0)
-        posts_seen += batch.posts.num_rows
-        repeats += batch.repeats
-        accounts_seen += batch.accounts.num_rows
-        if progress and batch.bytes_done is not None and batch.bytes_done > reported:
-            progress(batch.bytes_done - reported)
-            reported = batch.bytes_done
+
+    def advance(n: int) -> None:
+        nonlocal reported
+        reported += n
+        if progress:
+            progress(n)
+
+    staging.create(con)
+    staged = reader.stage(con, path, options, advance)
     if progress and size > reported:
         progress(size - reported)
-    kept = (posts_seen if reader.unit == "posts" else accounts_seen) + repeats
+    res.read = staged.records
+    kept = (staged.posts if reader.unit == "posts" else staged.accounts) + staged.repeats
     res.rejected = res.read - kept
     if kept == 0:
         raise NothingReadError(path, _nothing_read(con, reader, res.read))
@@ -192,8 +160,7 @@ def _ingest_file(
     res.duplicate = kept - res.stored
     _store_rejects(con, res, path)
     _record_source(con, res, path, size, reader, options)
-    for table in ("stage_posts", "stage_accounts", "stage_rejects"):
-        con.execute(f"DROP TABLE {table}")
+    staging.drop(con)
     return res
 
 
@@ -222,14 +189,15 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
 
 
 def _merge_posts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
-    cols = ", ".join(f'"{c}"' for c in POST_COLUMNS)
-    # The first copy of a post within the file wins; a post already in the case is kept.
+    cols = ", ".join(f's."{c}"' for c in POST_COLUMNS)
+    # The first copy of a post within the file wins (a grouped min and a semi-join are
+    # cheaper than a window over every row); a post already in the case is kept.
     return _count(
         con.execute(
-            f"""INSERT INTO posts SELECT {cols}, ? FROM (
-                SELECT * FROM stage_posts
-                QUALIFY row_number() OVER (PARTITION BY platform, post_id ORDER BY ord) = 1
-            ) s ANTI JOIN posts p USING (platform, post_id)""",
+            f"""INSERT INTO posts SELECT {cols}, ? FROM stage_posts s
+                SEMI JOIN (SELECT min(ord) AS ord FROM stage_posts GROUP BY platform, post_id)
+                    f USING (ord)
+                ANTI JOIN posts p USING (platform, post_id)""",
             [source_id],
         )
     )

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, ClassVar, Literal, cast
 
+import duckdb
+
+from trollscope import staging
 from trollscope.batches import DEFAULT_CHUNK, Batch
 
 HEAD_BYTES = 64 * 1024
@@ -105,3 +108,18 @@ class Reader(ABC):
     @abstractmethod
     def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
         """Yield canonical batches. Raise `FormatError` when the file is not this format."""
+
+    def stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        options: ReadOptions,
+        progress: staging.Progress | None = None,
+    ) -> staging.Staged:
+        """Fill the ingest's staging tables (see `staging.py`) with this file's records.
+
+        By default the batches of `read` are appended. A reader whose parsing runs in
+        DuckDB anyway overrides this to stage with SQL on `con` directly, so millions of
+        rows never cross into Python and back.
+        """
+        return staging.append_batches(con, self.read(path, options), progress)

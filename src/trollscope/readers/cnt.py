@@ -33,22 +33,22 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from trollscope.batches import Batch
 from trollscope.errors import FormatError
-from trollscope.readers.base import HEAD_BYTES, Head, Reader, ReadOptions, open_input
+from trollscope.readers.base import HEAD_BYTES, Head, ReadOptions, open_input
 from trollscope.readers.csvsql import (
     MAX_LINE_BYTES,
     Check,
+    SqlTableReader,
     TablePlan,
+    TableQuery,
     csv_source,
     id_sql,
     ident,
     sql_string,
-    stream_table,
 )
 from trollscope.readers.entities import (
     entity_matches_sql,
@@ -220,7 +220,7 @@ def build_plan(platform: str, header_rows: int) -> TablePlan:
     )
 
 
-class CntReader(Reader):
+class CntReader(SqlTableReader):
     name: ClassVar[str] = "cnt-csv"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = LABEL
@@ -246,7 +246,7 @@ class CntReader(Reader):
             return True
         return all(_looks_like_record(row) for row in rows)
 
-    def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
+    def query(self, path: Path, options: ReadOptions) -> TableQuery:
         first = _first_row(path)
         if first is None:
             raise FormatError(
@@ -257,7 +257,7 @@ class CntReader(Reader):
         names, has_header = layout(path, first)
         source = csv_source(path, names, has_header=has_header)
         plan = build_plan(options.platform or DEFAULT_PLATFORM, 1 if has_header else 0)
-        yield from stream_table(path, _normalised(source), plan, options.chunk_size, is_csv=True)
+        return TableQuery(path, _normalised(source), plan, is_csv=True)
 
 
 def _looks_like_record(row: Sequence[str]) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trollscope import staging
 from trollscope.batches import Batch
 from trollscope.errors import FormatError
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA
-from trollscope.readers.base import is_gzip, open_input
+from trollscope.readers.base import Reader, ReadOptions, is_gzip, open_input
 
 ORDINAL = "__ord"
 REJECT_FIELD = "__reject_field"
@@ -328,3 +330,89 @@ def _malformed_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str | Non
         reason = _PARSER_REASONS.get(str(error_type), str(message))
         out.append((int(line), column, reason, (csv_line or "")[:500]))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class TableQuery:
+    """A tabular file, ready to run: the source expression and the plan over it."""
+
+    path: Path
+    source: str
+    plan: TablePlan
+    is_csv: bool
+
+
+class SqlTableReader(Reader):
+    """A reader whose format is a table parsed and mapped by DuckDB.
+
+    Subclasses implement `query` (check the header, build the plan). `read` streams Arrow
+    batches from a private connection; `stage`, used by ingest, runs the same SQL on the
+    case's connection and never brings the rows into Python.
+    """
+
+    @abstractmethod
+    def query(self, path: Path, options: ReadOptions) -> TableQuery:
+        """The query for `path`; raise FormatError when the file is not this format."""
+
+    def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
+        q = self.query(path, options)
+        yield from stream_table(q.path, q.source, q.plan, options.chunk_size, is_csv=q.is_csv)
+
+    def stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        options: ReadOptions,
+        progress: staging.Progress | None = None,
+    ) -> staging.Staged:
+        return stage_table(con, self.query(path, options))
+
+
+def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged:
+    """Run `q` on `con` (the case, inside the ingest transaction) into the staging tables.
+
+    One scan of the file into a temporary table, then set-based copies: the good rows to
+    `stage_posts` / `stage_accounts`, the bad ones (few) through Python, where their row
+    numbers are corrected for the malformed rows the parser skipped.
+    """
+    con.execute("DROP TABLE IF EXISTS __rejects")
+    con.execute("DROP TABLE IF EXISTS __reject_scans")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __reader_out AS {build_query(q.source, q.plan)}")
+    except duckdb.Error as exc:
+        raise FormatError(q.path, f"could not be read as a table: {exc}") from exc
+    try:
+        good = f"FROM __reader_out WHERE {REJECT_REASON} IS NULL"
+        post_cols = ", ".join(ident("p." + n) for n in POSTS_SCHEMA.names)
+        account_cols = ", ".join(ident("a." + n) for n in ACCOUNTS_SCHEMA.names)
+        staged = staging.Staged()
+        if q.plan.posts is not None:
+            staged.posts = _count(
+                con.execute(f"INSERT INTO stage_posts SELECT {post_cols}, {ORDINAL} {good}")
+            )
+        staged.accounts = _count(
+            con.execute(f"INSERT INTO stage_accounts SELECT {account_cols}, {ORDINAL} {good}")
+        )
+        row = con.execute(f"SELECT coalesce(sum({REPEATS}), 0) {good}").fetchone()
+        staged.repeats = int(row[0]) if row else 0
+        held = con.execute(
+            f"SELECT {ORDINAL}, {REJECT_FIELD}, {REJECT_REASON}, {REJECT_RAW} "
+            f"FROM __reader_out WHERE {REJECT_REASON} IS NOT NULL ORDER BY {ORDINAL}"
+        ).fetchall()
+        malformed = _malformed_rows(con) if q.is_csv else []
+        skipped = sorted({line for line, *_ in malformed})
+        rejects = [*malformed]
+        rejects += [(_true_line(o, skipped), f, r, raw) for o, f, r, raw in held]
+        if rejects:
+            con.executemany("INSERT INTO stage_rejects VALUES (?, ?, ?, ?)", rejects)
+        kept = staged.posts if q.plan.posts is not None else staged.accounts
+        staged.records = kept + staged.repeats + len(skipped) + len(held)
+        return staged
+    finally:
+        for table in ("__reader_out", "__rejects", "__reject_scans"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _count(cursor: duckdb.DuckDBPyConnection) -> int:
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0

@@ -22,19 +22,20 @@ lost; see docs/formats.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import duckdb
 
-from trollscope.batches import Batch
 from trollscope.errors import FormatError, MappingError
-from trollscope.readers.base import Head, Reader, ReadOptions
+from trollscope.readers.base import Head, ReadOptions
 from trollscope.readers.csvsql import (
     ORDINAL,
     Check,
+    SqlTableReader,
     TablePlan,
+    TableQuery,
     csv_source,
     id_sql,
     ident,
@@ -42,7 +43,6 @@ from trollscope.readers.csvsql import (
     read_csv_header,
     require_columns,
     sql_string,
-    stream_table,
     time_sql,
 )
 
@@ -125,7 +125,7 @@ def _normalise(mapping: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-class _TableBase(Reader):
+class _TableBase(SqlTableReader):
     """Reads a table through a mapping; subclasses supply the default mapping."""
 
     version: ClassVar[str] = "1"
@@ -136,7 +136,7 @@ class _TableBase(Reader):
     ) -> dict[str, str]:
         return _normalise(options.mapping)
 
-    def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
+    def query(self, path: Path, options: ReadOptions) -> TableQuery:
         is_parquet = _is_parquet(path)
         header = _parquet_header(path) if is_parquet else read_csv_header(path, self.description)
         mapping = self.mapping_for(path, header, options)
@@ -151,7 +151,7 @@ class _TableBase(Reader):
         platform = options.platform or self.default_platform
         plan = build_plan(mapping, platform)
         normalised = f"(SELECT {_normalised_columns(mapping)} FROM {source})"
-        yield from stream_table(path, normalised, plan, options.chunk_size, is_csv=not is_parquet)
+        return TableQuery(path, normalised, plan, is_csv=not is_parquet)
 
 
 def _is_parquet(path: Path) -> bool:
