@@ -6,9 +6,13 @@ Each function returns a DuckDB SQL expression over a column expression, so a rea
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
+from pathlib import Path
 
-from trollscope.readers.csvsql import sql_string
+from trollscope.errors import MappingError
+from trollscope.readers.base import ReadOptions
+from trollscope.readers.csvsql import Check, ident, sql_string
 
 # A number in scientific notation ("9.06E+17", "1.0e+18"): a float column or a spreadsheet
 # has rounded it, so the digits of a 64-bit id are gone and cannot be recovered.
@@ -22,34 +26,47 @@ _ESCAPE_TOKEN = (
     r"|\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\U[0-9a-fA-F]{8}|\\.|[^\\]+"
 )
 _SIMPLE_ESCAPES = {"n": "chr(10)", "t": "chr(9)", "r": "chr(13)"}
-
-# Hashtags as Twitter links them: '#' or the fullwidth '＃', not after a letter, digit,
-# '_' or '&' (an HTML entity such as &#39;), then letters, marks, digits, '_' and the
-# joiners Persian and Arabic spellings need (ZWNJ, ZWJ), with at least one letter or mark.
-_TAG_CHAR = r"\p{L}\p{M}\p{N}_\x{200c}\x{200d}"
-HASHTAG_RE = rf"(?:^|[^\p{{L}}\p{{M}}\p{{N}}_&])[#＃]([{_TAG_CHAR}]*[\p{{L}}\p{{M}}][{_TAG_CHAR}]*)"
-# Mentions: '@' or '＠' not after a letter, digit, '_' or one of !#$%&*@ (so e-mail
-# addresses are not mentions) except right after "RT" ("RT@name:"), then a screen name:
-# ASCII letters, digits, '_', at most 20 (the limit of the oldest accounts).
-MENTION_RE = (
-    r"(?:^|[^\p{L}\p{N}_!#$%&*@＠]|(?:^|[^\p{L}\p{N}_+~.-])[Rr][Tt]:?)[@＠]([A-Za-z0-9_]{1,20})"
-)
+# Non-printable characters common in hashtags, which repr writes as escapes: zero-width
+# space, ZWNJ, ZWJ, LRM, RLM, no-break space, soft hyphen, Arabic letter mark, BOM.
+_COMMON_ESCAPES = (0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0xA0, 0xAD, 0x61C, 0xFEFF)
 
 
 def scientific_sql(column: str) -> str:
     """True when the text in `column` is a number in scientific notation (a lossy id)."""
-    return f"coalesce(regexp_full_match(trim({column}), {sql_string(_SCIENTIFIC)}), false)"
+    # contains() first: the regex then runs only on the few values with an 'e' in them.
+    return (
+        f"coalesce((contains({column}, 'e') OR contains({column}, 'E')) AND "
+        f"regexp_full_match(trim({column}), {sql_string(_SCIENTIFIC)}), false)"
+    )
+
+
+def fast_id_sql(column: str) -> str:
+    """The same as csvsql.id_sql (trimmed, NULL when empty, `123.0` -> `123`), with the
+    regex run only on values that have a '.' in them (ids rarely do)."""
+    value = f"trim({column})"
+    return (
+        f"nullif(CASE WHEN contains({value}, '.') THEN "
+        f"regexp_replace({value}, '^(-?[0-9]+)\\.0+$', '\\1') ELSE {value} END, '')"
+    )
+
+
+def problem_sql(checks: Sequence[Check]) -> str:
+    """One CASE naming the first failed check by its index, so that each condition is
+    evaluated once per row (a plan's reject field and reason would each evaluate it)."""
+    return "CASE " + " ".join(f"WHEN {c.bad} THEN {i}" for i, c in enumerate(checks)) + " END"
+
+
+def indexed_checks(checks: Sequence[Check], column: str = "_problem") -> list[Check]:
+    """The checks of `problem_sql`, testing its index column instead of the condition."""
+    return [Check(c.field, f"{column} = {i}", c.reason) for i, c in enumerate(checks)]
 
 
 def lossy_reason_sql(name: str, column: str) -> str:
     """The reject reason for an id in scientific notation, quoting the value."""
-    return (
-        f"{sql_string(name + ' ')} || '''' || left(trim({column}), 40) || '''' || "
-        + sql_string(
-            " is in scientific notation: a spreadsheet or a float column rounded it and the "
-            "id's digits are lost. Re-export the file with the id columns as text "
-            "(e.g. pandas dtype=str, or format the column as Text)."
-        )
+    return f"{sql_string(name + ' ')} || '''' || left(trim({column}), 40) || '''' || " + sql_string(
+        " is in scientific notation: a spreadsheet or a float column rounded it and the "
+        "id's digits are lost. Re-export the file with the id columns as text "
+        "(e.g. pandas dtype=str, or format the column as Text)."
     )
 
 
@@ -88,12 +105,39 @@ def _decode_escapes_sql(item: str) -> str:
     )
 
 
+def unescape_common_sql(column: str) -> str:
+    """`column` with the escapes repr writes most often in hashtags undone at once.
+
+    Python's repr escapes every non-printable character, and Persian and Arabic hashtags
+    are full of them (ZWNJ, ZWJ, direction marks). Undoing those with a few replace()
+    calls on the whole list text is exact when there is no escaped backslash, and lets
+    most rows take pylist_sql's fast path instead of the per-item decoder.
+    """
+    replaced = column
+    for code in _COMMON_ESCAPES:
+        escape = f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"
+        replaced = f"replace({replaced}, {sql_string(escape)}, chr({code}))"
+    return (
+        f"CASE WHEN contains({column}, '\\') AND NOT contains({column}, '\\\\') "
+        f"THEN {replaced} ELSE {column} END"
+    )
+
+
 def pylist_sql(column: str) -> str:
     """A list column as the archives write it, to VARCHAR[].
 
     Python's repr "['a', 'b']" (escapes undone), JSON '["a", "b"]', and the unquoted
     "[a, b]" of older releases; "[]" and an empty field are the empty list.
     """
+    inner = f"{column}[3:-3]"
+    separator, opening, closing = sql_string("', '"), sql_string("['"), sql_string("']")
+    # Fast path, exact for repr output: single-quoted items, no escapes, and every quote
+    # inside is part of a "', '" separator. Anything else takes the general path.
+    plain = (
+        f"starts_with({column}, {opening}) AND ends_with({column}, {closing}) "
+        f"AND length({column}) >= 4 AND NOT contains({column}, '\\') "
+        f"AND NOT contains(replace({inner}, {separator}, ''), '''')"
+    )
     items = f"regexp_extract_all({column}, {sql_string(_REPR_ITEM)})"
     unquote = f"CASE WHEN contains(x, '\\') THEN {_decode_escapes_sql('x[2:-2]')} ELSE x[2:-2] END"
     bare = (
@@ -101,21 +145,12 @@ def pylist_sql(column: str) -> str:
         r"'^\[|\]$', '', 'g'), ','), lambda x: trim(x)), lambda x: x <> '')"
     )
     return (
-        f"CASE WHEN {column} IS NULL OR regexp_full_match({column}, '\\s*(\\[\\s*\\])?\\s*') "
-        "THEN []::VARCHAR[] "
+        f"CASE WHEN {column} IS NULL OR {column} = '[]' THEN []::VARCHAR[] "
+        f"WHEN {plain} THEN string_split({inner}, {separator}) "
+        f"WHEN regexp_full_match({column}, '\\s*(\\[\\s*\\])?\\s*') THEN []::VARCHAR[] "
         f"WHEN regexp_matches({column}, '^\\s*\\[\\s*[''\"]') AND len({items}) > 0 "
         f"THEN list_transform({items}, lambda x: {unquote}) ELSE {bare} END"
     )
-
-
-def hashtags_sql(text: str) -> str:
-    """Hashtags in a tweet's text (without '#'), in order of appearance."""
-    return f"coalesce(regexp_extract_all({text}, {sql_string(HASHTAG_RE)}, 1), []::VARCHAR[])"
-
-
-def mentions_sql(text: str) -> str:
-    """Screen names mentioned in a tweet's text (without '@'), in order of appearance."""
-    return f"coalesce(regexp_extract_all({text}, {sql_string(MENTION_RE)}, 1), []::VARCHAR[])"
 
 
 def json_object_sql(pairs: Sequence[tuple[str, str]]) -> str:
@@ -134,3 +169,31 @@ def json_object_sql(pairs: Sequence[tuple[str, str]]) -> str:
 
 def _json_key(key: str) -> str:
     return '"' + key + '":'
+
+
+def header_names(first_line: str) -> set[str]:
+    """The column names in a CSV header line, for sniffing."""
+    row = next(csv.reader([first_line]), [])
+    return {cell.strip() for cell in row}
+
+
+def fixed_columns_sql(source: str, header: Sequence[str], columns: Sequence[str]) -> str:
+    """`source` with exactly `columns`: those the file lacks are NULL, others are dropped.
+
+    Releases differ by a column or two (later ones added poll_choices, quote_count, ...),
+    so only a format's required columns are demanded and the rest may be absent.
+    """
+    present = set(header)
+    cols = ", ".join(
+        ident(name) if name in present else f"NULL::VARCHAR AS {ident(name)}" for name in columns
+    )
+    return f"(SELECT {cols} FROM {source})"
+
+
+def no_mapping(path: Path, options: ReadOptions, fmt: str) -> None:
+    """A fixed-layout format takes no --map: say so rather than silently ignore it."""
+    if options.mapping:
+        raise MappingError(
+            f"{path}: --map does not apply to the {fmt} format, whose columns are fixed. "
+            "Drop --map, or read the file as a mapped table with --format table."
+        )
