@@ -176,13 +176,20 @@ def _select_list(mapping: Mapping[str, str] | None, schema: pa.Schema, prefix: s
     return [f"{mapping.get(name, 'NULL')} AS {ident(prefix + name)}" for name in schema.names]
 
 
-def build_query(source: str, plan: TablePlan) -> str:
-    """The SELECT that turns source rows into canonical columns plus reject markers."""
+def build_query(source: str, plan: TablePlan, *, numbered: bool = True) -> str:
+    """The SELECT that turns source rows into canonical columns plus reject markers.
+
+    `numbered=False` (for a plan without `group_by`) leaves out the row numbers: a
+    `row_number() OVER ()` makes DuckDB run the whole query on one thread, and a caller
+    that materialises the result can number the rows from their rowid instead.
+    """
     reason_cases = " ".join(f"WHEN {c.bad} THEN {c.reason}" for c in plan.checks)
     field_cases = " ".join(f"WHEN {c.bad} THEN {sql_string(c.field)}" for c in plan.checks)
     reason = f"CASE {reason_cases} END" if plan.checks else "NULL"
     field_ = f"CASE {field_cases} END" if plan.checks else "NULL"
-    numbered = f"SELECT *, row_number() OVER () + {plan.header_rows} AS {ORDINAL} FROM {source}"
+    numbered_rows = (
+        f"SELECT *, row_number() OVER () + {plan.header_rows} AS {ORDINAL} FROM {source}"
+    )
     where = f"WHERE {plan.extra_where}" if plan.extra_where else ""
     if plan.group_by:
         # One scan: good rows group by post; a bad row forms a group of its own (keyed by
@@ -190,7 +197,7 @@ def build_query(source: str, plan: TablePlan) -> str:
         keys = ", ".join(plan.group_by)
         checked = (
             f"SELECT *, {field_} AS {REJECT_FIELD}, {reason} AS {REJECT_REASON}, "
-            f"{plan.raw} AS {REJECT_RAW} FROM ({numbered}) {where}"
+            f"{plan.raw} AS {REJECT_RAW} FROM ({numbered_rows}) {where}"
         )
         cols = _select_list(plan.posts, POSTS_SCHEMA, "p.") + _select_list(
             plan.accounts, ACCOUNTS_SCHEMA, "a."
@@ -208,10 +215,16 @@ def build_query(source: str, plan: TablePlan) -> str:
     cols = _select_list(plan.posts, POSTS_SCHEMA, "p.") + _select_list(
         plan.accounts, ACCOUNTS_SCHEMA, "a."
     )
+    if not numbered:
+        return (
+            f"SELECT {', '.join(cols)}, {field_} AS {REJECT_FIELD}, "
+            f"{reason} AS {REJECT_REASON}, {plan.raw} AS {REJECT_RAW}, 0 AS {REPEATS} "
+            f"FROM {source} {where}"
+        )
     return (
         f"SELECT {', '.join(cols)}, {ORDINAL}, {field_} AS {REJECT_FIELD}, "
         f"{reason} AS {REJECT_REASON}, {plan.raw} AS {REJECT_RAW}, 0 AS {REPEATS} "
-        f"FROM ({numbered}) {where}"
+        f"FROM ({numbered_rows}) {where}"
     )
 
 
@@ -377,10 +390,21 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
     """
     con.execute("DROP TABLE IF EXISTS __rejects")
     con.execute("DROP TABLE IF EXISTS __reject_scans")
+    grouped = bool(q.plan.group_by)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __reader_out AS {build_query(q.source, q.plan)}")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __reader_out AS "
+            + build_query(q.source, q.plan, numbered=grouped)
+        )
     except duckdb.Error as exc:
         raise FormatError(q.path, f"could not be read as a table: {exc}") from exc
+    # Without grouping the query ran in parallel, unnumbered; insertion order is kept,
+    # so rowids follow the file (from an offset: rows of an open transaction are numbered
+    # from a high base).
+    ordinal = ORDINAL
+    if not grouped:
+        base = con.execute("SELECT coalesce(min(rowid), 0) FROM __reader_out").fetchone()
+        ordinal = f"(rowid - {int(base[0]) if base else 0} + {q.plan.header_rows + 1})"
     try:
         good = f"FROM __reader_out WHERE {REJECT_REASON} IS NULL"
         post_cols = ", ".join(ident("p." + n) for n in POSTS_SCHEMA.names)
@@ -388,16 +412,16 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
         staged = staging.Staged()
         if q.plan.posts is not None:
             staged.posts = _count(
-                con.execute(f"INSERT INTO stage_posts SELECT {post_cols}, {ORDINAL} {good}")
+                con.execute(f"INSERT INTO stage_posts SELECT {post_cols}, {ordinal} {good}")
             )
         staged.accounts = _count(
-            con.execute(f"INSERT INTO stage_accounts SELECT {account_cols}, {ORDINAL} {good}")
+            con.execute(f"INSERT INTO stage_accounts SELECT {account_cols}, {ordinal} {good}")
         )
         row = con.execute(f"SELECT coalesce(sum({REPEATS}), 0) {good}").fetchone()
         staged.repeats = int(row[0]) if row else 0
         held = con.execute(
-            f"SELECT {ORDINAL}, {REJECT_FIELD}, {REJECT_REASON}, {REJECT_RAW} "
-            f"FROM __reader_out WHERE {REJECT_REASON} IS NOT NULL ORDER BY {ORDINAL}"
+            f"SELECT {ordinal} AS o, {REJECT_FIELD}, {REJECT_REASON}, {REJECT_RAW} "
+            f"FROM __reader_out WHERE {REJECT_REASON} IS NOT NULL ORDER BY o"
         ).fetchall()
         malformed = _malformed_rows(con) if q.is_csv else []
         skipped = sorted({line for line, *_ in malformed})
