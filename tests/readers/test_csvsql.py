@@ -26,7 +26,8 @@ def test_reject_lines_in_a_large_parallel_scan(tmp_path: Path, case_path: Path) 
     got = dict(
         query(
             case_path,
-            "SELECT post_id, epoch(created_at) FROM posts WHERE post_id IN ('2', '150001', '300001')",
+            "SELECT post_id, epoch(created_at) FROM posts "
+            "WHERE post_id IN ('2', '150001', '300001')",
         )
     )
     assert got == {"2": 1_600_000_002, "150001": 1_600_150_001, "300001": 1_600_300_001}
