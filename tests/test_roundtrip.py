@@ -71,7 +71,9 @@ def datasets(draw: st.DrawFn) -> tuple[list[Post], dict[str, Account]]:
                 ref_account_id=None if kind == Kind.POST else draw(st.sampled_from(account_ids)),
                 hashtags=draw(st.lists(WORD, max_size=3, unique=True)),
                 urls=draw(
-                    st.lists(WORD.map(lambda w: f"https://example.org/{w}"), max_size=2, unique=True)
+                    st.lists(
+                        WORD.map(lambda w: f"https://example.org/{w}"), max_size=2, unique=True
+                    )
                 ),
                 mentions=draw(st.lists(HANDLE, max_size=2, unique=True)),
             )
@@ -79,7 +81,9 @@ def datasets(draw: st.DrawFn) -> tuple[list[Post], dict[str, Account]]:
     return posts, profiles
 
 
-def _rows(case: Path, table: str, columns: tuple[str, ...], key: str) -> dict[str, tuple[object, ...]]:
+def _rows(
+    case: Path, table: str, columns: tuple[str, ...], key: str
+) -> dict[str, tuple[object, ...]]:
     cols = ", ".join(f'"{c}"' for c in columns)
     return {str(r[0]): tuple(r[1:]) for r in query(case, f'SELECT "{key}", {cols} FROM {table}')}
 
@@ -95,7 +99,9 @@ ACCOUNT_FIELDS = tuple(c for c in ACCOUNT_COLUMNS if c != "extra")
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=datasets())
-def test_write_then_read_gives_the_same_rows(fmt: str, data: tuple[list[Post], dict[str, Account]]) -> None:
+def test_write_then_read_gives_the_same_rows(
+    fmt: str, data: tuple[list[Post], dict[str, Account]]
+) -> None:
     posts, profiles = data
     module = writer(fmt)
     expected_posts: dict[str, tuple[object, ...]] = {}

@@ -98,8 +98,7 @@ def test_german_elections_objects_attached(shared_data: Path, case_path: Path) -
         ), post
     total = query(
         case_path,
-        "SELECT sum(len(urls)), sum(len(hashtags)), sum(len(domains)), sum(len(media)) "
-        "FROM posts",
+        "SELECT sum(len(urls)), sum(len(hashtags)), sum(len(domains)), sum(len(media)) FROM posts",
     )[0]
     assert all(int(n) > 0 for n in total)  # type: ignore[call-overload]
 

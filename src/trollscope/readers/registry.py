@@ -10,11 +10,26 @@ from pathlib import Path
 
 from trollscope.errors import FormatError
 from trollscope.readers.base import Head, Reader
+from trollscope.readers.cnt import CntReader
+from trollscope.readers.ioarchive import IoTweetsReader, IoUsersReader
+from trollscope.readers.ira import IraReader
 from trollscope.readers.table import CoortweetReader, TableReader
+from trollscope.readers.telegram import TelegramReader
+from trollscope.readers.twarc2 import Twarc2Reader
+from trollscope.readers.twitter_v1 import TwitterV1Reader
 
 READERS: tuple[type[Reader], ...] = (
+    Twarc2Reader,
+    TwitterV1Reader,
     CoortweetReader,
+    TelegramReader,
+    IoTweetsReader,
+    IoUsersReader,
+    IraReader,
     TableReader,
+    # Last: a header-less CNT file is recognised only by its shape (8 fields, a number
+    # as the 7th), so every format with a clearer signature is tried first.
+    CntReader,
 )
 
 BY_NAME: dict[str, type[Reader]] = {cls.name: cls for cls in READERS}

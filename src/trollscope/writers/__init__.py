@@ -18,7 +18,13 @@ import importlib
 from types import ModuleType
 
 WRITERS: dict[str, str] = {
+    "twarc2": "trollscope.writers.twarc2",
+    "twitter-v1": "trollscope.writers.twitter_v1",
     "coortweet": "trollscope.writers.coortweet",
+    "telegram": "trollscope.writers.telegram",
+    "io-tweets": "trollscope.writers.ioarchive",
+    "ira": "trollscope.writers.ira",
+    "cnt-csv": "trollscope.writers.cnt",
 }
 
 

@@ -1,0 +1,17 @@
+"""Docs cannot drift: every format has its section and its row in the README."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import REPO
+from trollscope.readers import READERS
+from trollscope.readers.base import Reader
+
+
+@pytest.mark.parametrize("cls", READERS, ids=lambda c: c.name)
+def test_format_is_documented(cls: type[Reader]) -> None:
+    formats = (REPO / "docs" / "formats.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"`{cls.name}`" in formats.split("## ", 1)[1], f"docs/formats.md lacks {cls.name}"
+    assert f"| `{cls.name}`" in readme, f"the README's format table lacks {cls.name}"
