@@ -13,6 +13,7 @@ import gc
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,7 +136,26 @@ def _ingest_file(
     progress: Progress | None,
 ) -> FileResult:
     size = path.stat().st_size
-    res = FileResult(path=str(path), format=reader.name, sha256=sha256_of(path), unit=reader.unit)
+    # hashlib releases the GIL: the file is hashed for provenance while it is being read.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(sha256_of, path)
+        res = _stage_and_merge(con, path, reader, options, progress, size)
+        res.sha256 = digest.result()
+    _store_rejects(con, res, path)
+    _record_source(con, res, path, size, reader, options)
+    staging.drop(con)
+    return res
+
+
+def _stage_and_merge(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    reader: Reader,
+    options: ReadOptions,
+    progress: Progress | None,
+    size: int,
+) -> FileResult:
+    res = FileResult(path=str(path), format=reader.name, sha256="", unit=reader.unit)
     reported = 0
 
     def advance(n: int) -> None:
@@ -158,9 +178,6 @@ def _ingest_file(
     res.accounts_new = _merge_accounts(con, res.source_id)
     res.stored = stored_posts if reader.unit == "posts" else res.accounts_new
     res.duplicate = kept - res.stored
-    _store_rejects(con, res, path)
-    _record_source(con, res, path, size, reader, options)
-    staging.drop(con)
     return res
 
 
@@ -191,7 +208,16 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
 def _merge_posts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
     cols = ", ".join(f's."{c}"' for c in POST_COLUMNS)
     # The first copy of a post within the file wins (a grouped min and a semi-join are
-    # cheaper than a window over every row); a post already in the case is kept.
+    # cheaper than a window over every row); a post already in the case is kept. Row
+    # order in `posts` carries no meaning, so DuckDB may insert in parallel.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        return _insert_first_copies(con, cols, source_id)
+    finally:
+        con.execute("SET preserve_insertion_order = true")
+
+
+def _insert_first_copies(con: duckdb.DuckDBPyConnection, cols: str, source_id: int) -> int:
     return _count(
         con.execute(
             f"""INSERT INTO posts SELECT {cols}, ? FROM stage_posts s
