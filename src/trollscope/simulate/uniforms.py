@@ -24,5 +24,11 @@ class Uniforms:
         return value
 
     def pick(self, n: int) -> int:
-        """An index in range(n), uniformly."""
-        return int(self() * n)
+        """An index in range(n), uniformly (the next draw, as `int(self() * n)`; inlined:
+        the simulator calls this millions of times)."""
+        if self.at == len(self.buffer):
+            self.buffer = self.rng.random(self.size).tolist()
+            self.at = 0
+        value = self.buffer[self.at]
+        self.at += 1
+        return int(value * n)

@@ -1,0 +1,20 @@
+"""Write one real-format file of a simulated data set from its canonical Parquet files:
+`python -m trollscope.simulate.worker OUT_DIR FORMAT`. `simulate` runs it to write
+formats in parallel; it is not meant to be run by hand."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from trollscope.simulate.run import write_format
+
+
+def main(argv: list[str]) -> int:
+    out, fmt = argv
+    write_format(Path(out), fmt)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
