@@ -125,7 +125,10 @@ def ingest_cmd(
 def _print_ingest(result: IngestResult) -> None:
     table = Table(title=f"ingested into {result.case}", title_justify="left")
     for col in ("file", "format", "read", "stored", "duplicate", "rejected", "new accounts"):
-        table.add_column(col, justify="left" if col in ("file", "format") else "right")
+        # Paths wrap rather than being cut: the file is what the user needs to see.
+        table.add_column(
+            col, justify="left" if col in ("file", "format") else "right", overflow="fold"
+        )
     for f in result.files:
         table.add_row(
             plain(f.path),
@@ -189,9 +192,8 @@ def _print_info(info: dict[str, Any]) -> None:
         out.print(rejects)
     sources = Table(title="sources (provenance)", title_justify="left")
     for col in ("file", "format", "sha256", "read", "stored", "duplicate", "rejected"):
-        sources.add_column(
-            col, justify="right" if col in ("read", "stored", "duplicate", "rejected") else "left"
-        )
+        numeric = col in ("read", "stored", "duplicate", "rejected")
+        sources.add_column(col, justify="right" if numeric else "left", overflow="fold")
     for s in info["sources"]:
         sources.add_row(
             plain(s["path"]),
