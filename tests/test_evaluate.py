@@ -135,3 +135,24 @@ def test_bad_answer_file(tmp_path: Path) -> None:
     answer.write_text("account_id,network_id,score\na,1,high\n", encoding="utf-8")
     with pytest.raises(FormatError, match="line 2, field score: expected a number, got 'high'"):
         evaluate(labels, answer)
+
+
+def test_case_checks_that_labels_match_the_data(tmp_path: Path) -> None:
+    from trollscope.ingest import ingest
+
+    data = tmp_path / "shares.csv"
+    data.write_text(
+        "object_id,account_id,content_id,timestamp_share\n9,f1,1,100\n9,f2,2,101\n", "utf-8"
+    )
+    case = tmp_path / "case.duckdb"
+    ingest(case, [data])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("account_id,farm_id\nf1,farm1\nf2,farm1\nzz,\n", encoding="utf-8")
+    answer = tmp_path / "answer.csv"
+    answer.write_text("account_id,network_id\nf1,1\nf2,1\n", encoding="utf-8")
+    assert evaluate(labels, answer, case).labelled_in_case == 2
+    run = CliRunner().invoke(
+        cli, ["evaluate", str(case), "--labels", str(labels), "--answer", str(answer)]
+    )
+    assert run.exit_code == 0, run.output
+    assert "2 of the 3 labelled accounts are in" in run.stdout

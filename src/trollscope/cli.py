@@ -291,7 +291,8 @@ def evaluate_cmd(
     case_path: Path | None, labels_path: Path, answer_path: Path | None, as_json: bool
 ) -> None:
     """Score reported networks against labels: precision, recall, F1, PR-AUC, adjusted
-    Rand index and NMI, for farms and authentic communities separately."""
+    Rand index and NMI, for farms and authentic communities separately. With CASE, also
+    say how many labelled accounts the case holds (labels and data must match)."""
     from trollscope.evaluate import evaluate
 
     if answer_path is None:
@@ -299,7 +300,7 @@ def evaluate_cmd(
             "pass the answer to score with --answer FILE (account_id, network_id, score); "
             "reading detection results from the case comes with `trollscope detect`."
         )
-    result = evaluate(labels_path, answer_path)
+    result = evaluate(labels_path, answer_path, case_path)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
@@ -322,6 +323,12 @@ def evaluate_cmd(
             f"{g.nmi:.3f}",
         )
     out.print(table)
+    if result.labelled_in_case is not None:
+        out.print(
+            f"{result.labelled_in_case:,} of the {result.accounts:,} labelled accounts are in "
+            f"{case_path}.",
+            markup=False,
+        )
 
 
 def main() -> None:

@@ -20,9 +20,10 @@ import csv
 import math
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from trollscope.case import Case
 from trollscope.errors import FormatError
 
 
@@ -46,6 +47,8 @@ class Evaluation:
     farms: GroupScores
     communities: GroupScores
     pr_auc: float
+    # With a case: how many labelled accounts the case holds (labels and data must match).
+    labelled_in_case: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -231,5 +234,19 @@ def read_answer(path: Path) -> Answer:
     return Answer(network=network, score=scores)
 
 
-def evaluate(labels_path: Path | str, answer_path: Path | str) -> Evaluation:
-    return score(read_labels(Path(labels_path)), read_answer(Path(answer_path)))
+def evaluate(
+    labels_path: Path | str, answer_path: Path | str, case_path: Path | str | None = None
+) -> Evaluation:
+    """Score the answer file against the labels. With a case, also count how many
+    labelled accounts it holds: labels of another data set score nothing meaningful."""
+    labels = read_labels(Path(labels_path))
+    result = score(labels, read_answer(Path(answer_path)))
+    if case_path is None:
+        return result
+    with Case.open(case_path, read_only=True) as case:
+        case.con.execute("CREATE TEMP TABLE labelled (account_id VARCHAR)")
+        case.con.executemany("INSERT INTO labelled VALUES (?)", [(a,) for a in labels.accounts])
+        row = case.con.execute(
+            "SELECT count(DISTINCT account_id) FROM labelled SEMI JOIN accounts USING (account_id)"
+        ).fetchone()
+    return replace(result, labelled_in_case=int(row[0]) if row else 0)
