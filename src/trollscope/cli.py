@@ -22,6 +22,7 @@ from trollscope.info import case_info
 from trollscope.ingest import IngestResult, ingest
 from trollscope.readers import ReadOptions, names
 from trollscope.readers.table import parse_mapping
+from trollscope.traces import TRACES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -329,6 +330,44 @@ def evaluate_cmd(
             f"{case_path}.",
             markup=False,
         )
+
+
+@cli.command("edges")
+@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--trace",
+    "trace_name",
+    required=True,
+    type=click.Choice(list(TRACES)),
+    help="The co-action signal.",
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds between two accounts' actions on one key (0: any time). "
+    "Default: the trace's own (60 s).",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the edges to this .parquet or .csv file.",
+)
+@friendly
+def edges_cmd(
+    case_path: Path, trace_name: str, window: float | None, out_path: Path | None
+) -> None:
+    """Co-action edges of one trace: account pairs that acted on the same key within the
+    window, with counts, an IDF-weighted score, the median delay and evidence. They are
+    kept in the case (table `edges`) for the later steps."""
+    from trollscope.engine import edges
+
+    n = edges(case_path, trace_name, window, out_path)
+    where = f" and {out_path}" if out_path else ""
+    out.print(f"{n:,} {trace_name} edges written to {case_path}{where}", markup=False)
 
 
 def main() -> None:

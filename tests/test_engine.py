@@ -1,0 +1,151 @@
+"""The co-action engine on hand-made cases, and against CooRTweet on its own data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import query
+from trollscope.engine import edges
+from trollscope.ingest import ingest
+from trollscope.readers import ReadOptions
+
+
+def _shares(tmp_path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
+    """A CooRTweet shares file: (object, account, content, seconds)."""
+    path = tmp_path / "shares.csv"
+    lines = ["object_id,account_id,content_id,timestamp_share"]
+    lines += [f"{o},{a},{c},{t}" for o, a, c, t in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _edges(case: Path) -> dict[tuple[str, str], tuple[int, int]]:
+    return {
+        (str(a), str(b)): (int(n), int(k))  # type: ignore[call-overload]
+        for a, b, n, k in query(case, "SELECT account_a, account_b, coactions, keys FROM edges")
+    }
+
+
+def test_window_is_inclusive_and_no_self_pairs(tmp_path: Path, case_path: Path) -> None:
+    rows = [
+        ("o1", "a", "1", 1000),
+        ("o1", "b", "2", 1060),  # exactly 60 s after a: included
+        ("o1", "c", "3", 1061),  # 61 s after a, 1 s after b
+        ("o1", "a", "4", 1010),  # a again on the same key: never pairs with itself
+        ("o2", "d", "5", 1000),
+        ("o2", "e", "6", 1200),  # outside the window
+    ]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    assert edges(case_path, "co-repost", 60) == 3
+    got = _edges(case_path)
+    # a-b: (1,2) dt 60 and (4,2) dt 50 -> 2 distinct post pairs; a-c: (4,3) dt 51 only.
+    assert got == {("a", "b"): (2, 1), ("a", "c"): (1, 1), ("b", "c"): (1, 1)}
+    assert edges(case_path, "co-repost", 0) == 4  # same key, any time: d-e pairs too
+
+
+def test_repeated_shares_count_once_per_post_pair(tmp_path: Path, case_path: Path) -> None:
+    rows = [
+        ("o1", "a", "1", 100),
+        ("o1", "b", "2", 101),
+        ("o2", "a", "3", 200),
+        ("o2", "b", "4", 201),
+    ]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    ingest(case_path, [_shares(tmp_path, rows)])  # ingested twice: no new posts, same edges
+    edges(case_path, "co-repost", 60)
+    assert _edges(case_path) == {("a", "b"): (2, 2)}
+    evidence = query(case_path, "SELECT evidence, evidence_total FROM edges")[0]
+    assert evidence[1] == 2
+    assert [e["key"] for e in evidence[0]] == ["o1", "o2"]  # type: ignore[union-attr]
+
+
+def test_idf_weights_rare_keys_more(tmp_path: Path, case_path: Path) -> None:
+    # o1 is touched by 4 accounts, o2 by 2: the pair sharing o2 scores higher.
+    rows = [("o1", x, f"p{x}", 100) for x in "abcd"] + [
+        ("o2", "e", "e1", 100),
+        ("o2", "f", "f1", 101),
+    ]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    edges(case_path, "co-repost", 60)
+    score = dict(
+        ((str(a), str(b)), float(s))  # type: ignore[arg-type]
+        for a, b, s in query(case_path, "SELECT account_a, account_b, score FROM edges")
+    )
+    # 6 accounts in the trace: ln(6/4) for o1, ln(6/2) for o2.
+    assert score[("a", "b")] == pytest.approx(0.4054651)
+    assert score[("e", "f")] == pytest.approx(1.0986123)
+
+
+def test_hashtags_fold_case_and_arabic_persian_letters(tmp_path: Path, case_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "id,user,t,tag\n1,a,100,FreeIran\n2,b,110,freeiran\n3,c,100,كتاب\n4,d,105,کتاب\n",
+        encoding="utf-8",
+    )
+    from trollscope.readers.table import parse_mapping
+
+    ingest(
+        case_path,
+        [path],
+        options=ReadOptions(mapping=parse_mapping("post=id,account=user,time=t,hashtag=tag")),
+    )
+    edges(case_path, "co-hashtag", 60)
+    assert set(_edges(case_path)) == {("a", "b"), ("c", "d")}
+
+
+def test_links_are_normalised_and_empty_links_never_pair(tmp_path: Path, case_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text(
+        "id,user,t,url\n"
+        "1,a,100,HTTPS://News.Example.com/story?id=7&utm_source=x#top\n"
+        "2,b,110,https://news.example.com/story?id=7&fbclid=abc\n"
+        "3,c,100, \n"
+        "4,d,101, \n",
+        encoding="utf-8",
+    )
+    from trollscope.readers.table import parse_mapping
+
+    ingest(
+        case_path,
+        [path],
+        options=ReadOptions(mapping=parse_mapping("post=id,account=user,time=t,url=url")),
+    )
+    edges(case_path, "co-link", 60)
+    assert set(_edges(case_path)) == {("a", "b")}
+    keys = query(case_path, "SELECT DISTINCT e.key FROM edges, unnest(evidence) AS t(e)")
+    assert keys == [("https://news.example.com/story?id=7",)]
+
+
+def test_coortweet_pairs_on_its_own_data(
+    shared_data: Path, case_path: Path, tmp_path: Path
+) -> None:
+    """CooRTweet 2.1.3 detect_groups(time_window = 60, min_participation = 2) on
+    russian_coord_tweets gives 3,721 account pairs: it drops accounts with fewer than 2
+    rows, pairs accounts sharing an object within 60 s, and keeps a pair if one of its
+    accounts has at least 2 distinct coordinated posts."""
+    ingest(case_path, [shared_data / "coortweet" / "russian_coord_tweets.csv"])
+    edges(case_path, "co-repost", 60, tmp_path / "edges.parquet")
+    con = duckdb.connect(str(case_path), read_only=True)
+    n = con.execute(
+        """WITH active AS (
+               SELECT account_id FROM posts GROUP BY 1 HAVING count(*) >= 2),
+           kept AS (
+               SELECT e.* FROM edges e
+               WHERE account_a IN (SELECT * FROM active) AND account_b IN (SELECT * FROM active)),
+           coordinated AS (
+               SELECT account, count(DISTINCT post) AS posts FROM (
+                   SELECT account_a AS account, ev.post_a AS post
+                   FROM kept, unnest(evidence) AS t(ev)
+                   UNION ALL
+                   SELECT account_b, ev.post_b FROM kept, unnest(evidence) AS t(ev))
+               GROUP BY 1)
+           SELECT count(*) FROM kept
+           WHERE account_a IN (SELECT account FROM coordinated WHERE posts >= 2)
+              OR account_b IN (SELECT account FROM coordinated WHERE posts >= 2)"""
+    ).fetchone()
+    con.close()
+    assert n == (3721,)
+    assert duckdb.sql(f"SELECT count(*) FROM '{tmp_path / 'edges.parquet'}'").fetchall()[0][0] > 0
