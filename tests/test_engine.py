@@ -149,3 +149,35 @@ def test_coortweet_pairs_on_its_own_data(
     con.close()
     assert n == (3721,)
     assert duckdb.sql(f"SELECT count(*) FROM '{tmp_path / 'edges.parquet'}'").fetchall()[0][0] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stealth", [0, 1])
+def test_recall_of_planted_farms_on_the_default_scenario(
+    stealth: int, tmp_path: Path, case_path: Path
+) -> None:
+    """At least 95% of planted-farm accounts appear in co-repost or co-hashtag edges."""
+    from trollscope.simulate import SimulationConfig, simulate
+
+    simulate(SimulationConfig().with_stealth(stealth), tmp_path / "sim", formats=("io-tweets",))
+    ingest(case_path, [tmp_path / "sim" / "io_tweets.csv"])
+
+    def recall() -> float:
+        con = duckdb.connect(str(case_path), read_only=True)
+        labels = str(tmp_path / "sim" / "labels.csv")
+        row = con.execute(
+            f"""WITH members AS (
+                    SELECT account_id FROM read_csv('{labels}', all_varchar=true)
+                    WHERE farm_id IS NOT NULL),
+                linked AS (SELECT account_a AS a FROM edges UNION SELECT account_b FROM edges)
+                SELECT avg(CASE WHEN account_id IN (SELECT a FROM linked) THEN 1 ELSE 0 END)
+                FROM members"""
+        ).fetchone()
+        con.close()
+        assert row is not None
+        return float(row[0])
+
+    edges(case_path, "co-repost", 60)
+    if recall() < 0.95:  # co-hashtag is the slower trace: only when reposts do not suffice
+        edges(case_path, "co-hashtag", 60)
+    assert recall() >= 0.95
