@@ -181,3 +181,40 @@ def test_recall_of_planted_farms_on_the_default_scenario(
     if recall() < 0.95:  # co-hashtag is the slower trace: only when reposts do not suffice
         edges(case_path, "co-hashtag", 60)
     assert recall() >= 0.95
+
+
+def test_co_text_normalises_copy_paste(tmp_path: Path, case_path: Path) -> None:
+    from trollscope.readers.table import parse_mapping
+
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "id,user,t,text\n"
+        '1,a,100,"Hello, World! https://t.co/abc @someone"\n'
+        "2,b,110,hello   world!!\n"
+        "3,c,100,سلامٌ يا كتاب‌ها\n"
+        "4,d,120,سلام یا کتابها\n"
+        "5,e,100,https://only.a/link\n"
+        "6,f,101,https://only.a/link\n",
+        encoding="utf-8",
+    )
+    mapping = parse_mapping("post=id,account=user,time=t,text=text")
+    ingest(case_path, [path], options=ReadOptions(mapping=mapping))
+    edges(case_path, "co-text", 60)
+    # A text of only a link has no key; the Persian/Arabic variants are one text.
+    assert set(_edges(case_path)) == {("a", "b"), ("c", "d")}
+
+
+def test_viral_keys_are_skipped_and_listed(tmp_path: Path, case_path: Path) -> None:
+    # o1: 4 accounts within 60 s (a burst of 4); o2: 2 accounts, and 2 more an hour later.
+    rows = [("o1", x, f"p{x}", 100 + i) for i, x in enumerate("abcd")]
+    rows += [("o2", "e", "e1", 100), ("o2", "f", "f1", 110)]
+    rows += [("o2", "g", "g1", 3700), ("o2", "h", "h1", 3710)]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    assert edges(case_path, "co-repost", 60, max_burst=3) == 2
+    assert set(_edges(case_path)) == {("e", "f"), ("g", "h")}
+    assert query(case_path, "SELECT trace, key, burst FROM skipped_keys") == [
+        ("co-repost", "o1", 4)
+    ]
+    # Any time (window 0): o2's four accounts form one burst of 4 too.
+    edges(case_path, "co-repost", 0, max_burst=3)
+    assert sorted(r[0] for r in query(case_path, "SELECT key FROM skipped_keys")) == ["o1", "o2"]

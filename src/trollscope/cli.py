@@ -363,11 +363,18 @@ def edges_cmd(
     """Co-action edges of one trace: account pairs that acted on the same key within the
     window, with counts, an IDF-weighted score, the median delay and evidence. They are
     kept in the case (table `edges`) for the later steps."""
-    from trollscope.engine import edges
+    from trollscope.engine import edges, skipped_keys
 
     n = edges(case_path, trace_name, window, out_path)
     where = f" and {out_path}" if out_path else ""
     out.print(f"{n:,} {trace_name} edges written to {case_path}{where}", markup=False)
+    skipped = skipped_keys(case_path, trace_name)
+    if skipped:
+        out.print(
+            f"{skipped:,} viral keys (over 5,000 accounts within one window) were skipped; "
+            "they are listed in the case's table skipped_keys.",
+            markup=False,
+        )
 
 
 def main() -> None:

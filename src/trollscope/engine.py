@@ -11,8 +11,14 @@ pair the edge carries:
 - `median_delay`: median |t1 - t2| in seconds;
 - evidence: up to `evidence_limit` (key, post, post) triples and their total.
 
+Viral keys. A key that more than `max_burst` accounts touched within one window (a post
+reposted by thousands in a minute) would make a quadratic number of pairs, and an IDF
+weight near zero: such keys are skipped, and listed with their burst size in the table
+`skipped_keys`, so the user sees what was left out. A farm's keys are touched by its
+members (hundreds), far below the default of 5,000.
+
 This first version runs on DuckDB only. Still to build (issue 4): the portable layer and
-the Spark engine, window estimation, and the policy for viral keys.
+the Spark engine, and window estimation.
 """
 
 from __future__ import annotations
@@ -40,14 +46,40 @@ EDGE_COLUMNS = (
 )
 
 
+MAX_BURST = 5_000
+
+
+def burst_sql(trace: Trace, window: float) -> str:
+    """SQL: per (platform, key), the most rows within one window (all rows for window 0)."""
+    window_us = round(window * 1_000_000)
+    frame = (
+        f"RANGE BETWEEN CURRENT ROW AND {window_us} FOLLOWING"
+        if window_us > 0
+        else "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+    )
+    return f"""
+    SELECT platform, key, max(n) AS burst FROM (
+        SELECT platform, key, count(*) OVER (
+            PARTITION BY platform, key ORDER BY us {frame}) AS n
+        FROM (SELECT DISTINCT platform, account_id, key, epoch_us(t) AS us, post_id
+              FROM ({trace.sql}) WHERE key IS NOT NULL AND key <> ''))
+    GROUP BY ALL"""
+
+
 def edges_sql(trace: Trace, window: float, evidence_limit: int = 20) -> str:
-    """SQL for the edges of `trace` at `window` seconds, over a connection holding `posts`."""
+    """SQL for the edges of `trace` at `window` seconds, over a connection holding `posts`
+    and a table `skipped_keys` (platform, key) of keys to leave out."""
     window_us = round(window * 1_000_000)
     band = f"AND abs(a.us - b.us) <= {window_us}" if window_us > 0 else ""
     return f"""
     WITH rows AS (
         SELECT DISTINCT platform, account_id, key, epoch_us(t) AS us, post_id
         FROM ({trace.sql}) WHERE key IS NOT NULL AND key <> ''
+    ),
+    kept_rows AS (
+        SELECT * FROM rows ANTI JOIN (
+            SELECT platform, key FROM skipped_keys WHERE trace = '{trace.name}'
+        ) USING (platform, key)
     ),
     key_accounts AS (
         SELECT platform, key, count(DISTINCT account_id) AS n FROM rows GROUP BY ALL
@@ -56,7 +88,7 @@ def edges_sql(trace: Trace, window: float, evidence_limit: int = 20) -> str:
     pairs AS (
         SELECT a.platform, a.account_id AS account_a, b.account_id AS account_b, a.key,
                a.post_id AS post_a, b.post_id AS post_b, abs(a.us - b.us) / 1e6 AS delay
-        FROM rows a JOIN rows b
+        FROM kept_rows a JOIN kept_rows b
           ON a.platform = b.platform AND a.key = b.key AND a.account_id < b.account_id
          {band}
     ),
@@ -86,10 +118,24 @@ def edges_sql(trace: Trace, window: float, evidence_limit: int = 20) -> str:
 
 
 def compute_edges(
-    con: duckdb.DuckDBPyConnection, trace: Trace, window: float, evidence_limit: int = 20
+    con: duckdb.DuckDBPyConnection,
+    trace: Trace,
+    window: float,
+    evidence_limit: int = 20,
+    max_burst: int = MAX_BURST,
 ) -> int:
     """Compute the edges of `trace` into the case's `edges` table (replacing that trace's
-    earlier edges); returns the number of edges."""
+    earlier edges and skipped keys); returns the number of edges."""
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS skipped_keys (
+            trace VARCHAR NOT NULL, platform VARCHAR NOT NULL, key VARCHAR NOT NULL,
+            burst BIGINT NOT NULL)"""
+    )
+    con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace.name])
+    con.execute(
+        f"INSERT INTO skipped_keys SELECT '{trace.name}', platform, key, burst "
+        f"FROM ({burst_sql(trace, window)}) WHERE burst > {int(max_burst)}"
+    )
     con.execute(
         """CREATE TABLE IF NOT EXISTS edges (
             trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
@@ -108,6 +154,7 @@ def edges(
     trace_name: str,
     window: float | None = None,
     out: Path | str | None = None,
+    max_burst: int = MAX_BURST,
 ) -> int:
     """Compute one trace's edges into the case (atomically) and, with `out`, write them
     to a Parquet or CSV file (by its suffix). Returns the number of edges."""
@@ -120,7 +167,7 @@ def edges(
     with Case.open(case_path) as case:
         case.con.execute("BEGIN")
         try:
-            n = compute_edges(case.con, trace, chosen)
+            n = compute_edges(case.con, trace, chosen, max_burst=max_burst)
             case.con.execute("COMMIT")
         except BaseException:
             case.con.execute("ROLLBACK")
@@ -137,3 +184,15 @@ def edges(
 
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def skipped_keys(case_path: Path | str, trace_name: str) -> int:
+    """How many keys of a trace were skipped as viral at its last computation."""
+    with Case.open(case_path, read_only=True) as case:
+        try:
+            row = case.con.execute(
+                "SELECT count(*) FROM skipped_keys WHERE trace = ?", [trace_name]
+            ).fetchone()
+        except duckdb.CatalogException:
+            return 0
+    return int(row[0]) if row else 0

@@ -4,8 +4,9 @@ A trace says "this account did this keyed thing at this time". Two accounts that
 key within a window are co-actors (see `engine.py`). One registry, `TRACES`, feeds the
 CLI choices, dispatch, docs and tests. Each trace is a SQL query over the case's `posts`.
 
-Built here so far: co-repost, co-reply, co-quote, co-mention, co-hashtag, co-link. Still
-to build (issue 4): co-text, near-duplicate text (MinHash/LSH), co-image, batch creation.
+Built here so far: co-repost, co-reply, co-quote, co-mention, co-hashtag, co-link,
+co-text. Still to build (issue 4): near-duplicate text (MinHash/LSH), co-image, batch
+creation.
 """
 
 from __future__ import annotations
@@ -55,6 +56,21 @@ _URL = (
     "'([?])&+', '\\1', 'g')"
 )
 
+# Text for co-text: a leading "RT @name:", URLs and mentions removed; Arabic/Persian
+# letter variants unified, diacritics (harakat, superscript alef), tatweel and zero-width
+# joiners removed; punctuation and symbols dropped; case folded; spacing collapsed. What is
+# left must hold a letter or digit, so that a post of only a link or emoji has no key.
+_TEXT = (
+    "trim(regexp_replace(lower(regexp_replace(regexp_replace(regexp_replace("
+    "regexp_replace(regexp_replace(replace(replace(nfc_normalize({x}), 'ي', 'ی'), 'ك', 'ک'), "
+    "'^RT @[^:]*:', ''), "
+    "'https?://\\S+', ' ', 'g'), "
+    "'[@＠][\\w\u200c\u200d]+', ' ', 'g'), "
+    "'[\u064b-\u065f\u0670\u0640\u200c\u200d]', '', 'g'), "
+    "'[\\p{P}\\p{S}]', ' ', 'g')), "
+    "'\\s+', ' ', 'g'))"
+)
+
 TRACES: dict[str, Trace] = {
     t.name: t
     for t in (
@@ -101,6 +117,17 @@ TRACES: dict[str, Trace] = {
             "post_id FROM (SELECT *, unnest(urls) AS u FROM posts) "
             "WHERE u IS NOT NULL AND trim(u) <> ''",
             "Two accounts shared the same (normalised) link within the window.",
+        ),
+        Trace(
+            "co-text",
+            60.0,
+            f"SELECT platform, account_id, md5(norm) AS key, created_at AS t, post_id FROM ("
+            f"SELECT *, {_TEXT.replace('{x}', 'text')} AS norm FROM posts "
+            "WHERE kind <> 'repost' AND text IS NOT NULL) "
+            "WHERE regexp_matches(norm, '[\\p{L}\\p{N}]')",
+            "Two accounts posted the same text (after normalisation) within the window: "
+            "copy-paste. Reposts are left out (their text is the original's). Common short "
+            "phrases ('good morning') coincide by chance; IDF weighs them down.",
         ),
     )
 }
