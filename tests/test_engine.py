@@ -218,3 +218,43 @@ def test_viral_keys_are_skipped_and_listed(tmp_path: Path, case_path: Path) -> N
     # Any time (window 0): o2's four accounts form one burst of 4 too.
     edges(case_path, "co-repost", 0, max_burst=3)
     assert sorted(r[0] for r in query(case_path, "SELECT key FROM skipped_keys")) == ["o1", "o2"]
+
+
+def test_window_estimate_from_first_delays(tmp_path: Path, case_path: Path) -> None:
+    from trollscope.engine import estimate_window
+
+    # Ten keys; the second account follows the first after 1, 2, ..., 10 s (and a third
+    # account much later, which does not count).
+    rows = []
+    for k in range(1, 11):
+        rows += [(f"o{k}", "a", f"a{k}", 1000), (f"o{k}", "b", f"b{k}", 1000 + k)]
+        rows += [(f"o{k}", "c", f"c{k}", 5000)]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    estimate = estimate_window(case_path, "co-repost", quantile=0.5)
+    assert estimate.keys == 10
+    assert estimate.median_delay == pytest.approx(5.5)
+    assert estimate.seconds == 6.0  # the median 5.5 s, rounded up to whole seconds
+    assert "over 10 keys" in estimate.explain()
+
+
+def test_edges_command(tmp_path: Path, case_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+
+    rows = [(f"o{k}", "a", f"a{k}", 1000) for k in range(3)]
+    rows += [(f"o{k}", "b", f"b{k}", 1002) for k in range(3)]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    out = tmp_path / "edges.csv"
+    run = CliRunner().invoke(
+        cli, ["edges", str(case_path), "--trace", "co-repost", "--window", "auto", "-o", str(out)]
+    )
+    assert run.exit_code == 0, run.output
+    assert "window 2 s: the 10% quantile" in run.stdout
+    assert "1 co-repost edges written" in run.stdout
+    assert out.read_text(encoding="utf-8").startswith("trace,window_s,platform,account_a")
+    bad = CliRunner().invoke(
+        cli, ["edges", str(case_path), "--trace", "co-repost", "--window", "soon"]
+    )
+    assert bad.exit_code == 2
+    assert "'soon' is neither a number of seconds nor 'auto'" in bad.stderr

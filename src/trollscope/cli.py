@@ -343,10 +343,10 @@ def evaluate_cmd(
 )
 @click.option(
     "--window",
-    type=click.FloatRange(min=0),
     default=None,
-    help="Seconds between two accounts' actions on one key (0: any time). "
-    "Default: the trace's own (60 s).",
+    metavar="SECONDS|auto",
+    help="Seconds between two accounts' actions on one key (0: any time), or 'auto' to "
+    "estimate it from the data. Default: the trace's own (60 s).",
 )
 @click.option(
     "-o",
@@ -357,15 +357,25 @@ def evaluate_cmd(
     help="Also write the edges to this .parquet or .csv file.",
 )
 @friendly
-def edges_cmd(
-    case_path: Path, trace_name: str, window: float | None, out_path: Path | None
-) -> None:
+def edges_cmd(case_path: Path, trace_name: str, window: str | None, out_path: Path | None) -> None:
     """Co-action edges of one trace: account pairs that acted on the same key within the
     window, with counts, an IDF-weighted score, the median delay and evidence. They are
     kept in the case (table `edges`) for the later steps."""
-    from trollscope.engine import edges, skipped_keys
+    from trollscope.engine import edges, estimate_window, skipped_keys
 
-    n = edges(case_path, trace_name, window, out_path)
+    seconds: float | None = None
+    if window == "auto":
+        estimate = estimate_window(case_path, trace_name)
+        out.print(f"window {estimate.explain()}", markup=False)
+        seconds = estimate.seconds
+    elif window is not None:
+        try:
+            seconds = float(window)
+        except ValueError:
+            raise click.BadParameter(
+                f"{window!r} is neither a number of seconds nor 'auto'.", param_hint="--window"
+            ) from None
+    n = edges(case_path, trace_name, seconds, out_path)
     where = f" and {out_path}" if out_path else ""
     out.print(f"{n:,} {trace_name} edges written to {case_path}{where}", markup=False)
     skipped = skipped_keys(case_path, trace_name)

@@ -23,6 +23,8 @@ the Spark engine, and window estimation.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -196,3 +198,56 @@ def skipped_keys(case_path: Path | str, trace_name: str) -> int:
         except duckdb.CatalogException:
             return 0
     return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowEstimate:
+    """A proposed co-action window and what it rests on."""
+
+    seconds: float
+    keys: int  # keys with at least two accounts, whose delays were measured
+    quantile: float
+    median_delay: float | None
+
+    def explain(self) -> str:
+        if not self.keys:
+            return "no key was touched by two accounts; nothing to estimate from."
+        return (
+            f"{self.seconds:g} s: the {self.quantile:.0%} quantile of the delay between the "
+            f"first and the second account acting on a key, over {self.keys:,} keys "
+            f"(median delay {self.median_delay:g} s)."
+        )
+
+
+def estimate_window(
+    case_path: Path | str, trace_name: str, quantile: float = 0.1
+) -> WindowEstimate:
+    """Propose a window for a trace from the data, in the spirit of CooRnet's coordination
+    interval: for every key that two or more accounts touched, the delay from the first
+    account's action to the second account's; the window is a low quantile of those
+    delays (the fast reactions the data holds), at least 1 s."""
+    if not 0 < quantile < 1:
+        raise TrollscopeError(f"the quantile must be between 0 and 1, not {quantile}.")
+    trace = TRACES[trace_name]
+    with Case.open(case_path, read_only=True) as case:
+        row = case.con.execute(
+            f"""WITH firsts AS (
+                    SELECT platform, key, account_id, min(epoch_us(t)) AS us
+                    FROM ({trace.sql}) WHERE key IS NOT NULL AND key <> '' GROUP BY ALL),
+                ranked AS (
+                    SELECT *, row_number() OVER (PARTITION BY platform, key ORDER BY us) AS r
+                    FROM firsts),
+                delays AS (
+                    SELECT (max(us) FILTER (WHERE r = 2) - max(us) FILTER (WHERE r = 1)) / 1e6 AS d
+                    FROM ranked WHERE r <= 2 GROUP BY platform, key HAVING count(*) = 2)
+                SELECT count(*), quantile_cont(d, ?), median(d) FROM delays""",
+            [quantile],
+        ).fetchone()
+    keys, q, median = (int(row[0]), row[1], row[2]) if row else (0, None, None)
+    seconds = max(1.0, float(math.ceil(q))) if q is not None else TRACES[trace_name].window
+    return WindowEstimate(
+        seconds=seconds,
+        keys=keys,
+        quantile=quantile,
+        median_delay=float(median) if median is not None else None,
+    )
