@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import IO, Any, NamedTuple, TypeAlias
+from typing import IO, Any, NamedTuple, TypeAlias, TypeVar
 
 import orjson
 import pyarrow.compute as pc
@@ -37,6 +37,8 @@ from trollscope.batches import Batch
 from trollscope.errors import FormatError
 from trollscope.readers.base import ReadOptions, is_gzip, open_input, raw_position
 from trollscope.readers.jsonrows import RAW_CHARS, Rows, snippet
+
+R = TypeVar("R")
 
 ParseBlock: TypeAlias = Callable[[bytes, int, str, int, str], list[Batch]]
 CheckFirst: TypeAlias = Callable[[dict[str, Any]], str | None]
@@ -155,8 +157,8 @@ def read_json_lines(
                 yield from _with_progress(batches, raw_position(handle))
             return
         with _pool(workers) as pool:
-            window: deque[tuple[Future[list[Batch]], int]] = deque()
-            try:
+
+            def submitted() -> Iterator[tuple[Future[list[Batch]], int]]:
                 for block in blocks:
                     if block.too_long:
                         future: Future[list[Batch]] = Future()
@@ -165,17 +167,32 @@ def read_json_lines(
                         future = pool.submit(
                             parse_block, block.data, block.line, platform, chunk, read_id
                         )
-                    window.append((future, raw_position(handle)))
-                    # A bounded window keeps memory to a few blocks per worker.
-                    if len(window) >= 2 * workers:
-                        done, position = window.popleft()
-                        yield from _with_progress(done.result(), position)
-                while window:
-                    done, position = window.popleft()
-                    yield from _with_progress(done.result(), position)
-            finally:
-                for pending, _ in window:
-                    pending.cancel()
+                    yield future, raw_position(handle)
+
+            yield from _in_file_order(submitted(), workers, _with_progress)
+
+
+def _in_file_order(
+    submitted: Iterator[tuple[Future[R], int]],
+    workers: int,
+    finish: Callable[[R, int], list[Batch]],
+) -> Iterator[Batch]:
+    """The batches of worker results in submission order (each with the file position it
+    reached), keeping a bounded window of futures so that memory stays at a few blocks
+    per worker; futures still pending when the reader stops are cancelled."""
+    window: deque[tuple[Future[R], int]] = deque()
+    try:
+        for entry in submitted:
+            window.append(entry)
+            if len(window) >= 2 * workers:
+                done, position = window.popleft()
+                yield from finish(done.result(), position)
+        while window:
+            done, position = window.popleft()
+            yield from finish(done.result(), position)
+    finally:
+        for pending, _ in window:
+            pending.cancel()
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -211,22 +228,14 @@ def _in_ranges(
         return _with_progress(batches, position)
 
     with _pool(workers) as pool:
-        window: deque[tuple[Future[tuple[list[Batch], int]], int]] = deque()
-        try:
+
+        def submitted() -> Iterator[tuple[Future[tuple[list[Batch], int]], int]]:
             for start in range(0, size, BLOCK_BYTES):
                 end = min(start + BLOCK_BYTES, size)
                 args = (parse_block, str(path), start, end, platform, chunk, read_id)
-                window.append((pool.submit(parse_range, *args), end))
-                # A bounded window keeps memory to a few blocks per worker.
-                if len(window) >= 2 * workers:
-                    done, position = window.popleft()
-                    yield from numbered(done.result(), position)
-            while window:
-                done, position = window.popleft()
-                yield from numbered(done.result(), position)
-        finally:
-            for pending, _ in window:
-                pending.cancel()
+                yield pool.submit(parse_range, *args), end
+
+        yield from _in_file_order(submitted(), workers, numbered)
 
 
 def parse_range(
