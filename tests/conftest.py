@@ -41,3 +41,14 @@ def table_counts(case: Path) -> dict[str, int]:
         name: int(query(case, f"SELECT count(*) FROM {name}")[0][0])  # type: ignore[call-overload]
         for name in ("posts", "accounts", "rejects", "sources")
     }
+
+
+def texts(case: Path) -> dict[str, str]:
+    """post_id -> text, for exact text round-trip checks."""
+    return {str(r[0]): str(r[1]) for r in query(case, "SELECT post_id, text FROM posts")}
+
+
+def counts(result_file: object) -> tuple[int, int, int, int]:
+    """(read, stored, duplicate, rejected) of one file's ingest result."""
+    f = result_file
+    return (f.read, f.stored, f.duplicate, f.rejected)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import DATA, query, table_counts
+from tests.conftest import DATA, counts, query, table_counts, texts
 from tests.test_roundtrip import datasets
 from trollscope.errors import FormatError, MappingError, NothingReadError
 from trollscope.ingest import ingest
@@ -45,15 +45,6 @@ POST_SQL = (
 
 def posts(case: Path) -> dict[str, tuple[object, ...]]:
     return {str(r[0]): r[1:] for r in query(case, POST_SQL)}
-
-
-def texts(case: Path) -> dict[str, str]:
-    return {str(r[0]): str(r[1]) for r in query(case, "SELECT post_id, text FROM posts")}
-
-
-def counts(result_file: object) -> tuple[int, int, int, int]:
-    f = result_file
-    return (f.read, f.stored, f.duplicate, f.rejected)  # type: ignore[attr-defined]
 
 
 # (account, time, kind, ref post, ref account, hashtags, urls, mentions, media, client, lang,

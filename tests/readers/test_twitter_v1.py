@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import DATA, query, table_counts
+from tests.conftest import DATA, counts, query, table_counts, texts
 from tests.readers.test_twarc2 import hostile_lines
 from tests.test_roundtrip import datasets
 from trollscope.errors import FormatError, NothingReadError
@@ -45,14 +45,6 @@ ACCOUNT_SQL = (
 
 def posts(case: Path) -> dict[str, tuple[object, ...]]:
     return {str(r[0]): r[1:] for r in query(case, POST_SQL)}
-
-
-def texts(case: Path) -> dict[str, str]:
-    return {str(r[0]): str(r[1]) for r in query(case, "SELECT post_id, text FROM posts")}
-
-
-def counts(f: object) -> tuple[int, int, int, int]:
-    return (f.read, f.stored, f.duplicate, f.rejected)  # type: ignore[attr-defined]
 
 
 def lines(path: Path) -> list[bytes]:
