@@ -200,11 +200,6 @@ def _next_source_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0])
 
 
-def _count(cursor: duckdb.DuckDBPyConnection) -> int:
-    row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
 def _merge_posts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
     cols = ", ".join(f's."{c}"' for c in POST_COLUMNS)
     # The first copy of a post within the file wins (a grouped min and a semi-join are
@@ -218,7 +213,7 @@ def _merge_posts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
 
 
 def _insert_first_copies(con: duckdb.DuckDBPyConnection, cols: str, source_id: int) -> int:
-    return _count(
+    return staging.rows_written(
         con.execute(
             f"""INSERT INTO posts SELECT {cols}, ? FROM stage_posts s
                 SEMI JOIN (SELECT min(ord) AS ord FROM stage_posts GROUP BY platform, post_id)
@@ -241,7 +236,7 @@ def _merge_accounts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
             SELECT platform, account_id, {firsts} FROM stage_accounts GROUP BY ALL"""
     )
     cols = ", ".join(f'"{c}"' for c in ACCOUNT_COLUMNS)
-    new = _count(
+    new = staging.rows_written(
         con.execute(
             f"""INSERT INTO accounts SELECT {cols}, ? FROM merged_accounts m
                 ANTI JOIN accounts a USING (platform, account_id)""",

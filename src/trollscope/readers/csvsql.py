@@ -411,10 +411,10 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
         account_cols = ", ".join(ident("a." + n) for n in ACCOUNTS_SCHEMA.names)
         staged = staging.Staged()
         if q.plan.posts is not None:
-            staged.posts = _count(
+            staged.posts = staging.rows_written(
                 con.execute(f"INSERT INTO stage_posts SELECT {post_cols}, {ordinal} {good}")
             )
-        staged.accounts = _count(
+        staged.accounts = staging.rows_written(
             con.execute(f"INSERT INTO stage_accounts SELECT {account_cols}, {ordinal} {good}")
         )
         row = con.execute(f"SELECT coalesce(sum({REPEATS}), 0) {good}").fetchone()
@@ -435,8 +435,3 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
     finally:
         for table in ("__reader_out", "__rejects", "__reject_scans"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _count(cursor: duckdb.DuckDBPyConnection) -> int:
-    row = cursor.fetchone()
-    return int(row[0]) if row else 0
