@@ -236,3 +236,69 @@ def test_reingest_changes_nothing(case_path: Path) -> None:
     assert after["sources"] == before["sources"] + 3  # each ingest is recorded
     assert again.total("stored") == 0
     assert again.total("read") == again.total("duplicate") + again.total("rejected")
+
+
+# --- image hashes --------------------------------------------------------------------------
+
+
+def test_phash_column_becomes_canonical_media_keys(tmp_path: Path, case_path: Path) -> None:
+    path = tmp_path / "posts.csv"
+    path.write_text(
+        "id,user,ts,picture,img_hash\n"
+        "p1,u1,100,a.jpg,0FAB784480EC6967\n"
+        "p1,u1,100,b.jpg,phash:1111222233334444\n"  # a second image of p1: gathered
+        "p2,u2,160,c.jpg,0xfab784480ec6967\n"  # hex() dropped the leading zero
+        "p3,u3,170,d.jpg,\n"  # no hash: not a reject
+        "p4,u4,180,e.jpg,9280\n"  # row 6: an image id, not a hash
+        "p5,u5,190,f.jpg, 0fab784480ec696 \n",  # row 7: 15 digits
+        encoding="utf-8",
+    )
+    mapping = parse_mapping("post=id,user=user,time=ts,image=picture,phash=img_hash")
+    result = ingest(case_path, [path], options=ReadOptions(platform="forum", mapping=mapping))
+    f = result.files[0]
+    # Records are posts: the two rows of p1 are one.
+    assert (f.read, f.stored, f.duplicate, f.rejected) == (5, 3, 0, 2)
+    media = dict(query(case_path, "SELECT post_id, media FROM posts"))
+    assert media == {
+        "p1": ["a.jpg", "b.jpg", "phash:0fab784480ec6967", "phash:1111222233334444"],
+        "p2": ["c.jpg", "phash:0fab784480ec6967"],
+        "p3": ["d.jpg"],
+    }
+    assert query(case_path, "SELECT file, line, field, reason FROM rejects ORDER BY line") == [
+        (
+            str(path),
+            6,
+            "phash",
+            "expected a 64-bit perceptual hash (16 hex digits, optionally after phash: "
+            "or 0x), got '9280'",
+        ),
+        (
+            str(path),
+            7,
+            "phash",
+            "expected a 64-bit perceptual hash (16 hex digits, optionally after phash: "
+            "or 0x), got ' 0fab784480ec696 '",
+        ),
+    ]
+
+
+def test_phash_alone_fills_media(tmp_path: Path, case_path: Path) -> None:
+    path = tmp_path / "posts.parquet"
+    pq.write_table(
+        pa.table(
+            {"id": ["q1", "q2"], "who": ["x", "y"], "at": [1, 2], "h": ["ABCDEF0123456789", None]}
+        ),
+        path,
+    )
+    mapping = parse_mapping("post=id,account=who,time=at,phash=h")
+    ingest(case_path, [path], options=ReadOptions(mapping=mapping))
+    assert dict(query(case_path, "SELECT post_id, media FROM posts")) == {
+        "q1": ["phash:abcdef0123456789"],
+        "q2": [],
+    }
+
+
+def test_coortweet_phash_ids_stay_as_given(case_path: Path) -> None:
+    """CooRTweet's phash_id is an anonymised id, not a hash: media, never a reject."""
+    ingest(case_path, [OBJECTS])
+    assert dict(query(case_path, "SELECT post_id, media FROM posts"))["11"] == ["9280"]

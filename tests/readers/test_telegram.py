@@ -13,10 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import imagehash
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image, ImageDraw
 
 from tests.conftest import DATA, query, table_counts
 from trollscope.cli import cli
@@ -642,3 +644,97 @@ def test_writer_round_trip_property(case: tuple[list[Any], dict[str, Any]]) -> N
         assert got[want_post.post_id] == _as_row(want_post)
         assert want_account is not None
         assert profiles[want_account.account_id] == _as_row(want_account)
+
+
+# --- photos: perceptual hashes ------------------------------------------------------------
+
+
+def _drawn(size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A drawn picture (shapes: a pHash describes a picture's low frequencies)."""
+    image = Image.new("RGB", (640, 480), "white")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((80, 60, 360, 340), fill=(200, 30, 30))
+    draw.rectangle((380, 200, 600, 440), fill=(20, 40, 180))
+    draw.polygon([(50, 460), (300, 380), (200, 470)], fill=(30, 160, 60))
+    return image.resize(size) if size != image.size else image
+
+
+def _photo_message(mid: int, account: str, **media: str) -> dict[str, Any]:
+    return {
+        "id": mid,
+        "type": "message",
+        "date": "2022-03-01T10:00:00",
+        "date_unixtime": str(1646128800 + mid),
+        "from": account,
+        "from_id": account,
+        "text": "",
+        **media,
+    }
+
+
+def _key(path: Path) -> str:
+    """The co-image key of a picture, computed by imagehash itself, not by trollscope."""
+    with Image.open(path) as image:
+        return "phash:" + str(imagehash.phash(image))
+
+
+def test_photos_in_the_export_get_a_perceptual_hash(tmp_path: Path, case_path: Path) -> None:
+    export = tmp_path / "ChatExport_2022-03-01"
+    (export / "photos").mkdir(parents=True)
+    (export / "files").mkdir()
+    (export / "stickers").mkdir()
+    _drawn().save(export / "photos" / "photo_1.jpg", quality=90)
+    # The same picture as another account's client sent it: smaller, more compressed.
+    _drawn((320, 240)).save(export / "photos" / "photo_2.jpg", quality=40)
+    _drawn().save(export / "stickers" / "sticker.webp")
+    _drawn().save(tmp_path / "outside.jpg")  # beside the export, not in it
+    (export / "files" / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    (export / "photos" / "photo_7.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    messages = [
+        _photo_message(1, "user1", photo="photos/photo_1.jpg"),
+        _photo_message(2, "user2", photo="photos/photo_2.jpg"),
+        _photo_message(3, "user3", photo="photos/photo_3.jpg"),  # not in the folder
+        _photo_message(4, "user1", file="files/clip.mp4", mime_type="video/mp4"),
+        _photo_message(5, "user2", file="stickers/sticker.webp", mime_type="image/webp"),
+        _photo_message(6, "user3", photo="../outside.jpg"),
+        _photo_message(7, "user1", photo="photos/photo_7.jpg"),
+        _photo_message(8, "user2", photo="(File not included. Change data exporting settings)"),
+    ]
+    chat = {"name": "Pictures", "type": "public_supergroup", "id": 77, "messages": messages}
+    path = export / "result.json"
+    path.write_text(json.dumps(chat, indent=1), encoding="utf-8")
+
+    result = ingest(case_path, [path])
+    assert counts(result) == (8, 8, 0, 0)  # no picture, good or bad, rejects its message
+    key = _key(export / "photos" / "photo_1.jpg")
+    media = {post_id: row["media"] for post_id, row in posts(case_path).items()}
+    assert media == {
+        "77/1": ["photos/photo_1.jpg", key],
+        "77/2": ["photos/photo_2.jpg", key],  # re-encoded, same key
+        "77/3": ["photos/photo_3.jpg"],
+        "77/4": ["files/clip.mp4"],
+        "77/5": ["stickers/sticker.webp", key],  # an image sent as a file
+        "77/6": ["../outside.jpg"],  # kept as written, never opened
+        "77/7": ["photos/photo_7.jpg"],
+        "77/8": [],
+    }
+
+
+def test_photo_hashes_with_a_relative_export_path(
+    tmp_path: Path, case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Media paths are relative to the export's folder, wherever the command runs."""
+    export = tmp_path / "export"
+    (export / "photos").mkdir(parents=True)
+    _drawn().save(export / "photos" / "photo_1.jpg")
+    chat = {
+        "name": "Pictures",
+        "type": "public_channel",
+        "id": 5,
+        "messages": [_photo_message(1, "channel5", photo="photos/photo_1.jpg")],
+    }
+    (export / "result.json").write_text(json.dumps(chat), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    ingest(case_path, [Path("export/result.json")])
+    (media,) = [row["media"] for row in posts(case_path).values()]
+    assert media == ["photos/photo_1.jpg", _key(export / "photos" / "photo_1.jpg")]

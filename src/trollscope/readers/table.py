@@ -9,9 +9,17 @@ Fields a mapping may name (aliases in brackets):
   post_id [post, id, content_id], account_id [account, user], created_at [time, timestamp],
   text, lang, client, platform (a column holding the platform per row),
   repost_of / reply_to / quote_of (the referenced post: sets kind and ref_post_id),
-  ref_account_id, hashtags [hashtag], urls [url], mentions [mention], media [image, phash],
-  domains [domain]: one value per row, several rows per post are gathered into one post,
-  handle, display_name, bio, location, account_created_at, followers, following, avatar.
+  ref_account_id, hashtags [hashtag], urls [url], mentions [mention], media [image],
+  domains [domain], phash: one value per row, several rows per post are gathered into one
+  post, handle, display_name, bio, location, account_created_at, followers, following,
+  avatar.
+
+`phash` is a 64-bit perceptual hash of an attached image as the data gives it. It goes
+into the post's media in the one spelling the Telegram reader also writes,
+`phash:<16 hex>` (see media.py), so the co-image trace compares hashes from any source;
+a value that is not such a hash rejects its row (field `phash`) rather than becoming a
+key that can never match. `media` stays as given: CooRTweet's `phash_id`, an anonymised
+integer id and not a hash, is mapped there.
 
 Rows that share a post id are one post (their list fields are gathered). If rows of one
 post id point at different referenced posts (an object-share table can say that a
@@ -49,6 +57,8 @@ from trollscope.readers.csvsql import (
 SCALAR_POST = ("post_id", "account_id", "created_at", "text", "lang", "client", "platform")
 REFERENCES = {"repost_of": "repost", "reply_to": "reply", "quote_of": "quote"}
 LISTS = ("hashtags", "urls", "mentions", "media", "domains")
+# Gathered into `media` as canonical `phash:<hex>` entries.
+PHASH = "phash"
 ACCOUNT_FIELDS = (
     "handle",
     "display_name",
@@ -59,7 +69,7 @@ ACCOUNT_FIELDS = (
     "following",
     "avatar",
 )
-FIELDS = (*SCALAR_POST, *REFERENCES, "ref_account_id", *LISTS, *ACCOUNT_FIELDS)
+FIELDS = (*SCALAR_POST, *REFERENCES, "ref_account_id", *LISTS, PHASH, *ACCOUNT_FIELDS)
 ALIASES = {
     "post": "post_id",
     "id": "post_id",
@@ -72,7 +82,6 @@ ALIASES = {
     "url": "urls",
     "mention": "mentions",
     "image": "media",
-    "phash": "media",
     "domain": "domains",
 }
 REQUIRED = ("post_id", "account_id", "created_at")
@@ -183,9 +192,30 @@ def _normalised_columns(mapping: Mapping[str, str]) -> str:
             cols.append(f"try_cast(trim({raw}) AS DOUBLE)::BIGINT AS {ident(canonical)}")
         elif canonical in ("text", "bio", "display_name", "location", "client", "lang"):
             cols.append(f"{raw} AS {ident(canonical)}")
+        elif canonical == PHASH:
+            cols.append(f"{phash_sql(raw)} AS {ident(canonical)}")
         else:
             cols.append(f"{id_sql(raw)} AS {ident(canonical)}")
     return ", ".join(cols)
+
+
+# The blanks media.normalise_phash strips around a hash (RE2 escapes).
+_BLANK = r"[ \t\n\r\f\v]"
+
+
+def phash_sql(column: str) -> str:
+    """SQL for `media.normalise_phash` of a text column: `phash:<16 hex>`, or NULL when
+    the value is empty or not a 64-bit hash. Written in SQL so that the rows never leave
+    DuckDB; the tests hold both versions to the same cases."""
+    bare = (
+        f"regexp_replace(lower(regexp_replace({column}, "
+        f"'^{_BLANK}+|{_BLANK}+$', '', 'g')), '^phash:', '')"
+    )
+    return (
+        f"CASE WHEN regexp_full_match({bare}, '0x[0-9a-f]{{1,16}}') "
+        f"THEN 'phash:' || lpad(substr({bare}, 3), 16, '0') "
+        f"WHEN regexp_full_match({bare}, '[0-9a-f]{{16}}') THEN 'phash:' || {bare} END"
+    )
 
 
 def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
@@ -208,10 +238,14 @@ def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
         return f"arg_min({ident(name)}, {ORDINAL})" if name in has else "NULL"
 
     def gathered(name: str) -> str:
-        if name not in has:
+        # A post's media are its media values and its hashes, together.
+        sources = [name, PHASH] if name == "media" else [name]
+        lists = [f"list({ident(source)})" for source in sources if source in has]
+        if not lists:
             return "[]::VARCHAR[]"
+        values = lists[0] if len(lists) == 1 else f"list_concat({', '.join(lists)})"
         # Distinct values, sorted, NULLs dropped (list_distinct drops them).
-        return f"list_sort(list_distinct(list({ident(name)})))"
+        return f"list_sort(list_distinct({values}))"
 
     ref_key = ident(ref) if ref else "NULL"
     post_id = (
@@ -259,6 +293,16 @@ def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
             "coalesce('''' || left(raw_created_at, 80) || '''', 'nothing')",
         ),
     ]
+    if PHASH in has:
+        checks.append(
+            Check(
+                PHASH,
+                f"{ident(PHASH)} IS NULL AND NOT regexp_full_match("
+                f"coalesce(raw_phash, ''), '{_BLANK}*')",
+                "'expected a 64-bit perceptual hash (16 hex digits, optionally after "
+                "phash: or 0x), got ''' || left(raw_phash, 80) || ''''",
+            )
+        )
     group_by = ["post_id", ref_key] if ref else ["post_id"]
     return TablePlan(
         posts=posts,
@@ -305,7 +349,7 @@ class CoortweetReader(_TableBase):
             )
         else:
             default = {}
-        if any(r in user for r in REFERENCES) or any(k in user for k in LISTS):
+        if any(k in user for k in (*REFERENCES, *LISTS, PHASH)):
             # The user says what the object is: drop our guess for it.
             default.pop("repost_of", None)
         default.update(user)

@@ -21,7 +21,14 @@ Each message of type "message" becomes one post (format `telegram`, platform "te
   entities (`user<id>`, the account id Telegram uses in `from_id`). Empty text is None;
 - media are the `photo` and `file` paths, relative to the export's folder. A file the
   export did not include ("(File not included. ...)") is not a path: it is named in
-  extra `media_missing` instead, so that undownloaded files never look alike;
+  extra `media_missing` instead, so that undownloaded files never look alike. A picture
+  (the `photo`, or a `file` whose `mime_type` is image/*) that is present in the folder
+  beside result.json also gets its perceptual hash, `phash:<16 hex>` (see media.py),
+  right after its path: the key of the co-image trace, equal for the same picture
+  re-encoded. A picture that is absent (result.json copied without its folders) or
+  unreadable just gets no hash: the message is kept as usual. Only paths
+  inside the folder are opened: a path that is absolute or climbs out with `..` is
+  kept as written but never read, since the export may be hostile;
 - `via_bot` is the client; `media_type`, `author` (a channel's signature), `saved_from`
   and `edited_unixtime` go to extra.
 
@@ -56,6 +63,7 @@ import orjson
 
 from trollscope.batches import Batch, BatchBuilder
 from trollscope.errors import FormatError, MappingError
+from trollscope.media import phash_file
 from trollscope.model import Account, Kind, Post, Reject
 from trollscope.readers.base import Head, Reader, ReadOptions
 from trollscope.readers.telegram_json import (
@@ -111,6 +119,8 @@ class TelegramReader(Reader):
         platform = options.platform or PLATFORM
         builder = BatchBuilder(options.chunk_size)
         walker = ExportWalker(path)
+        # Media paths are relative to the folder the export was written to.
+        folder = path.parent
         last: Message | None = None
         named: set[str] = set()
         try:
@@ -119,7 +129,7 @@ class TelegramReader(Reader):
                     _add_profile(builder, item.value, platform)
                     continue
                 last = item
-                _add_message(builder, item, platform, named)
+                _add_message(builder, item, platform, named, folder)
                 if builder.full():
                     yield builder.take(walker.position)
         except (ijson.JSONError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -192,14 +202,17 @@ def _add_profile(builder: BatchBuilder, value: Any, platform: str) -> None:
     )
 
 
-def _add_message(builder: BatchBuilder, msg: Message, platform: str, named: set[str]) -> None:
+def _add_message(
+    builder: BatchBuilder, msg: Message, platform: str, named: set[str], folder: Path
+) -> None:
     """Add one message as a post (and its author) or a reject. `named` holds the authors
-    already added with a name: adding them again could change nothing (first name wins)."""
+    already added with a name: adding them again could change nothing (first name wins).
+    `folder` is the export's folder, where its media paths point."""
     value = msg.value
     if isinstance(value, dict) and value.get("type") == "service":
         return
     try:
-        post, account = _post(msg, platform)
+        post, account = _post(msg, platform, folder)
     except _Bad as bad:
         builder.add_reject(Reject(None, bad.field, f"{_where(msg)}: {bad.reason}", _raw(value)))
         return
@@ -210,7 +223,7 @@ def _add_message(builder: BatchBuilder, msg: Message, platform: str, named: set[
     builder.add_post(post)
 
 
-def _post(msg: Message, platform: str) -> tuple[Post, Account]:
+def _post(msg: Message, platform: str, folder: Path) -> tuple[Post, Account]:
     value = msg.value
     chat = msg.chat
     if not isinstance(value, dict):
@@ -246,7 +259,7 @@ def _post(msg: Message, platform: str) -> tuple[Post, Account]:
         hashtags=hashtags,
         urls=urls,
         mentions=mentions,
-        media=_media(value, extra),
+        media=_media(value, extra, folder),
     )
     _reference(post, value, chat, extra)
     via_bot = value.get("via_bot")
@@ -401,7 +414,7 @@ def _text(value: dict[str, Any]) -> tuple[str, list[str], list[str], list[str]]:
     )
 
 
-def _media(value: dict[str, Any], extra: dict[str, Any]) -> list[str]:
+def _media(value: dict[str, Any], extra: dict[str, Any], folder: Path) -> list[str]:
     media: list[str] = []
     missing: list[str] = []
     for name in ("photo", "file"):
@@ -410,11 +423,39 @@ def _media(value: dict[str, Any], extra: dict[str, Any]) -> list[str]:
             continue
         if is_placeholder(path):
             missing.append(name)
-        else:
-            media.append(path)
+            continue
+        media.append(path)
+        if name == "photo" or _is_image(value.get("mime_type")):
+            phash = _phash(folder, path)
+            if phash is not None and phash not in media:
+                media.append(phash)
     if missing:
         extra["media_missing"] = missing
     return media
+
+
+def _is_image(mime_type: object) -> bool:
+    return isinstance(mime_type, str) and mime_type.lower().startswith("image/")
+
+
+def _phash(folder: Path, relative: str) -> str | None:
+    """The pHash of a picture the export names, if it lies in the export's folder.
+
+    The path is checked by its text, not resolved: an absolute path or one that climbs
+    out with `..` is never opened (a hostile export could point at any file or device),
+    while a folder the user replaced by a symlink still works. `is_file` also keeps
+    FIFOs and devices, which could block the read, out.
+    """
+    given = Path(relative)
+    if given.is_absolute() or given.drive or ".." in given.parts:
+        return None
+    full = folder / given
+    try:
+        if not full.is_file():
+            return None
+    except (OSError, ValueError):  # a name the file system refuses (too long, NUL, ...)
+        return None
+    return phash_file(full)
 
 
 def _reference(post: Post, value: dict[str, Any], chat: Chat, extra: dict[str, Any]) -> None:
