@@ -356,8 +356,18 @@ def evaluate_cmd(
     default=None,
     help="Also write the edges to this .parquet or .csv file.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where the join runs: DuckDB inside the case, or Apache Spark (pip install "
+    "'trollscope[spark]'; local mode unless TROLLSCOPE_SPARK_MASTER is set).",
+)
 @friendly
-def edges_cmd(case_path: Path, trace_name: str, window: str | None, out_path: Path | None) -> None:
+def edges_cmd(
+    case_path: Path, trace_name: str, window: str | None, out_path: Path | None, engine: str
+) -> None:
     """Co-action edges of one trace: account pairs that acted on the same key within the
     window, with counts, an IDF-weighted score, the median delay and evidence. They are
     kept in the case (table `edges`) for the later steps."""
@@ -375,7 +385,7 @@ def edges_cmd(case_path: Path, trace_name: str, window: str | None, out_path: Pa
             raise click.BadParameter(
                 f"{window!r} is neither a number of seconds nor 'auto'.", param_hint="--window"
             ) from None
-    n = edges(case_path, trace_name, seconds, out_path)
+    n = edges(case_path, trace_name, seconds, out_path, engine=engine)
     where = f" and {out_path}" if out_path else ""
     out.print(f"{n:,} {trace_name} edges written to {case_path}{where}", markup=False)
     skipped = skipped_keys(case_path, trace_name)

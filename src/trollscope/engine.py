@@ -1,37 +1,40 @@
-"""The co-action engine: a trace's rows become weighted account-pair edges with evidence.
+"""The co-action engine: runs a trace and the band join (`coaction.py`) on an engine and
+keeps the edges in the case.
 
-For one trace and window W (seconds), two distinct accounts co-act when they have rows
-with the same (platform, key) and |t1 - t2| <= W (W = 0: same key, any time). Per account
-pair the edge carries:
-- `coactions`: distinct (post, post) pairs behind it (an account acting twice on one key
-  never pairs with itself; a repeated share counts once per distinct post pair);
-- `keys`: distinct keys shared;
-- `score`: sum over those keys of log(A / a_key), A the accounts in the trace and a_key
-  those that touched the key (IDF: a key everyone touches counts little);
-- `median_delay`: median |t1 - t2| in seconds;
-- evidence: up to `evidence_limit` (key, post, post) triples and their total.
+Engines. The traces and the band join are Ibis expressions, compiled here to the SQL of
+the engine that runs them:
+- `duckdb` (default): inside the case's own connection and transaction; nothing leaves
+  DuckDB, the edges are inserted straight from the query.
+- `spark`: the input tables are exported from the case as Parquet, read by a Spark
+  session (local mode unless `spark.master` says otherwise, see `spark.py`), the same
+  expressions run as Spark SQL, and the edges come back as Arrow into the case.
 
 Viral keys. A key that more than `max_burst` accounts touched within one window (a post
 reposted by thousands in a minute) would make a quadratic number of pairs, and an IDF
 weight near zero: such keys are skipped, and listed with their burst size in the table
 `skipped_keys`, so the user sees what was left out. A farm's keys are touched by its
 members (hundreds), far below the default of 5,000.
-
-This first version runs on DuckDB only. Still to build (issue 4): the portable layer and
-the Spark engine, and window estimation.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
 
+from trollscope import coaction
 from trollscope.case import Case
 from trollscope.errors import TrollscopeError
-from trollscope.traces import TRACES, Trace
+from trollscope.traces import TRACES, Trace, inputs
 
 EDGE_COLUMNS = (
     "trace",
@@ -47,76 +50,67 @@ EDGE_COLUMNS = (
     "evidence_total",
 )
 
-
+ENGINES = ("duckdb", "spark")
 MAX_BURST = 5_000
 
-
-def burst_sql(trace: Trace, window: float) -> str:
-    """SQL: per (platform, key), the most rows within one window (all rows for window 0)."""
-    window_us = round(window * 1_000_000)
-    frame = (
-        f"RANGE BETWEEN CURRENT ROW AND {window_us} FOLLOWING"
-        if window_us > 0
-        else "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
-    )
-    return f"""
-    SELECT platform, key, max(n) AS burst FROM (
-        SELECT platform, key, count(*) OVER (
-            PARTITION BY platform, key ORDER BY us {frame}) AS n
-        FROM (SELECT DISTINCT platform, account_id, key, epoch_us(t) AS us, post_id
-              FROM ({trace.sql}) WHERE key IS NOT NULL AND key <> ''))
-    GROUP BY ALL"""
+_EDGES_DDL = """CREATE TABLE IF NOT EXISTS edges (
+    trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
+    account_a VARCHAR NOT NULL, account_b VARCHAR NOT NULL, coactions BIGINT NOT NULL,
+    keys BIGINT NOT NULL, score DOUBLE NOT NULL, median_delay DOUBLE NOT NULL,
+    evidence STRUCT(key VARCHAR, post_a VARCHAR, post_b VARCHAR)[],
+    evidence_total BIGINT NOT NULL)"""
+_SKIPPED_DDL = """CREATE TABLE IF NOT EXISTS skipped_keys (
+    trace VARCHAR NOT NULL, platform VARCHAR NOT NULL, key VARCHAR NOT NULL,
+    burst BIGINT NOT NULL)"""
 
 
-def edges_sql(trace: Trace, window: float, evidence_limit: int = 20) -> str:
-    """SQL for the edges of `trace` at `window` seconds, over a connection holding `posts`
-    and a table `skipped_keys` (platform, key) of keys to leave out."""
-    window_us = round(window * 1_000_000)
-    band = f"AND abs(a.us - b.us) <= {window_us}" if window_us > 0 else ""
-    return f"""
-    WITH rows AS (
-        SELECT DISTINCT platform, account_id, key, epoch_us(t) AS us, post_id
-        FROM ({trace.sql}) WHERE key IS NOT NULL AND key <> ''
-    ),
-    kept_rows AS (
-        SELECT * FROM rows ANTI JOIN (
-            SELECT platform, key FROM skipped_keys WHERE trace = '{trace.name}'
-        ) USING (platform, key)
-    ),
-    key_accounts AS (
-        SELECT platform, key, count(DISTINCT account_id) AS n FROM rows GROUP BY ALL
-    ),
-    total AS (SELECT count(DISTINCT (platform, account_id)) AS n FROM rows),
-    pairs AS (
-        SELECT a.platform, a.account_id AS account_a, b.account_id AS account_b, a.key,
-               a.post_id AS post_a, b.post_id AS post_b, abs(a.us - b.us) / 1e6 AS delay
-        FROM kept_rows a JOIN kept_rows b
-          ON a.platform = b.platform AND a.key = b.key AND a.account_id < b.account_id
-         {band}
-    ),
-    per_key AS (
-        SELECT p.platform, account_a, account_b, p.key,
-               ln((SELECT n FROM total) / k.n) AS idf
-        FROM (SELECT DISTINCT platform, account_a, account_b, key FROM pairs) p
-        JOIN key_accounts k USING (platform, key)
-    ),
-    scored AS (
-        SELECT platform, account_a, account_b, count(*) AS keys, sum(idf) AS score
-        FROM per_key GROUP BY ALL
-    ),
-    counted AS (
-        SELECT platform, account_a, account_b,
-               count(DISTINCT (post_a, post_b)) AS coactions,
-               median(delay) AS median_delay,
-               list(DISTINCT {{'key': key, 'post_a': post_a, 'post_b': post_b}}) AS evidence_all
-        FROM pairs GROUP BY ALL
-    )
-    SELECT '{trace.name}' AS trace, {float(window)} AS window_s, c.platform, c.account_a,
-           c.account_b, c.coactions, s.keys, s.score, c.median_delay,
-           list_slice(list_sort(evidence_all), 1, {int(evidence_limit)}) AS evidence,
-           len(evidence_all) AS evidence_total
-    FROM counted c JOIN scored s USING (platform, account_a, account_b)
-    """
+class Backend(Protocol):
+    """What the engine needs of a query engine: name tables, run compiled SQL."""
+
+    dialect: str
+
+    def register(self, name: str, table: pa.Table) -> None: ...
+
+    def materialize(self, name: str, expr: ir.Table) -> None: ...
+
+    def fetch(self, expr: ir.Table) -> pa.Table: ...
+
+    def insert_edges(self, expr: ir.Table) -> None: ...
+
+
+class DuckDBBackend:
+    """The case's own connection: input tables are views of the case."""
+
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        for name, sql in inputs.CASE_VIEWS.items():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+    def sql(self, expr: ir.Table) -> str:
+        return str(ibis.to_sql(expr, dialect=self.dialect))
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def materialize(self, name: str, expr: ir.Table) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self.sql(expr)}")
+
+    def fetch(self, expr: ir.Table) -> pa.Table:
+        return self.con.sql(self.sql(expr)).to_arrow_table()
+
+    def insert_edges(self, expr: ir.Table) -> None:
+        cols = ", ".join(EDGE_COLUMNS)
+        self.con.execute(f"INSERT INTO edges ({cols}) SELECT {cols} FROM ({self.sql(expr)})")
+
+    def close(self) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {coaction.ROWS}")
+
+
+def _records(value: Any) -> Any:
+    """Arrow tables fetched from DuckDB come as a reader on some versions."""
+    return value.read_all() if hasattr(value, "read_all") else value
 
 
 def compute_edges(
@@ -125,30 +119,60 @@ def compute_edges(
     window: float,
     evidence_limit: int = 20,
     max_burst: int = MAX_BURST,
+    backend: Backend | None = None,
 ) -> int:
     """Compute the edges of `trace` into the case's `edges` table (replacing that trace's
-    earlier edges and skipped keys); returns the number of edges."""
-    con.execute(
-        """CREATE TABLE IF NOT EXISTS skipped_keys (
-            trace VARCHAR NOT NULL, platform VARCHAR NOT NULL, key VARCHAR NOT NULL,
-            burst BIGINT NOT NULL)"""
-    )
+    earlier edges and skipped keys) on `backend` (default: DuckDB on `con`); returns the
+    number of edges."""
+    engine: Backend = backend if backend is not None else DuckDBBackend(con)
+    if trace.prepare is not None:
+        for name, table in trace.prepare(con).items():
+            engine.register(name, table)
+    engine.materialize(coaction.ROWS, coaction.trace_rows(trace.rows(inputs.Inputs())))
+    rows = coaction.rows_table()
+
+    con.execute(_SKIPPED_DDL)
     con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace.name])
+    bursts = coaction.burst(rows, window)
+    viral = _records(engine.fetch(bursts.filter(bursts.burst > max_burst)))
+    con.register("ts_viral", viral)
     con.execute(
-        f"INSERT INTO skipped_keys SELECT '{trace.name}', platform, key, burst "
-        f"FROM ({burst_sql(trace, window)}) WHERE burst > {int(max_burst)}"
+        f"INSERT INTO skipped_keys SELECT '{trace.name}', platform, key, burst FROM ts_viral"
     )
-    con.execute(
-        """CREATE TABLE IF NOT EXISTS edges (
-            trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
-            account_a VARCHAR NOT NULL, account_b VARCHAR NOT NULL, coactions BIGINT NOT NULL,
-            keys BIGINT NOT NULL, score DOUBLE NOT NULL, median_delay DOUBLE NOT NULL,
-            evidence STRUCT(key VARCHAR, post_a VARCHAR, post_b VARCHAR)[],
-            evidence_total BIGINT NOT NULL)"""
-    )
+    con.unregister("ts_viral")
+    engine.register(coaction.SKIPPED, viral.select(["platform", "key"]))
+
+    total = _records(engine.fetch(coaction.total_accounts(rows)))
+    accounts = int(total.column("n")[0].as_py()) if total.num_rows else 0
+
+    con.execute(_EDGES_DDL)
     con.execute("DELETE FROM edges WHERE trace = ?", [trace.name])
-    row = con.execute(f"INSERT INTO edges {edges_sql(trace, window, evidence_limit)}").fetchone()
-    return int(row[0]) if row else 0
+    before = _count_edges(con, trace.name)
+    expr = coaction.edges(
+        rows, coaction.skipped_table(), trace.name, window, accounts, evidence_limit
+    )
+    engine.insert_edges(expr)
+    return _count_edges(con, trace.name) - before
+
+
+def _count_edges(con: duckdb.DuckDBPyConnection, trace: str) -> int:
+    rows = con.execute("SELECT count(*) FROM edges WHERE trace = ?", [trace]).fetchall()
+    return int(rows[0][0])
+
+
+@contextmanager
+def _backend(engine: str, con: duckdb.DuckDBPyConnection) -> Iterator[Backend | None]:
+    if engine == "duckdb":
+        yield None
+        return
+    from trollscope.spark import SparkBackend
+
+    with tempfile.TemporaryDirectory(prefix="trollscope-spark-") as tmp:
+        backend = SparkBackend(con, Path(tmp))
+        try:
+            yield backend
+        finally:
+            backend.close()
 
 
 def edges(
@@ -157,11 +181,14 @@ def edges(
     window: float | None = None,
     out: Path | str | None = None,
     max_burst: int = MAX_BURST,
+    engine: str = "duckdb",
 ) -> int:
-    """Compute one trace's edges into the case (atomically) and, with `out`, write them
-    to a Parquet or CSV file (by its suffix). Returns the number of edges."""
+    """Compute one trace's edges into the case (atomically) on `engine` and, with `out`,
+    write them to a Parquet or CSV file (by its suffix). Returns the number of edges."""
     if trace_name not in TRACES:
         raise TrollscopeError(f"unknown trace {trace_name!r}; choose one of: {', '.join(TRACES)}.")
+    if engine not in ENGINES:
+        raise TrollscopeError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}.")
     trace = TRACES[trace_name]
     chosen = trace.window if window is None else window
     if chosen < 0:
@@ -169,7 +196,8 @@ def edges(
     with Case.open(case_path) as case:
         case.con.execute("BEGIN")
         try:
-            n = compute_edges(case.con, trace, chosen, max_burst=max_burst)
+            with _backend(engine, case.con) as backend:
+                n = compute_edges(case.con, trace, chosen, max_burst=max_burst, backend=backend)
             case.con.execute("COMMIT")
         except BaseException:
             case.con.execute("ROLLBACK")
@@ -198,6 +226,15 @@ def skipped_keys(case_path: Path | str, trace_name: str) -> int:
         except duckdb.CatalogException:
             return 0
     return int(row[0]) if row else 0
+
+
+def trace_rows_sql(con: duckdb.DuckDBPyConnection, trace: Trace) -> str:
+    """DuckDB SQL for a trace's rows over views of the case (for estimation and tests)."""
+    backend = DuckDBBackend(con)
+    if trace.prepare is not None:
+        for name, table in trace.prepare(con).items():
+            backend.register(name, table)
+    return backend.sql(coaction.trace_rows(trace.rows(inputs.Inputs())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +267,11 @@ def estimate_window(
         raise TrollscopeError(f"the quantile must be between 0 and 1, not {quantile}.")
     trace = TRACES[trace_name]
     with Case.open(case_path, read_only=True) as case:
+        rows = trace_rows_sql(case.con, trace)
         row = case.con.execute(
             f"""WITH firsts AS (
-                    SELECT platform, key, account_id, min(epoch_us(t)) AS us
-                    FROM ({trace.sql}) WHERE key IS NOT NULL AND key <> '' GROUP BY ALL),
+                    SELECT platform, key, account_id, min(us) AS us
+                    FROM ({rows}) GROUP BY ALL),
                 ranked AS (
                     SELECT *, row_number() OVER (PARTITION BY platform, key ORDER BY us) AS r
                     FROM firsts),

@@ -1,75 +1,183 @@
-"""Traces: every co-action signal as rows (platform, account_id, key, t, post_id).
+"""Traces: every co-action signal as rows (platform, account_id, key, us, post_id).
 
-A trace says "this account did this keyed thing at this time". Two accounts that share a
-key within a window are co-actors (see `engine.py`). One registry, `TRACES`, feeds the
-CLI choices, dispatch, docs and tests. Each trace is a SQL query over the case's `posts`.
+A trace says "this account did this keyed thing at this time" (`us`: microseconds since
+the epoch, UTC). Two accounts that share a key within a window are co-actors (see
+`engine.py`). One registry, `TRACES`, feeds the CLI choices, dispatch, docs and tests.
 
-Built here so far: co-repost, co-reply, co-quote, co-mention, co-hashtag, co-link,
-co-text. Still to build (issue 4): near-duplicate text (MinHash/LSH), co-image, batch
-creation.
+Each trace is written once, as an Ibis expression over the engine's input tables
+(`inputs.py`), so the same definition compiles to DuckDB SQL (the default engine) and to
+Spark SQL. A trace may also `prepare` small lookup tables in Python from the case first
+(hashtag folding needs NFKC, which neither engine has built in; near-duplicate text needs
+MinHash signatures): the engine hands those tables to whichever backend runs the join.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from trollscope.traces import inputs
+from trollscope.traces.inputs import Inputs
+
+Prepare = Callable[[duckdb.DuckDBPyConnection], dict[str, pa.Table]]
 
 
 @dataclass(frozen=True, slots=True)
 class Trace:
     """One co-action signal.
 
-    `sql` selects platform, account_id, key, t (TIMESTAMP, UTC) and post_id from `posts`.
+    `rows` builds, from the engine's input tables, an expression with the columns
+    platform, account_id, key, us (int64 microseconds, UTC) and post_id.
     `window` is the default co-action window in seconds (0: same key, any time).
     `meaning` says what sharing the key means and what it does not prove.
+    `prepare` computes lookup tables from the case (DuckDB) that `rows` reads by name.
     """
 
     name: str
     window: float
-    sql: str
+    rows: Callable[[Inputs], ir.Table]
     meaning: str
+    prepare: Prepare | None = field(default=None)
 
 
-def _reference(kind: str) -> str:
-    return (
-        "SELECT platform, account_id, ref_post_id AS key, created_at AS t, post_id "
-        f"FROM posts WHERE kind = '{kind}' AND ref_post_id IS NOT NULL"
+@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
+def nfc_normalize(text: str) -> str:  # type: ignore[empty-body]
+    """Unicode NFC: DuckDB's built-in; the Spark engine registers it (Spark has none)."""
+
+
+def _reference(kind: str) -> Callable[[Inputs], ir.Table]:
+    def rows(i: Inputs) -> ir.Table:
+        p = i.posts
+        return p.filter((p.kind == kind) & p.ref_post_id.notnull()).select(
+            "platform", "account_id", key=p.ref_post_id, us=p.us, post_id=p.post_id
+        )
+
+    return rows
+
+
+def _mentions(i: Inputs) -> ir.Table:
+    p = i.posts
+    m = p.select("platform", "account_id", "us", "post_id", m=p.mentions.unnest())
+    return m.filter(m.m.notnull()).select(
+        "platform", "account_id", key=m.m.lower(), us=m.us, post_id=m.post_id
     )
 
 
-# Hashtags are compared case-folded, with Arabic letter variants written as their Persian
-# forms (ي/ی, ك/ک) and tatweel and zero-width joiners removed, so that the same tag typed
-# on different keyboards is one key.
-_FOLD = (
-    "lower(replace(replace(replace(replace(replace(nfc_normalize({x}), 'ي', 'ی'), "
-    "'ك', 'ک'), 'ـ', ''), '\u200c', ''), '\u200d', ''))"
-)
+def fold_hashtag(tag: str) -> str:
+    """A hashtag as a key: NFKC (full-width and compatibility forms become plain letters),
+    case-folded, Arabic letter variants written as their Persian forms (ي/ی, ك/ک), tatweel
+    and zero-width (non-)joiners removed, so the same tag typed on different keyboards is
+    one key."""
+    folded = unicodedata.normalize("NFKC", tag).casefold()
+    folded = folded.replace("ي", "ی").replace("ك", "ک")
+    for mark in ("ـ", "\u200c", "\u200d"):
+        folded = folded.replace(mark, "")
+    return folded
+
+
+def _prepare_hashtags(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    # Folding runs in Python over the distinct tags only (thousands, not millions of rows).
+    tags = con.sql(
+        f"SELECT DISTINCT unnest(hashtags) AS tag FROM ({inputs.POSTS_SQL})"
+    ).to_arrow_table()
+    raw = [t for t in tags.column("tag").to_pylist() if t]
+    return {inputs.HASHTAG_KEYS: pa.table({"tag": raw, "key": [fold_hashtag(t) for t in raw]})}
+
+
+def _hashtags(i: Inputs) -> ir.Table:
+    p = i.posts
+    h = p.select("platform", "account_id", "us", "post_id", tag=p.hashtags.unnest())
+    k = i.hashtag_keys
+    j = h.join(k, h.tag == k.tag)
+    return j.select("platform", "account_id", key=j.key, us=j.us, post_id=j.post_id)
+
 
 # URLs: scheme and host lower-cased, fragment dropped, tracking parameters (utm_*, fbclid,
-# gclid) removed, a trailing '?' or '/' dropped. An empty URL is never a key.
-_URL = (
-    "regexp_replace(regexp_replace(regexp_replace(regexp_replace("
-    "lower(regexp_extract({x}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*')) || "
-    "regexp_replace({x}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', ''), "
-    "'#.*$', ''), "
-    "'([?&])(utm_[^=&]*|fbclid|gclid)=[^&]*', '\\1', 'g'), "
-    "'[?&]+$', ''), "
-    "'([?])&+', '\\1', 'g')"
-)
+# gclid) removed, a trailing '?' or '/' dropped. An empty URL is never a key. Written
+# without back-references, whose syntax differs between RE2 (DuckDB) and Java (Spark).
+_ORIGIN = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*"
+_TRACKING = r"&(utm_[^=&]*|fbclid|gclid)(=[^&]*)?"
 
-# Text for co-text: a leading "RT @name:", URLs and mentions removed; Arabic/Persian
-# letter variants unified, diacritics (harakat, superscript alef), tatweel and zero-width
-# joiners removed; punctuation and symbols dropped; case folded; spacing collapsed. What is
-# left must hold a letter or digit, so that a post of only a link or emoji has no key.
-_TEXT = (
-    "trim(regexp_replace(lower(regexp_replace(regexp_replace(regexp_replace("
-    "regexp_replace(regexp_replace(replace(replace(nfc_normalize({x}), 'ي', 'ی'), 'ك', 'ک'), "
-    "'^RT @[^:]*:', ''), "
-    "'https?://\\S+', ' ', 'g'), "
-    "'[@＠][\\w\u200c\u200d]+', ' ', 'g'), "
-    "'[\u064b-\u065f\u0670\u0640\u200c\u200d]', '', 'g'), "
-    "'[\\p{P}\\p{S}]', ' ', 'g')), "
-    "'\\s+', ' ', 'g'))"
-)
+
+def _trim(text: ir.StringValue) -> ir.StringValue:
+    # Not Ibis's strip(): on Spark it compiles to a TRIM that also eats the letter 'v'.
+    return text.re_replace(r"^\s+", "").re_replace(r"\s+$", "")
+
+
+def _normal_url(u: ir.StringValue) -> ir.StringValue:
+    bare = _trim(u).re_replace(r"#.*$", "")
+    origin = bare.re_extract(_ORIGIN, 0).lower()
+    rest = bare.re_replace(_ORIGIN, "")
+    path = rest.re_replace(r"\?.*$", "")
+    query = ("&" + rest.re_extract(r"\?(.*)$", 1)).re_replace(_TRACKING, "")
+    query = query.re_replace(r"^&+", "").re_replace(r"&+$", "")
+    joined = ibis.ifelse(query == "", origin + path, origin + path + "?" + query)
+    return joined.re_replace(r"/$", "")
+
+
+def _links(i: Inputs) -> ir.Table:
+    p = i.posts
+    u = p.select("platform", "account_id", "us", "post_id", u=p.urls.unnest())
+    u = u.filter(u.u.notnull() & u.u.re_search(r"\S"))
+    return u.select("platform", "account_id", key=_normal_url(u.u), us=u.us, post_id=u.post_id)
+
+
+def normal_text(text: ir.StringValue) -> ir.StringValue:
+    """Text for co-text: a leading "RT @name:", URLs and mentions removed; Arabic/Persian
+    letter variants unified, diacritics (harakat, superscript alef), tatweel and zero-width
+    joiners removed; punctuation and symbols dropped; case folded; spacing collapsed."""
+    t = nfc_normalize(text).replace("ي", "ی").replace("ك", "ک")
+    t = t.re_replace(r"^RT @[^:]*:", "")
+    t = t.re_replace(r"https?://\S+", " ")
+    t = t.re_replace("[@＠][\\w\u200c\u200d]+", " ")
+    t = t.re_replace("[\u064b-\u065f\u0670\u0640\u200c\u200d]", "")
+    t = t.re_replace(r"[\p{P}\p{S}]", " ").lower()
+    return _trim(t.re_replace(r"\s+", " "))
+
+
+def _texts(i: Inputs) -> ir.Table:
+    p = i.posts
+    t = p.filter((p.kind != "repost") & p.text.notnull()).mutate(norm=normal_text(p.text))
+    # What is left must hold a letter or digit, so a post of only a link or emoji has no key.
+    t = t.filter(t.norm.re_search(r"[\p{L}\p{N}]"))
+    key = t.norm.hexdigest("md5")
+    return t.select("platform", "account_id", key=key, us=t.us, post_id=t.post_id)
+
+
+def _prepare_neardup(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    # MinHash/LSH is numpy work on the case's texts (neardup.py), not SQL; its rows then
+    # go through the same band join on either engine. A cursor: the caller's connection
+    # may hold an open result.
+    from trollscope.traces.neardup import neardup_rows
+
+    return {inputs.NEARDUP_ROWS: neardup_rows(con.cursor())}
+
+
+def _neardup(i: Inputs) -> ir.Table:
+    return i.neardup_rows
+
+
+def _images(i: Inputs) -> ir.Table:
+    p = i.posts
+    m = p.select("platform", "account_id", "us", "post_id", m=p.media.unnest())
+    # Media entries that are perceptual hashes ('phash:<16 hex>', see media.py); paths and
+    # URLs are not keys: the same picture re-uploaded gets a new URL.
+    m = m.filter(m.m.startswith("phash:"))
+    return m.select("platform", "account_id", key=m.m, us=m.us, post_id=m.post_id)
+
+
+def _creations(i: Inputs) -> ir.Table:
+    a = i.accounts
+    return a.filter(a.us.notnull()).select(
+        "platform", "account_id", key=ibis.literal("created"), us=a.us, post_id=a.account_id
+    )
+
 
 TRACES: dict[str, Trace] = {
     t.name: t
@@ -97,37 +205,57 @@ TRACES: dict[str, Trace] = {
         Trace(
             "co-mention",
             60.0,
-            "SELECT platform, account_id, lower(m) AS key, created_at AS t, post_id "
-            "FROM (SELECT *, unnest(mentions) AS m FROM posts) WHERE m IS NOT NULL AND m <> ''",
+            _mentions,
             "Two accounts mentioned the same account within the window.",
         ),
         Trace(
             "co-hashtag",
             60.0,
-            f"SELECT platform, account_id, {_FOLD.format(x='h')} AS key, created_at AS t, "
-            "post_id FROM (SELECT *, unnest(hashtags) AS h FROM posts) "
-            "WHERE h IS NOT NULL AND h <> ''",
+            _hashtags,
             "Two accounts used the same hashtag within the window. Trending tags make this "
             "common; rare tags pushed in bursts are the farm's signature.",
+            prepare=_prepare_hashtags,
         ),
         Trace(
             "co-link",
             60.0,
-            f"SELECT platform, account_id, {_URL.format(x='u')} AS key, created_at AS t, "
-            "post_id FROM (SELECT *, unnest(urls) AS u FROM posts) "
-            "WHERE u IS NOT NULL AND trim(u) <> ''",
+            _links,
             "Two accounts shared the same (normalised) link within the window.",
         ),
         Trace(
             "co-text",
             60.0,
-            f"SELECT platform, account_id, md5(norm) AS key, created_at AS t, post_id FROM ("
-            f"SELECT *, {_TEXT.replace('{x}', 'text')} AS norm FROM posts "
-            "WHERE kind <> 'repost' AND text IS NOT NULL) "
-            "WHERE regexp_matches(norm, '[\\p{L}\\p{N}]')",
+            _texts,
             "Two accounts posted the same text (after normalisation) within the window: "
             "copy-paste. Reposts are left out (their text is the original's). Common short "
             "phrases ('good morning') coincide by chance; IDF weighs them down.",
+        ),
+        Trace(
+            "near-dup-text",
+            60.0,
+            _neardup,
+            "Two accounts posted nearly the same text (a word swapped, a link or emoji "
+            "changed) within the window: MinHash over 5-character shingles, a key being one "
+            "LSH band (Jaccard 0.8 is caught 98% of the time, 0.3 about 2%). Near-copies "
+            "share several bands, so `keys` counts bands. Reposts are left out.",
+            prepare=_prepare_neardup,
+        ),
+        Trace(
+            "co-image",
+            60.0,
+            _images,
+            "Two accounts attached the same picture (equal 64-bit perceptual hash, so "
+            "resized or re-compressed copies match) within the window. Needs hashes in the "
+            "data: photos present in a Telegram export, or a mapped phash column.",
+        ),
+        Trace(
+            "batch-creation",
+            60.0,
+            _creations,
+            "Two accounts of one platform were created within the window of each other "
+            "(the evidence's post ids are the account ids). Farms register accounts in "
+            "batches; on a big platform many accounts are created every minute, so a pair "
+            "means little alone: it counts together with the other traces.",
         ),
     )
 }

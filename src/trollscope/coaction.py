@@ -1,0 +1,136 @@
+"""The band join, written once as Ibis expressions: trace rows -> account-pair edges.
+
+For one trace and window W (seconds), two distinct accounts co-act when they have rows
+with the same (platform, key) and |t1 - t2| <= W (W = 0: same key, any time). Per account
+pair the edge carries:
+- `coactions`: distinct (post, post) pairs behind it (an account acting twice on one key
+  never pairs with itself; a repeated share counts once per distinct post pair);
+- `keys`: distinct keys shared;
+- `score`: sum over those keys of ln(A / a_key), A the accounts in the trace and a_key
+  those that touched the key (IDF: a key everyone touches counts little);
+- `median_delay`: median |t1 - t2| in seconds (interpolated, as quantile 0.5);
+- evidence: the first `evidence_limit` (key, post_a, post_b) triples in sorted order, and
+  their total.
+
+These functions only build expressions over tables named in `traces.inputs`; `engine.py`
+compiles them to the SQL of the engine that runs them (DuckDB or Spark).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+ROWS = "ts_rows"  # the trace's rows, materialised once per run
+SKIPPED = "ts_skipped"  # (platform, key) left out as viral
+
+ROW_SCHEMA = ibis.schema(
+    {
+        "platform": "string",
+        "account_id": "string",
+        "key": "string",
+        "us": "int64",
+        "post_id": "string",
+    }
+)
+
+
+def trace_rows(raw: ir.Table) -> ir.Table:
+    """The distinct rows of a trace, without empty keys (an empty key never pairs)."""
+    kept = raw.filter(raw.key.notnull() & (raw.key != ""))
+    return kept.select(*ROW_SCHEMA.names).distinct()
+
+
+def rows_table() -> ir.Table:
+    return ibis.table(ROW_SCHEMA, name=ROWS)
+
+
+def skipped_table() -> ir.Table:
+    return ibis.table({"platform": "string", "key": "string"}, name=SKIPPED)
+
+
+def burst(rows: ir.Table, window: float) -> ir.Table:
+    """Per (platform, key), the most rows within one window (all its rows for window 0)."""
+    window_us = round(window * 1_000_000)
+    if window_us > 0:
+        frame = ibis.range_window(
+            preceding=0, following=window_us, group_by=[rows.platform, rows.key], order_by=rows.us
+        )
+        counted = rows.mutate(n=rows.count().over(frame))
+        return counted.group_by("platform", "key").aggregate(burst=counted.n.max())
+    return rows.group_by("platform", "key").aggregate(burst=rows.count())
+
+
+def total_accounts(rows: ir.Table) -> ir.Table:
+    """One row, one column `n`: the distinct (platform, account) pairs of the trace."""
+    return rows.select("platform", "account_id").distinct().aggregate(n=ibis._.count())
+
+
+def edges(
+    rows: ir.Table,
+    skipped: ir.Table,
+    trace: str,
+    window: float,
+    accounts: int,
+    evidence_limit: int = 20,
+) -> ir.Table:
+    """The edges of one trace; `accounts` is the trace's distinct account count (IDF's A)."""
+    window_us = round(window * 1_000_000)
+    kept = rows.anti_join(skipped, ["platform", "key"])
+    a, b = kept.view(), kept.view()
+    on = [a.platform == b.platform, a.key == b.key, a.account_id < b.account_id]
+    if window_us > 0:
+        on.append((a.us - b.us).abs() <= window_us)
+    pair = ["platform", "account_a", "account_b"]
+    pairs = a.join(b, on).select(
+        platform=a.platform,
+        account_a=a.account_id,
+        account_b=b.account_id,
+        key=a.key,
+        post_a=a.post_id,
+        post_b=b.post_id,
+        delay=(a.us - b.us).abs() / 1e6,
+    )
+
+    touched = rows.group_by("platform", "key").aggregate(n=rows.account_id.nunique())
+    per_key = pairs.select(*pair, "key").distinct()
+    per_key = per_key.join(touched, ["platform", "key"])
+    per_key = per_key.mutate(idf=(ibis.literal(float(accounts)) / per_key.n).ln())
+    scored = per_key.group_by(pair).aggregate(keys=ibis._.count(), score=ibis._.idf.sum())
+
+    post_pairs = pairs.select(*pair, "post_a", "post_b").distinct()
+    coactions = post_pairs.group_by(pair).aggregate(coactions=ibis._.count())
+
+    delays = pairs.group_by(pair).aggregate(
+        median_delay=pairs.delay.median(), evidence_total=pairs.count()
+    )
+
+    # Evidence: the first triples in sorted order; numbered before collecting so that a
+    # pair with a million co-actions never builds a million-element list.
+    rank = ibis.row_number().over(group_by=pair, order_by=["key", "post_a", "post_b"])
+    first = pairs.mutate(rank=rank).filter(ibis._.rank < evidence_limit)
+    evidence = first.group_by(pair).aggregate(
+        evidence=ibis.struct(
+            {"key": first.key, "post_a": first.post_a, "post_b": first.post_b}
+        ).collect()
+    )
+
+    joined = (
+        coactions.join(scored, pair)
+        .join(delays, pair)
+        .join(evidence, pair)
+        .select(
+            trace=ibis.literal(trace),
+            window_s=ibis.literal(float(window)),
+            platform="platform",
+            account_a="account_a",
+            account_b="account_b",
+            coactions="coactions",
+            keys="keys",
+            score="score",
+            median_delay="median_delay",
+            evidence=ibis._.evidence.sort(),
+            evidence_total="evidence_total",
+        )
+    )
+    return joined
