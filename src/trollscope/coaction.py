@@ -10,7 +10,8 @@ pair the edge carries:
   those that touched the key (IDF: a key everyone touches counts little);
 - `median_delay`: median |t1 - t2| in seconds (interpolated, as quantile 0.5);
 - evidence: the first `evidence_limit` (key, post_a, post_b) triples in sorted order, and
-  their total.
+  their total (a pair with a huge total collects all its triples before the cut; a top-n
+  aggregate would avoid that, but the window function that does it portably is 2x slower).
 
 These functions only build expressions over tables named in `traces.inputs`; `engine.py`
 compiles them to the SQL of the engine that runs them (DuckDB or Spark).
@@ -77,10 +78,27 @@ def edges(
     """The edges of one trace; `accounts` is the trace's distinct account count (IDF's A)."""
     window_us = round(window * 1_000_000)
     kept = rows.anti_join(skipped, ["platform", "key"])
-    a, b = kept.view(), kept.view()
-    on = [a.platform == b.platform, a.key == b.key, a.account_id < b.account_id]
     if window_us > 0:
-        on.append((a.us - b.us).abs() <= window_us)
+        # Time buckets one window wide: two rows within the window are at most one bucket
+        # apart, so the join is an equality on (platform, key, bucket) against b's rows
+        # copied into their neighbouring buckets, and only then filtered on |dt|. Without
+        # it a key used all month (a trending tag) compares every pair of its rows.
+        bucket = kept.us // window_us
+        a = kept.mutate(bucket=bucket).view()
+        # (The offsets are unnested on their own: Spark allows no generator inside an
+        # expression.)
+        shifted = kept.mutate(offset=ibis.literal([-1, 0, 1]).unnest())
+        b = shifted.mutate(bucket=shifted.us // window_us + shifted.offset).view()
+        on = [
+            a.platform == b.platform,
+            a.key == b.key,
+            a.bucket == b.bucket,
+            a.account_id < b.account_id,
+            (a.us - b.us).abs() <= window_us,
+        ]
+    else:
+        a, b = kept.view(), kept.view()
+        on = [a.platform == b.platform, a.key == b.key, a.account_id < b.account_id]
     pair = ["platform", "account_a", "account_b"]
     pairs = a.join(b, on).select(
         platform=a.platform,
@@ -92,45 +110,35 @@ def edges(
         delay=(a.us - b.us).abs() / 1e6,
     )
 
+    # The key-level part (keys, IDF score) needs the distinct (pair, key) rows; everything
+    # else is one pass over the pairs (one GROUP BY, not one per column: 2x faster).
     touched = rows.group_by("platform", "key").aggregate(n=rows.account_id.nunique())
     per_key = pairs.select(*pair, "key").distinct()
     per_key = per_key.join(touched, ["platform", "key"])
     per_key = per_key.mutate(idf=(ibis.literal(float(accounts)) / per_key.n).ln())
     scored = per_key.group_by(pair).aggregate(keys=ibis._.count(), score=ibis._.idf.sum())
 
-    post_pairs = pairs.select(*pair, "post_a", "post_b").distinct()
-    coactions = post_pairs.group_by(pair).aggregate(coactions=ibis._.count())
-
-    delays = pairs.group_by(pair).aggregate(
-        median_delay=pairs.delay.median(), evidence_total=pairs.count()
+    triple = ibis.struct({"key": pairs.key, "post_a": pairs.post_a, "post_b": pairs.post_b})
+    main = pairs.group_by(pair).aggregate(
+        coactions=ibis.struct({"a": pairs.post_a, "b": pairs.post_b}).nunique(),
+        median_delay=pairs.delay.median(),
+        evidence_total=pairs.count(),
+        # Sorted, then cut: the triples are distinct per pair, so the sample is the same on
+        # every engine.
+        evidence=triple.collect(),
     )
 
-    # Evidence: the first triples in sorted order; numbered before collecting so that a
-    # pair with a million co-actions never builds a million-element list.
-    rank = ibis.row_number().over(group_by=pair, order_by=["key", "post_a", "post_b"])
-    first = pairs.mutate(rank=rank).filter(ibis._.rank < evidence_limit)
-    evidence = first.group_by(pair).aggregate(
-        evidence=ibis.struct(
-            {"key": first.key, "post_a": first.post_a, "post_b": first.post_b}
-        ).collect()
-    )
-
-    joined = (
-        coactions.join(scored, pair)
-        .join(delays, pair)
-        .join(evidence, pair)
-        .select(
-            trace=ibis.literal(trace),
-            window_s=ibis.literal(float(window)),
-            platform="platform",
-            account_a="account_a",
-            account_b="account_b",
-            coactions="coactions",
-            keys="keys",
-            score="score",
-            median_delay="median_delay",
-            evidence=ibis._.evidence.sort(),
-            evidence_total="evidence_total",
-        )
+    joined = main.join(scored, pair).select(
+        trace=ibis.literal(trace),
+        window_s=ibis.literal(float(window)),
+        platform="platform",
+        account_a="account_a",
+        account_b="account_b",
+        coactions="coactions",
+        keys="keys",
+        score="score",
+        median_delay="median_delay",
+        evidence=ibis._.evidence.sort()[:evidence_limit],
+        evidence_total="evidence_total",
     )
     return joined
