@@ -258,3 +258,89 @@ def test_edges_command(tmp_path: Path, case_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "'soon' is neither a number of seconds nor 'auto'" in bad.stderr
+
+
+def _mapped(tmp_path: Path, case_path: Path, header: str, rows: list[str], mapping: str) -> None:
+    from trollscope.readers.table import parse_mapping
+
+    path = tmp_path / "mapped.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    ingest(case_path, [path], options=ReadOptions(mapping=parse_mapping(mapping)))
+
+
+def test_batch_creation_pairs_accounts_created_within_the_window(
+    tmp_path: Path, case_path: Path
+) -> None:
+    _mapped(
+        tmp_path,
+        case_path,
+        "id,user,t,made",
+        [
+            "1,a,100,2020-01-01T00:00:00",
+            "2,b,100,2020-01-01T00:01:00",  # 60 s after a: included
+            "3,c,100,2020-01-01T00:02:01",  # 61 s after b, 121 s after a
+            "4,d,100,2020-03-01T00:00:00",
+            "5,e,100,",  # no creation time: never a key
+        ],
+        "post=id,account=user,time=t,account_created_at=made",
+    )
+    assert edges(case_path, "batch-creation", 60) == 1
+    assert set(_edges(case_path)) == {("a", "b")}
+    evidence = query(case_path, "SELECT evidence FROM edges")[0][0]
+    assert evidence == [{"key": "created", "post_a": "a", "post_b": "b"}]
+    assert edges(case_path, "batch-creation", 0) == 6  # any time: a..d pair, e never
+
+
+def test_co_image_pairs_equal_perceptual_hashes_only(tmp_path: Path, case_path: Path) -> None:
+    _mapped(
+        tmp_path,
+        case_path,
+        "id,user,t,phash,img",
+        [
+            "1,a,100,fab784480ec6967a,x.jpg",
+            "2,b,130,0xFAB784480EC6967A,x.jpg",  # same hash, other spelling
+            "3,c,140,fab784480ec6967b,x.jpg",  # one bit off: not the same key
+            "4,d,150,,x.jpg",  # the same file name, no hash: names are not keys
+        ],
+        "post=id,account=user,time=t,phash=phash,media=img",
+    )
+    assert edges(case_path, "co-image", 60) == 1
+    assert set(_edges(case_path)) == {("a", "b")}
+
+
+def test_co_mention_folds_case(tmp_path: Path, case_path: Path) -> None:
+    _mapped(
+        tmp_path,
+        case_path,
+        "id,user,t,m",
+        ["1,a,100,Critic", "2,b,120,critic", "3,c,500,critic", "4,d,130,"],
+        "post=id,account=user,time=t,mention=m",
+    )
+    assert edges(case_path, "co-mention", 60) == 1
+    assert set(_edges(case_path)) == {("a", "b")}
+
+
+def test_near_duplicate_text_pairs_light_edits_not_other_texts(
+    tmp_path: Path, case_path: Path
+) -> None:
+    base = (
+        "The regime's crimes against the people must be exposed to the whole world today, "
+        "stand with the resistance and share this message with everyone you know"
+    )
+    _mapped(
+        tmp_path,
+        case_path,
+        "id,user,t,text",
+        [
+            f'1,a,100,"{base}"',
+            f'2,b,110,"{base.replace("whole", "entire")}!!"',  # one word changed
+            '3,c,115,"Lovely weather in Kyiv this morning, off to the market for bread"',
+            f'4,d,400,"{base}"',  # the same text, outside the window
+        ],
+        "post=id,account=user,time=t,text=text",
+    )
+    assert edges(case_path, "near-dup-text", 60) == 1
+    ((pair, (coactions, keys)),) = _edges(case_path).items()
+    assert pair == ("a", "b")
+    assert coactions == 1  # one post pair, however many bands it shares
+    assert keys >= 1

@@ -22,7 +22,6 @@ from trollscope.info import case_info
 from trollscope.ingest import IngestResult, ingest
 from trollscope.readers import ReadOptions, names
 from trollscope.readers.table import parse_mapping
-from trollscope.traces import TRACES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -332,13 +331,31 @@ def evaluate_cmd(
         )
 
 
+class _TraceChoice(click.Choice[str]):
+    """The trace names, loaded when first needed: the trace registry imports Ibis, which
+    commands like `ingest` should not pay for at start-up."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> list[str]:
+        from trollscope.traces import TRACES
+
+        return list(TRACES)
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
 @cli.command("edges")
 @click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--trace",
     "trace_name",
     required=True,
-    type=click.Choice(list(TRACES)),
+    type=_TraceChoice(),
     help="The co-action signal.",
 )
 @click.option(
@@ -395,6 +412,60 @@ def edges_cmd(
             "they are listed in the case's table skipped_keys.",
             markup=False,
         )
+
+
+class _SignalChoice(click.Choice[str]):
+    """The signal names, loaded when first needed (as `_TraceChoice`)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> list[str]:
+        from trollscope.signals.registry import load
+
+        return list(load())
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
+@cli.command("signals")
+@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--signal",
+    "names",
+    multiple=True,
+    type=_SignalChoice(),
+    help="A signal to compute (repeatable). Default: all.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.01,
+    show_default=True,
+    help="Significance level of each signal's test (corrected within the signal).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print flagged counts as JSON.")
+@friendly
+def signals_cmd(case_path: Path, names: tuple[str, ...], alpha: float, as_json: bool) -> None:
+    """Account signals (creation bursts, rhythms, profile templates, content mix,
+    avatars): per-account values, tests and evidence, kept in the case (table
+    `account_signals` and one table per signal's details)."""
+    from trollscope.signals import SignalParams
+    from trollscope.signals.run import signals
+
+    flagged = signals(case_path, names or None, SignalParams(alpha=alpha))
+    if as_json:
+        out.print(json.dumps({"flagged": flagged}), markup=False)
+        return
+    table = Table(title=f"Account signals in {case_path} (alpha {alpha:g})")
+    table.add_column("signal")
+    table.add_column("accounts flagged", justify="right")
+    for name, n in flagged.items():
+        table.add_row(plain(name), f"{n:,}")
+    out.print(table)
 
 
 def main() -> None:
