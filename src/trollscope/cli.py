@@ -468,5 +468,50 @@ def signals_cmd(case_path: Path, names: tuple[str, ...], alpha: float, as_json: 
     out.print(table)
 
 
+@cli.command("avatars")
+@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--folder",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Profile pictures named after account ids or handles. Without it, avatars that "
+    "the data names as local files are used. Nothing is ever downloaded.",
+)
+@click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
+@friendly
+def avatars_cmd(case_path: Path, folder: Path | None, hide_progress: bool) -> None:
+    """Hash profile pictures (perceptual hash and its mirror, eye positions for the
+    GAN-framing heuristic) into the case, for the `avatar` signal and trace."""
+    from trollscope.signals.avatar import avatars
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "{task.completed}/{task.total} pictures",
+        TimeRemainingColumn(),
+        console=err,
+        disable=hide_progress or not sys.stderr.isatty(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("avatars", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        run = avatars(case_path, folder, progress=advance)
+    out.print(
+        f"{run.hashed:,} pictures hashed for {run.accounts:,} accounts into {case_path}.",
+        markup=False,
+    )
+    for what, files in (
+        ("not readable as pictures", run.unreadable),
+        ("named after no account", run.unmatched),
+        ("named by the data but missing", run.missing),
+    ):
+        if files:
+            shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
+            out.print(f"{len(files):,} files {what}: {shown}", markup=False)
+
+
 def main() -> None:
     cli(prog_name="trollscope")

@@ -10,7 +10,7 @@ import importlib
 
 from trollscope.signals import SIGNALS, Signal
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("avatar",)
 
 
 def load() -> dict[str, Signal]:
