@@ -10,7 +10,7 @@ import importlib
 
 from trollscope.signals import SIGNALS, Signal
 
-MODULES: tuple[str, ...] = ("avatar",)
+MODULES: tuple[str, ...] = ("avatar", "creation", "rhythm")
 
 
 def load() -> dict[str, Signal]:
