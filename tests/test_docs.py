@@ -24,3 +24,11 @@ def test_trace_is_documented(name: str) -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert f"| `{name}` |" in traces, f"docs/traces.md's table lacks {name}"
     assert f"`{name}`" in readme, f"the README does not name the trace {name}"
+
+
+def test_every_signal_is_documented() -> None:
+    from trollscope.signals.registry import load
+
+    signals = (REPO / "docs" / "signals.md").read_text(encoding="utf-8")
+    headings = {line.split(":")[0][3:] for line in signals.splitlines() if line.startswith("## ")}
+    assert set(load()) <= headings, set(load()) - headings

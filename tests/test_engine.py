@@ -344,3 +344,24 @@ def test_near_duplicate_text_pairs_light_edits_not_other_texts(
     assert pair == ("a", "b")
     assert coactions == 1  # one post pair, however many bands it shares
     assert keys >= 1
+
+
+def test_avatar_reuse_pairs_accounts_wearing_one_stored_picture(
+    tmp_path: Path, case_path: Path
+) -> None:
+    default = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+    _mapped(
+        tmp_path,
+        case_path,
+        "id,user,t,pic",
+        [
+            "1,a,100,https://pbs.twimg.com/profile_images/77/face_normal.jpg",
+            "2,b,100,https://pbs.twimg.com/profile_images/77/face_400x400.jpg",  # same upload
+            "3,c,100,https://pbs.twimg.com/profile_images/78/face_normal.jpg",  # another
+            f"4,d,100,{default}",
+            f"5,e,100,{default}",  # default avatars are worn by everyone: never a key
+        ],
+        "post=id,account=user,time=t,avatar=pic",
+    )
+    assert edges(case_path, "avatar-reuse", 0) == 1
+    assert set(_edges(case_path)) == {("a", "b")}

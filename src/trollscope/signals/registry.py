@@ -10,7 +10,7 @@ import importlib
 
 from trollscope.signals import SIGNALS, Signal
 
-MODULES: tuple[str, ...] = ("avatar", "creation", "rhythm")
+MODULES: tuple[str, ...] = ("avatar", "creation", "rhythm", "profile", "content")
 
 
 def load() -> dict[str, Signal]:

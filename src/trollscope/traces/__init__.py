@@ -163,6 +163,30 @@ def _neardup(i: Inputs) -> ir.Table:
     return i.neardup_rows
 
 
+def _prepare_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    # Handle shapes, location keys and bio clusters (MinHash) are computed in Python over
+    # the accounts (profile.py); a cursor, as for near-dup text.
+    from trollscope.traces.profile import profile_rows
+
+    return {inputs.PROFILE_ROWS: profile_rows(con.cursor())}
+
+
+def _profiles(i: Inputs) -> ir.Table:
+    return i.profile_rows
+
+
+def _prepare_avatars(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    # Picture hashes come from `trollscope avatars` (table avatar_hashes) and avatar
+    # strings from the accounts; grouping near-equal hashes is Python (signals/avatar.py).
+    from trollscope.signals.avatar import avatar_trace_rows
+
+    return {inputs.AVATAR_ROWS: avatar_trace_rows(con)}
+
+
+def _avatars(i: Inputs) -> ir.Table:
+    return i.avatar_rows
+
+
 def _images(i: Inputs) -> ir.Table:
     p = i.posts
     m = p.select("platform", "account_id", "us", "post_id", m=p.media.unnest())
@@ -256,6 +280,30 @@ TRACES: dict[str, Trace] = {
             "(the evidence's post ids are the account ids). Farms register accounts in "
             "batches; on a big platform many accounts are created every minute, so a pair "
             "means little alone: it counts together with the other traces.",
+        ),
+        Trace(
+            "profile-template",
+            0.0,
+            _profiles,
+            "Two accounts of one platform share two parts of a profile template: a nearly "
+            "identical bio (one LSH cluster of bios) and the same location; or that bio and "
+            "the same name+digits handle shape (letters then 5+ digits, like name84736251); or "
+            "that location and handle shape. Keys have no time (window 0; any window gives "
+            "the same edges) and the evidence's post ids are account ids. One organisation's "
+            "accounts share templates too.",
+            prepare=_prepare_profiles,
+        ),
+        Trace(
+            "avatar-reuse",
+            0.0,
+            _avatars,
+            "Two accounts of one platform wear the same profile picture: perceptual hashes "
+            "within 4 bits of each other, the mirror image included (pictures hashed by "
+            "`trollscope avatars`), or the same stored avatar file (equal avatar strings, "
+            "default avatars never). Keys have no time (window 0); the evidence's post ids "
+            "are account ids. A stolen celebrity photo or a stock picture is worn by "
+            "strangers too.",
+            prepare=_prepare_avatars,
         ),
     )
 }

@@ -20,12 +20,17 @@ POSTS = "ts_posts"
 ACCOUNTS = "ts_accounts"
 HASHTAG_KEYS = "ts_hashtag_keys"
 NEARDUP_ROWS = "ts_neardup_rows"
+PROFILE_ROWS = "ts_profile_rows"
+AVATAR_ROWS = "ts_avatar_rows"
 
 POSTS_SQL = (
     "SELECT post_id, platform, account_id, epoch_us(created_at) AS us, kind, text, "
     "ref_post_id, hashtags, urls, mentions, media FROM posts"
 )
-ACCOUNTS_SQL = "SELECT account_id, platform, epoch_us(created_at) AS us FROM accounts"
+ACCOUNTS_SQL = (
+    "SELECT account_id, platform, epoch_us(created_at) AS us, handle, display_name, bio, "
+    "location, avatar FROM accounts"
+)
 
 CASE_VIEWS = {POSTS: POSTS_SQL, ACCOUNTS: ACCOUNTS_SQL}
 
@@ -45,7 +50,27 @@ POSTS_SCHEMA = ibis.schema(
         "media": _STRINGS,
     }
 )
-ACCOUNTS_SCHEMA = ibis.schema({"account_id": "string", "platform": "string", "us": "int64"})
+ACCOUNTS_SCHEMA = ibis.schema(
+    {
+        "account_id": "string",
+        "platform": "string",
+        "us": "int64",
+        "handle": "string",
+        "display_name": "string",
+        "bio": "string",
+        "location": "string",
+        "avatar": "string",
+    }
+)
+# Rows computed in Python by a trace's `prepare` (near-dup text, profile templates): already
+# trace rows, read as they are.
+_TRACE_ROWS = {
+    "platform": "string",
+    "account_id": "string",
+    "key": "string",
+    "us": "int64",
+    "post_id": "string",
+}
 
 
 @dataclass(frozen=True)
@@ -58,14 +83,9 @@ class Inputs:
         default_factory=lambda: ibis.table({"tag": "string", "key": "string"}, name=HASHTAG_KEYS)
     )
     neardup_rows: ir.Table = field(
-        default_factory=lambda: ibis.table(
-            {
-                "platform": "string",
-                "account_id": "string",
-                "key": "string",
-                "us": "int64",
-                "post_id": "string",
-            },
-            name=NEARDUP_ROWS,
-        )
+        default_factory=lambda: ibis.table(_TRACE_ROWS, name=NEARDUP_ROWS)
+    )
+    avatar_rows: ir.Table = field(default_factory=lambda: ibis.table(_TRACE_ROWS, name=AVATAR_ROWS))
+    profile_rows: ir.Table = field(
+        default_factory=lambda: ibis.table(_TRACE_ROWS, name=PROFILE_ROWS)
     )
