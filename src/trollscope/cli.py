@@ -374,6 +374,14 @@ class _TraceChoice(click.Choice[str]):
     help="Also write the edges to this .parquet or .csv file.",
 )
 @click.option(
+    "--max-burst",
+    type=click.IntRange(2),
+    default=5_000,
+    show_default=True,
+    help="Skip (and list in the case's table skipped_keys) keys that more accounts than "
+    "this touched within one window: viral posts and trending tags.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["duckdb", "spark"]),
     default="duckdb",
@@ -383,7 +391,12 @@ class _TraceChoice(click.Choice[str]):
 )
 @friendly
 def edges_cmd(
-    case_path: Path, trace_name: str, window: str | None, out_path: Path | None, engine: str
+    case_path: Path,
+    trace_name: str,
+    window: str | None,
+    out_path: Path | None,
+    max_burst: int,
+    engine: str,
 ) -> None:
     """Co-action edges of one trace: account pairs that acted on the same key within the
     window, with counts, an IDF-weighted score, the median delay and evidence. They are
@@ -402,14 +415,14 @@ def edges_cmd(
             raise click.BadParameter(
                 f"{window!r} is neither a number of seconds nor 'auto'.", param_hint="--window"
             ) from None
-    n = edges(case_path, trace_name, seconds, out_path, engine=engine)
+    n = edges(case_path, trace_name, seconds, out_path, max_burst=max_burst, engine=engine)
     where = f" and {out_path}" if out_path else ""
     out.print(f"{n:,} {trace_name} edges written to {case_path}{where}", markup=False)
     skipped = skipped_keys(case_path, trace_name)
     if skipped:
         out.print(
-            f"{skipped:,} viral keys (over 5,000 accounts within one window) were skipped; "
-            "they are listed in the case's table skipped_keys.",
+            f"{skipped:,} viral keys (over {max_burst:,} accounts within one window) were "
+            "skipped; they are listed in the case's table skipped_keys.",
             markup=False,
         )
 

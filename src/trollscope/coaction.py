@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 
 ROWS = "ts_rows"  # the trace's rows, materialised once per run
 SKIPPED = "ts_skipped"  # (platform, key) left out as viral
+PAIRS = "ts_pairs"  # the band join's rows, materialised once per run
 
 ROW_SCHEMA = ibis.schema(
     {
@@ -32,6 +33,19 @@ ROW_SCHEMA = ibis.schema(
         "key": "string",
         "us": "int64",
         "post_id": "string",
+    }
+)
+
+
+PAIR_SCHEMA = ibis.schema(
+    {
+        "platform": "string",
+        "account_a": "string",
+        "account_b": "string",
+        "key": "string",
+        "post_a": "string",
+        "post_b": "string",
+        "delay": "float64",
     }
 )
 
@@ -67,15 +81,9 @@ def total_accounts(rows: ir.Table) -> ir.Table:
     return rows.select("platform", "account_id").distinct().aggregate(n=ibis._.count())
 
 
-def edges(
-    rows: ir.Table,
-    skipped: ir.Table,
-    trace: str,
-    window: float,
-    accounts: int,
-    evidence_limit: int = 20,
-) -> ir.Table:
-    """The edges of one trace; `accounts` is the trace's distinct account count (IDF's A)."""
+def pairs(rows: ir.Table, skipped: ir.Table, window: float) -> ir.Table:
+    """The band join: one row per (key, post_a, post_b) of two distinct accounts (a < b)
+    within the window, with the delay in seconds. The engine materialises it once."""
     window_us = round(window * 1_000_000)
     kept = rows.anti_join(skipped, ["platform", "key"])
     if window_us > 0:
@@ -99,8 +107,7 @@ def edges(
     else:
         a, b = kept.view(), kept.view()
         on = [a.platform == b.platform, a.key == b.key, a.account_id < b.account_id]
-    pair = ["platform", "account_a", "account_b"]
-    pairs = a.join(b, on).select(
+    return a.join(b, on).select(
         platform=a.platform,
         account_a=a.account_id,
         account_b=b.account_id,
@@ -110,25 +117,77 @@ def edges(
         delay=(a.us - b.us).abs() / 1e6,
     )
 
-    # The key-level part (keys, IDF score) needs the distinct (pair, key) rows; everything
-    # else is one pass over the pairs (one GROUP BY, not one per column: 2x faster).
-    touched = rows.group_by("platform", "key").aggregate(n=rows.account_id.nunique())
-    per_key = pairs.select(*pair, "key").distinct()
-    per_key = per_key.join(touched, ["platform", "key"])
-    per_key = per_key.mutate(idf=(ibis.literal(float(accounts)) / per_key.n).ln())
-    scored = per_key.group_by(pair).aggregate(keys=ibis._.count(), score=ibis._.idf.sum())
 
-    triple = ibis.struct({"key": pairs.key, "post_a": pairs.post_a, "post_b": pairs.post_b})
-    main = pairs.group_by(pair).aggregate(
-        coactions=ibis.struct({"a": pairs.post_a, "b": pairs.post_b}).nunique(),
-        median_delay=pairs.delay.median(),
-        evidence_total=pairs.count(),
+def pairs_table() -> ir.Table:
+    return ibis.table(PAIR_SCHEMA, name=PAIRS)
+
+
+def edges(
+    pairs: ir.Table,
+    rows: ir.Table,
+    trace: str,
+    window: float,
+    accounts: int,
+    evidence_limit: int = 20,
+) -> ir.Table:
+    """The edges of one trace from its materialised `pairs`; `rows` are the trace's rows
+    (for each key's account count) and `accounts` its distinct accounts (IDF's A)."""
+    pair = ["platform", "account_a", "account_b"]
+    touched = rows.group_by("platform", "key").aggregate(n=rows.account_id.nunique())
+    idf_of = touched.mutate(idf=(ibis.literal(float(accounts)) / touched.n).ln()).select(
+        "platform", "key", "idf"
+    )
+    columns = (
+        "trace",
+        "window_s",
+        "platform",
+        "account_a",
+        "account_b",
+        "coactions",
+        "keys",
+        "score",
+        "median_delay",
+        "evidence",
+        "evidence_total",
+    )
+
+    # Most account pairs co-act once (on the 1M scenario, four in five): their edge is
+    # their one row, with no aggregation. Holistic aggregates (median, distinct counts,
+    # evidence lists) over tens of millions of one-row groups are what exhausts memory at
+    # scale, so only pairs with several rows go through them.
+    sizes = pairs.group_by(pair).aggregate(rows_n=pairs.count())
+    one = pairs.join(sizes.filter(sizes.rows_n == 1), pair)
+    one = one.join(idf_of, ["platform", "key"])
+    triple_one = ibis.struct({"key": one.key, "post_a": one.post_a, "post_b": one.post_b})
+    single = one.select(
+        trace=ibis.literal(trace),
+        window_s=ibis.literal(float(window)),
+        platform=one.platform,
+        account_a=one.account_a,
+        account_b=one.account_b,
+        coactions=ibis.literal(1, "int64"),
+        keys=ibis.literal(1, "int64"),
+        score=one.idf,
+        median_delay=one.delay,
+        evidence=ibis.array([triple_one]),
+        evidence_total=ibis.literal(1, "int64"),
+    )
+
+    many = pairs.semi_join(sizes.filter(sizes.rows_n > 1), pair)
+    # The key-level part (keys, IDF score) needs the distinct (pair, key) rows; everything
+    # else is one pass over the rows (one GROUP BY, not one per column: 2x faster).
+    per_key = many.select(*pair, "key").distinct().join(idf_of, ["platform", "key"])
+    scored = per_key.group_by(pair).aggregate(keys=per_key.count(), score=per_key.idf.sum())
+    triple = ibis.struct({"key": many.key, "post_a": many.post_a, "post_b": many.post_b})
+    main = many.group_by(pair).aggregate(
+        coactions=ibis.struct({"a": many.post_a, "b": many.post_b}).nunique(),
+        median_delay=many.delay.median(),
+        evidence_total=many.count(),
         # Sorted, then cut: the triples are distinct per pair, so the sample is the same on
         # every engine.
         evidence=triple.collect(),
     )
-
-    joined = main.join(scored, pair).select(
+    several = main.join(scored, pair).select(
         trace=ibis.literal(trace),
         window_s=ibis.literal(float(window)),
         platform="platform",
@@ -141,4 +200,4 @@ def edges(
         evidence=ibis._.evidence.sort()[:evidence_limit],
         evidence_total="evidence_total",
     )
-    return joined
+    return single.select(*columns).union(several.select(*columns))

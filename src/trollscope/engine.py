@@ -19,6 +19,7 @@ members (hundreds), far below the default of 5,000.
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +78,8 @@ class Backend(Protocol):
 
     def insert_edges(self, expr: ir.Table) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class DuckDBBackend:
     """The case's own connection: input tables are views of the case."""
@@ -102,15 +105,20 @@ class DuckDBBackend:
 
     def insert_edges(self, expr: ir.Table) -> None:
         cols = ", ".join(EDGE_COLUMNS)
-        self.con.execute(f"INSERT INTO edges ({cols}) SELECT {cols} FROM ({self.sql(expr)})")
+        self.con.execute(f"INSERT INTO {NEW_EDGES} ({cols}) SELECT {cols} FROM ({self.sql(expr)})")
 
     def close(self) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS {coaction.ROWS}")
+        for name in (coaction.ROWS, coaction.PAIRS):
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _records(value: Any) -> Any:
     """Arrow tables fetched from DuckDB come as a reader on some versions."""
     return value.read_all() if hasattr(value, "read_all") else value
+
+
+NEW_EDGES = "ts_new_edges"  # a run's edges, before they replace the trace's in the case
+NEW_SKIPPED = "ts_new_skipped"
 
 
 def compute_edges(
@@ -121,9 +129,14 @@ def compute_edges(
     max_burst: int = MAX_BURST,
     backend: Backend | None = None,
 ) -> int:
-    """Compute the edges of `trace` into the case's `edges` table (replacing that trace's
-    earlier edges and skipped keys) on `backend` (default: DuckDB on `con`); returns the
-    number of edges."""
+    """Compute the edges of `trace` on `backend` (default: DuckDB on `con`) into the
+    temporary tables `ts_new_edges` and `ts_new_skipped` of `con`; `store_edges` then
+    puts them in the case. Returns the number of edges.
+
+    The work happens outside the case's transaction on purpose: DuckDB keeps a
+    transaction's writes (here the scratch tables, tens of millions of pair rows at
+    scale) as transaction-local storage, which spilled past 60 GB on 1M posts; the
+    transaction that replaces the trace's rows is short and holds only the result."""
     engine: Backend = backend if backend is not None else DuckDBBackend(con)
     if trace.prepare is not None:
         for name, table in trace.prepare(con).items():
@@ -131,13 +144,12 @@ def compute_edges(
     engine.materialize(coaction.ROWS, coaction.trace_rows(trace.rows(inputs.Inputs())))
     rows = coaction.rows_table()
 
-    con.execute(_SKIPPED_DDL)
-    con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace.name])
     bursts = coaction.burst(rows, window)
     viral = _records(engine.fetch(bursts.filter(bursts.burst > max_burst)))
     con.register("ts_viral", viral)
     con.execute(
-        f"INSERT INTO skipped_keys SELECT '{trace.name}', platform, key, burst FROM ts_viral"
+        f"CREATE OR REPLACE TEMP TABLE {NEW_SKIPPED} AS "
+        f"SELECT '{trace.name}' AS trace, platform, key, burst FROM ts_viral"
     )
     con.unregister("ts_viral")
     engine.register(coaction.SKIPPED, viral.select(["platform", "key"]))
@@ -145,19 +157,37 @@ def compute_edges(
     total = _records(engine.fetch(coaction.total_accounts(rows)))
     accounts = int(total.column("n")[0].as_py()) if total.num_rows else 0
 
-    con.execute(_EDGES_DDL)
-    con.execute("DELETE FROM edges WHERE trace = ?", [trace.name])
-    before = _count_edges(con, trace.name)
+    scratch = f"OR REPLACE TEMP TABLE {NEW_EDGES}"
+    con.execute(_EDGES_DDL.replace("TABLE IF NOT EXISTS edges", scratch))
+    engine.materialize(coaction.PAIRS, coaction.pairs(rows, coaction.skipped_table(), window))
     expr = coaction.edges(
-        rows, coaction.skipped_table(), trace.name, window, accounts, evidence_limit
+        coaction.pairs_table(), rows, trace.name, window, accounts, evidence_limit
     )
     engine.insert_edges(expr)
-    return _count_edges(con, trace.name) - before
+    if backend is None:  # ours: drop its scratch tables now, not when the case closes
+        engine.close()
+    return int(con.execute(f"SELECT count(*) FROM {NEW_EDGES}").fetchall()[0][0])
 
 
-def _count_edges(con: duckdb.DuckDBPyConnection, trace: str) -> int:
-    rows = con.execute("SELECT count(*) FROM edges WHERE trace = ?", [trace]).fetchall()
-    return int(rows[0][0])
+def store_edges(con: duckdb.DuckDBPyConnection, trace: str) -> None:
+    """Replace the trace's edges and skipped keys in the case by the new ones, in one
+    short transaction."""
+    cols = ", ".join(EDGE_COLUMNS)
+    con.execute("BEGIN")
+    try:
+        con.execute(_EDGES_DDL)
+        con.execute(_SKIPPED_DDL)
+        con.execute("DELETE FROM edges WHERE trace = ?", [trace])
+        con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace])
+        con.execute(f"INSERT INTO edges ({cols}) SELECT {cols} FROM {NEW_EDGES}")
+        con.execute(f"INSERT INTO skipped_keys SELECT * FROM {NEW_SKIPPED}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in (NEW_EDGES, NEW_SKIPPED):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 @contextmanager
@@ -194,14 +224,20 @@ def edges(
     if chosen < 0:
         raise TrollscopeError(f"the window must be 0 or more seconds, not {chosen}.")
     with Case.open(case_path) as case:
-        case.con.execute("BEGIN")
+        # DuckDB spills to disk without bound by default; leave a fifth of the free space
+        # so that a run too big for the machine fails with an error, not a full disk.
+        free = shutil.disk_usage(Path(case_path).resolve().parent).free
+        case.con.execute(f"SET max_temp_directory_size = '{int(free * 0.8) // 2**20}MiB'")
         try:
             with _backend(engine, case.con) as backend:
                 n = compute_edges(case.con, trace, chosen, max_burst=max_burst, backend=backend)
-            case.con.execute("COMMIT")
-        except BaseException:
-            case.con.execute("ROLLBACK")
-            raise
+        except duckdb.OutOfMemoryException as exc:
+            raise TrollscopeError(
+                f"the {trace.name} edges at a {chosen:g} s window need more memory and disk "
+                f"than this machine has ({exc}). Lower --max-burst (keys touched by fewer "
+                "accounts per window are kept), shorten the window, or free disk space."
+            ) from None
+        store_edges(case.con, trace.name)
         if out is not None:
             target = Path(out)
             fmt = "FORMAT CSV, HEADER" if target.suffix.lower() == ".csv" else "FORMAT PARQUET"

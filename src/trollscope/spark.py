@@ -104,12 +104,12 @@ class SparkBackend:
         return self.spark.sql(self.sql(expr)).toArrow()
 
     def insert_edges(self, expr: ir.Table) -> None:
-        from trollscope.engine import EDGE_COLUMNS
+        from trollscope.engine import EDGE_COLUMNS, NEW_EDGES
 
         table = self.fetch(expr)
         self.con.register("ts_spark_edges", table)
         cols = ", ".join(EDGE_COLUMNS)
-        self.con.execute(f"INSERT INTO edges ({cols}) SELECT {cols} FROM ts_spark_edges")
+        self.con.execute(f"INSERT INTO {NEW_EDGES} ({cols}) SELECT {cols} FROM ts_spark_edges")
         self.con.unregister("ts_spark_edges")
 
     def close(self) -> None:

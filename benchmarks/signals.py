@@ -1,0 +1,119 @@
+"""How long the account signals take on the simulator's default scenario.
+
+    .venv/bin/python benchmarks/signals.py --posts 1000000
+
+Simulates N posts (seed 1; cached in benchmarks/.work/simulate-N, whose canonical files
+the other benchmarks share), ingests its information-operations CSV into a case (cached
+as benchmarks/.work/case-signals-N.duckdb), then, in a fresh process per run on a copy of
+that case, times `trollscope.signals.run.signals` for each signal alone and for all of
+them together (storage in the case included), with the process's peak resident memory.
+Prints a markdown table for docs/benchmarks.md. Target (issue 5): all signals on the 1M
+default scenario under 60 s on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+TROLLSCOPE = Path(sys.executable).with_name("trollscope")
+
+
+def _case(posts: int) -> Path:
+    sim = WORK / f"simulate-{posts}"
+    if not (sim / "io_tweets.csv").exists():
+        subprocess.run(
+            [str(TROLLSCOPE), "simulate", "--out", str(sim), "--posts", str(posts),
+             "--formats", "io-tweets", "--hide-progress"],
+            check=True,
+        )  # fmt: skip
+    case = WORK / f"case-signals-{posts}.duckdb"
+    if not case.exists():
+        subprocess.run(
+            [str(TROLLSCOPE), "ingest", str(sim / "io_tweets.csv"), "--into", str(case),
+             "--hide-progress"],
+            check=True,
+        )  # fmt: skip
+    return case
+
+
+def _child(case: str, names: list[str]) -> None:
+    """Runs in a fresh process: time the signals on the case, print JSON."""
+    import resource
+
+    from trollscope.signals.run import signals
+
+    start = time.perf_counter()
+    flagged = signals(case, names)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(json.dumps({"seconds": seconds, "peak_mib": peak, "flagged": flagged}))
+
+
+def _run(case: Path, names: list[str]) -> dict[str, object]:
+    copy = case.with_name("case-signals-run.duckdb")
+    shutil.copy(case, copy)
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", str(copy), *names],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        copy.unlink(missing_ok=True)
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("names", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.names)
+        return
+    from trollscope.signals.registry import load
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    case = _case(args.posts)
+    rows = []
+    for name in load():
+        result = _run(case, [name])
+        rows.append((name, result))
+    together = _run(case, list(load()))
+    print(f"### Account signals, simulated default scenario, --posts {args.posts:,}\n")
+    print(f"`python benchmarks/signals.py --posts {args.posts}`\n")
+    print("| signals | wall s (in process) | peak RSS | accounts flagged |")
+    print("|---|---:|---:|---:|")
+    for name, result in rows:
+        flagged = result["flagged"]
+        assert isinstance(flagged, dict)
+        print(
+            f"| {name} | {result['seconds']:.1f} | {result['peak_mib']:,} MiB | {flagged[name]:,} |"
+        )
+    total = together["flagged"]
+    assert isinstance(total, dict)
+    print(
+        f"| **all together** | **{together['seconds']:.1f}** | {together['peak_mib']:,} MiB | "
+        f"{sum(total.values()):,} (flags, summed over signals) |"
+    )
+    print(
+        f"\n{os.cpu_count()} logical CPUs, {platform.machine()}, Python "
+        f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end."
+    )
+
+
+if __name__ == "__main__":
+    main()
