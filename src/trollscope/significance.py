@@ -98,14 +98,15 @@ def account_tests(con: duckdb.DuckDBPyConnection, trace: str, jitter: float = 36
         )
     rows_sql = trace_rows_sql(con, TRACES[trace])
     half = 2.0 * jitter  # H = 2J, in seconds
-    kept = f"""SELECT platform, account_id, key, us FROM ({rows_sql}) r
+    has_skipped = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'skipped_keys'"
+    ).fetchall()[0][0]
+    kept = f"SELECT platform, account_id, key, us FROM ({rows_sql}) r"
+    if has_skipped:
+        kept += f"""
         WHERE NOT EXISTS (SELECT 1 FROM skipped_keys s
                           WHERE s.trace = '{trace}' AND s.platform = r.platform
                             AND s.key = r.key)"""
-    con.execute(
-        """CREATE TABLE IF NOT EXISTS skipped_keys (trace VARCHAR NOT NULL,
-           platform VARCHAR NOT NULL, key VARCHAR NOT NULL, burst BIGINT NOT NULL)"""
-    )
     tick = _tick_us(con, kept) / US
     # Seconds since the trace's first row, as DOUBLE: sums of raw microseconds would
     # overflow 64 bits, and the kernel needs only differences.
