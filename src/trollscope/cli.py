@@ -331,22 +331,33 @@ def evaluate_cmd(
         )
 
 
-class _TraceChoice(click.Choice[str]):
-    """The trace names, loaded when first needed: the trace registry imports Ibis, which
-    commands like `ingest` should not pay for at start-up."""
+class _LazyChoice(click.Choice[str]):
+    """Choices from a registry loaded when first needed: the trace registry imports Ibis
+    and the signals theirs, which commands like `ingest` should not pay for at start-up."""
 
-    def __init__(self) -> None:
+    def __init__(self, load: Callable[[], list[str]]) -> None:
+        self._load = load
         super().__init__([])
 
     @property  # type: ignore[override]
     def choices(self) -> list[str]:
-        from trollscope.traces import TRACES
-
-        return list(TRACES)
+        return self._load()
 
     @choices.setter
     def choices(self, value: object) -> None:
         pass
+
+
+def _trace_names() -> list[str]:
+    from trollscope.traces import TRACES
+
+    return list(TRACES)
+
+
+def _signal_names() -> list[str]:
+    from trollscope.signals.registry import load
+
+    return list(load())
 
 
 @cli.command("edges")
@@ -355,7 +366,7 @@ class _TraceChoice(click.Choice[str]):
     "--trace",
     "trace_name",
     required=True,
-    type=_TraceChoice(),
+    type=_LazyChoice(_trace_names),
     help="The co-action signal.",
 )
 @click.option(
@@ -427,30 +438,13 @@ def edges_cmd(
         )
 
 
-class _SignalChoice(click.Choice[str]):
-    """The signal names, loaded when first needed (as `_TraceChoice`)."""
-
-    def __init__(self) -> None:
-        super().__init__([])
-
-    @property  # type: ignore[override]
-    def choices(self) -> list[str]:
-        from trollscope.signals.registry import load
-
-        return list(load())
-
-    @choices.setter
-    def choices(self, value: object) -> None:
-        pass
-
-
 @cli.command("signals")
 @click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--signal",
     "names",
     multiple=True,
-    type=_SignalChoice(),
+    type=_LazyChoice(_signal_names),
     help="A signal to compute (repeatable). Default: all.",
 )
 @click.option(

@@ -37,6 +37,21 @@ ROW_SCHEMA = ibis.schema(
 )
 
 
+# The columns of an edge, in the order of the case's `edges` table.
+EDGE_COLUMNS = (
+    "trace",
+    "window_s",
+    "platform",
+    "account_a",
+    "account_b",
+    "coactions",
+    "keys",
+    "score",
+    "median_delay",
+    "evidence",
+    "evidence_total",
+)
+
 PAIR_SCHEMA = ibis.schema(
     {
         "platform": "string",
@@ -137,20 +152,7 @@ def edges(
     idf_of = touched.mutate(idf=(ibis.literal(float(accounts)) / touched.n).ln()).select(
         "platform", "key", "idf"
     )
-    columns = (
-        "trace",
-        "window_s",
-        "platform",
-        "account_a",
-        "account_b",
-        "coactions",
-        "keys",
-        "score",
-        "median_delay",
-        "evidence",
-        "evidence_total",
-    )
-
+    columns = EDGE_COLUMNS
     # Most account pairs co-act once (on the 1M scenario, four in five): their edge is
     # their one row, with no aggregation. Holistic aggregates (median, distinct counts,
     # evidence lists) over tens of millions of one-row groups are what exhausts memory at

@@ -37,19 +37,7 @@ from trollscope.case import Case
 from trollscope.errors import TrollscopeError
 from trollscope.traces import TRACES, Trace, inputs
 
-EDGE_COLUMNS = (
-    "trace",
-    "window_s",
-    "platform",
-    "account_a",
-    "account_b",
-    "coactions",
-    "keys",
-    "score",
-    "median_delay",
-    "evidence",
-    "evidence_total",
-)
+EDGE_COLUMNS = coaction.EDGE_COLUMNS
 
 ENGINES = ("duckdb", "spark")
 MAX_BURST = 5_000

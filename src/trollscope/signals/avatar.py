@@ -45,6 +45,7 @@ from trollscope.case import Case
 from trollscope.errors import TrollscopeError
 from trollscope.signals import Signal, SignalParams, SignalResult, empty_accounts
 from trollscope.signals.avatar_image import GAN_FLAG_SCORE, AvatarImage, group_keys, hash_image
+from trollscope.traces.inputs import TRACE_ROWS_SCHEMA
 
 NAME = "avatar"
 TABLE = "avatar_hashes"
@@ -70,15 +71,7 @@ AVATAR_HASHES_SCHEMA = pa.schema(
     ]
 )
 
-TRACE_SCHEMA = pa.schema(
-    [
-        pa.field("platform", pa.string()),
-        pa.field("account_id", pa.string()),
-        pa.field("key", pa.string()),
-        pa.field("us", pa.int64()),
-        pa.field("post_id", pa.string()),
-    ]
-)
+TRACE_SCHEMA = TRACE_ROWS_SCHEMA  # (platform, account_id, key, us, post_id)
 
 # --- a case's pictures -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 POSTS = "ts_posts"
 ACCOUNTS = "ts_accounts"
@@ -71,6 +72,17 @@ _TRACE_ROWS = {
     "us": "int64",
     "post_id": "string",
 }
+# The same columns as Arrow, for traces computed in Python (near-dup text, profiles,
+# avatars) before they are handed to an engine.
+TRACE_ROWS_SCHEMA = pa.schema(
+    [
+        ("platform", pa.string()),
+        ("account_id", pa.string()),
+        ("key", pa.string()),
+        ("us", pa.int64()),
+        ("post_id", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trollscope.traces.inputs import TRACE_ROWS_SCHEMA
+
 SHINGLE = 5
 BANDS = 10
 ROWS = 5
@@ -69,15 +71,7 @@ U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
 
-TRACE_SCHEMA = pa.schema(
-    [
-        ("platform", pa.string()),
-        ("account_id", pa.string()),
-        ("key", pa.string()),
-        ("us", pa.int64()),
-        ("post_id", pa.string()),
-    ]
-)
+TRACE_SCHEMA = TRACE_ROWS_SCHEMA  # (platform, account_id, key, us, post_id)
 KEYS_SCHEMA = pa.schema([("post_id", pa.string()), ("key", pa.string())])
 
 _RT = "^RT @[^:]*:"

@@ -55,6 +55,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trollscope.traces.inputs import TRACE_ROWS_SCHEMA
 from trollscope.traces.neardup import lsh_keys, normalise
 
 NAME_DIGITS_MIN = 5
@@ -90,15 +91,7 @@ FEATURES_SCHEMA = pa.schema(
     ]
 )
 
-TRACE_SCHEMA = pa.schema(
-    [
-        ("platform", pa.string()),
-        ("account_id", pa.string()),
-        ("key", pa.string()),
-        ("us", pa.int64()),
-        ("post_id", pa.string()),
-    ]
-)
+TRACE_SCHEMA = TRACE_ROWS_SCHEMA  # (platform, account_id, key, us, post_id)
 
 _LETTER_RUN = "\x01"  # stands for a run of letters while digits are marked
 
