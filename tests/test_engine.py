@@ -365,3 +365,23 @@ def test_avatar_reuse_pairs_accounts_wearing_one_stored_picture(
     )
     assert edges(case_path, "avatar-reuse", 0) == 1
     assert set(_edges(case_path)) == {("a", "b")}
+
+
+def test_hashtags_fold_compatibility_forms(tmp_path: Path, case_path: Path) -> None:
+    # Full-width letters and the 'ﬁ' ligature (NFKC), then case folding: one tag, however
+    # it was typed; a different tag stays apart.
+    _mapped(
+        tmp_path,
+        case_path,
+        "id,user,t,tag",
+        [
+            "1,a,100,ＦｒｅｅＩｒａｎ",
+            "2,b,110,freeiran",
+            "3,c,120,ﬁght",
+            "4,d,125,FIGHT",
+            "5,e,130,free",
+        ],
+        "post=id,account=user,time=t,hashtag=tag",
+    )
+    edges(case_path, "co-hashtag", 60)
+    assert set(_edges(case_path)) == {("a", "b"), ("c", "d")}
