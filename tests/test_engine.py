@@ -11,6 +11,7 @@ from tests.conftest import query
 from trollscope.engine import edges
 from trollscope.ingest import ingest
 from trollscope.readers import ReadOptions
+from trollscope.readers.table import parse_mapping
 
 
 def _shares(tmp_path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
@@ -27,6 +28,13 @@ def _edges(case: Path) -> dict[tuple[str, str], tuple[int, int]]:
         (str(a), str(b)): (int(n), int(k))  # type: ignore[call-overload]
         for a, b, n, k in query(case, "SELECT account_a, account_b, coactions, keys FROM edges")
     }
+
+
+def _mapped(tmp_path: Path, case_path: Path, header: str, rows: list[str], mapping: str) -> None:
+    """Ingest a CSV (header and rows) with a column mapping."""
+    path = tmp_path / "mapped.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    ingest(case_path, [path], options=ReadOptions(mapping=parse_mapping(mapping)))
 
 
 def test_window_is_inclusive_and_no_self_pairs(tmp_path: Path, case_path: Path) -> None:
@@ -80,38 +88,29 @@ def test_idf_weights_rare_keys_more(tmp_path: Path, case_path: Path) -> None:
 
 
 def test_hashtags_fold_case_and_arabic_persian_letters(tmp_path: Path, case_path: Path) -> None:
-    path = tmp_path / "t.csv"
-    path.write_text(
-        "id,user,t,tag\n1,a,100,FreeIran\n2,b,110,freeiran\n3,c,100,كتاب\n4,d,105,کتاب\n",
-        encoding="utf-8",
-    )
-    from trollscope.readers.table import parse_mapping
-
-    ingest(
+    _mapped(
+        tmp_path,
         case_path,
-        [path],
-        options=ReadOptions(mapping=parse_mapping("post=id,account=user,time=t,hashtag=tag")),
+        "id,user,t,tag",
+        ["1,a,100,FreeIran", "2,b,110,freeiran", "3,c,100,كتاب", "4,d,105,کتاب"],
+        "post=id,account=user,time=t,hashtag=tag",
     )
     edges(case_path, "co-hashtag", 60)
     assert set(_edges(case_path)) == {("a", "b"), ("c", "d")}
 
 
 def test_links_are_normalised_and_empty_links_never_pair(tmp_path: Path, case_path: Path) -> None:
-    path = tmp_path / "l.csv"
-    path.write_text(
-        "id,user,t,url\n"
-        "1,a,100,HTTPS://News.Example.com/story?id=7&utm_source=x#top\n"
-        "2,b,110,https://news.example.com/story?id=7&fbclid=abc\n"
-        "3,c,100, \n"
-        "4,d,101, \n",
-        encoding="utf-8",
-    )
-    from trollscope.readers.table import parse_mapping
-
-    ingest(
+    _mapped(
+        tmp_path,
         case_path,
-        [path],
-        options=ReadOptions(mapping=parse_mapping("post=id,account=user,time=t,url=url")),
+        "id,user,t,url",
+        [
+            "1,a,100,HTTPS://News.Example.com/story?id=7&utm_source=x#top",
+            "2,b,110,https://news.example.com/story?id=7&fbclid=abc",
+            "3,c,100, ",
+            "4,d,101, ",
+        ],
+        "post=id,account=user,time=t,url=url",
     )
     edges(case_path, "co-link", 60)
     assert set(_edges(case_path)) == {("a", "b")}
@@ -184,21 +183,20 @@ def test_recall_of_planted_farms_on_the_default_scenario(
 
 
 def test_co_text_normalises_copy_paste(tmp_path: Path, case_path: Path) -> None:
-    from trollscope.readers.table import parse_mapping
-
-    path = tmp_path / "x.csv"
-    path.write_text(
-        "id,user,t,text\n"
-        '1,a,100,"Hello, World! https://t.co/abc @someone"\n'
-        "2,b,110,hello   world!!\n"
-        "3,c,100,سلامٌ يا كتاب‌ها\n"
-        "4,d,120,سلام یا کتابها\n"
-        "5,e,100,https://only.a/link\n"
-        "6,f,101,https://only.a/link\n",
-        encoding="utf-8",
+    _mapped(
+        tmp_path,
+        case_path,
+        "id,user,t,text",
+        [
+            '1,a,100,"Hello, World! https://t.co/abc @someone"',
+            "2,b,110,hello   world!!",
+            "3,c,100,سلامٌ يا كتاب‌ها",
+            "4,d,120,سلام یا کتابها",
+            "5,e,100,https://only.a/link",
+            "6,f,101,https://only.a/link",
+        ],
+        "post=id,account=user,time=t,text=text",
     )
-    mapping = parse_mapping("post=id,account=user,time=t,text=text")
-    ingest(case_path, [path], options=ReadOptions(mapping=mapping))
     edges(case_path, "co-text", 60)
     # A text of only a link has no key; the Persian/Arabic variants are one text.
     assert set(_edges(case_path)) == {("a", "b"), ("c", "d")}
@@ -258,14 +256,6 @@ def test_edges_command(tmp_path: Path, case_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "'soon' is neither a number of seconds nor 'auto'" in bad.stderr
-
-
-def _mapped(tmp_path: Path, case_path: Path, header: str, rows: list[str], mapping: str) -> None:
-    from trollscope.readers.table import parse_mapping
-
-    path = tmp_path / "mapped.csv"
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    ingest(case_path, [path], options=ReadOptions(mapping=parse_mapping(mapping)))
 
 
 def test_batch_creation_pairs_accounts_created_within_the_window(

@@ -20,6 +20,7 @@ from trollscope.signals.profile import compute, log_poisson_tail
 from trollscope.signals.run import signals
 from trollscope.simulate.config import SimulationConfig, farm_at_stealth
 from trollscope.simulate.run import simulate
+from trollscope.simulate.words import BIO_PARTS
 from trollscope.traces import TRACES
 from trollscope.traces.profile import (
     bio_clusters,
@@ -205,20 +206,7 @@ def _farm_and_crowd() -> list[tuple[str, str, str, str | None, str | None]]:
         for i, n in enumerate(firsts)
     ]
     cities = ["London", "Berlin", "Paris", "Madrid", "Cairo", "Tehran", "Dubai", "Moscow", None]
-    phrases = [
-        "coffee lover",
-        "dad of two",
-        "runner",
-        "amateur astronomer",
-        "teacher",
-        "engineer",
-        "student",
-        "nurse",
-        "photographer",
-        "bookworm",
-        "gardener",
-        "chess player",
-    ]
+    phrases = BIO_PARTS[:12]  # the simulator's stock organic bio phrases
     crowd = []
     for i in range(50):
         first = firsts[i % len(firsts)]

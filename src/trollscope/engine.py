@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import duckdb
 import ibis
@@ -100,11 +100,6 @@ class DuckDBBackend:
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _records(value: Any) -> Any:
-    """Arrow tables fetched from DuckDB come as a reader on some versions."""
-    return value.read_all() if hasattr(value, "read_all") else value
-
-
 NEW_EDGES = "ts_new_edges"  # a run's edges, before they replace the trace's in the case
 NEW_SKIPPED = "ts_new_skipped"
 
@@ -133,7 +128,7 @@ def compute_edges(
     rows = coaction.rows_table()
 
     bursts = coaction.burst(rows, window)
-    viral = _records(engine.fetch(bursts.filter(bursts.burst > max_burst)))
+    viral = engine.fetch(bursts.filter(bursts.burst > max_burst))
     con.register("ts_viral", viral)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {NEW_SKIPPED} AS "
@@ -142,7 +137,7 @@ def compute_edges(
     con.unregister("ts_viral")
     engine.register(coaction.SKIPPED, viral.select(["platform", "key"]))
 
-    total = _records(engine.fetch(coaction.total_accounts(rows)))
+    total = engine.fetch(coaction.total_accounts(rows))
     accounts = int(total.column("n")[0].as_py()) if total.num_rows else 0
 
     scratch = f"OR REPLACE TEMP TABLE {NEW_EDGES}"

@@ -264,8 +264,14 @@ def _tick_us(con: duckdb.DuckDBPyConnection, tick: float | None) -> int:
         if not tick > 0:
             raise TrollscopeError(f"the clock tick must be more than 0 seconds, not {tick}.")
         return max(1, round(tick * US))
+    return clock_tick_us(con, _ROWS)
+
+
+def clock_tick_us(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    """The coarsest of TICKS_US that divides every `us` of `relation` (a table name or a
+    parenthesised query), in one scan: minute-stamped data meets on a lattice of minutes."""
     tests = ", ".join(f"bool_and(us % {t} = 0)" for t in TICKS_US[:-1])
-    found = con.execute(f"SELECT {tests} FROM {_ROWS}").fetchall()[0]
+    found = con.execute(f"SELECT {tests} FROM {relation}").fetchall()[0]
     return next((t for t, ok in zip(TICKS_US, found, strict=False) if ok), 1)
 
 

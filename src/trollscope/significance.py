@@ -41,11 +41,11 @@ from scipy import stats
 
 from trollscope.engine import trace_rows_sql
 from trollscope.errors import TrollscopeError
+from trollscope.null import clock_tick_us
 from trollscope.traces import TRACES
 
 US = 1_000_000
 _EPS = 1e-7  # seconds: "strictly after" for the right frame (times are whole microseconds)
-_TICKS_US = (60 * US, US, 1_000, 1)
 
 ACCOUNT_TEST_SCHEMA = pa.schema(
     [
@@ -67,18 +67,6 @@ def _window(con: duckdb.DuckDBPyConnection, trace: str) -> float:
             f"the case has no {trace} edges: compute them first (trollscope edges --trace {trace})."
         )
     return float(rows[0][0])
-
-
-def _tick_us(con: duckdb.DuckDBPyConnection, rows_sql: str) -> int:
-    """The coarsest clock tick that divides every time of the trace (minute-stamped data
-    meets on a lattice of minutes)."""
-    for tick in _TICKS_US:
-        bad = con.execute(f"SELECT count(*) FROM ({rows_sql}) WHERE us % {tick} <> 0").fetchall()[
-            0
-        ][0]
-        if bad == 0:
-            return tick
-    return 1
 
 
 def account_tests(con: duckdb.DuckDBPyConnection, trace: str, jitter: float = 3600.0) -> pa.Table:
@@ -107,7 +95,7 @@ def account_tests(con: duckdb.DuckDBPyConnection, trace: str, jitter: float = 36
         WHERE NOT EXISTS (SELECT 1 FROM skipped_keys s
                           WHERE s.trace = '{trace}' AND s.platform = r.platform
                             AND s.key = r.key)"""
-    tick = _tick_us(con, kept) / US
+    tick = clock_tick_us(con, f"({kept})") / US
     # Seconds since the trace's first row, as DOUBLE: sums of raw microseconds would
     # overflow 64 bits, and the kernel needs only differences.
     # Kernel sums: left frame [t - H, t] (ties and the row itself included), right frame
