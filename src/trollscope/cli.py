@@ -291,14 +291,16 @@ def evaluate_cmd(
     case_path: Path | None, labels_path: Path, answer_path: Path | None, as_json: bool
 ) -> None:
     """Score reported networks against labels: precision, recall, F1, PR-AUC, adjusted
-    Rand index and NMI, for farms and authentic communities separately. With CASE, also
-    say how many labelled accounts the case holds (labels and data must match)."""
+    Rand index and NMI, for farms and authentic communities separately. Without --answer,
+    the CASE's last detection is scored (farms against the networks labelled
+    inauthentic, communities against all networks). With CASE, also say how many
+    labelled accounts the case holds (labels and data must match)."""
     from trollscope.evaluate import evaluate
 
-    if answer_path is None:
+    if answer_path is None and case_path is None:
         raise click.UsageError(
-            "pass the answer to score with --answer FILE (account_id, network_id, score); "
-            "reading detection results from the case comes with `trollscope detect`."
+            "pass the answer to score with --answer FILE (account_id, network_id, score), "
+            "or a CASE that `trollscope detect` has run on."
         )
     result = evaluate(labels_path, answer_path, case_path)
     if as_json:
@@ -327,6 +329,11 @@ def evaluate_cmd(
         out.print(
             f"{result.labelled_in_case:,} of the {result.accounts:,} labelled accounts are in "
             f"{case_path}.",
+            markup=False,
+        )
+    if result.communities_called_inauthentic is not None:
+        out.print(
+            f"authentic communities labelled inauthentic: {result.communities_called_inauthentic}",
             markup=False,
         )
 
@@ -518,6 +525,173 @@ def avatars_cmd(case_path: Path, folder: Path | None, hide_progress: bool) -> No
         if files:
             shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
             out.print(f"{len(files):,} files {what}: {shown}", markup=False)
+
+
+def _detect_options(func: Callable[P, R]) -> Callable[P, R]:
+    """The options detect and scan share."""
+    options = [
+        click.option(
+            "--trace",
+            "trace_names",
+            multiple=True,
+            type=_LazyChoice(_trace_names),
+            help="A trace to test (repeatable). Default: every action trace.",
+        ),
+        click.option(
+            "--window",
+            type=click.FloatRange(0, min_open=True),
+            default=None,
+            help="Co-action window in seconds for every trace (default: each trace's, 60 s).",
+        ),
+        click.option(
+            "--q",
+            "fdr",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=0.01,
+            show_default=True,
+            help="False discovery rate over all tested account pairs (Benjamini-Hochberg).",
+        ),
+        click.option(
+            "--period",
+            type=click.FloatRange(0, min_open=True),
+            default=3600.0,
+            show_default=True,
+            help="Seconds over which the null keeps each account's activity and each key's "
+            "popularity ('what is popular that hour').",
+        ),
+        click.option("--seed", type=int, default=1, show_default=True, help="Leiden's seed."),
+        click.option("--hide-progress", is_flag=True, help="Never show the progress bar."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_detect(
+    case_path: Path,
+    trace_names: tuple[str, ...],
+    window: float | None,
+    fdr: float,
+    period: float,
+    seed: int,
+    hide_progress: bool,
+) -> None:
+    from trollscope.detect import DEFAULT_TRACES, DetectParams, detect
+    from trollscope.detect.run import summary
+
+    params = DetectParams(
+        traces=trace_names or DEFAULT_TRACES, window=window, q=fdr, period_s=period, seed=seed
+    )
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "{task.completed}/{task.total} stages",
+        console=err,
+        disable=hide_progress or not sys.stderr.isatty(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("detect", total=None)
+
+        def advance(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        result = detect(case_path, params, progress=advance)
+    tested = sum(result.tested.values())
+    significant = sum(result.significant.values())
+    out.print(
+        f"{tested:,} account pairs tested, {significant:,} significant at q = {fdr:g}; "
+        f"{result.flagged_accounts:,} accounts in {result.networks:,} networks "
+        f"({result.inauthentic_networks:,} with inauthentic signs). Kept in {case_path}.",
+        markup=False,
+    )
+    networks = summary(case_path)
+    if not networks:
+        return
+    table = Table(title="Networks, strongest first", title_justify="left")
+    for col in ("rank", "size", "log10 p", "traces", "verdict", "hashtags", "amplified"):
+        table.add_column(col, overflow="fold")
+    for n in networks:
+        table.add_row(
+            str(n["rank"]),
+            f"{n['size']:,}",
+            f"{n['log10_p']:.0f}",
+            plain(", ".join(n["traces"])),  # type: ignore[arg-type]
+            plain(n["verdict"]),
+            plain(", ".join(n["hashtags"])),  # type: ignore[arg-type]
+            plain(", ".join(n["amplified"])),  # type: ignore[arg-type]
+        )
+    out.print(table)
+
+
+@cli.command("detect")
+@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_detect_options
+@friendly
+def detect_cmd(
+    case_path: Path,
+    trace_names: tuple[str, ...],
+    window: float | None,
+    fdr: float,
+    period: float,
+    seed: int,
+    hide_progress: bool,
+) -> None:
+    """Find coordinated networks: edges of every action trace, each pair tested against
+    chance, Benjamini-Hochberg over all pairs, Leiden networks described and ranked, and
+    per-account scores and evidence in words. Kept in the case (tables pair_tests,
+    networks, account_scores, account_evidence)."""
+    _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
+
+
+@cli.command("scan")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the case (case.duckdb) and, later, the report.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(names()),
+    default=None,
+    help="The input format; by default it is recognised from the content.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    default="",
+    metavar="FIELD=COLUMN,...",
+    help="Map canonical fields to a table's columns (as for ingest).",
+)
+@click.option("--platform", default=None, help="Platform name for tables that do not say it.")
+@_detect_options
+@friendly
+def scan_cmd(
+    files: tuple[Path, ...],
+    out_dir: Path,
+    fmt: str | None,
+    mapping: str,
+    platform: str | None,
+    trace_names: tuple[str, ...],
+    window: float | None,
+    fdr: float,
+    period: float,
+    seed: int,
+    hide_progress: bool,
+) -> None:
+    """Ingest FILES into OUT/case.duckdb and detect, in one go."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    case_path = out_dir / "case.duckdb"
+    options = ReadOptions(platform=platform, mapping=parse_mapping(mapping))
+    total = sum(p.stat().st_size for p in files if p.is_file())
+    with progress_bar(total, hide_progress, "ingest") as advance:
+        result = ingest(case_path, files, fmt=fmt, options=options, progress=advance)
+    _print_ingest(result)
+    _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
 
 
 def main() -> None:

@@ -49,6 +49,9 @@ class Evaluation:
     pr_auc: float
     # With a case: how many labelled accounts the case holds (labels and data must match).
     labelled_in_case: int | None = None
+    # With a detection read from the case: authentic communities whose members mostly sit
+    # in a network labelled inauthentic (the mistake the verdict must not make).
+    communities_called_inauthentic: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -165,20 +168,48 @@ def _group_scores(groups: Mapping[str, str], answer: Answer) -> GroupScores:
     )
 
 
-def score(labels: Labels, answer: Answer) -> Evaluation:
-    """All metrics of `answer` against `labels`."""
+def score(labels: Labels, answer: Answer, coordinated: Answer | None = None) -> Evaluation:
+    """All metrics of `answer` against `labels`. Farms are scored against `answer`;
+    communities against `coordinated` (all networks, whatever their verdict) if given."""
     known = set(labels.accounts)
-    network = {a: n for a, n in answer.network.items() if a in known}
-    answer = Answer(network=network, score=answer.score)
+
+    def restrict(given: Answer) -> Answer:
+        kept = {a: n for a, n in given.network.items() if a in known}
+        return Answer(network=kept, score=given.score)
+
+    answer = restrict(answer)
     truth = [a in labels.farm for a in labels.accounts]
     scores = [answer.score.get(a, 0.0) for a in labels.accounts]
     return Evaluation(
         accounts=len(labels.accounts),
-        networks=len(set(network.values())),
+        networks=len(set(answer.network.values())),
         farms=_group_scores(labels.farm, answer),
-        communities=_group_scores(labels.community, answer),
+        communities=_group_scores(labels.community, restrict(coordinated or answer)),
         pr_auc=average_precision(truth, scores),
     )
+
+
+def case_answers(case_path: Path | str) -> tuple[Answer, Answer]:
+    """The last detection in a case as answers: (members of networks labelled
+    inauthentic, members of every network); scores are the accounts' scores."""
+    with Case.open(case_path, read_only=True) as case:
+        found = case.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'account_scores'"
+        ).fetchall()[0][0]
+        if not found:
+            raise FormatError(
+                Path(case_path),
+                "the case has no detection results.",
+                f"Run `trollscope detect {case_path}` first, or pass --answer FILE.",
+            )
+        rows = case.con.execute(
+            """SELECT s.account_id, s.network::VARCHAR, s.score, n.inauthentic
+               FROM account_scores s JOIN networks n USING (network)"""
+        ).fetchall()
+    scores = {str(a): float(sc) for a, _, sc, _ in rows}
+    every = {str(a): str(n) for a, n, _, _ in rows}
+    inauthentic = {str(a): str(n) for a, n, _, bad in rows if bad}
+    return Answer(network=inauthentic, score=scores), Answer(network=every, score=scores)
 
 
 def _rows(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
@@ -235,12 +266,24 @@ def read_answer(path: Path) -> Answer:
 
 
 def evaluate(
-    labels_path: Path | str, answer_path: Path | str, case_path: Path | str | None = None
+    labels_path: Path | str, answer_path: Path | str | None, case_path: Path | str | None = None
 ) -> Evaluation:
-    """Score the answer file against the labels. With a case, also count how many
-    labelled accounts it holds: labels of another data set score nothing meaningful."""
+    """Score the answer file (or, without one, the case's last detection: farms against
+    the networks labelled inauthentic, communities against all networks) against the
+    labels. With a case, also count how many labelled accounts it holds: labels of
+    another data set score nothing meaningful."""
     labels = read_labels(Path(labels_path))
-    result = score(labels, read_answer(Path(answer_path)))
+    if answer_path is not None:
+        result = score(labels, read_answer(Path(answer_path)))
+    elif case_path is not None:
+        inauthentic, coordinated = case_answers(case_path)
+        result = score(labels, inauthentic, coordinated)
+        result = replace(
+            result,
+            communities_called_inauthentic=_called_inauthentic(labels, inauthentic, coordinated),
+        )
+    else:
+        raise FormatError(Path(labels_path), "nothing to score.", "Pass --answer FILE or a CASE.")
     if case_path is None:
         return result
     with Case.open(case_path, read_only=True) as case:
@@ -250,3 +293,15 @@ def evaluate(
             "SELECT count(DISTINCT account_id) FROM labelled SEMI JOIN accounts USING (account_id)"
         ).fetchone()
     return replace(result, labelled_in_case=int(row[0]) if row else 0)
+
+
+def _called_inauthentic(labels: Labels, inauthentic: Answer, coordinated: Answer) -> int:
+    """Communities most of whose found members sit in networks labelled inauthentic."""
+    called = 0
+    for community in set(labels.community.values()):
+        members = [a for a, c in labels.community.items() if c == community]
+        found = [a for a in members if a in coordinated.network]
+        bad = [a for a in found if a in inauthentic.network]
+        if found and 2 * len(bad) > len(found):
+            called += 1
+    return called

@@ -37,6 +37,7 @@ class Trace:
     `window` is the default co-action window in seconds (0: same key, any time).
     `meaning` says what sharing the key means and what it does not prove.
     `prepare` computes lookup tables from the case (DuckDB) that `rows` reads by name.
+    `said` words a pair's evidence for a reader: `{n}` keys shared with `{partner}`.
     """
 
     name: str
@@ -44,6 +45,7 @@ class Trace:
     rows: Callable[[Inputs], ir.Table]
     meaning: str
     prepare: Prepare | None = field(default=None)
+    said: str = "shared {n} keys with {partner}"
 
 
 @ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
@@ -212,6 +214,7 @@ TRACES: dict[str, Trace] = {
             _reference("repost"),
             "Two accounts reposted the same post within the window. Organic fans of a "
             "popular account do this too; it is evidence when it is frequent and rare-keyed.",
+            said="reposted {n} of the same posts as {partner}",
         ),
         Trace(
             "co-reply",
@@ -219,18 +222,21 @@ TRACES: dict[str, Trace] = {
             _reference("reply"),
             "Two accounts replied to the same post within the window (swarming). A viral "
             "post draws many replies; repetition across posts is what matters.",
+            said="replied to {n} of the same posts as {partner}",
         ),
         Trace(
             "co-quote",
             60.0,
             _reference("quote"),
             "Two accounts quoted the same post within the window.",
+            said="quoted {n} of the same posts as {partner}",
         ),
         Trace(
             "co-mention",
             60.0,
             _mentions,
             "Two accounts mentioned the same account within the window.",
+            said="mentioned {n} of the same accounts as {partner}",
         ),
         Trace(
             "co-hashtag",
@@ -239,12 +245,14 @@ TRACES: dict[str, Trace] = {
             "Two accounts used the same hashtag within the window. Trending tags make this "
             "common; rare tags pushed in bursts are the farm's signature.",
             prepare=_prepare_hashtags,
+            said="used {n} of the same hashtags as {partner}",
         ),
         Trace(
             "co-link",
             60.0,
             _links,
             "Two accounts shared the same (normalised) link within the window.",
+            said="shared {n} of the same links as {partner}",
         ),
         Trace(
             "co-text",
@@ -253,6 +261,7 @@ TRACES: dict[str, Trace] = {
             "Two accounts posted the same text (after normalisation) within the window: "
             "copy-paste. Reposts are left out (their text is the original's). Common short "
             "phrases ('good morning') coincide by chance; IDF weighs them down.",
+            said="posted {n} of the same texts as {partner}",
         ),
         Trace(
             "near-dup-text",
@@ -263,6 +272,7 @@ TRACES: dict[str, Trace] = {
             "LSH band (Jaccard 0.8 is caught 98% of the time, 0.3 about 2%). Near-copies "
             "share several bands, so `keys` counts bands. Reposts are left out.",
             prepare=_prepare_neardup,
+            said="posted near-copies of texts of {partner} ({n} LSH bands shared)",
         ),
         Trace(
             "co-image",
@@ -271,6 +281,7 @@ TRACES: dict[str, Trace] = {
             "Two accounts attached the same picture (equal 64-bit perceptual hash, so "
             "resized or re-compressed copies match) within the window. Needs hashes in the "
             "data: photos present in a Telegram export, or a mapped phash column.",
+            said="attached {n} of the same pictures as {partner}",
         ),
         Trace(
             "batch-creation",
@@ -280,6 +291,7 @@ TRACES: dict[str, Trace] = {
             "(the evidence's post ids are the account ids). Farms register accounts in "
             "batches; on a big platform many accounts are created every minute, so a pair "
             "means little alone: it counts together with the other traces.",
+            said="was created at the same time as {partner}",
         ),
         Trace(
             "profile-template",
@@ -292,6 +304,7 @@ TRACES: dict[str, Trace] = {
             "the same edges) and the evidence's post ids are account ids. One organisation's "
             "accounts share templates too.",
             prepare=_prepare_profiles,
+            said="shares a profile template with {partner}",
         ),
         Trace(
             "avatar-reuse",
@@ -304,6 +317,7 @@ TRACES: dict[str, Trace] = {
             "are account ids. A stolen celebrity photo or a stock picture is worn by "
             "strangers too.",
             prepare=_prepare_avatars,
+            said="wears the same profile picture as {partner}",
         ),
     )
 }

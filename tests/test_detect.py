@@ -1,0 +1,180 @@
+"""Detection: the pair tests against values worked out by hand and a resampled null,
+hand-made farms found and jittered ones not, and the calibration and detection targets
+on simulated and real data."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from tests.conftest import query
+from trollscope.detect import DetectParams, detect
+from trollscope.detect.networks import simes_log_p
+from trollscope.detect.pairtest import log_pvalues, pair_tests, sync_log_pvalues
+from trollscope.engine import edges
+from trollscope.ingest import ingest
+
+HOUR = 3600
+
+
+def _shares(tmp_path: Path, rows: list[tuple[str, str, int]]) -> Path:
+    """A CooRTweet shares file from (object, account, seconds); content ids numbered."""
+    path = tmp_path / "shares.csv"
+    lines = ["object_id,account_id,content_id,timestamp_share"]
+    lines += [f"{o},{a},c{i},{t}" for i, (o, a, t) in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _organic(rng: random.Random, accounts: int = 60, posts: int = 40) -> list[tuple[str, str, int]]:
+    """Organic reposting: each account reposts 10 random posts at random times over 12
+    hours, and one viral post draws 40 accounts within five minutes."""
+    rows = []
+    for a in range(accounts):
+        for _ in range(10):
+            rows.append((f"p{rng.randrange(posts)}", f"o{a}", rng.randrange(12 * HOUR)))
+    for a in rng.sample(range(accounts), 40):
+        rows.append(("viral", f"o{a}", 3 * HOUR + rng.randrange(300)))
+    return rows
+
+
+def _farm(rng: random.Random, offsets: dict[str, int] | None = None) -> list[tuple[str, str, int]]:
+    """Five accounts reposting twelve posts that nobody else touches, one an hour, each
+    within ten seconds of the first; `offsets` shifts a member's whole timeline."""
+    rows = []
+    for k in range(12):
+        for m in range(5):
+            member = f"f{m}"
+            shift = (offsets or {}).get(member, 0)
+            rows.append((f"t{k}", member, k * HOUR + 600 + rng.randrange(10) + shift))
+    return rows
+
+
+# -- the tests' arithmetic, by hand --------------------------------------------------
+
+
+def test_repeat_pvalue_is_the_conditional_poisson_tail() -> None:
+    e = 0.5
+    # P(X >= 3) / P(X >= 1) for X ~ Poisson(0.5), written out.
+    tail = 1 - math.exp(-e) * (1 + e + e * e / 2)
+    want = tail / (1 - math.exp(-e))
+    got = log_pvalues(np.array([3, 1, 0]), np.array([e, e, e]))
+    assert math.isclose(math.exp(got[0]), want, rel_tol=1e-9)
+    assert got[1] == 0.0 and got[2] == 0.0  # one meeting is what made the pair a candidate
+
+
+def test_sync_pvalue_is_the_conditional_binomial_tail() -> None:
+    rho = 0.1
+    # Two of two shared keys met within the window: rho^2 / P(at least one).
+    want = rho**2 / (1 - (1 - rho) ** 2)
+    got = sync_log_pvalues(np.array([2, 1]), np.array([2, 5]), rho)
+    assert math.isclose(math.exp(got[0]), want, rel_tol=1e-9)
+    assert got[1] == 0.0
+
+
+def test_simes_combination() -> None:
+    p = np.array([0.01, 0.04, 0.5])
+    want = min(3 * 0.01 / 1, 3 * 0.04 / 2, 3 * 0.5 / 3)
+    assert math.isclose(math.exp(simes_log_p(np.log(p))), want, rel_tol=1e-9)
+    assert simes_log_p(np.array([])) == 0.0
+
+
+def test_expected_meetings_match_the_resampled_popularity_null(
+    tmp_path: Path, case_path: Path
+) -> None:
+    """E_ab from the SQL against a Monte Carlo of the null it stands for: in every hour,
+    each account's picks redrawn in proportion to the keys' popularity that hour."""
+    rng = random.Random(5)
+    rows = _organic(rng)
+    ingest(case_path, [_shares(tmp_path, rows)])
+    edges(case_path, "co-repost", 600)
+    con = duckdb.connect(str(case_path))
+    table = pair_tests(con, "co-repost", HOUR).to_pydict()
+    con.close()
+    assert len(table["expected"]) > 50
+
+    picks: dict[tuple[str, int], set[str]] = defaultdict(set)  # (account, hour) -> keys
+    for key, account, t in rows:
+        picks[(account, t // HOUR)].add(key)
+    popularity: dict[int, Counter[str]] = defaultdict(Counter)
+    for (_account, hour), keys in picks.items():
+        popularity[hour].update(keys)
+    draws = np.random.default_rng(1)
+    meetings = np.zeros(len(table["expected"]))
+    reps = 400
+    pairs = list(zip(table["account_a"], table["account_b"], strict=True))
+    for _ in range(reps):
+        drawn: dict[tuple[str, int], np.ndarray] = {}
+        for (account, hour), keys in picks.items():
+            names = list(popularity[hour])
+            weights = np.array([popularity[hour][k] for k in names], dtype=float)
+            drawn[(account, hour)] = draws.choice(len(names), len(keys), p=weights / weights.sum())
+        for i, (a, b) in enumerate(pairs):
+            for hour in range(12):
+                x, y = drawn.get((a, hour)), drawn.get((b, hour))
+                if x is not None and y is not None:
+                    meetings[i] += (x[:, None] == y[None, :]).sum()
+    resampled = meetings / reps
+    expected = np.array(table["expected"])
+    assert math.isclose(resampled.sum(), expected.sum(), rel_tol=0.03)
+    big = expected > 0.5
+    assert big.sum() > 10
+    assert np.allclose(resampled[big], expected[big], rtol=0.25)
+
+
+# -- hand-made farms ------------------------------------------------------------------
+
+
+def _networks(case: Path) -> list[set[str]]:
+    rows = query(case, "SELECT network, account_id FROM account_scores ORDER BY network")
+    found: dict[int, set[str]] = defaultdict(set)
+    for network, account in rows:
+        found[int(network)].add(str(account))  # type: ignore[call-overload]
+    return list(found.values())
+
+
+def test_a_synchronised_farm_is_one_network_and_nobody_else_is_flagged(
+    tmp_path: Path, case_path: Path
+) -> None:
+    rng = random.Random(3)
+    ingest(case_path, [_shares(tmp_path, _organic(rng) + _farm(rng))])
+    result = detect(case_path, DetectParams(traces=("co-repost",)))
+    assert _networks(case_path) == [{f"f{m}" for m in range(5)}]
+    assert result.flagged_accounts == 5 and result.networks == 1
+    assert result.significant["co-repost"] == 10  # every pair of the five
+    lines = [str(r[0]) for r in query(case_path, "SELECT line FROM account_evidence")]
+    assert len(lines) == 5 * 4  # each member, its four partners
+    assert all(line.startswith("reposted 12 of the same posts as @f") for line in lines)
+    assert all("within 60 s" in line for line in lines)
+    net = query(case_path, "SELECT size, pairs, density, traces FROM networks")[0]
+    assert net[:3] == (5, 10, 1.0)
+    assert net[3] == [{"trace": "co-repost", "pairs": 10}]
+
+
+def test_a_farm_jittered_apart_repeats_but_is_not_synchronised(
+    tmp_path: Path, case_path: Path
+) -> None:
+    """The same farm with each member's timeline shifted by its own offset within +-1
+    day (the jitter null): it still reposts the same posts, never together."""
+    rng = random.Random(3)
+    offsets = {f"f{m}": rng.randrange(-86400, 86400) for m in range(5)}
+    ingest(case_path, [_shares(tmp_path, _organic(rng) + _farm(rng, offsets))])
+    result = detect(case_path, DetectParams(traces=("co-repost",)))
+    assert result.flagged_accounts == 0
+    assert query(case_path, "SELECT count(*) FROM networks") == [(0,)]
+
+
+def test_a_failed_detection_leaves_the_previous_one(tmp_path: Path, case_path: Path) -> None:
+    rng = random.Random(3)
+    ingest(case_path, [_shares(tmp_path, _organic(rng) + _farm(rng))])
+    detect(case_path, DetectParams(traces=("co-repost",)))
+    before = query(case_path, "SELECT * FROM account_scores ORDER BY account_id")
+    with pytest.raises(Exception, match="q"):
+        detect(case_path, DetectParams(traces=("co-repost",), q=2.0))
+    assert query(case_path, "SELECT * FROM account_scores ORDER BY account_id") == before
