@@ -1,14 +1,14 @@
 """Networks: Leiden communities of the fused graph of significant pairs.
 
 Every significant pair of every trace is one layer of a multiplex graph; for community
-detection the layers are flattened into one weighted graph, a pair weighing its strongest
-evidence, max over its traces of -log10 p (capped at WEIGHT_CAP). Not the sum: one
-directive makes a farm co-repost and co-reply at once, so traces are not independent
-witnesses, and summing them split a 150-member farm by the language of its copy-pasted
-texts (its English, Farsi and Arabic desks share co-text only within a desk) although
-every member co-reposted with every other. Leiden (leidenalg, modularity) is run several
-times with consecutive seeds and the partition of highest quality kept, so a run is
-reproducible from its seed.
+detection the layers are flattened into one unweighted graph: two accounts are linked if
+any trace found their pair significant. Significance is the evidence; how far a p-value
+is beyond the threshold is not structure. Weighting by -log10 p let strong but local
+evidence carve up a farm: a 150-member farm whose English, Farsi and Arabic desks share
+copy-pasted text only within a desk (p near 1e-50) while every member co-reposted with
+every other (p near 1e-6) came out as three networks, by desk. Leiden (leidenalg,
+modularity) is run several times with consecutive seeds and the partition of highest
+quality kept, so a run is reproducible from its seed.
 
 A network's own p-value combines the p-values of the tested pairs inside it with Simes'
 method (valid for the positively dependent tests that pairs sharing accounts give).
@@ -22,10 +22,6 @@ import igraph as ig
 import leidenalg
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-
-WEIGHT_CAP = 50.0  # -log10 p counted at most this much in the fused weight
-_LN10 = float(np.log(10.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,22 +34,16 @@ class Partition:
     network: np.ndarray
 
 
-def fused_weights(significant: pa.Table) -> pa.Table:
-    """(platform, account_a, account_b, weight, traces) from per-trace significant pairs."""
-    capped = pc.min_element_wise(
-        pc.divide(pc.negate(significant.column("log_p")), _LN10), pa.scalar(WEIGHT_CAP)
+def fused_pairs(significant: pa.Table) -> pa.Table:
+    """(platform, account_a, account_b, traces): one row per pair significant in any trace."""
+    grouped = significant.group_by(["platform", "account_a", "account_b"]).aggregate(
+        [("trace", "distinct")]
     )
-    table = significant.select(["platform", "account_a", "account_b", "trace"]).append_column(
-        "w", capped
-    )
-    grouped = table.group_by(["platform", "account_a", "account_b"]).aggregate(
-        [("w", "max"), ("trace", "distinct")]
-    )
-    return grouped.rename_columns(["platform", "account_a", "account_b", "weight", "traces"])
+    return grouped.rename_columns(["platform", "account_a", "account_b", "traces"])
 
 
 def leiden(fused: pa.Table, seed: int = 1, runs: int = 5) -> Partition:
-    """Best of `runs` Leiden partitions (modularity, weighted) of the fused graph."""
+    """Best of `runs` Leiden partitions (modularity, unweighted) of the fused graph."""
     platforms = fused.column("platform").to_pylist()
     a = fused.column("account_a").to_pylist()
     b = fused.column("account_b").to_pylist()
@@ -63,13 +53,11 @@ def leiden(fused: pa.Table, seed: int = 1, runs: int = 5) -> Partition:
         index.setdefault((p, y), len(index))
     edges = [(index[(p, x)], index[(p, y)]) for p, x, y in zip(platforms, a, b, strict=True)]
     graph = ig.Graph(n=len(index), edges=edges)
-    weights = fused.column("weight").to_pylist()
     best: leidenalg.VertexPartition.MutableVertexPartition | None = None
     for run in range(max(1, runs)):
         part = leidenalg.find_partition(
             graph,
             leidenalg.ModularityVertexPartition,
-            weights=weights,
             n_iterations=-1,
             seed=seed + run,
         )

@@ -36,7 +36,9 @@ K ~ Binomial(max(S, K), rho), again conditioned on K >= 1.
 
 A pair is significant only if both nulls are rejected: its p-value is the larger of the
 two (an intersection-union test, valid at the level of each). Benjamini-Hochberg then
-runs over all tested pairs of all traces (`run.py`).
+runs over all tested pairs of all traces (`run.py`). A pair that met within the window on
+one key only has a synchrony p-value of 1 whatever S is, so only pairs with K >= 2 are
+computed; the others are counted (they are tested, with p = 1, and enter BH's m).
 
 The analytic E is checked against the null it stands for, resampled (tests/test_detect.py):
 each account's keys in each period redrawn in proportion to popularity.
@@ -46,6 +48,8 @@ Everything runs in DuckDB on integer ids: the joins are candidate pairs x each a
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -80,6 +84,7 @@ _DEG = "ts_pt_deg"  # (aid, h, d)
 _Q = "ts_pt_q"  # (h, q)
 _CAND = "ts_pt_cand"  # candidate pairs with integer ids
 _ACC = "ts_pt_acc"  # (platform, account_id) -> aid
+_TRACE = "ts_pt_trace"  # the trace's rows, materialised once
 
 
 def log_pvalues(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -94,6 +99,8 @@ def log_pvalues(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 def sync_log_pvalues(met: np.ndarray, shared: np.ndarray, rho: float) -> np.ndarray:
     """ln P(X >= K | X >= 1) for X ~ Binomial(max(S, K), rho); 0 where K < 2."""
+    if rho >= 1.0:  # the window spans the period: meeting within it says nothing more
+        return np.zeros(len(met), dtype=np.float64)
     k = met.astype(np.float64)
     n = np.maximum(shared.astype(np.float64), k)
     tail = stats.binom.logsf(k - 1, n, rho)
@@ -102,32 +109,46 @@ def sync_log_pvalues(met: np.ndarray, shared: np.ndarray, rho: float) -> np.ndar
     return np.minimum(out, 0.0)
 
 
-def pair_tests(con: duckdb.DuckDBPyConnection, trace_name: str, period_s: float) -> pa.Table:
+@dataclass(frozen=True, slots=True)
+class PairTests:
+    """The pairs of one trace that could be significant (K >= 2), tested, and how many
+    others were tested with p = 1."""
+
+    table: pa.Table
+    untested: int
+
+
+def pair_tests(con: duckdb.DuckDBPyConnection, trace_name: str, period_s: float) -> PairTests:
     """Test every edge of `trace_name` in the case's `edges` table (at the window it was
-    computed with) under the popularity null with periods of `period_s` seconds."""
+    computed with) under both nulls, with periods of `period_s` seconds."""
     trace = TRACES[trace_name]
     found = con.execute(
         "SELECT DISTINCT window_s FROM edges WHERE trace = ? AND window_s > 0", [trace_name]
     ).fetchall()
     if not found:
-        return PAIR_TEST_SCHEMA.empty_table()
+        return PairTests(PAIR_TEST_SCHEMA.empty_table(), 0)
     window = float(found[0][0])
+    untested = int(
+        con.execute(
+            "SELECT count(*) FROM edges WHERE trace = ? AND keys < 2", [trace_name]
+        ).fetchall()[0][0]
+    )
     period_us = max(1, int(period_s * US))
-    rows_sql = trace_rows_sql(con, trace)
-    tick_s = clock_tick_us(con, f"({rows_sql})") / US
-    rho = min(1.0, (2 * window + tick_s) / period_s)
     try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_TRACE} AS {trace_rows_sql(con, trace)}")
+        tick_s = clock_tick_us(con, _TRACE) / US
+        rho = min(1.0, (2 * window + tick_s) / period_s)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_ACC} AS
                 SELECT platform, account_id, (row_number() OVER ())::UBIGINT AS aid
-                FROM (SELECT DISTINCT platform, account_id FROM ({rows_sql}))"""
+                FROM (SELECT DISTINCT platform, account_id FROM {_TRACE})"""
         )
         # Keys are numbered per platform (a key string on two platforms is two keys).
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_ROWS} AS
                 SELECT DISTINCT acc.aid, hash(r.platform, r.key) AS kid,
                        r.us // {period_us} AS h
-                FROM ({rows_sql}) r JOIN {_ACC} acc USING (platform, account_id)"""
+                FROM {_TRACE} r JOIN {_ACC} acc USING (platform, account_id)"""
         )
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_Q} AS
@@ -146,7 +167,7 @@ def pair_tests(con: duckdb.DuckDBPyConnection, trace_name: str, period_s: float)
                 FROM edges e
                 JOIN {_ACC} x ON x.platform = e.platform AND x.account_id = e.account_a
                 JOIN {_ACC} y ON y.platform = e.platform AND y.account_id = e.account_b
-                WHERE e.trace = ?""",
+                WHERE e.trace = ? AND e.keys >= 2""",
             [trace_name],
         )
         table = con.sql(
@@ -169,26 +190,29 @@ def pair_tests(con: duckdb.DuckDBPyConnection, trace_name: str, period_s: float)
                 ORDER BY c.platform, c.account_a, c.account_b"""
         ).to_arrow_table()
     finally:
-        for name in (_ACC, _ROWS, _Q, _DEG, _CAND):
+        for name in (_TRACE, _ACC, _ROWS, _Q, _DEG, _CAND):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     shared = table.column("shared").to_numpy()
     repeat = log_pvalues(shared, table.column("expected").to_numpy())
     sync = sync_log_pvalues(table.column("keys").to_numpy(), shared, rho)
     n = table.num_rows
-    return pa.table(
-        {
-            "trace": pa.array([trace_name] * n, pa.string()),
-            "window_s": pa.array(np.full(n, window), pa.float64()),
-            "platform": table.column("platform"),
-            "account_a": table.column("account_a"),
-            "account_b": table.column("account_b"),
-            "keys": table.column("keys"),
-            "coactions": table.column("coactions"),
-            "shared": table.column("shared"),
-            "expected": table.column("expected"),
-            "repeat_log_p": pa.array(repeat, pa.float64()),
-            "sync_log_p": pa.array(sync, pa.float64()),
-            "log_p": pa.array(np.maximum(repeat, sync), pa.float64()),
-        },
-        schema=PAIR_TEST_SCHEMA,
+    return PairTests(
+        pa.table(
+            {
+                "trace": pa.array([trace_name] * n, pa.string()),
+                "window_s": pa.array(np.full(n, window), pa.float64()),
+                "platform": table.column("platform"),
+                "account_a": table.column("account_a"),
+                "account_b": table.column("account_b"),
+                "keys": table.column("keys"),
+                "coactions": table.column("coactions"),
+                "shared": table.column("shared"),
+                "expected": table.column("expected"),
+                "repeat_log_p": pa.array(repeat, pa.float64()),
+                "sync_log_p": pa.array(sync, pa.float64()),
+                "log_p": pa.array(np.maximum(repeat, sync), pa.float64()),
+            },
+            schema=PAIR_TEST_SCHEMA,
+        ),
+        untested,
     )

@@ -25,7 +25,7 @@ from trollscope import __version__
 from trollscope.case import Case
 from trollscope.detect.describe import MEMBERS, SIGNIFICANT, describe
 from trollscope.detect.evidence import write_scores
-from trollscope.detect.networks import fused_weights, leiden, simes_log_p
+from trollscope.detect.networks import fused_pairs, leiden, simes_log_p
 from trollscope.detect.pairtest import PAIR_TEST_SCHEMA, pair_tests
 from trollscope.engine import MAX_BURST, compute_edges, store_edges
 from trollscope.errors import TrollscopeError
@@ -117,6 +117,7 @@ def detect(
         free = shutil.disk_usage(Path(case_path).resolve().parent).free
         con.execute(f"SET max_temp_directory_size = '{int(free * 0.8) // 2**20}MiB'")
         tests: list[pa.Table] = []
+        untested: dict[str, int] = {}
         for name in params.traces:
             trace = TRACES[name]
             window = params.window if params.window is not None else trace.window
@@ -130,15 +131,20 @@ def detect(
                 ) from None
             store_edges(con, name)
             say(f"pair tests: {name}")
-            tests.append(pair_tests(con, name, params.period_s))
+            tested = pair_tests(con, name, params.period_s)
+            tests.append(tested.table)
+            untested[name] = tested.untested
         table = pa.concat_tables(tests) if tests else PAIR_TEST_SCHEMA.empty_table()
-        q = benjamini_hochberg(np.exp(table.column("log_p").to_numpy()))
+        # Pairs that met on one key only were tested too (p = 1): they count in m.
+        q = benjamini_hochberg(
+            np.exp(table.column("log_p").to_numpy()), table.num_rows + sum(untested.values())
+        )
         table = table.append_column("q_value", pa.array(q, pa.float64()))
         table = table.append_column("significant", pa.array(q <= params.q, pa.bool_()))
 
         say("networks")
         significant = table.filter(table.column("significant"))
-        partition = leiden(fused_weights(significant), params.seed, params.leiden_runs)
+        partition = leiden(fused_pairs(significant), params.seed, params.leiden_runs)
         members = pa.table(
             {
                 "platform": pa.array(partition.platforms, pa.string()),
@@ -146,7 +152,7 @@ def detect(
                 "network": pa.array(partition.network, pa.int64()),
             }
         )
-        network_log_p = _network_log_p(con, table, members)
+        network_log_p = _network_log_p(con, table, members, params.traces)
 
         con.execute("BEGIN")
         try:
@@ -179,7 +185,7 @@ def detect(
     traces = table.column("trace").to_numpy(zero_copy_only=False)
     flags = table.column("significant").to_numpy(zero_copy_only=False)
     return DetectResult(
-        tested={t: int((traces == t).sum()) for t in params.traces},
+        tested={t: int((traces == t).sum()) + untested.get(t, 0) for t in params.traces},
         significant={t: int(((traces == t) & flags).sum()) for t in params.traces},
         flagged_accounts=members.num_rows,
         networks=len(network_log_p),
@@ -188,22 +194,36 @@ def detect(
 
 
 def _network_log_p(
-    con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table
+    con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table, traces: tuple[str, ...]
 ) -> dict[int, float]:
-    """Simes' combination of the tested pairs inside each network."""
+    """Simes' combination of the tested pairs inside each network (those that met on one
+    key only count with p = 1)."""
     con.register("ts_det_tests", table.select(["platform", "account_a", "account_b", "log_p"]))
-    con.register("ts_det_members_arrow", members)
+    con.register("ts_det_m", members)
     rows = con.sql(
         """SELECT ma.network, list(t.log_p) FROM ts_det_tests t
-           JOIN ts_det_members_arrow ma ON ma.platform = t.platform AND ma.account_id = t.account_a
-           JOIN ts_det_members_arrow mb ON mb.platform = t.platform AND mb.account_id = t.account_b
+           JOIN ts_det_m ma ON ma.platform = t.platform AND ma.account_id = t.account_a
+           JOIN ts_det_m mb ON mb.platform = t.platform AND mb.account_id = t.account_b
            WHERE ma.network = mb.network GROUP BY ma.network"""
     ).fetchall()
+    names = ", ".join(f"'{t}'" for t in traces)
+    ones = dict(
+        con.sql(
+            f"""SELECT ma.network, count(*) FROM edges e
+               JOIN ts_det_m ma ON ma.platform = e.platform AND ma.account_id = e.account_a
+               JOIN ts_det_m mb ON mb.platform = e.platform AND mb.account_id = e.account_b
+               WHERE ma.network = mb.network AND e.keys < 2 AND e.trace IN ({names})
+               GROUP BY ma.network"""
+        ).fetchall()
+    )
     con.unregister("ts_det_tests")
-    con.unregister("ts_det_members_arrow")
+    con.unregister("ts_det_m")
     inside = {int(n): np.asarray(v, dtype=np.float64) for n, v in rows}
     networks = sorted(set(members.column("network").to_pylist()))
-    return {n: simes_log_p(inside.get(n, np.array([]))) for n in networks}
+    return {
+        n: simes_log_p(np.concatenate([inside.get(n, np.array([])), np.zeros(ones.get(n, 0))]))
+        for n in networks
+    }
 
 
 def _store(con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table) -> None:
@@ -213,9 +233,9 @@ def _store(con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table) -
     con.execute(_PAIR_TESTS_DDL)
     con.execute("INSERT INTO pair_tests SELECT * FROM ts_det_table")
     con.unregister("ts_det_table")
-    con.register("ts_det_members_arrow", members)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {MEMBERS} AS SELECT * FROM ts_det_members_arrow")
-    con.unregister("ts_det_members_arrow")
+    con.register("ts_det_m", members)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {MEMBERS} AS SELECT * FROM ts_det_m")
+    con.unregister("ts_det_m")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {SIGNIFICANT} AS SELECT * FROM pair_tests WHERE significant"
     )
