@@ -17,21 +17,23 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The pipeline so far, on the real sample data bundled in examples/data and on a small
-# simulated data set with planted farms: ingest, describe, co-action edges, account
-# signals. (Significance, networks and the report come with issues 6 and 7.)
+# simulated data set with planted farms: ingest, describe, co-action edges, detection
+# (pair tests, networks, verdicts, evidence), and the detection scored against the
+# planted labels. (The HTML report comes with issue 7.)
 demo: setup
 	mkdir -p $(OUT)
-	rm -rf $(OUT)/demo.duckdb $(OUT)/demo.duckdb.wal $(OUT)/sim.duckdb $(OUT)/sim.duckdb.wal $(OUT)/sim
+	rm -rf $(OUT)/demo.duckdb $(OUT)/demo.duckdb.wal $(OUT)/sim $(OUT)/scan
 	$(BIN)/trollscope ingest examples/data/russian_coord_tweets.csv.gz --platform twitter --into $(OUT)/demo.duckdb
 	$(BIN)/trollscope ingest examples/data/IRAhandle_tweets_sample.csv --into $(OUT)/demo.duckdb
 	$(BIN)/trollscope info $(OUT)/demo.duckdb
 	$(BIN)/trollscope edges $(OUT)/demo.duckdb --trace co-repost --window 60 -o $(OUT)/demo-co-repost.csv
+	$(BIN)/trollscope detect $(OUT)/demo.duckdb
 	$(BIN)/trollscope simulate --posts 20000 --days 7 --formats twarc2 --out $(OUT)/sim
-	$(BIN)/trollscope ingest $(OUT)/sim/twarc2.jsonl --into $(OUT)/sim.duckdb
-	$(BIN)/trollscope edges $(OUT)/sim.duckdb --trace co-text -o $(OUT)/sim-co-text.csv
-	$(BIN)/trollscope signals $(OUT)/sim.duckdb
-	@echo "Cases: $(OUT)/demo.duckdb (real data) and $(OUT)/sim.duckdb (simulated; farm labels"
-	@echo "in $(OUT)/sim/labels.csv). DuckDB files: open them with duckdb, pandas or R."
+	$(BIN)/trollscope scan $(OUT)/sim/twarc2.jsonl -o $(OUT)/scan
+	$(BIN)/trollscope evaluate $(OUT)/scan/case.duckdb --labels $(OUT)/sim/labels.csv
+	@echo "Cases: $(OUT)/demo.duckdb (real data) and $(OUT)/scan/case.duckdb (simulated; farm"
+	@echo "labels in $(OUT)/sim/labels.csv), with their networks, account scores and evidence"
+	@echo "(tables networks, account_scores, account_evidence): open them with duckdb, pandas or R."
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -235,3 +235,89 @@ def test_planted_farms_are_found_and_communities_are_not_called_inauthentic(
     # Every planted farm is labelled inauthentic: the verdict is not coordination alone.
     verdicts = query(case, "SELECT count(*) FROM networks WHERE inauthentic")[0][0]
     assert verdicts >= 2  # type: ignore[operator]
+
+
+# -- calibration on real data: CooRTweet's russian_coord_tweets, jittered -------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jitter", [3600, 86400])
+def test_real_coordinated_data_jittered_per_account_flags_almost_nobody(
+    shared_data: Path, tmp_path: Path, jitter: int
+) -> None:
+    """Each account's whole timeline shifted by its own offset, uniform in +-J: the
+    accounts keep what they share and their rhythm, and lose their synchrony."""
+    case = tmp_path / "case.duckdb"
+    ingest(case, [shared_data / "coortweet" / "russian_coord_tweets.csv"])
+    con = duckdb.connect(str(case))
+    accounts = [str(a) for (a,) in con.execute("SELECT DISTINCT account_id FROM posts").fetchall()]
+    rng = np.random.default_rng(11)
+    shifts = rng.integers(-jitter * 10**6, jitter * 10**6, len(accounts), endpoint=True)
+    con.execute("CREATE TEMP TABLE shifts (account_id VARCHAR, us BIGINT)")
+    con.executemany(
+        "INSERT INTO shifts VALUES (?, ?)", list(zip(accounts, shifts.tolist(), strict=True))
+    )
+    con.execute(
+        """UPDATE posts SET created_at = posts.created_at + to_microseconds(s.us)
+           FROM shifts s WHERE s.account_id = posts.account_id"""
+    )
+    moved = con.execute(
+        "SELECT count(*) FROM posts p JOIN shifts s USING (account_id) WHERE s.us <> 0"
+    ).fetchall()[0][0]
+    con.close()
+    assert moved > 30_000  # the timelines did move
+    result = detect(case, DetectParams(traces=("co-repost",)))
+    assert result.tested["co-repost"] > 100  # coincidences within the window remain
+    assert result.flagged_accounts <= 0.005 * len(accounts)
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+def test_detect_and_scan_print_hostile_strings_literally(tmp_path: Path) -> None:
+    """Hashtags and handles are the data's: rich markup in them is shown, not applied."""
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+
+    rng = random.Random(3)
+    lines = ["id,user,time,orig,orig_user,tag,handle"]
+    for i, (key, account, t) in enumerate(_organic(rng) + _farm(rng)):
+        tag = "[i]x[/i]" if account.startswith("f") else f"topic{i % 7}"
+        lines.append(f"p{i},{account},{t},{key},[b]v[/b],{tag},[blink]{account}")
+    data = tmp_path / "shares.csv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = (
+        "post_id=id,account_id=user,created_at=time,repost_of=orig,ref_account_id=orig_user,"
+        "hashtags=tag,handle=handle"
+    )
+    out_dir = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["scan", str(data), "-o", str(out_dir), "--map", mapping, "--trace", "co-repost"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "5 accounts in 1 networks" in result.stdout
+    assert "[i]x[/i]" in result.stdout
+    assert "[b]v[/b]" in result.stdout
+    case = out_dir / "case.duckdb"
+    lines_of_f0 = query(case, "SELECT line FROM account_evidence WHERE account_id = 'f0'")
+    assert all("@[blink]f" in str(line[0]) for line in lines_of_f0)
+
+    again = CliRunner().invoke(cli, ["detect", str(case), "--trace", "co-repost", "--q", "0.5"])
+    assert again.exit_code == 0, again.output
+    bad = CliRunner().invoke(cli, ["detect", str(case), "--period", "0"])
+    assert bad.exit_code == 2 and "--period" in bad.output
+
+
+def test_evaluate_without_a_detection_says_what_to_run(tmp_path: Path, case_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+
+    ingest(case_path, [_shares(tmp_path, _farm(random.Random(1)))])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("account_id,farm_id\nf0,x\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["evaluate", str(case_path), "--labels", str(labels)])
+    assert result.exit_code == 1
+    assert "trollscope detect" in result.output

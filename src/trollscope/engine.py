@@ -95,8 +95,10 @@ class DuckDBBackend:
         cols = ", ".join(EDGE_COLUMNS)
         self.con.execute(f"INSERT INTO {NEW_EDGES} ({cols}) SELECT {cols} FROM ({self.sql(expr)})")
 
-    def close(self) -> None:
-        for name in (coaction.ROWS, coaction.PAIRS):
+    def close(self, keep_rows: bool = False) -> None:
+        """Drop the scratch tables; `keep_rows` leaves the trace's rows (`ts_rows`) for a
+        caller that tests the edges next (detect), which then drops them."""
+        for name in (coaction.PAIRS,) if keep_rows else (coaction.ROWS, coaction.PAIRS):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -111,16 +113,23 @@ def compute_edges(
     evidence_limit: int = 20,
     max_burst: int = MAX_BURST,
     backend: Backend | None = None,
+    keep_rows: bool = False,
 ) -> int:
     """Compute the edges of `trace` on `backend` (default: DuckDB on `con`) into the
     temporary tables `ts_new_edges` and `ts_new_skipped` of `con`; `store_edges` then
-    puts them in the case. Returns the number of edges.
+    puts them in the case. Returns the number of edges. With `keep_rows` (DuckDB only),
+    the trace's rows stay in the temp table `ts_rows`.
 
     The work happens outside the case's transaction on purpose: DuckDB keeps a
     transaction's writes (here the scratch tables, tens of millions of pair rows at
     scale) as transaction-local storage, which spilled past 60 GB on 1M posts; the
     transaction that replaces the trace's rows is short and holds only the result."""
-    engine: Backend = backend if backend is not None else DuckDBBackend(con)
+    engine: Backend
+    own: DuckDBBackend | None = None
+    if backend is None:
+        engine = own = DuckDBBackend(con)
+    else:
+        engine = backend
     if trace.prepare is not None:
         for name, table in trace.prepare(con).items():
             engine.register(name, table)
@@ -147,8 +156,8 @@ def compute_edges(
         coaction.pairs_table(), rows, trace.name, window, accounts, evidence_limit
     )
     engine.insert_edges(expr)
-    if backend is None:  # ours: drop its scratch tables now, not when the case closes
-        engine.close()
+    if own is not None:  # ours: drop its scratch tables now, not when the case closes
+        own.close(keep_rows)
     return int(con.execute(f"SELECT count(*) FROM {NEW_EDGES}").fetchall()[0][0])
 
 

@@ -118,9 +118,12 @@ class PairTests:
     untested: int
 
 
-def pair_tests(con: duckdb.DuckDBPyConnection, trace_name: str, period_s: float) -> PairTests:
+def pair_tests(
+    con: duckdb.DuckDBPyConnection, trace_name: str, period_s: float, rows: str | None = None
+) -> PairTests:
     """Test every edge of `trace_name` in the case's `edges` table (at the window it was
-    computed with) under both nulls, with periods of `period_s` seconds."""
+    computed with) under both nulls, with periods of `period_s` seconds. `rows`: a table
+    already holding the trace's rows (the engine's), else they are computed here."""
     trace = TRACES[trace_name]
     found = con.execute(
         "SELECT DISTINCT window_s FROM edges WHERE trace = ? AND window_s > 0", [trace_name]
@@ -135,20 +138,22 @@ def pair_tests(con: duckdb.DuckDBPyConnection, trace_name: str, period_s: float)
     )
     period_us = max(1, int(period_s * US))
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_TRACE} AS {trace_rows_sql(con, trace)}")
-        tick_s = clock_tick_us(con, _TRACE) / US
+        source = rows or _TRACE
+        if rows is None:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_TRACE} AS {trace_rows_sql(con, trace)}")
+        tick_s = clock_tick_us(con, source) / US
         rho = min(1.0, (2 * window + tick_s) / period_s)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_ACC} AS
                 SELECT platform, account_id, (row_number() OVER ())::UBIGINT AS aid
-                FROM (SELECT DISTINCT platform, account_id FROM {_TRACE})"""
+                FROM (SELECT DISTINCT platform, account_id FROM {source})"""
         )
         # Keys are numbered per platform (a key string on two platforms is two keys).
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_ROWS} AS
                 SELECT DISTINCT acc.aid, hash(r.platform, r.key) AS kid,
                        r.us // {period_us} AS h
-                FROM {_TRACE} r JOIN {_ACC} acc USING (platform, account_id)"""
+                FROM {source} r JOIN {_ACC} acc USING (platform, account_id)"""
         )
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_Q} AS

@@ -21,7 +21,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from trollscope import __version__
+from trollscope import __version__, coaction
 from trollscope.case import Case
 from trollscope.detect.describe import MEMBERS, SIGNIFICANT, describe
 from trollscope.detect.evidence import write_scores
@@ -123,7 +123,7 @@ def detect(
             window = params.window if params.window is not None else trace.window
             say(f"edges: {name}")
             try:
-                compute_edges(con, trace, window, max_burst=params.max_burst)
+                compute_edges(con, trace, window, max_burst=params.max_burst, keep_rows=True)
             except duckdb.OutOfMemoryException as exc:
                 raise TrollscopeError(
                     f"the {name} edges need more memory and disk than this machine has "
@@ -131,7 +131,8 @@ def detect(
                 ) from None
             store_edges(con, name)
             say(f"pair tests: {name}")
-            tested = pair_tests(con, name, params.period_s)
+            tested = pair_tests(con, name, params.period_s, rows=coaction.ROWS)
+            con.execute(f"DROP TABLE IF EXISTS {coaction.ROWS}")
             tests.append(tested.table)
             untested[name] = tested.untested
         table = pa.concat_tables(tests) if tests else PAIR_TEST_SCHEMA.empty_table()
