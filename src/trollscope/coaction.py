@@ -133,6 +133,11 @@ def pairs(rows: ir.Table, skipped: ir.Table, window: float) -> ir.Table:
     )
 
 
+def pair_count(pairs: ir.Table) -> ir.Table:
+    """One row, one column `n`: the distinct account pairs among the band join's rows."""
+    return pairs.select("platform", "account_a", "account_b").distinct().aggregate(n=ibis._.count())
+
+
 def pairs_table() -> ir.Table:
     return ibis.table(PAIR_SCHEMA, name=PAIRS)
 
@@ -144,9 +149,11 @@ def edges(
     window: float,
     accounts: int,
     evidence_limit: int = 20,
+    min_keys: int = 1,
 ) -> ir.Table:
     """The edges of one trace from its materialised `pairs`; `rows` are the trace's rows
-    (for each key's account count) and `accounts` its distinct accounts (IDF's A)."""
+    (for each key's account count) and `accounts` its distinct accounts (IDF's A).
+    `min_keys` > 1 keeps only pairs that met on that many keys (detect tests no others)."""
     pair = ["platform", "account_a", "account_b"]
     touched = rows.group_by("platform", "key").aggregate(n=rows.account_id.nunique())
     idf_of = touched.mutate(idf=(ibis.literal(float(accounts)) / touched.n).ln()).select(
@@ -202,4 +209,6 @@ def edges(
         evidence=ibis._.evidence.sort()[:evidence_limit],
         evidence_total="evidence_total",
     )
+    if min_keys > 1:  # a one-row pair met on one key: none of them is kept
+        return several.filter(several["keys"] >= min_keys).select(*columns)
     return single.select(*columns).union(several.select(*columns))

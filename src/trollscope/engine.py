@@ -114,11 +114,13 @@ def compute_edges(
     max_burst: int = MAX_BURST,
     backend: Backend | None = None,
     keep_rows: bool = False,
-) -> int:
+    min_keys: int = 1,
+) -> tuple[int, int]:
     """Compute the edges of `trace` on `backend` (default: DuckDB on `con`) into the
     temporary tables `ts_new_edges` and `ts_new_skipped` of `con`; `store_edges` then
-    puts them in the case. Returns the number of edges. With `keep_rows` (DuckDB only),
-    the trace's rows stay in the temp table `ts_rows`.
+    puts them in the case. Returns the number of edges kept and of account pairs in all
+    (they differ when `min_keys` > 1 keeps only pairs that met on several keys). With
+    `keep_rows` (DuckDB only), the trace's rows stay in the temp table `ts_rows`.
 
     The work happens outside the case's transaction on purpose: DuckDB keeps a
     transaction's writes (here the scratch tables, tens of millions of pair rows at
@@ -153,12 +155,17 @@ def compute_edges(
     con.execute(_EDGES_DDL.replace("TABLE IF NOT EXISTS edges", scratch))
     engine.materialize(coaction.PAIRS, coaction.pairs(rows, coaction.skipped_table(), window))
     expr = coaction.edges(
-        coaction.pairs_table(), rows, trace.name, window, accounts, evidence_limit
+        coaction.pairs_table(), rows, trace.name, window, accounts, evidence_limit, min_keys
     )
     engine.insert_edges(expr)
+    kept = int(con.execute(f"SELECT count(*) FROM {NEW_EDGES}").fetchall()[0][0])
+    pairs = kept
+    if min_keys > 1:
+        counted = engine.fetch(coaction.pair_count(coaction.pairs_table()))
+        pairs = int(counted.column("n")[0].as_py()) if counted.num_rows else 0
     if own is not None:  # ours: drop its scratch tables now, not when the case closes
         own.close(keep_rows)
-    return int(con.execute(f"SELECT count(*) FROM {NEW_EDGES}").fetchall()[0][0])
+    return kept, pairs
 
 
 def store_edges(con: duckdb.DuckDBPyConnection, trace: str) -> None:
@@ -222,7 +229,7 @@ def edges(
         case.con.execute(f"SET max_temp_directory_size = '{int(free * 0.8) // 2**20}MiB'")
         try:
             with _backend(engine, case.con) as backend:
-                n = compute_edges(case.con, trace, chosen, max_burst=max_burst, backend=backend)
+                n, _ = compute_edges(case.con, trace, chosen, max_burst=max_burst, backend=backend)
         except duckdb.OutOfMemoryException as exc:
             raise TrollscopeError(
                 f"the {trace.name} edges at a {chosen:g} s window need more memory and disk "

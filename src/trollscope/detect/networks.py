@@ -11,7 +11,9 @@ modularity) is run several times with consecutive seeds and the partition of hig
 quality kept, so a run is reproducible from its seed.
 
 A network's own p-value combines the p-values of the tested pairs inside it with Simes'
-method (valid for the positively dependent tests that pairs sharing accounts give).
+method (valid for the positively dependent tests that pairs sharing accounts give). Pairs
+that met on one key only are tested with p = 1 and not stored, so m is taken as every
+pair of members in every trace tested: an upper bound, which errs towards larger p.
 """
 
 from __future__ import annotations
@@ -80,11 +82,12 @@ def leiden(fused: pa.Table, seed: int = 1, runs: int = 5) -> Partition:
     )
 
 
-def simes_log_p(log_p: np.ndarray) -> float:
-    """ln of Simes' combined p-value of the given ln p-values (0 for none)."""
+def simes_log_p(log_p: np.ndarray, tests: int | None = None) -> float:
+    """ln of Simes' combined p-value of the given ln p-values (0 for none). `tests`: how
+    many tests there were in all, when the others (p = 1) are not listed."""
     if len(log_p) == 0:
         return 0.0
     ranked = np.sort(log_p)
-    m = len(ranked)
+    m = max(len(ranked), tests or 0)
     combined = np.log(m) + ranked - np.log(np.arange(1, m + 1))
     return float(min(0.0, combined.min()))

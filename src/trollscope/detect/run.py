@@ -3,15 +3,17 @@ popularity null, Benjamini-Hochberg across all pairs of all traces, Leiden netwo
 their description, and per-account scores and evidence, all written into the case.
 
 Each trace's edges replace its old ones in their own short transaction (as
-`trollscope edges` does); everything detect itself writes (signals, pair_tests,
-networks, account_scores, account_evidence, detect_runs) lands in one transaction at the
-end, so a failure leaves the previous detection intact.
+`trollscope edges` does, except that detect keeps only the pairs it tests: those that
+met on two keys or more; the others are counted); everything detect itself writes
+(signals, pair_tests, networks, account_scores, account_evidence, detect_runs) lands in
+one transaction at the end, so a failure leaves the previous detection intact.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -123,7 +125,9 @@ def detect(
             window = params.window if params.window is not None else trace.window
             say(f"edges: {name}")
             try:
-                compute_edges(con, trace, window, max_burst=params.max_burst, keep_rows=True)
+                kept, pairs = compute_edges(
+                    con, trace, window, max_burst=params.max_burst, keep_rows=True, min_keys=2
+                )
             except duckdb.OutOfMemoryException as exc:
                 raise TrollscopeError(
                     f"the {name} edges need more memory and disk than this machine has "
@@ -134,7 +138,8 @@ def detect(
             tested = pair_tests(con, name, params.period_s, rows=coaction.ROWS)
             con.execute(f"DROP TABLE IF EXISTS {coaction.ROWS}")
             tests.append(tested.table)
-            untested[name] = tested.untested
+            # Pairs that met on one key only are not stored by detect: counted here.
+            untested[name] = tested.untested + pairs - kept
         table = pa.concat_tables(tests) if tests else PAIR_TEST_SCHEMA.empty_table()
         # Pairs that met on one key only were tested too (p = 1): they count in m.
         q = benjamini_hochberg(
@@ -153,7 +158,7 @@ def detect(
                 "network": pa.array(partition.network, pa.int64()),
             }
         )
-        network_log_p = _network_log_p(con, table, members, params.traces)
+        network_log_p = _network_log_p(con, table, members, len(params.traces))
 
         con.execute("BEGIN")
         try:
@@ -195,10 +200,10 @@ def detect(
 
 
 def _network_log_p(
-    con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table, traces: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table, traces: int
 ) -> dict[int, float]:
-    """Simes' combination of the tested pairs inside each network (those that met on one
-    key only count with p = 1)."""
+    """Simes' combination of the tested pairs inside each network, m being every pair of
+    its members in each of the `traces` (the untested ones have p = 1)."""
     con.register("ts_det_tests", table.select(["platform", "account_a", "account_b", "log_p"]))
     con.register("ts_det_m", members)
     rows = con.sql(
@@ -207,23 +212,13 @@ def _network_log_p(
            JOIN ts_det_m mb ON mb.platform = t.platform AND mb.account_id = t.account_b
            WHERE ma.network = mb.network GROUP BY ma.network"""
     ).fetchall()
-    names = ", ".join(f"'{t}'" for t in traces)
-    ones = dict(
-        con.sql(
-            f"""SELECT ma.network, count(*) FROM edges e
-               JOIN ts_det_m ma ON ma.platform = e.platform AND ma.account_id = e.account_a
-               JOIN ts_det_m mb ON mb.platform = e.platform AND mb.account_id = e.account_b
-               WHERE ma.network = mb.network AND e.keys < 2 AND e.trace IN ({names})
-               GROUP BY ma.network"""
-        ).fetchall()
-    )
     con.unregister("ts_det_tests")
     con.unregister("ts_det_m")
     inside = {int(n): np.asarray(v, dtype=np.float64) for n, v in rows}
-    networks = sorted(set(members.column("network").to_pylist()))
+    sizes = Counter(members.column("network").to_pylist())
     return {
-        n: simes_log_p(np.concatenate([inside.get(n, np.array([])), np.zeros(ones.get(n, 0))]))
-        for n in networks
+        int(n): simes_log_p(inside.get(n, np.array([])), traces * size * (size - 1) // 2)
+        for n, size in sorted(sizes.items())
     }
 
 
