@@ -4,6 +4,7 @@ on simulated and real data."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import Counter, defaultdict
@@ -304,8 +305,13 @@ def test_detect_and_scan_print_hostile_strings_literally(tmp_path: Path) -> None
     lines_of_f0 = query(case, "SELECT line FROM account_evidence WHERE account_id = 'f0'")
     assert all("@[blink]f" in str(line[0]) for line in lines_of_f0)
 
-    again = CliRunner().invoke(cli, ["detect", str(case), "--trace", "co-repost", "--q", "0.5"])
+    again = CliRunner().invoke(cli, ["detect", str(case), "--trace", "co-repost", "--json"])
     assert again.exit_code == 0, again.output
+    found = json.loads(again.stdout)
+    assert found["flagged_accounts"] == 5 and found["networks"] == 1
+    assert found["significant"] == {"co-repost": 10}
+    assert found["networks_top"][0]["size"] == 5
+    assert found["networks_top"][0]["hashtags"][0] == "[i]x[/i]"
     bad = CliRunner().invoke(cli, ["detect", str(case), "--period", "0"])
     assert bad.exit_code == 2 and "--period" in bad.output
 

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -561,6 +562,9 @@ def _detect_options(func: Callable[P, R]) -> Callable[P, R]:
         ),
         click.option("--seed", type=int, default=1, show_default=True, help="Leiden's seed."),
         click.option("--hide-progress", is_flag=True, help="Never show the progress bar."),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print the results as one JSON object."
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -575,7 +579,8 @@ def _run_detect(
     period: float,
     seed: int,
     hide_progress: bool,
-) -> None:
+) -> dict[str, object]:
+    """Run detect with a progress bar; returns the results as plain values (for --json)."""
     from trollscope.detect import DEFAULT_TRACES, DetectParams, detect
     from trollscope.detect.run import summary
 
@@ -596,15 +601,19 @@ def _run_detect(
             bar.update(task, description=stage, completed=done, total=total)
 
         result = detect(case_path, params, progress=advance)
-    tested = sum(result.tested.values())
-    significant = sum(result.significant.values())
+    return {**asdict(result), "networks_top": summary(case_path)}
+
+
+def _print_detect(case_path: Path, found: dict[str, object], fdr: float) -> None:
+    tested = sum(found["tested"].values())  # type: ignore[attr-defined]
+    significant = sum(found["significant"].values())  # type: ignore[attr-defined]
     out.print(
         f"{tested:,} account pairs tested, {significant:,} significant at q = {fdr:g}; "
-        f"{result.flagged_accounts:,} accounts in {result.networks:,} networks "
-        f"({result.inauthentic_networks:,} with inauthentic signs). Kept in {case_path}.",
+        f"{found['flagged_accounts']:,} accounts in {found['networks']:,} networks "
+        f"({found['inauthentic_networks']:,} with inauthentic signs). Kept in {case_path}.",
         markup=False,
     )
-    networks = summary(case_path)
+    networks: list[dict[str, object]] = found["networks_top"]  # type: ignore[assignment]
     if not networks:
         return
     table = Table(title="Networks, strongest first", title_justify="left")
@@ -635,12 +644,17 @@ def detect_cmd(
     period: float,
     seed: int,
     hide_progress: bool,
+    as_json: bool,
 ) -> None:
     """Find coordinated networks: edges of every action trace, each pair tested against
     chance, Benjamini-Hochberg over all pairs, Leiden networks described and ranked, and
     per-account scores and evidence in words. Kept in the case (tables pair_tests,
     networks, account_scores, account_evidence)."""
-    _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
+    found = _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
+    if as_json:
+        click.echo(json.dumps(found))
+    else:
+        _print_detect(case_path, found, fdr)
 
 
 @cli.command("scan")
@@ -682,6 +696,7 @@ def scan_cmd(
     period: float,
     seed: int,
     hide_progress: bool,
+    as_json: bool,
 ) -> None:
     """Ingest FILES into OUT/case.duckdb and detect, in one go."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -690,8 +705,13 @@ def scan_cmd(
     total = sum(p.stat().st_size for p in files if p.is_file())
     with progress_bar(total, hide_progress, "ingest") as advance:
         result = ingest(case_path, files, fmt=fmt, options=options, progress=advance)
-    _print_ingest(result)
-    _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
+    if not as_json:
+        _print_ingest(result)
+    found = _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
+    if as_json:
+        click.echo(json.dumps({"case": str(case_path), "ingest": result.as_dict(), **found}))
+    else:
+        _print_detect(case_path, found, fdr)
 
 
 def main() -> None:
