@@ -53,6 +53,7 @@ import pyarrow as pa
 
 import trollscope
 from trollscope.case import Case
+from trollscope.detect import DEFAULT_TRACES
 from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
 from trollscope.writers import writer
 
@@ -60,18 +61,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXE = Path(sys.executable).with_name("trollscope")
 WINDOW = 60
-# Every action trace but near-duplicate text (part 3 has it alone).
-ACTION_TRACES = (
-    "co-repost",
-    "co-reply",
-    "co-quote",
-    "co-mention",
-    "co-hashtag",
-    "co-link",
-    "co-text",
-    "co-image",
-    "batch-creation",
-)
+# Every action trace but near-duplicate text (part 3 has it alone): detect's, and batch
+# creation.
+ACTION_TRACES = (*DEFAULT_TRACES, "batch-creation")
 TARGET_RATIO = 10.0
 TARGET_SCALE_S = 180.0
 TARGET_SCALE_MB = 8_000.0

@@ -36,6 +36,15 @@ def duck_columns(schema: pa.Schema) -> list[str]:
     return cols
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the case (or the connection's temp schema) has a table `name`: the optional
+    tables (edges, signals, detection results) exist only after their command ran."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    return bool(found[0][0])
+
+
 def _ddl() -> list[str]:
     posts = ", ".join([*duck_columns(POSTS_SCHEMA), "source_id INTEGER NOT NULL"])
     accounts = ", ".join([*duck_columns(ACCOUNTS_SCHEMA), "source_id INTEGER NOT NULL"])

@@ -74,6 +74,38 @@ def cli() -> None:
     already have, and show the evidence. trollscope only analyses: it never posts."""
 
 
+def _stacked(options: list[Callable[[Any], Any]], func: Callable[P, R]) -> Callable[P, R]:
+    """Apply click option decorators as if written above the function, in order."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _input_options(func: Callable[P, R]) -> Callable[P, R]:
+    """How to read the input files: the options ingest and scan share."""
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(names()),
+            default=None,
+            help="The input format; by default it is recognised from the content.",
+        ),
+        click.option(
+            "--map",
+            "mapping",
+            default="",
+            metavar="FIELD=COLUMN,...",
+            help="Map canonical fields to a table's columns, e.g. "
+            "post_id=id,account_id=user,created_at=time,text=message.",
+        ),
+        click.option(
+            "--platform", default=None, help="Platform name for tables that do not say it."
+        ),
+    ]
+    return _stacked(options, func)
+
+
 @cli.command("ingest")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -83,22 +115,7 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The case file (DuckDB) to add to; created if missing.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(names()),
-    default=None,
-    help="The input format; by default it is recognised from the content.",
-)
-@click.option(
-    "--map",
-    "mapping",
-    default="",
-    metavar="FIELD=COLUMN,...",
-    help="Map canonical fields to a table's columns, e.g. "
-    "post_id=id,account_id=user,created_at=time,text=message.",
-)
-@click.option("--platform", default=None, help="Platform name for tables that do not say it.")
+@_input_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
 @friendly
@@ -566,9 +583,7 @@ def _detect_options(func: Callable[P, R]) -> Callable[P, R]:
             "--json", "as_json", is_flag=True, help="Print the results as one JSON object."
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _stacked(options, func)
 
 
 def _run_detect(
@@ -667,21 +682,7 @@ def detect_cmd(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the case (case.duckdb) and, later, the report.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(names()),
-    default=None,
-    help="The input format; by default it is recognised from the content.",
-)
-@click.option(
-    "--map",
-    "mapping",
-    default="",
-    metavar="FIELD=COLUMN,...",
-    help="Map canonical fields to a table's columns (as for ingest).",
-)
-@click.option("--platform", default=None, help="Platform name for tables that do not say it.")
+@_input_options
 @_detect_options
 @friendly
 def scan_cmd(

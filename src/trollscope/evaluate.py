@@ -23,7 +23,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from trollscope.case import Case
+from trollscope.case import Case, has_table
 from trollscope.errors import FormatError
 
 
@@ -193,10 +193,7 @@ def case_answers(case_path: Path | str) -> tuple[Answer, Answer]:
     """The last detection in a case as answers: (members of networks labelled
     inauthentic, members of every network); scores are the accounts' scores."""
     with Case.open(case_path, read_only=True) as case:
-        found = case.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'account_scores'"
-        ).fetchall()[0][0]
-        if not found:
+        if not has_table(case.con, "account_scores"):
             raise FormatError(
                 Path(case_path),
                 "the case has no detection results.",

@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from trollscope.case import has_table
 from trollscope.engine import trace_rows_sql
 from trollscope.errors import TrollscopeError
 from trollscope.null import clock_tick_us
@@ -86,9 +87,7 @@ def account_tests(con: duckdb.DuckDBPyConnection, trace: str, jitter: float = 36
         )
     rows_sql = trace_rows_sql(con, TRACES[trace])
     half = 2.0 * jitter  # H = 2J, in seconds
-    has_skipped = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'skipped_keys'"
-    ).fetchall()[0][0]
+    has_skipped = has_table(con, "skipped_keys")
     kept = f"SELECT platform, account_id, key, us FROM ({rows_sql}) r"
     if has_skipped:
         kept += f"""

@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from trollscope.case import has_table
+
 MEMBERS = "ts_det_members"
 SIGNIFICANT = "ts_det_significant"  # the significant rows of pair_tests
 
@@ -146,9 +148,7 @@ def _signal_shares(con: duckdb.DuckDBPyConnection, networks: int, alpha: float) 
     """Per network and identity signal: members flagged, their share, the case's
     background share, a binomial p-value of the excess, and whether it marks the network
     (Bonferroni over networks x signals, and at least MIN_SHARE of the members)."""
-    has_signals = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'account_signals'"
-    ).fetchall()[0][0]
+    has_signals = has_table(con, "account_signals")
     names = ", ".join(f"'{s}'" for s in IDENTITY_SIGNALS)
     if has_signals:
         counts = con.sql(

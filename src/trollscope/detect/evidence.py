@@ -14,6 +14,7 @@ import math
 import duckdb
 import pyarrow as pa
 
+from trollscope.case import has_table
 from trollscope.detect.describe import IDENTITY_SIGNALS, MEMBERS, SIGNIFICANT
 from trollscope.traces import TRACES
 
@@ -54,9 +55,7 @@ def line(
 def write_scores(con: duckdb.DuckDBPyConnection) -> None:
     """Create `account_scores` and `account_evidence` (the caller holds the transaction)."""
     names = ", ".join(f"'{s}'" for s in IDENTITY_SIGNALS)
-    has_signals = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'account_signals'"
-    ).fetchall()[0][0]
+    has_signals = has_table(con, "account_signals")
     identity = (
         f"""(SELECT list(signal ORDER BY signal) FROM account_signals s
              WHERE s.platform = m.platform AND s.account_id = m.account_id AND s.flagged

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from trollscope import __version__, coaction
-from trollscope.case import Case
+from trollscope.case import Case, has_table
 from trollscope.detect.describe import MEMBERS, SIGNIFICANT, describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.networks import fused_pairs, leiden, simes_log_p
@@ -242,10 +242,7 @@ def summary(case_path: Path | str, limit: int = 10) -> list[dict[str, object]]:
     CLI and scripts): rank, size, pairs, density, log10 p, traces, verdict, top hashtags
     and the accounts most amplified and attacked."""
     with Case.open(case_path, read_only=True) as case:
-        found = case.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'networks'"
-        ).fetchall()[0][0]
-        if not found:
+        if not has_table(case.con, "networks"):
             raise TrollscopeError(
                 f"{case_path} has no detection yet: run `trollscope detect {case_path}` first."
             )
