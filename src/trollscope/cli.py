@@ -715,5 +715,42 @@ def scan_cmd(
         _print_detect(case_path, found, fdr)
 
 
+@cli.command("export")
+@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gexf", "graphml", "csv", "parquet", "json"]),
+    required=True,
+    help="gexf/graphml: the networks as a graph (Gephi, networkx, igraph); csv, parquet, "
+    "json: tables.",
+)
+@click.option(
+    "--what",
+    type=click.Choice(["networks", "edges", "scores"]),
+    default="networks",
+    show_default=True,
+    help="networks: accounts and their significant pairs (csv/parquet write "
+    "NAME.nodes.EXT and NAME.edges.EXT); edges: the significant pairs with their "
+    "evidence; scores: accounts with score, network, verdict and first evidence line.",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write.",
+)
+@friendly
+def export_cmd(case_path: Path, fmt: str, what: str, out_path: Path) -> None:
+    """Export the last detection of CASE: networks for Gephi (GEXF, GraphML) or as tables,
+    the significant pairs with their evidence, or the account scores."""
+    from trollscope.export import export
+
+    summary = export(case_path, out_path, fmt=fmt, what=what)
+    out.print(summary.describe(), markup=False)
+
+
 def main() -> None:
     cli(prog_name="trollscope")
