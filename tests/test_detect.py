@@ -84,6 +84,9 @@ def test_simes_combination() -> None:
     want = min(3 * 0.01 / 1, 3 * 0.04 / 2, 3 * 0.5 / 3)
     assert math.isclose(math.exp(simes_log_p(np.log(p))), want, rel_tol=1e-9)
     assert simes_log_p(np.array([])) == 0.0
+    # Two more tests ran with p = 1 (not listed): m = 5.
+    want = min(5 * 0.01 / 1, 5 * 0.04 / 2, 5 * 0.5 / 3)
+    assert math.isclose(math.exp(simes_log_p(np.log(p), tests=5)), want, rel_tol=1e-9)
 
 
 def test_expected_meetings_match_the_resampled_popularity_null(

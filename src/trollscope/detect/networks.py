@@ -104,5 +104,5 @@ def simes_log_p(log_p: np.ndarray, tests: int | None = None) -> float:
         return 0.0
     ranked = np.sort(log_p)
     m = max(len(ranked), tests or 0)
-    combined = np.log(m) + ranked - np.log(np.arange(1, m + 1))
+    combined = np.log(m) + ranked - np.log(np.arange(1, len(ranked) + 1))
     return float(min(0.0, combined.min()))
