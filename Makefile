@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 # The pipeline so far, on the real sample data bundled in examples/data and on a small
 # simulated data set with planted farms: ingest, describe, co-action edges, detection
 # (pair tests, networks, verdicts, evidence), and the detection scored against the
-# planted labels. (The HTML report comes with issue 7.)
+# planted labels, and the HTML reports.
 demo: setup
 	mkdir -p $(OUT)
 	rm -rf $(OUT)/demo.duckdb $(OUT)/demo.duckdb.wal $(OUT)/sim $(OUT)/scan
@@ -28,12 +28,13 @@ demo: setup
 	$(BIN)/trollscope info $(OUT)/demo.duckdb
 	$(BIN)/trollscope edges $(OUT)/demo.duckdb --trace co-repost --window 60 -o $(OUT)/demo-co-repost.csv
 	$(BIN)/trollscope detect $(OUT)/demo.duckdb
+	$(BIN)/trollscope report $(OUT)/demo.duckdb -o $(OUT)/demo-report.html
 	$(BIN)/trollscope simulate --posts 20000 --days 7 --formats twarc2 --out $(OUT)/sim
 	$(BIN)/trollscope scan $(OUT)/sim/twarc2.jsonl -o $(OUT)/scan
 	$(BIN)/trollscope evaluate $(OUT)/scan/case.duckdb --labels $(OUT)/sim/labels.csv
-	@echo "Cases: $(OUT)/demo.duckdb (real data) and $(OUT)/scan/case.duckdb (simulated; farm"
-	@echo "labels in $(OUT)/sim/labels.csv), with their networks, account scores and evidence"
-	@echo "(tables networks, account_scores, account_evidence): open them with duckdb, pandas or R."
+	@echo "Reports: $(OUT)/scan/report.html (simulated data with planted farms; labels in"
+	@echo "$(OUT)/sim/labels.csv) and $(OUT)/demo-report.html (the real sample data). Open them"
+	@echo "in a browser; they work offline. Cases: $(OUT)/scan/case.duckdb and $(OUT)/demo.duckdb."
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -23,6 +23,9 @@ from trollscope.info import case_info
 from trollscope.ingest import IngestResult, ingest
 from trollscope.readers import ReadOptions, names
 from trollscope.readers.table import parse_mapping
+
+if TYPE_CHECKING:  # the report (jinja2, igraph) loads only when a command needs it
+    from trollscope.report import ReportSummary
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -680,7 +683,7 @@ def detect_cmd(
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the case (case.duckdb) and, later, the report.",
+    help="Folder for the case (case.duckdb) and the report (report.html).",
 )
 @_input_options
 @_detect_options
@@ -699,7 +702,7 @@ def scan_cmd(
     hide_progress: bool,
     as_json: bool,
 ) -> None:
-    """Ingest FILES into OUT/case.duckdb and detect, in one go."""
+    """Ingest FILES into OUT/case.duckdb, detect, and write OUT/report.html, in one go."""
     out_dir.mkdir(parents=True, exist_ok=True)
     case_path = out_dir / "case.duckdb"
     options = ReadOptions(platform=platform, mapping=parse_mapping(mapping))
@@ -709,10 +712,23 @@ def scan_cmd(
     if not as_json:
         _print_ingest(result)
     found = _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
+    from trollscope.report import write_report
+
+    written = write_report(case_path, out_dir / "report.html")
     if as_json:
-        click.echo(json.dumps({"case": str(case_path), "ingest": result.as_dict(), **found}))
+        click.echo(
+            json.dumps(
+                {
+                    "case": str(case_path),
+                    "report": str(written.path),
+                    "ingest": result.as_dict(),
+                    **found,
+                }
+            )
+        )
     else:
         _print_detect(case_path, found, fdr)
+        out.print(_report_line(written), markup=False)
 
 
 @cli.command("export")
@@ -750,6 +766,42 @@ def export_cmd(case_path: Path, fmt: str, what: str, out_path: Path) -> None:
 
     summary = export(case_path, out_path, fmt=fmt, what=what)
     out.print(summary.describe(), markup=False)
+
+
+@cli.command("report")
+@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write (one self-contained file: it opens offline).",
+)
+@click.option(
+    "--max-members",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Members listed per network (the strongest first); the page says how many more.",
+)
+@friendly
+def report_cmd(case_path: Path, out_path: Path, max_members: int) -> None:
+    """Write the takedown report of CASE's last detection: a summary with method,
+    parameters and provenance, then per network its members and their evidence, creation
+    histogram, hour-of-week heatmaps, hashtags, accounts amplified and attacked, near-
+    identical posts side by side, the network drawn, and the limitations."""
+    from trollscope.report import write_report
+
+    written = write_report(case_path, out_path, max_members=max_members)
+    out.print(_report_line(written), markup=False)
+
+
+def _report_line(written: ReportSummary) -> str:
+    return (
+        f"report written to {written.path} ({written.size_bytes / 1e6:.1f} MB, "
+        f"{written.networks:,} networks, {written.inauthentic:,} with inauthentic signs)."
+    )
 
 
 def main() -> None:

@@ -93,7 +93,7 @@ def _image_suffixes() -> frozenset[str]:
     return frozenset(Image.registered_extensions())
 
 
-def _local_path(avatar: str, source: str | None) -> Path | None:
+def local_path(avatar: str, source: str | None) -> Path | None:
     """The file an avatar string names, if it names a local one: `file://` URLs, absolute
     paths, and relative paths (taken from the folder of the file the account came from).
     Other URLs are never fetched; a bare id (`avatar:1f3a`) names no file."""
@@ -147,7 +147,7 @@ def _wanted(
             covered.add(owner)
     missing: list[str] = []
     for platform, account_id, _, avatar, source in rows:
-        local = _local_path(avatar, source) if avatar else None
+        local = local_path(avatar, source) if avatar else None
         if local is None or (platform, account_id) in covered:
             continue
         if local.is_file():

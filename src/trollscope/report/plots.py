@@ -1,0 +1,295 @@
+"""The report's charts as inline SVG strings, drawn in Python (no JavaScript, no files).
+
+Every string from the data that ends up in an SVG (a handle in a node's tooltip, a date
+in a bar's) goes through `_esc`: bidi controls removed and HTML-escaped, quotes included.
+Numbers are formatted by us. The SVG is then safe to place in the page as markup.
+
+Charts: the members' account creations per day with the case's burst days marked
+(`creation_svg`), posts per hour of the week (`heatmap_svg`), and the network drawings
+(`graph_svg` for one network, `overview_svg` for all), laid out by a seeded
+Fruchterman-Reingold so that the same case gives the same picture.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import igraph as ig
+
+from trollscope.report.data import CreationBin, Graph, shown
+
+Point = tuple[float, float]
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Networks take Paul Tol's muted palette, traces the Okabe-Ito one: both colour-blind
+# safe, and apart from each other, so that a node is not read as an edge. Cycled.
+NETWORK_COLOURS = (
+    "#332288",
+    "#117733",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+    "#6699CC",
+    "#661100",
+    "#CC6677",
+    "#888888",
+)
+TRACE_COLOURS = {
+    "co-repost": "#E69F00",
+    "co-reply": "#56B4E9",
+    "co-quote": "#009E73",
+    "co-mention": "#D0C000",
+    "co-hashtag": "#0072B2",
+    "co-link": "#D55E00",
+    "co-text": "#CC79A7",
+    "near-dup-text": "#E0A0C8",
+    "co-image": "#000000",
+    "batch-creation": "#7F7F7F",
+    "profile-template": "#5E3C99",
+    "avatar-reuse": "#B15928",
+}
+OTHER_TRACE = "#777777"
+BAR = "#4a6fa5"
+BURST = "#c0392b"
+CASE = "#d9d9d9"
+# The case's bars are drawn behind the members' unless they are this many times taller.
+CONTEXT_RATIO = 10
+HEAT = "#b2182b"
+EMPTY = "#f2f2f2"
+
+
+def network_colour(rank: int) -> str:
+    """The colour of the network of this rank (1 = first), in every drawing."""
+    return NETWORK_COLOURS[(rank - 1) % len(NETWORK_COLOURS)]
+
+
+def trace_colour(trace: str) -> str:
+    return TRACE_COLOURS.get(trace, OTHER_TRACE)
+
+
+def _esc(value: object) -> str:
+    """A data string for SVG text or an attribute: bidi controls out, escaped."""
+    return html.escape(shown(value), quote=True)
+
+
+def _svg(css: str, width: float, height: float, label: str, body: list[str]) -> str:
+    return (
+        f'<svg class="chart {css}" viewBox="0 0 {width:g} {height:g}" '
+        f'width="{width:g}" height="{height:g}" role="img" aria-label="{_esc(label)}">'
+        + "".join(body)
+        + "</svg>"
+    )
+
+
+# --- account creation --------------------------------------------------------------------
+
+
+def creation_svg(bins: Sequence[CreationBin], bin_days: int) -> str:
+    """Bars of members created per day (per `bin_days` days when binned), red where the
+    bin holds a day of a creation burst of the case, over light grey bars of all the
+    case's accounts created then (left out when they would flatten the members' bars).
+    '' when no bins."""
+    if not bins:
+        return ""
+    width, height = 760.0, 230.0
+    left, right, top, bottom = 44.0, 12.0, 40.0, 34.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    first = bins[0].start
+    slots = (bins[-1].start - first).days // bin_days + 1
+    most_members = max(b.accounts for b in bins) or 1
+    most_case = max(b.case_accounts for b in bins)
+    context = 0 < most_case <= CONTEXT_RATIO * most_members
+    scale = max(most_members, most_case if context else 0)
+    slot_w = plot_w / slots
+    bar_w = max(1.0, slot_w * 0.85)
+    per = "day" if bin_days == 1 else f"{bin_days} days"
+    body = [
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        'stroke="#444" stroke-width="1"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="11">{scale}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" font-size="11">0</text>',
+        f'<text x="{left}" y="14" font-size="12">Accounts created per {per} (UTC)</text>',
+        f'<rect x="{left}" y="22" width="10" height="10" fill="{BAR}"/>'
+        f'<text x="{left + 14}" y="31" font-size="11">members</text>',
+        f'<rect x="{left + 80}" y="22" width="10" height="10" fill="{BURST}"/>'
+        f'<text x="{left + 94}" y="31" font-size="11">members, in a creation burst of the '
+        "case</text>",
+    ]
+    if context:
+        body.append(
+            f'<rect x="{left + 330}" y="22" width="10" height="10" fill="{CASE}"/>'
+            f'<text x="{left + 344}" y="31" font-size="11">all accounts of the case</text>'
+        )
+    elif most_case:
+        body.append(
+            f'<text x="{left + 330}" y="31" font-size="11">(all accounts of the case: up to '
+            f"{most_case} per {per}, not drawn)</text>"
+        )
+    for b in bins:
+        i = (b.start - first).days // bin_days
+        x = left + i * slot_w + (slot_w - bar_w) / 2
+        when = b.start.isoformat() if b.days == 1 else f"{b.start.isoformat()} +{b.days} days"
+        tip = f"{when}: {b.accounts} member{'s' if b.accounts != 1 else ''} created"
+        if b.case_accounts:
+            tip += f" of {b.case_accounts} accounts of the case"
+        if b.burst:
+            tip += "; creation burst"
+        if context and b.case_accounts:
+            h = max(1.0, plot_h * b.case_accounts / scale)
+            body.append(
+                f'<rect class="case" x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" '
+                f'height="{h:.1f}" fill="{CASE}"><title>{_esc(tip)}</title></rect>'
+            )
+        if b.accounts:
+            h = max(1.0, plot_h * b.accounts / scale)
+            body.append(
+                f'<rect class="{"burst" if b.burst else "bar"}" x="{x:.1f}" '
+                f'y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                f'fill="{BURST if b.burst else BAR}"><title>{_esc(tip)}</title></rect>'
+            )
+    last = bins[-1].start
+    body.append(
+        f'<text x="{left}" y="{height - 12}" font-size="11">{_esc(first.isoformat())}</text>'
+    )
+    if last != first:
+        body.append(
+            f'<text x="{width - right}" y="{height - 12}" font-size="11" '
+            f'text-anchor="end">{_esc(last.isoformat())}</text>'
+        )
+    return _svg("creation", width, height, f"Accounts created per {per}", body)
+
+
+# --- hour of week --------------------------------------------------------------------------
+
+
+def heatmap_svg(hours: Sequence[int], title: str) -> str:
+    """A 7 x 24 heatmap of posts per hour of the week (Monday 00h first)."""
+    cell_w, cell_h = 26.0, 20.0
+    left, top = 40.0, 36.0
+    width, height = left + 24 * cell_w + 8, top + 7 * cell_h + 8
+    most = max(hours, default=0) or 1
+    body = [f'<text x="0" y="14" font-size="12">{_esc(title)}</text>']
+    for h in range(0, 24, 3):
+        body.append(
+            f'<text x="{left + h * cell_w + 2:g}" y="{top - 6:g}" font-size="10">{h:02d}h</text>'
+        )
+    for d, day in enumerate(DAYS):
+        y = top + d * cell_h
+        body.append(f'<text x="4" y="{y + cell_h * 0.7:g}" font-size="11">{day}</text>')
+        for h in range(24):
+            count = hours[d * 24 + h] if d * 24 + h < len(hours) else 0
+            fill = (
+                f'fill="{HEAT}" fill-opacity="{0.12 + 0.88 * count / most:.2f}"'
+                if count
+                else f'fill="{EMPTY}"'
+            )
+            body.append(
+                f'<rect x="{left + h * cell_w:g}" y="{y:g}" width="{cell_w - 1:g}" '
+                f'height="{cell_h - 1:g}" {fill}><title>{day} {h:02d}:00: {count} '
+                f"post{'s' if count != 1 else ''}</title></rect>"
+            )
+    return _svg("heatmap", width, height, title, body)
+
+
+# --- network drawings ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Node positions in the unit square."""
+
+    points: tuple[Point, ...]
+
+
+def layout(graph: Graph, seed: int = 1) -> Layout:
+    """Seeded Fruchterman-Reingold positions of the drawn nodes, scaled to [0, 1]."""
+    n = len(graph.labels)
+    if n == 0:
+        return Layout(())
+    if n == 1:
+        return Layout(((0.5, 0.5),))
+    g = ig.Graph(n=n, edges=sorted({(min(e.a, e.b), max(e.a, e.b)) for e in graph.edges}))
+    rng = random.Random(seed)
+    start = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(n)]
+    # igraph draws from Python's global `random` unless told otherwise: a private seeded
+    # generator for the call, the default put back after, so the picture is reproducible
+    # and nobody else's random stream moves.
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        coords = g.layout_fruchterman_reingold(seed=start, niter=500, grid="nogrid").coords
+    finally:
+        ig.set_random_number_generator(random)
+    xs = [c[0] for c in coords]
+    ys = [c[1] for c in coords]
+    span = max(max(xs) - min(xs), max(ys) - min(ys)) or 1.0
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    return Layout(tuple((0.5 + (x - cx) / span, 0.5 + (y - cy) / span) for x, y in coords))
+
+
+def _draw(
+    graph: Graph, where: Layout, colour: str, box: tuple[float, float, float], labels: bool
+) -> list[str]:
+    """Edges (one path per trace) and nodes of one network inside box (x, y, side)."""
+    x0, y0, side = box
+    pts = [(x0 + x * side, y0 + y * side) for x, y in where.points]
+    paths: dict[str, list[str]] = defaultdict(list)
+    for e in graph.edges:
+        (ax, ay), (bx, by) = pts[e.a], pts[e.b]
+        paths[e.trace].append(f"M{ax:.1f} {ay:.1f}L{bx:.1f} {by:.1f}")
+    # Few edges are drawn strong; thousands faint, so that the nodes still show.
+    count = len(graph.edges)
+    opacity = 0.8 if count <= 60 else 0.5 if count <= 600 else 0.25
+    out = [
+        f'<path class="edges" data-trace="{_esc(trace)}" d="{"".join(d)}" '
+        f'stroke="{trace_colour(trace)}" stroke-opacity="{opacity}" stroke-width="0.9" '
+        'fill="none"/>'
+        for trace, d in sorted(paths.items())
+    ]
+    n = len(pts)
+    r = 5.0 if n <= 30 else 3.5 if n <= 120 else 2.4
+    for (x, y), label in zip(pts, graph.labels, strict=True):
+        out.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:g}" fill="{colour}" stroke="#fff" '
+            f'stroke-width="0.6"><title>{_esc(label)}</title></circle>'
+        )
+        if labels:
+            out.append(
+                f'<text x="{x + r + 2:.1f}" y="{y + 3:.1f}" font-size="10">'
+                f"{_esc(shown(label, 24))}</text>"
+            )
+    return out
+
+
+def graph_svg(graph: Graph, where: Layout, colour: str) -> str:
+    """One network: members (at most the drawn cap) coloured as the network, significant
+    pairs coloured by their strongest trace."""
+    # Small networks get a small drawing: five nodes on a page-wide square are lost.
+    side, pad = min(560.0, 160.0 + 40.0 * math.sqrt(len(graph.labels))), 30.0
+    labels = len(graph.labels) <= 20
+    body = _draw(graph, where, colour, (pad, pad, side), labels)
+    size = side + 2 * pad + (120 if labels else 0)
+    return _svg("graph", size, side + 2 * pad, "Network drawing", body)
+
+
+def overview_svg(drawings: Sequence[tuple[int, Graph, Layout]]) -> str:
+    """All networks side by side in a grid, each in its own colour (rank order)."""
+    if not drawings:
+        return ""
+    columns = math.ceil(math.sqrt(len(drawings)))
+    rows = math.ceil(len(drawings) / columns)
+    cell = max(90.0, min(260.0, 780.0 / columns))
+    pad = 12.0
+    body = []
+    for i, (rank, graph, where) in enumerate(drawings):
+        x, y = (i % columns) * cell, (i // columns) * cell
+        body.append(f'<text x="{x + 4:g}" y="{y + 12:g}" font-size="11">#{rank}</text>')
+        body += _draw(
+            graph, where, network_colour(rank), (x + pad, y + pad + 6, cell - 2 * pad), False
+        )
+    return _svg("overview", columns * cell, rows * cell, "All networks", body)

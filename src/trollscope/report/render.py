@@ -1,0 +1,210 @@
+"""Render the takedown report: one self-contained HTML file (inline CSS and SVG, no
+JavaScript, nothing fetched), written atomically.
+
+The template is autoescaped; nothing from the data is marked safe. The only markup that
+enters unescaped is the SVG that plots.py builds, which escapes every data string it
+holds. A `finalize` hook removes bidi controls from every value printed, as a second
+guard behind `data.shown`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from trollscope.errors import TrollscopeError
+from trollscope.report import plots
+from trollscope.report.data import (
+    BIDI_CONTROLS,
+    EDGES_PER_NETWORK,
+    NODES_PER_NETWORK,
+    Network,
+    ReportData,
+    load_report,
+)
+
+TEMPLATE = "report.html.j2"
+LAYOUT_SEED = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    """What `write_report` wrote."""
+
+    path: Path
+    size_bytes: int
+    networks: int  # networks in the case
+    sections: int  # networks given a section
+    inauthentic: int
+    members_listed: int  # rows of the members tables, all networks together
+    members_omitted: int  # members beyond max_members, all networks together
+
+
+@dataclass(frozen=True, slots=True)
+class Charts:
+    """One network's SVG charts (markup built and escaped by plots.py)."""
+
+    creation: Markup
+    heat_utc: Markup
+    heat_local: Markup
+    graph: Markup
+    traces: tuple[tuple[str, str], ...]  # (trace, colour) drawn, for the legend
+    colour: str
+
+
+def _finalize(value: object) -> object:
+    """Every printed value: bidi controls removed from plain strings (Markup is ours)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return BIDI_CONTROLS.sub("", value)
+    return value
+
+
+def _num(value: object) -> str:
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _when(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "unknown" if value is None else str(value)
+
+
+def _day(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.strftime("%Y-%m-%d")
+    return "unknown" if value is None else str(value)
+
+
+def _pct(value: object) -> str:
+    """A share as a percentage; small ones keep a digit so that 0.3% is not shown as 0%."""
+    share = 100 * float(str(value))
+    return f"{share:.1f}%" if 0 < share < 10 else f"{share:.0f}%"
+
+
+def _pvalue(value: object) -> str:
+    """A p-value; one that underflowed to 0 is below the smallest double, not zero."""
+    p = float(str(value))
+    return "< 1e-300" if p <= 0 else f"{p:.2g}"
+
+
+def _offset(value: float) -> str:
+    hours, minutes = divmod(round(abs(value) * 60), 60)
+    return f"UTC{'+' if value >= 0 else '-'}{hours:02d}:{minutes:02d}"
+
+
+def environment() -> jinja2.Environment:
+    """The report's Jinja environment: the packaged template, autoescape always on."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("trollscope.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=_num, when=_when, day=_day, pct=_pct, pvalue=_pvalue, offset=_offset)
+    return env
+
+
+def _charts(network: Network) -> tuple[Charts, plots.Layout]:
+    where = plots.layout(network.graph, LAYOUT_SEED)
+    colour = plots.network_colour(network.rank)
+    offset = network.utc_offset
+    local = (
+        plots.heatmap_svg(network.hours_local, f"Posts per hour, local time ({_offset(offset)})")
+        if offset is not None and network.hours_local
+        else ""
+    )
+    traces = sorted({e.trace for e in network.graph.edges})
+    return (
+        Charts(
+            creation=Markup(plots.creation_svg(network.creation, network.creation_bin_days)),
+            heat_utc=Markup(plots.heatmap_svg(network.hours_utc, "Posts per hour, UTC")),
+            heat_local=Markup(local),
+            graph=Markup(plots.graph_svg(network.graph, where, colour))
+            if network.graph.labels
+            else Markup(""),
+            traces=tuple((t, plots.trace_colour(t)) for t in traces),
+            colour=colour,
+        ),
+        where,
+    )
+
+
+def render(data: ReportData) -> str:
+    """The report's HTML for loaded data."""
+    charts = []
+    drawings = []
+    for network in data.networks:
+        chart, where = _charts(network)
+        charts.append(chart)
+        drawings.append((network.rank, network.graph, where))
+    return (
+        environment()
+        .get_template(TEMPLATE)
+        .render(
+            data=data,
+            sections=list(zip(data.networks, charts, strict=True)),
+            overview=Markup(plots.overview_svg(drawings)),
+            colours=[(n.rank, plots.network_colour(n.rank)) for n in data.networks],
+            nodes_cap=NODES_PER_NETWORK,
+            edges_cap=EDGES_PER_NETWORK,
+        )
+    )
+
+
+def write_report(
+    case_path: Path | str,
+    out_path: Path | str,
+    *,
+    max_members: int = 200,
+    max_networks: int = 100,
+) -> ReportSummary:
+    """Write the HTML takedown report of the case's last detection to `out_path`.
+
+    At most `max_members` members are listed per network (the page says how many more)
+    and `max_networks` networks get a section (the rest are listed in one table). The file
+    is written to a temporary file beside `out_path` and moved into place, so a failure
+    leaves no half-written report (and an older report at that path intact)."""
+    out = Path(out_path)
+    if not out.parent.is_dir():
+        raise TrollscopeError(
+            f"{out.parent}: no such folder for the report; create it or choose another -o path."
+        )
+    if out.is_dir():
+        raise TrollscopeError(f"{out} is a folder; give the report a file name, e.g. report.html.")
+    data = load_report(case_path, max_members=max_members, max_networks=max_networks)
+    page = render(data).encode("utf-8")
+    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(page)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, out)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    listed = sum(len(n.members) for n in data.networks)
+    return ReportSummary(
+        path=out,
+        size_bytes=len(page),
+        networks=data.networks_total,
+        sections=len(data.networks),
+        inauthentic=data.inauthentic_total,
+        members_listed=listed,
+        members_omitted=sum(n.members_more for n in data.networks),
+    )
