@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 
 
-def _simulated(posts: int, stealth: int | None, seed: int) -> Path:
+def simulated(posts: int, stealth: int | None, seed: int) -> Path:
     """The simulation's folder (cached). stealth None: organic only."""
     tag = "organic" if stealth is None else f"s{stealth}"
     folder = WORK / f"simulate-{posts}-{tag}-seed{seed}"
@@ -75,7 +75,7 @@ def _run(posts: int, stealth: int | None, seed: int) -> dict[str, object]:
     from trollscope.evaluate import evaluate
     from trollscope.ingest import ingest
 
-    folder = _simulated(posts, stealth, seed)
+    folder = simulated(posts, stealth, seed)
     cached = WORK / f"case-detect-{folder.name}.duckdb"
     if not cached.exists():
         ingest(cached, [folder / "io_tweets.csv"])

@@ -395,3 +395,25 @@ def test_screenshot_of_the_report_is_not_blank(small_report: Path, tmp_path: Pat
     dom = Page(_browser(["--dump-dom", small_report.as_uri()], tmp_path / "profile"))
     charts = {c for e in dom.find("svg") if "network-1" in e.sections for c in e.classes}
     assert {"chart", "creation", "heatmap", "graph"} <= charts
+
+
+def _logged(uri: str, profile: Path) -> tuple[str, str]:
+    """The DOM and Chromium's log (console messages included) of a page."""
+    done = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+         "--v=0", f"--user-data-dir={profile}", "--dump-dom", uri],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return done.stdout, done.stderr
+
+
+def test_the_report_renders_without_console_messages(small_report: Path, tmp_path: Path) -> None:
+    """Chromium logs every console message (errors included) with --enable-logging; the
+    report has no script, so a message would mean the page or the browser found fault."""
+    dom, log = _logged(small_report.as_uri(), tmp_path / "profile")
+    assert "</html>" in dom
+    assert ":CONSOLE" not in log, log
+    # The check can fail: the same browser does log a page's console errors.
+    faulty = tmp_path / "faulty.html"
+    faulty.write_text("<html><body><script>console.error('x')</script></body></html>", "utf-8")
+    assert ":CONSOLE" in _logged(faulty.as_uri(), tmp_path / "profile")[1]
