@@ -142,8 +142,12 @@ def _table(rows: list[dict[str, object]]) -> str:
                 if farms
                 else "- | - | - | - | "
             )
-            + f"{r['communities_called_inauthentic']} of {r['communities']} | "
-            + f"{float(r['community_recall']):.0%} | "  # type: ignore[arg-type]
+            + (
+                f"{r['communities_called_inauthentic']} of {r['communities']} | "
+                + f"{float(r['community_recall']):.0%} | "  # type: ignore[arg-type]
+                if r["communities"]
+                else "- | - | "
+            )
             + f"{r['organic_flagged']} of {r['organic_accounts']:,} "
             + f"({100 * int(r['organic_flagged']) / int(r['organic_accounts']):.2f}%) | "  # type: ignore[call-overload]
             + f"{float(r['seconds']):.0f} | {r['peak_mib']} |"  # type: ignore[arg-type]
