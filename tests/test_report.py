@@ -417,3 +417,38 @@ def test_the_report_renders_without_console_messages(small_report: Path, tmp_pat
     faulty = tmp_path / "faulty.html"
     faulty.write_text("<html><body><script>console.error('x')</script></body></html>", "utf-8")
     assert ":CONSOLE" in _logged(faulty.as_uri(), tmp_path / "profile")[1]
+
+
+# --- the demo's report (make demo: 20k simulated posts over 7 days, twarc2, `scan`) --------
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+    from trollscope.simulate import SimulationConfig, simulate
+
+    folder = tmp_path_factory.mktemp("demo")
+    simulate(SimulationConfig(posts=20_000, days=7), folder / "sim", formats=("twarc2",))
+    result = CliRunner().invoke(
+        cli, ["scan", str(folder / "sim" / "twarc2.jsonl"), "-o", str(folder / "scan")]
+    )
+    assert result.exit_code == 0, result.output
+    return folder / "scan" / "report.html"
+
+
+def test_the_demo_report_renders_cleanly_with_its_charts(demo_report: Path, tmp_path: Path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    dom, log = _logged(demo_report.as_uri(), tmp_path / "profile")
+    assert ":CONSOLE" not in log, log
+    page = Page(dom)
+    charts = {c for e in page.find("svg") if "network-1" in e.sections for c in e.classes}
+    assert {"chart", "creation", "heatmap", "graph"} <= charts
+    png = tmp_path / "demo.png"
+    _browser(
+        [f"--screenshot={png}", "--window-size=1200,2000", demo_report.as_uri()],
+        tmp_path / "profile",
+    )
+    image = cv2.imread(str(png))
+    assert image is not None and float(image.std()) > 20
