@@ -7,6 +7,8 @@ schemas in `model.py`, so they are written once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -34,6 +36,19 @@ def duck_columns(schema: pa.Schema) -> list[str]:
         null = "" if f.nullable else " NOT NULL"
         cols.append(f'"{f.name}" {_DUCK_TYPES[f.type]}{null}')
     return cols
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything inside commits together or not at all: a failure (an interrupt
+    included) rolls back, so the case is left as it was."""
+    con.execute("BEGIN")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

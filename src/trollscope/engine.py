@@ -33,7 +33,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from trollscope import coaction
-from trollscope.case import Case
+from trollscope.case import Case, transaction
 from trollscope.errors import TrollscopeError
 from trollscope.traces import TRACES, Trace, inputs
 
@@ -172,18 +172,14 @@ def store_edges(con: duckdb.DuckDBPyConnection, trace: str) -> None:
     """Replace the trace's edges and skipped keys in the case by the new ones, in one
     short transaction."""
     cols = ", ".join(EDGE_COLUMNS)
-    con.execute("BEGIN")
     try:
-        con.execute(_EDGES_DDL)
-        con.execute(_SKIPPED_DDL)
-        con.execute("DELETE FROM edges WHERE trace = ?", [trace])
-        con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace])
-        con.execute(f"INSERT INTO edges ({cols}) SELECT {cols} FROM {NEW_EDGES}")
-        con.execute(f"INSERT INTO skipped_keys SELECT * FROM {NEW_SKIPPED}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(_EDGES_DDL)
+            con.execute(_SKIPPED_DDL)
+            con.execute("DELETE FROM edges WHERE trace = ?", [trace])
+            con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace])
+            con.execute(f"INSERT INTO edges ({cols}) SELECT {cols} FROM {NEW_EDGES}")
+            con.execute(f"INSERT INTO skipped_keys SELECT * FROM {NEW_SKIPPED}")
     finally:
         for name in (NEW_EDGES, NEW_SKIPPED):
             con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from trollscope import __version__, staging
-from trollscope.case import Case
+from trollscope.case import Case, transaction
 from trollscope.errors import FormatError, NothingReadError
 from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
 from trollscope.readers import Reader, ReadOptions, get, sniff
@@ -106,15 +106,10 @@ def ingest(
     gc.disable()
     try:
         con = case.con
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             for path in files:
                 reader = choose_reader(path, fmt, options)
                 result.files.append(_ingest_file(con, path, reader, options, progress))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     except BaseException:
         case.close()
         if created:

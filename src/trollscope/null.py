@@ -53,7 +53,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from trollscope.case import Case
+from trollscope.case import Case, transaction
 from trollscope.engine import trace_rows_sql
 from trollscope.errors import TrollscopeError
 from trollscope.traces import TRACES
@@ -353,8 +353,7 @@ def store_edge_pvalues(
     at window 0). Returns the number of rows stored."""
     with Case.open(case_path) as case:
         con = case.con
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             table, used = _edge_pvalues(con, trace_name, jitter, tick)
             con.execute(_STORE_DDL)
             con.execute("DELETE FROM edge_pvalues WHERE trace = ?", [trace_name])
@@ -365,10 +364,6 @@ def store_edge_pvalues(
                 [trace_name, float(jitter), used],
             )
             con.unregister("ts_null_pvalues")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     return int(table.num_rows)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from trollscope import __version__, coaction
-from trollscope.case import Case, has_table
+from trollscope.case import Case, has_table, transaction
 from trollscope.detect.describe import MEMBERS, SIGNIFICANT, describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.networks import fused_pairs, leiden, simes_log_p
@@ -160,31 +160,27 @@ def detect(
         )
         network_log_p = _network_log_p(con, table, members, len(params.traces))
 
-        con.execute("BEGIN")
         try:
-            if params.signals:
-                say("account signals")
-                load_signals()
-                compute_signals(con, list(SIGNALS), SignalParams())
-            say("describing networks")
-            _store(con, table, members)
-            describe(con, network_log_p, params.q)
-            write_scores(con)
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS detect_runs (run_at TIMESTAMP, version VARCHAR, "
-                "params VARCHAR)"
-            )
-            con.execute(
-                "INSERT INTO detect_runs VALUES (?, ?, ?)",
-                [datetime.now(UTC).replace(tzinfo=None), __version__, json.dumps(asdict(params))],
-            )
-            inauthentic = con.execute("SELECT count(*) FROM networks WHERE inauthentic").fetchall()[
-                0
-            ][0]
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                if params.signals:
+                    say("account signals")
+                    load_signals()
+                    compute_signals(con, list(SIGNALS), SignalParams())
+                say("describing networks")
+                _store(con, table, members)
+                describe(con, network_log_p, params.q)
+                write_scores(con)
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS detect_runs (run_at TIMESTAMP, version VARCHAR, "
+                    "params VARCHAR)"
+                )
+                con.execute(
+                    "INSERT INTO detect_runs VALUES (?, ?, ?)",
+                    [datetime.now(UTC).replace(tzinfo=None), __version__,
+                     json.dumps(asdict(params))],
+                )  # fmt: skip
+                found = con.execute("SELECT count(*) FROM networks WHERE inauthentic").fetchall()
+                inauthentic = int(found[0][0])
         finally:
             for name in (MEMBERS, SIGNIFICANT):
                 con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -41,7 +41,7 @@ import duckdb
 import pyarrow as pa
 from PIL import Image
 
-from trollscope.case import Case
+from trollscope.case import Case, transaction
 from trollscope.errors import TrollscopeError
 from trollscope.signals import Signal, SignalParams, SignalResult, empty_accounts
 from trollscope.signals.avatar_image import GAN_FLAG_SCORE, AvatarImage, group_keys, hash_image
@@ -225,15 +225,10 @@ def avatars(
         raise TrollscopeError(f"{folder}: no such folder of avatar images.")
     with Case.open(case_path) as case:
         table, run = _hash(case.con, folder, progress)
-        case.con.execute("BEGIN")
-        try:
+        with transaction(case.con):
             case.con.register("ts_avatar_rows", table)
             case.con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM ts_avatar_rows")
             case.con.unregister("ts_avatar_rows")
-            case.con.execute("COMMIT")
-        except BaseException:
-            case.con.execute("ROLLBACK")
-            raise
     return run
 
 

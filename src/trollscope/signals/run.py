@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from trollscope.case import Case
+from trollscope.case import Case, transaction
 from trollscope.errors import TrollscopeError
 from trollscope.signals import ACCOUNT_SIGNALS_SCHEMA, SIGNALS, SignalParams
 from trollscope.signals.registry import load
@@ -52,12 +52,6 @@ def signals(
     unknown = [n for n in chosen if n not in SIGNALS]
     if unknown:
         raise TrollscopeError(f"unknown signal {unknown[0]!r}; choose among: {', '.join(SIGNALS)}.")
-    with Case.open(case_path) as case:
-        case.con.execute("BEGIN")
-        try:
-            flagged = compute_signals(case.con, chosen, params or SignalParams())
-            case.con.execute("COMMIT")
-        except BaseException:
-            case.con.execute("ROLLBACK")
-            raise
+    with Case.open(case_path) as case, transaction(case.con):
+        flagged = compute_signals(case.con, chosen, params or SignalParams())
     return flagged
