@@ -359,26 +359,40 @@ def case_size(case: Path) -> str:
 
 
 def run_traces(
-    case: Path, traces: Sequence[str], window: int, engine: str, log: Path
+    case: Path,
+    traces: Sequence[str],
+    window: int,
+    engine: str,
+    log: Path,
+    memory_limit: str | None = None,
 ) -> tuple[Measured, list[TraceRun]]:
     """Time `traces` one after the other in a fresh process (this script, --child)."""
     result = log.with_suffix(".json")
     result.unlink(missing_ok=True)
     argv = [sys.executable, __file__, "--child", str(case), "--child-out", str(result)]
     argv += ["--traces", ",".join(traces), "--window", str(window), "--engine", engine]
+    if memory_limit:
+        argv += ["--memory-limit", memory_limit]
     done = timed(argv, log)
     runs = [TraceRun(**r) for r in json.loads(result.read_text(encoding="utf-8"))]
     return done, runs
 
 
-def child(case: Path, traces: Sequence[str], window: int, engine: str, out: Path) -> None:
+def child(
+    case: Path,
+    traces: Sequence[str],
+    window: int,
+    engine: str,
+    out: Path,
+    memory_limit: str | None = None,
+) -> None:
     from trollscope.engine import edges, skipped_keys
 
     runs = []
     for name in traces:
         wall, cpu = time.perf_counter(), time.process_time()
         with RssSampler() as rss:
-            n = edges(case, name, window, engine=engine)
+            n = edges(case, name, window, engine=engine, memory_limit=memory_limit)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         run = TraceRun(name, wall, cpu, rss.peak / 2**20, n, skipped_keys(case, name))
         runs.append(run)
@@ -537,6 +551,12 @@ def main() -> None:
         help="part 2's traces, comma-separated (default: all but near-dup-text)",
     )
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    parser.add_argument(
+        "--memory-limit",
+        default=None,
+        help="DuckDB's memory limit for part 2's traces, like 6GB (trollscope edges "
+        "--memory-limit; default: DuckDB's, 80%% of the RAM)",
+    )
     parser.add_argument("--skip-peer", action="store_true", help="do not install or run CNT")
     parser.add_argument("--skip-corepost", action="store_true", help="skip part 1")
     parser.add_argument("--skip-neardup", action="store_true", help="skip part 3")
@@ -547,7 +567,7 @@ def main() -> None:
     args = parser.parse_args()
     traces = [t.strip() for t in args.traces.split(",") if t.strip()]
     if args.child:
-        child(args.child, traces, args.window, args.engine, args.child_out)
+        child(args.child, traces, args.window, args.engine, args.child_out, args.memory_limit)
         return
     workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
@@ -567,10 +587,12 @@ def main() -> None:
     if args.scale:
         print(f"part 2: {len(traces)} traces on {args.scale:,} simulated posts", file=sys.stderr)
         case = simulated_case(simulated(args.scale, args.sim_seed, workdir), workdir)
-        done, runs = run_traces(case, traces, WINDOW, args.engine, workdir / "coaction-scale.log")
+        log = workdir / "coaction-scale.log"
+        done, runs = run_traces(case, traces, WINDOW, args.engine, log, args.memory_limit)
+        limit = f", DuckDB memory limit {args.memory_limit}" if args.memory_limit else ""
         title = (
             f"### 2. Action traces, simulated --posts {args.scale:,} ({case_size(case)}), "
-            f"window {WINDOW} s, engine {args.engine}, one process"
+            f"window {WINDOW} s, engine {args.engine}{limit}, one process"
         )
         target = TARGET_SCALE_S if set(ACTION_TRACES) <= set(traces) else None
         report += [*traces_table(title, done, runs, target, TARGET_SCALE_MB), ""]

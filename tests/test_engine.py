@@ -375,3 +375,94 @@ def test_hashtags_fold_compatibility_forms(tmp_path: Path, case_path: Path) -> N
     )
     edges(case_path, "co-hashtag", 60)
     assert set(_edges(case_path)) == {("a", "b"), ("c", "d")}
+
+
+def test_accounts_are_ordered_as_texts_and_platforms_never_meet(
+    tmp_path: Path, case_path: Path
+) -> None:
+    """The engine joins on integer ids: they must order accounts as their texts do
+    ("10" < "9" < "a"), and never pair accounts of two platforms sharing a key."""
+    first = _shares(tmp_path, [("o1", "b", "1", 100), ("o1", "a", "2", 101)])
+    ingest(case_path, [first], options=ReadOptions(platform="p1"))
+    more = tmp_path / "more"
+    more.mkdir()
+    second = _shares(more, [("o1", "10", "3", 102), ("o1", "9", "4", 103)])
+    ingest(case_path, [second], options=ReadOptions(platform="p1"))
+    third = tmp_path / "third"
+    third.mkdir()
+    other = _shares(third, [("o1", "c", "5", 100), ("o1", "a", "6", 100)])
+    ingest(case_path, [other], options=ReadOptions(platform="p2"))
+    assert edges(case_path, "co-repost", 60) == 7
+    got = query(case_path, "SELECT platform, account_a, account_b FROM edges ORDER BY ALL")
+    p1 = ["10", "9", "a", "b"]
+    want = [("p1", x, y) for i, x in enumerate(p1) for y in p1[i + 1 :]] + [("p2", "a", "c")]
+    assert got == sorted(want)
+
+
+def test_scratch_tables_are_dropped(tmp_path: Path, case_path: Path) -> None:
+    from trollscope.case import Case
+    from trollscope.engine import compute_edges
+    from trollscope.traces import TRACES
+
+    rows = [("o1", "a", "1", 100), ("o1", "b", "2", 101), ("o2", "a", "3", 5)]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    sql = "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY ALL"
+    with Case.open(case_path) as case:
+        assert compute_edges(case.con, TRACES["co-repost"], 60, keep_rows=True) == (1, 1)
+        assert case.con.execute(sql).fetchall() == [("ts_rows",)]
+        compute_edges(case.con, TRACES["co-repost"], 60)
+        assert case.con.execute(sql).fetchall() == []
+    assert query(case_path, "SELECT account_a, account_b FROM edges") == [("a", "b")]
+
+
+def test_traces_with_checked_keys_never_yield_empty_ones(case_path: Path, tmp_path: Path) -> None:
+    """A trace that says its keys are never empty skips the engine's filter: hold it to
+    that on texts with nothing left after normalisation."""
+    from trollscope.case import Case
+    from trollscope.engine import DuckDBBackend
+    from trollscope.traces import TRACES, inputs
+
+    texts = ["", "!!!", "🙂🙂", "https://x.org/a", "@name", "RT @a:", "ـــ", "\u200c\u200d", "  "]
+    texts += ["ok text", "#tag"]
+    _mapped(
+        tmp_path,
+        case_path,
+        "id,user,when,body",
+        [f'{i},u{i % 3},{1000 + i},"{t}"' for i, t in enumerate(texts)],
+        "post_id=id,account_id=user,created_at=when,text=body",
+    )
+    checked = [t for t in TRACES.values() if t.keys_checked]
+    assert [t.name for t in checked] == ["co-text"]
+    with Case.open(case_path) as case:
+        backend = DuckDBBackend(case.con)
+        for trace in checked:
+            keys = case.con.execute(
+                f"SELECT key FROM ({backend.sql(trace.rows(inputs.Inputs()))})"
+            ).fetchall()
+            assert len(keys) == 2  # "ok text" and "#tag"; nothing is left of the others
+            assert all(k[0] for k in keys)
+
+
+def test_memory_limit(tmp_path: Path, case_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from trollscope.case import Case, limit_resources
+    from trollscope.cli import cli
+    from trollscope.errors import TrollscopeError
+
+    ingest(case_path, [_shares(tmp_path, [("o1", "a", "1", 1), ("o1", "b", "2", 2)])])
+    with Case.open(case_path) as case:
+        limit_resources(case.con, case_path, "500MB")
+        limit = case.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert limit == "476.8 MiB"
+        with pytest.raises(TrollscopeError, match="'lots' is not a size: write it like 6GB"):
+            limit_resources(case.con, case_path, "lots")
+    run = CliRunner().invoke(
+        cli, ["edges", str(case_path), "--trace", "co-repost", "--memory-limit", "1GB"]
+    )
+    assert run.exit_code == 0, run.output
+    bad = CliRunner().invoke(
+        cli, ["edges", str(case_path), "--trace", "co-repost", "--memory-limit", "lots"]
+    )
+    assert bad.exit_code == 1
+    assert "memory limit 'lots' is not a size" in bad.stderr

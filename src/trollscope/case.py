@@ -7,6 +7,8 @@ schemas in `model.py`, so they are written once.
 
 from __future__ import annotations
 
+import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from trollscope import __version__
-from trollscope.errors import CaseError
+from trollscope.errors import CaseError, TrollscopeError
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA
 
 SCHEMA_VERSION = 1
@@ -49,6 +51,34 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def rows_written(cursor: duckdb.DuckDBPyConnection) -> int:
+    """The row count DuckDB returns for an INSERT."""
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
+
+
+def limit_resources(
+    con: duckdb.DuckDBPyConnection, case_path: Path | str, memory_limit: str | None = None
+) -> None:
+    """Bound a long computation on the case. DuckDB spills to disk without bound by
+    default: leave a fifth of the free space, so that a run too big for the machine fails
+    with an error, not a full disk. `memory_limit` (like '6GB') caps what DuckDB holds in
+    memory before it spills (None: DuckDB's default, 80% of the RAM); Python's own work
+    (pair tests, networks) comes on top."""
+    free = shutil.disk_usage(Path(case_path).resolve().parent).free
+    con.execute(f"SET max_temp_directory_size = '{int(free * 0.8) // 2**20}MiB'")
+    if memory_limit is None:
+        return
+    if not _SIZE.fullmatch(memory_limit.strip()):
+        raise TrollscopeError(
+            f"memory limit {memory_limit!r} is not a size: write it like 6GB, 6GiB or 500MB."
+        )
+    con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -388,6 +388,12 @@ def _signal_names() -> list[str]:
     return list(load())
 
 
+_MEMORY_HELP = (
+    "Most memory DuckDB may hold before it spills to disk, like 6GB (default: DuckDB's, "
+    "80% of the RAM)."
+)
+
+
 @cli.command("edges")
 @click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -428,6 +434,7 @@ def _signal_names() -> list[str]:
     help="Where the join runs: DuckDB inside the case, or Apache Spark (pip install "
     "'trollscope[spark]'; local mode unless TROLLSCOPE_SPARK_MASTER is set).",
 )
+@click.option("--memory-limit", default=None, metavar="SIZE", help=_MEMORY_HELP)
 @friendly
 def edges_cmd(
     case_path: Path,
@@ -436,6 +443,7 @@ def edges_cmd(
     out_path: Path | None,
     max_burst: int,
     engine: str,
+    memory_limit: str | None,
 ) -> None:
     """Co-action edges of one trace: account pairs that acted on the same key within the
     window, with counts, an IDF-weighted score, the median delay and evidence. They are
@@ -454,7 +462,15 @@ def edges_cmd(
             raise click.BadParameter(
                 f"{window!r} is neither a number of seconds nor 'auto'.", param_hint="--window"
             ) from None
-    n = edges(case_path, trace_name, seconds, out_path, max_burst=max_burst, engine=engine)
+    n = edges(
+        case_path,
+        trace_name,
+        seconds,
+        out_path,
+        max_burst=max_burst,
+        engine=engine,
+        memory_limit=memory_limit,
+    )
     where = f" and {out_path}" if out_path else ""
     out.print(f"{n:,} {trace_name} edges written to {case_path}{where}", markup=False)
     skipped = skipped_keys(case_path, trace_name)
@@ -581,6 +597,7 @@ def _detect_options(func: Callable[P, R]) -> Callable[P, R]:
             "popularity ('what is popular that hour').",
         ),
         click.option("--seed", type=int, default=1, show_default=True, help="Leiden's seed."),
+        click.option("--memory-limit", default=None, metavar="SIZE", help=_MEMORY_HELP),
         click.option("--hide-progress", is_flag=True, help="Never show the progress bar."),
         click.option(
             "--json", "as_json", is_flag=True, help="Print the results as one JSON object."
@@ -596,6 +613,7 @@ def _run_detect(
     fdr: float,
     period: float,
     seed: int,
+    memory_limit: str | None,
     hide_progress: bool,
 ) -> dict[str, object]:
     """Run detect with a progress bar; returns the results as plain values (for --json)."""
@@ -603,7 +621,12 @@ def _run_detect(
     from trollscope.detect.run import summary
 
     params = DetectParams(
-        traces=trace_names or DEFAULT_TRACES, window=window, q=fdr, period_s=period, seed=seed
+        traces=trace_names or DEFAULT_TRACES,
+        window=window,
+        q=fdr,
+        period_s=period,
+        seed=seed,
+        memory_limit=memory_limit,
     )
     with Progress(
         "[progress.description]{task.description}",
@@ -661,6 +684,7 @@ def detect_cmd(
     fdr: float,
     period: float,
     seed: int,
+    memory_limit: str | None,
     hide_progress: bool,
     as_json: bool,
 ) -> None:
@@ -668,7 +692,9 @@ def detect_cmd(
     chance, Benjamini-Hochberg over all pairs, Leiden networks described and ranked, and
     per-account scores and evidence in words. Kept in the case (tables pair_tests,
     networks, account_scores, account_evidence)."""
-    found = _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
+    found = _run_detect(
+        case_path, trace_names, window, fdr, period, seed, memory_limit, hide_progress
+    )
     if as_json:
         click.echo(json.dumps(found))
     else:
@@ -699,6 +725,7 @@ def scan_cmd(
     fdr: float,
     period: float,
     seed: int,
+    memory_limit: str | None,
     hide_progress: bool,
     as_json: bool,
 ) -> None:
@@ -711,7 +738,9 @@ def scan_cmd(
         result = ingest(case_path, files, fmt=fmt, options=options, progress=advance)
     if not as_json:
         _print_ingest(result)
-    found = _run_detect(case_path, trace_names, window, fdr, period, seed, hide_progress)
+    found = _run_detect(
+        case_path, trace_names, window, fdr, period, seed, memory_limit, hide_progress
+    )
     from trollscope.report import write_report
 
     written = write_report(case_path, out_dir / "report.html")

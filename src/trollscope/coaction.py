@@ -13,6 +13,12 @@ pair the edge carries:
   their total (a pair with a huge total collects all its triples before the cut; a top-n
   aggregate would avoid that, but the window function that does it portably is 2x slower).
 
+The stages, each materialised once by the engine: the trace's rows; integer ids for its
+accounts (numbered in sorted order, so that a < b holds for the ids as for the texts) and
+its keys (with their IDF); the rows with those ids; the band join on integers; the account
+pairs with several rows. Texts come back only in the final SELECT. On 10M posts this took
+co-repost from 88 s and 19 GB to 53 s and 6 GB, edges stored.
+
 These functions only build expressions over tables named in `traces.inputs`; `engine.py`
 compiles them to the SQL of the engine that runs them (DuckDB or Spark).
 """
@@ -24,7 +30,13 @@ import ibis.expr.types as ir
 
 ROWS = "ts_rows"  # the trace's rows, materialised once per run
 SKIPPED = "ts_skipped"  # (platform, key) left out as viral
+ACCOUNT_IDS = "ts_account_ids"  # (platform, account_id) -> aid, numbered in sorted order
+KEY_IDS = "ts_key_ids"  # (platform, key) -> kid, with the key's IDF
+ID_ROWS = "ts_id_rows"  # the rows the band join reads: (aid, kid, us, post_id)
 PAIRS = "ts_pairs"  # the band join's rows, materialised once per run
+MULTI = "ts_multi"  # the account pairs with more than one row in PAIRS
+# What a run leaves behind besides ROWS (which detect's pair tests read next).
+SCRATCH = (ACCOUNT_IDS, KEY_IDS, ID_ROWS, PAIRS, MULTI)
 
 ROW_SCHEMA = ibis.schema(
     {
@@ -54,20 +66,27 @@ EDGE_COLUMNS = (
 
 PAIR_SCHEMA = ibis.schema(
     {
-        "platform": "string",
-        "account_a": "string",
-        "account_b": "string",
-        "key": "string",
+        "a": "int64",
+        "b": "int64",
+        "kid": "int64",
         "post_a": "string",
         "post_b": "string",
         "delay": "float64",
     }
 )
+ACCOUNT_IDS_SCHEMA = ibis.schema({"platform": "string", "account_id": "string", "aid": "int64"})
+KEY_IDS_SCHEMA = ibis.schema(
+    {"platform": "string", "key": "string", "kid": "int64", "idf": "float64"}
+)
+ID_ROWS_SCHEMA = ibis.schema({"aid": "int64", "kid": "int64", "us": "int64", "post_id": "string"})
 
 
-def trace_rows(raw: ir.Table) -> ir.Table:
-    """The distinct rows of a trace, without empty keys (an empty key never pairs)."""
-    kept = raw.filter(raw.key.notnull() & (raw.key != ""))
+def trace_rows(raw: ir.Table, keys_checked: bool = False) -> ir.Table:
+    """The distinct rows of a trace, without empty keys (an empty key never pairs).
+    `keys_checked`: the trace's own rows never hold one, and the filter is left out (on a
+    costly key, co-text's hash of normalised text, DuckDB computes the key again for the
+    filter: 2.7x the time)."""
+    kept = raw if keys_checked else raw.filter(raw.key.notnull() & (raw.key != ""))
     return kept.select(*ROW_SCHEMA.names).distinct()
 
 
@@ -96,77 +115,157 @@ def total_accounts(rows: ir.Table) -> ir.Table:
     return rows.select("platform", "account_id").distinct().aggregate(n=ibis._.count())
 
 
-def pairs(rows: ir.Table, skipped: ir.Table, window: float) -> ir.Table:
-    """The band join: one row per (key, post_a, post_b) of two distinct accounts (a < b)
-    within the window, with the delay in seconds. The engine materialises it once."""
-    window_us = round(window * 1_000_000)
+def account_ids(rows: ir.Table) -> ir.Table:
+    """Each (platform, account) of the trace numbered in sorted order, so that comparing
+    two `aid`s orders their accounts as comparing the texts would (edges keep
+    account_a < account_b). A platform's accounts never meet another's: keys are per
+    platform, and so are their ids below."""
+    accounts = rows.select("platform", "account_id").distinct()
+    order = ibis.row_number().over(order_by=[accounts.platform, accounts.account_id])
+    return accounts.mutate(aid=order.cast("int64"))
+
+
+def key_ids(rows: ir.Table, skipped: ir.Table, accounts: int) -> ir.Table:
+    """Each (platform, key) not skipped as viral, numbered, with its IDF: ln(A / a_key),
+    A the trace's accounts and a_key those that touched the key."""
     kept = rows.anti_join(skipped, ["platform", "key"])
+    touched = kept.group_by("platform", "key").aggregate(n=kept.account_id.nunique())
+    return touched.select(
+        "platform",
+        "key",
+        kid=ibis.row_number().over(order_by=[touched.platform, touched.key]).cast("int64"),
+        idf=(ibis.literal(float(accounts)) / touched.n).ln(),
+    )
+
+
+def id_rows(rows: ir.Table, accounts: ir.Table, keys: ir.Table) -> ir.Table:
+    """The rows the band join reads, with integer ids for accounts and keys: the join and
+    the grouping by account pair compare integers, not texts (at 10M posts the co-repost
+    pairs took 13 s with texts, 4 s with integers). Viral keys drop out here (they have no
+    kid)."""
+    joined = rows.join(accounts, ["platform", "account_id"]).join(keys, ["platform", "key"])
+    return joined.select("aid", "kid", "us", "post_id")
+
+
+def pairs(rows: ir.Table, window: float) -> ir.Table:
+    """The band join over `id_rows`: one row per (key, post_a, post_b) of two distinct
+    accounts (a < b) within the window, with the delay in seconds. The engine materialises
+    it once."""
+    window_us = round(window * 1_000_000)
     if window_us > 0:
         # Time buckets one window wide: two rows within the window are at most one bucket
-        # apart, so the join is an equality on (platform, key, bucket) against b's rows
-        # copied into their neighbouring buckets, and only then filtered on |dt|. Without
-        # it a key used all month (a trending tag) compares every pair of its rows.
-        bucket = kept.us // window_us
-        a = kept.mutate(bucket=bucket).view()
+        # apart, so the join is an equality on (kid, bucket) against b's rows copied into
+        # their neighbouring buckets, and only then filtered on |dt|. Without it a key
+        # used all month (a trending tag) compares every pair of its rows.
+        a = rows.mutate(bucket=rows.us // window_us).view()
         # (The offsets are unnested on their own: Spark allows no generator inside an
         # expression.)
-        shifted = kept.mutate(offset=ibis.literal([-1, 0, 1]).unnest())
+        shifted = rows.mutate(offset=ibis.literal([-1, 0, 1]).unnest())
         b = shifted.mutate(bucket=shifted.us // window_us + shifted.offset).view()
         on = [
-            a.platform == b.platform,
-            a.key == b.key,
+            a.kid == b.kid,
             a.bucket == b.bucket,
-            a.account_id < b.account_id,
+            a.aid < b.aid,
             (a.us - b.us).abs() <= window_us,
         ]
     else:
-        a, b = kept.view(), kept.view()
-        on = [a.platform == b.platform, a.key == b.key, a.account_id < b.account_id]
+        a, b = rows.view(), rows.view()
+        on = [a.kid == b.kid, a.aid < b.aid]
     return a.join(b, on).select(
-        platform=a.platform,
-        account_a=a.account_id,
-        account_b=b.account_id,
-        key=a.key,
+        a=a.aid,
+        b=b.aid,
+        kid=a.kid,
         post_a=a.post_id,
         post_b=b.post_id,
         delay=(a.us - b.us).abs() / 1e6,
     )
 
 
+def multi(pairs: ir.Table) -> ir.Table:
+    """The account pairs with several rows in `pairs`, and how many: the only ones whose
+    edge needs aggregation (on the 1M scenario, one in five; at 10M, 1.5%)."""
+    sizes = pairs.group_by("a", "b").aggregate(rows_n=pairs.count())
+    return sizes.filter(sizes.rows_n > 1)
+
+
 def pair_count(pairs: ir.Table) -> ir.Table:
     """One row, one column `n`: the distinct account pairs among the band join's rows."""
-    return pairs.select("platform", "account_a", "account_b").distinct().aggregate(n=ibis._.count())
+    return pairs.select("a", "b").distinct().aggregate(n=ibis._.count())
 
 
 def pairs_table() -> ir.Table:
     return ibis.table(PAIR_SCHEMA, name=PAIRS)
 
 
+def multi_table() -> ir.Table:
+    return ibis.table({"a": "int64", "b": "int64", "rows_n": "int64"}, name=MULTI)
+
+
+def account_ids_table() -> ir.Table:
+    return ibis.table(ACCOUNT_IDS_SCHEMA, name=ACCOUNT_IDS)
+
+
+def key_ids_table() -> ir.Table:
+    return ibis.table(KEY_IDS_SCHEMA, name=KEY_IDS)
+
+
+def id_rows_table() -> ir.Table:
+    return ibis.table(ID_ROWS_SCHEMA, name=ID_ROWS)
+
+
 def edges(
     pairs: ir.Table,
-    rows: ir.Table,
+    several_rows: ir.Table,
+    accounts: ir.Table,
+    keys: ir.Table,
     trace: str,
     window: float,
-    accounts: int,
     evidence_limit: int = 20,
     min_keys: int = 1,
 ) -> ir.Table:
-    """The edges of one trace from its materialised `pairs`; `rows` are the trace's rows
-    (for each key's account count) and `accounts` its distinct accounts (IDF's A).
+    """The edges of one trace from its materialised `pairs` and `several_rows` (`multi`);
+    `accounts` and `keys` turn the ids back into texts, `keys` carries each key's IDF.
     `min_keys` > 1 keeps only pairs that met on that many keys (detect tests no others)."""
-    pair = ["platform", "account_a", "account_b"]
-    touched = rows.group_by("platform", "key").aggregate(n=rows.account_id.nunique())
-    idf_of = touched.mutate(idf=(ibis.literal(float(accounts)) / touched.n).ln()).select(
-        "platform", "key", "idf"
-    )
-    columns = EDGE_COLUMNS
+    a_ids = accounts.select(platform="platform", account_a="account_id", a="aid")
+    b_ids = accounts.select(account_b="account_id", b="aid")
+    key_of = keys.select("kid", "key", "idf")
     # Most account pairs co-act once (on the 1M scenario, four in five): their edge is
     # their one row, with no aggregation. Holistic aggregates (median, distinct counts,
     # evidence lists) over tens of millions of one-row groups are what exhausts memory at
     # scale, so only pairs with several rows go through them.
-    sizes = pairs.group_by(pair).aggregate(rows_n=pairs.count())
-    one = pairs.join(sizes.filter(sizes.rows_n == 1), pair)
-    one = one.join(idf_of, ["platform", "key"])
+    many = pairs.semi_join(several_rows, ["a", "b"])
+    many = many.join(key_of, "kid")
+    # The key-level part (keys, IDF score) needs the distinct (pair, key) rows; everything
+    # else is one pass over the rows (one GROUP BY, not one per column: 2x faster).
+    per_key = many.select("a", "b", "kid", "idf").distinct()
+    scored = per_key.group_by("a", "b").aggregate(keys=per_key.count(), score=per_key.idf.sum())
+    triple = ibis.struct({"key": many.key, "post_a": many.post_a, "post_b": many.post_b})
+    main = many.group_by("a", "b").aggregate(
+        coactions=ibis.struct({"a": many.post_a, "b": many.post_b}).nunique(),
+        median_delay=many.delay.median(),
+        evidence_total=many.count(),
+        # Sorted, then cut: the triples are distinct per pair, so the sample is the same on
+        # every engine.
+        evidence=triple.collect(),
+    )
+    several = main.join(scored, ["a", "b"]).join(a_ids, "a").join(b_ids, "b")
+    several = several.select(
+        trace=ibis.literal(trace),
+        window_s=ibis.literal(float(window)),
+        platform="platform",
+        account_a="account_a",
+        account_b="account_b",
+        coactions="coactions",
+        keys="keys",
+        score="score",
+        median_delay="median_delay",
+        evidence=ibis._.evidence.sort()[:evidence_limit],
+        evidence_total="evidence_total",
+    )
+    if min_keys > 1:  # a one-row pair met on one key: none of them is kept
+        return several.filter(several["keys"] >= min_keys).select(*EDGE_COLUMNS)
+    one = pairs.anti_join(several_rows, ["a", "b"]).join(key_of, "kid")
+    one = one.join(a_ids, "a").join(b_ids, "b")
     triple_one = ibis.struct({"key": one.key, "post_a": one.post_a, "post_b": one.post_b})
     single = one.select(
         trace=ibis.literal(trace),
@@ -181,34 +280,4 @@ def edges(
         evidence=ibis.array([triple_one]),
         evidence_total=ibis.literal(1, "int64"),
     )
-
-    many = pairs.semi_join(sizes.filter(sizes.rows_n > 1), pair)
-    # The key-level part (keys, IDF score) needs the distinct (pair, key) rows; everything
-    # else is one pass over the rows (one GROUP BY, not one per column: 2x faster).
-    per_key = many.select(*pair, "key").distinct().join(idf_of, ["platform", "key"])
-    scored = per_key.group_by(pair).aggregate(keys=per_key.count(), score=per_key.idf.sum())
-    triple = ibis.struct({"key": many.key, "post_a": many.post_a, "post_b": many.post_b})
-    main = many.group_by(pair).aggregate(
-        coactions=ibis.struct({"a": many.post_a, "b": many.post_b}).nunique(),
-        median_delay=many.delay.median(),
-        evidence_total=many.count(),
-        # Sorted, then cut: the triples are distinct per pair, so the sample is the same on
-        # every engine.
-        evidence=triple.collect(),
-    )
-    several = main.join(scored, pair).select(
-        trace=ibis.literal(trace),
-        window_s=ibis.literal(float(window)),
-        platform="platform",
-        account_a="account_a",
-        account_b="account_b",
-        coactions="coactions",
-        keys="keys",
-        score="score",
-        median_delay="median_delay",
-        evidence=ibis._.evidence.sort()[:evidence_limit],
-        evidence_total="evidence_total",
-    )
-    if min_keys > 1:  # a one-row pair met on one key: none of them is kept
-        return several.filter(several["keys"] >= min_keys).select(*columns)
-    return single.select(*columns).union(several.select(*columns))
+    return single.select(*EDGE_COLUMNS).union(several.select(*EDGE_COLUMNS))

@@ -19,7 +19,6 @@ members (hundreds), far below the default of 5,000.
 from __future__ import annotations
 
 import math
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from trollscope import coaction
-from trollscope.case import Case, transaction
+from trollscope.case import Case, limit_resources, rows_written, transaction
 from trollscope.errors import TrollscopeError
 from trollscope.traces import TRACES, Trace, inputs
 
@@ -64,7 +63,7 @@ class Backend(Protocol):
 
     def fetch(self, expr: ir.Table) -> pa.Table: ...
 
-    def insert_edges(self, expr: ir.Table) -> None: ...
+    def insert_edges(self, expr: ir.Table, table: str) -> int: ...
 
     def close(self) -> None: ...
 
@@ -91,18 +90,18 @@ class DuckDBBackend:
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.con.sql(self.sql(expr)).to_arrow_table()
 
-    def insert_edges(self, expr: ir.Table) -> None:
+    def insert_edges(self, expr: ir.Table, table: str) -> int:
         cols = ", ".join(EDGE_COLUMNS)
-        self.con.execute(f"INSERT INTO {NEW_EDGES} ({cols}) SELECT {cols} FROM ({self.sql(expr)})")
+        sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ({self.sql(expr)})"
+        return rows_written(self.con.execute(sql))
 
     def close(self, keep_rows: bool = False) -> None:
         """Drop the scratch tables; `keep_rows` leaves the trace's rows (`ts_rows`) for a
         caller that tests the edges next (detect), which then drops them."""
-        for name in (coaction.PAIRS,) if keep_rows else (coaction.ROWS, coaction.PAIRS):
+        for name in (*coaction.SCRATCH, *(() if keep_rows else (coaction.ROWS,))):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-NEW_EDGES = "ts_new_edges"  # a run's edges, before they replace the trace's in the case
 NEW_SKIPPED = "ts_new_skipped"
 
 
@@ -116,16 +115,17 @@ def compute_edges(
     keep_rows: bool = False,
     min_keys: int = 1,
 ) -> tuple[int, int]:
-    """Compute the edges of `trace` on `backend` (default: DuckDB on `con`) into the
-    temporary tables `ts_new_edges` and `ts_new_skipped` of `con`; `store_edges` then
-    puts them in the case. Returns the number of edges kept and of account pairs in all
-    (they differ when `min_keys` > 1 keeps only pairs that met on several keys). With
-    `keep_rows` (DuckDB only), the trace's rows stay in the temp table `ts_rows`.
+    """Compute the edges of `trace` on `backend` (default: DuckDB on `con`) and replace the
+    trace's edges and skipped keys in the case by them, in one short transaction. Returns
+    the number of edges kept and of account pairs in all (they differ when `min_keys` > 1
+    keeps only pairs that met on several keys). With `keep_rows` (DuckDB only), the
+    trace's rows stay in the temp table `ts_rows`.
 
-    The work happens outside the case's transaction on purpose: DuckDB keeps a
+    The scratch work happens outside the case's transaction on purpose: DuckDB keeps a
     transaction's writes (here the scratch tables, tens of millions of pair rows at
-    scale) as transaction-local storage, which spilled past 60 GB on 1M posts; the
-    transaction that replaces the trace's rows is short and holds only the result."""
+    scale) as transaction-local storage, which spilled past 60 GB on 1M posts. The
+    transaction holds only the final INSERT, straight from the scratch tables into
+    `edges` (a copy through a temporary table first cost 20 s more at 10M posts)."""
     engine: Backend
     own: DuckDBBackend | None = None
     if backend is None:
@@ -135,7 +135,8 @@ def compute_edges(
     if trace.prepare is not None:
         for name, table in trace.prepare(con).items():
             engine.register(name, table)
-    engine.materialize(coaction.ROWS, coaction.trace_rows(trace.rows(inputs.Inputs())))
+    raw = trace.rows(inputs.Inputs())
+    engine.materialize(coaction.ROWS, coaction.trace_rows(raw, trace.keys_checked))
     rows = coaction.rows_table()
 
     bursts = coaction.burst(rows, window)
@@ -151,38 +152,40 @@ def compute_edges(
     total = engine.fetch(coaction.total_accounts(rows))
     accounts = int(total.column("n")[0].as_py()) if total.num_rows else 0
 
-    scratch = f"OR REPLACE TEMP TABLE {NEW_EDGES}"
-    con.execute(_EDGES_DDL.replace("TABLE IF NOT EXISTS edges", scratch))
-    engine.materialize(coaction.PAIRS, coaction.pairs(rows, coaction.skipped_table(), window))
+    engine.materialize(coaction.ACCOUNT_IDS, coaction.account_ids(rows))
+    engine.materialize(coaction.KEY_IDS, coaction.key_ids(rows, coaction.skipped_table(), accounts))
+    account_ids, key_ids = coaction.account_ids_table(), coaction.key_ids_table()
+    engine.materialize(coaction.ID_ROWS, coaction.id_rows(rows, account_ids, key_ids))
+    engine.materialize(coaction.PAIRS, coaction.pairs(coaction.id_rows_table(), window))
+    pairs = coaction.pairs_table()
+    engine.materialize(coaction.MULTI, coaction.multi(pairs))
     expr = coaction.edges(
-        coaction.pairs_table(), rows, trace.name, window, accounts, evidence_limit, min_keys
+        pairs,
+        coaction.multi_table(),
+        account_ids,
+        key_ids,
+        trace.name,
+        window,
+        evidence_limit,
+        min_keys,
     )
-    engine.insert_edges(expr)
-    kept = int(con.execute(f"SELECT count(*) FROM {NEW_EDGES}").fetchall()[0][0])
-    pairs = kept
-    if min_keys > 1:
-        counted = engine.fetch(coaction.pair_count(coaction.pairs_table()))
-        pairs = int(counted.column("n")[0].as_py()) if counted.num_rows else 0
-    if own is not None:  # ours: drop its scratch tables now, not when the case closes
-        own.close(keep_rows)
-    return kept, pairs
-
-
-def store_edges(con: duckdb.DuckDBPyConnection, trace: str) -> None:
-    """Replace the trace's edges and skipped keys in the case by the new ones, in one
-    short transaction."""
-    cols = ", ".join(EDGE_COLUMNS)
     try:
         with transaction(con):
             con.execute(_EDGES_DDL)
             con.execute(_SKIPPED_DDL)
-            con.execute("DELETE FROM edges WHERE trace = ?", [trace])
-            con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace])
-            con.execute(f"INSERT INTO edges ({cols}) SELECT {cols} FROM {NEW_EDGES}")
+            con.execute("DELETE FROM edges WHERE trace = ?", [trace.name])
+            con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace.name])
+            kept = engine.insert_edges(expr, "edges")
             con.execute(f"INSERT INTO skipped_keys SELECT * FROM {NEW_SKIPPED}")
+        n_pairs = kept
+        if min_keys > 1:
+            counted = engine.fetch(coaction.pair_count(pairs))
+            n_pairs = int(counted.column("n")[0].as_py()) if counted.num_rows else 0
     finally:
-        for name in (NEW_EDGES, NEW_SKIPPED):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute(f"DROP TABLE IF EXISTS {NEW_SKIPPED}")
+        if own is not None:  # ours: drop its scratch tables now, not when the case closes
+            own.close(keep_rows)
+    return kept, n_pairs
 
 
 @contextmanager
@@ -207,9 +210,11 @@ def edges(
     out: Path | str | None = None,
     max_burst: int = MAX_BURST,
     engine: str = "duckdb",
+    memory_limit: str | None = None,
 ) -> int:
     """Compute one trace's edges into the case (atomically) on `engine` and, with `out`,
-    write them to a Parquet or CSV file (by its suffix). Returns the number of edges."""
+    write them to a Parquet or CSV file (by its suffix). Returns the number of edges.
+    `memory_limit` caps DuckDB's memory (see `case.limit_resources`)."""
     if trace_name not in TRACES:
         raise TrollscopeError(f"unknown trace {trace_name!r}; choose one of: {', '.join(TRACES)}.")
     if engine not in ENGINES:
@@ -219,10 +224,7 @@ def edges(
     if chosen < 0:
         raise TrollscopeError(f"the window must be 0 or more seconds, not {chosen}.")
     with Case.open(case_path) as case:
-        # DuckDB spills to disk without bound by default; leave a fifth of the free space
-        # so that a run too big for the machine fails with an error, not a full disk.
-        free = shutil.disk_usage(Path(case_path).resolve().parent).free
-        case.con.execute(f"SET max_temp_directory_size = '{int(free * 0.8) // 2**20}MiB'")
+        limit_resources(case.con, case_path, memory_limit)
         try:
             with _backend(engine, case.con) as backend:
                 n, _ = compute_edges(case.con, trace, chosen, max_burst=max_burst, backend=backend)
@@ -232,7 +234,6 @@ def edges(
                 f"than this machine has ({exc}). Lower --max-burst (keys touched by fewer "
                 "accounts per window are kept), shorten the window, or free disk space."
             ) from None
-        store_edges(case.con, trace.name)
         if out is not None:
             target = Path(out)
             fmt = "FORMAT CSV, HEADER" if target.suffix.lower() == ".csv" else "FORMAT PARQUET"
@@ -265,7 +266,7 @@ def trace_rows_sql(con: duckdb.DuckDBPyConnection, trace: Trace) -> str:
     if trace.prepare is not None:
         for name, table in trace.prepare(con).items():
             backend.register(name, table)
-    return backend.sql(coaction.trace_rows(trace.rows(inputs.Inputs())))
+    return backend.sql(coaction.trace_rows(trace.rows(inputs.Inputs()), trace.keys_checked))
 
 
 @dataclass(frozen=True, slots=True)

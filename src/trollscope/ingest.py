@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from trollscope import __version__, staging
-from trollscope.case import Case, transaction
+from trollscope.case import Case, rows_written, transaction
 from trollscope.errors import FormatError, NothingReadError
 from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
 from trollscope.readers import Reader, ReadOptions, get, sniff
@@ -208,7 +208,7 @@ def _merge_posts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
 
 
 def _insert_first_copies(con: duckdb.DuckDBPyConnection, cols: str, source_id: int) -> int:
-    return staging.rows_written(
+    return rows_written(
         con.execute(
             f"""INSERT INTO posts SELECT {cols}, ? FROM stage_posts s
                 SEMI JOIN (SELECT min(ord) AS ord FROM stage_posts GROUP BY platform, post_id)
@@ -231,7 +231,7 @@ def _merge_accounts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
             SELECT platform, account_id, {firsts} FROM stage_accounts GROUP BY ALL"""
     )
     cols = ", ".join(f'"{c}"' for c in ACCOUNT_COLUMNS)
-    new = staging.rows_written(
+    new = rows_written(
         con.execute(
             f"""INSERT INTO accounts SELECT {cols}, ? FROM merged_accounts m
                 ANTI JOIN accounts a USING (platform, account_id)""",

@@ -103,14 +103,17 @@ class SparkBackend:
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.spark.sql(self.sql(expr)).toArrow()
 
-    def insert_edges(self, expr: ir.Table) -> None:
-        from trollscope.engine import EDGE_COLUMNS, NEW_EDGES
+    def insert_edges(self, expr: ir.Table, table: str) -> int:
+        from trollscope.engine import EDGE_COLUMNS
 
-        table = self.fetch(expr)
-        self.con.register("ts_spark_edges", table)
+        edges = self.fetch(expr)
+        self.con.register("ts_spark_edges", edges)
         cols = ", ".join(EDGE_COLUMNS)
-        self.con.execute(f"INSERT INTO {NEW_EDGES} ({cols}) SELECT {cols} FROM ts_spark_edges")
-        self.con.unregister("ts_spark_edges")
+        try:
+            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ts_spark_edges")
+        finally:
+            self.con.unregister("ts_spark_edges")
+        return int(edges.num_rows)
 
     def close(self) -> None:
         for frame in self._cached:

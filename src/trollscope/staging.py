@@ -36,12 +36,6 @@ class Staged:
     accounts: int = 0
 
 
-def rows_written(cursor: duckdb.DuckDBPyConnection) -> int:
-    """The row count DuckDB returns for an INSERT."""
-    row = cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
 def create(con: duckdb.DuckDBPyConnection) -> None:
     posts = ", ".join([*duck_columns(POSTS_SCHEMA), "ord BIGINT NOT NULL"])
     accounts = ", ".join([*duck_columns(ACCOUNTS_SCHEMA), "ord BIGINT NOT NULL"])

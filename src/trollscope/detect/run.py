@@ -12,7 +12,6 @@ one transaction at the end, so a failure leaves the previous detection intact.
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,12 +23,12 @@ import numpy as np
 import pyarrow as pa
 
 from trollscope import __version__, coaction
-from trollscope.case import Case, has_table, transaction
+from trollscope.case import Case, has_table, limit_resources, transaction
 from trollscope.detect.describe import MEMBERS, SIGNIFICANT, describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.networks import fused_pairs, leiden, simes_log_p
 from trollscope.detect.pairtest import PAIR_TEST_SCHEMA, pair_tests
-from trollscope.engine import MAX_BURST, compute_edges, store_edges
+from trollscope.engine import MAX_BURST, compute_edges
 from trollscope.errors import TrollscopeError
 from trollscope.signals import SIGNALS, SignalParams
 from trollscope.signals.registry import load as load_signals
@@ -74,6 +73,7 @@ class DetectParams:
     leiden_runs: int = 5
     max_burst: int = MAX_BURST
     signals: bool = True  # compute the account signals (else use those in the case)
+    memory_limit: str | None = None  # DuckDB's, like '6GB' (None: its default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +116,7 @@ def detect(
 
     with Case.open(case_path) as case:
         con = case.con
-        free = shutil.disk_usage(Path(case_path).resolve().parent).free
-        con.execute(f"SET max_temp_directory_size = '{int(free * 0.8) // 2**20}MiB'")
+        limit_resources(con, case_path, params.memory_limit)
         tests: list[pa.Table] = []
         untested: dict[str, int] = {}
         for name in params.traces:
@@ -133,7 +132,6 @@ def detect(
                     f"the {name} edges need more memory and disk than this machine has "
                     f"({exc}); lower --max-burst or leave the trace out with --trace."
                 ) from None
-            store_edges(con, name)
             say(f"pair tests: {name}")
             tested = pair_tests(con, name, params.period_s, rows=coaction.ROWS)
             con.execute(f"DROP TABLE IF EXISTS {coaction.ROWS}")

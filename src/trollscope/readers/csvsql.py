@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from trollscope import staging
 from trollscope.batches import Batch
+from trollscope.case import rows_written
 from trollscope.errors import FormatError
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA
 from trollscope.readers.base import Reader, ReadOptions, is_gzip, open_input
@@ -411,10 +412,10 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
         account_cols = ", ".join(ident("a." + n) for n in ACCOUNTS_SCHEMA.names)
         staged = staging.Staged()
         if q.plan.posts is not None:
-            staged.posts = staging.rows_written(
+            staged.posts = rows_written(
                 con.execute(f"INSERT INTO stage_posts SELECT {post_cols}, {ordinal} {good}")
             )
-        staged.accounts = staging.rows_written(
+        staged.accounts = rows_written(
             con.execute(f"INSERT INTO stage_accounts SELECT {account_cols}, {ordinal} {good}")
         )
         row = con.execute(f"SELECT coalesce(sum({REPEATS}), 0) {good}").fetchone()

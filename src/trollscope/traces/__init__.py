@@ -38,6 +38,8 @@ class Trace:
     `meaning` says what sharing the key means and what it does not prove.
     `prepare` computes lookup tables from the case (DuckDB) that `rows` reads by name.
     `said` words a pair's evidence for a reader: `{n}` keys shared with `{partner}`.
+    `keys_checked`: `rows` never yields a null or empty key, so the engine need not filter
+    them out (see `coaction.trace_rows`).
     """
 
     name: str
@@ -46,6 +48,7 @@ class Trace:
     meaning: str
     prepare: Prepare | None = field(default=None)
     said: str = "shared {n} keys with {partner}"
+    keys_checked: bool = False
 
 
 @ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
@@ -262,6 +265,8 @@ TRACES: dict[str, Trace] = {
             "copy-paste. Reposts are left out (their text is the original's). Common short "
             "phrases ('good morning') coincide by chance; IDF weighs them down.",
             said="posted {n} of the same texts as {partner}",
+            # The key is an MD5, taken only of texts that hold a letter or digit.
+            keys_checked=True,
         ),
         Trace(
             "near-dup-text",
