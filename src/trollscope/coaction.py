@@ -98,16 +98,23 @@ def skipped_table() -> ir.Table:
     return ibis.table({"platform": "string", "key": "string"}, name=SKIPPED)
 
 
-def burst(rows: ir.Table, window: float) -> ir.Table:
-    """Per (platform, key), the most rows within one window (all its rows for window 0)."""
+def viral(rows: ir.Table, window: float, max_burst: int) -> ir.Table:
+    """The (platform, key)s with more than `max_burst` rows within one window (within all
+    time for window 0), and that most (`burst`). Only keys with more rows than that in
+    all go through the sliding window: the others cannot have such a burst, and sliding
+    over every row of a trace took 5 s per trace at 10M posts."""
+    counts = rows.group_by("platform", "key").aggregate(burst=rows.count())
+    many = counts.filter(counts.burst > max_burst)
     window_us = round(window * 1_000_000)
-    if window_us > 0:
-        frame = ibis.range_window(
-            preceding=0, following=window_us, group_by=[rows.platform, rows.key], order_by=rows.us
-        )
-        counted = rows.mutate(n=rows.count().over(frame))
-        return counted.group_by("platform", "key").aggregate(burst=counted.n.max())
-    return rows.group_by("platform", "key").aggregate(burst=rows.count())
+    if window_us <= 0:
+        return many
+    big = rows.semi_join(many, ["platform", "key"])
+    frame = ibis.range_window(
+        preceding=0, following=window_us, group_by=[big.platform, big.key], order_by=big.us
+    )
+    counted = big.mutate(n=big.count().over(frame))
+    bursts = counted.group_by("platform", "key").aggregate(burst=counted.n.max())
+    return bursts.filter(bursts.burst > max_burst)
 
 
 def total_accounts(rows: ir.Table) -> ir.Table:

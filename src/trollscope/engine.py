@@ -139,8 +139,7 @@ def compute_edges(
     engine.materialize(coaction.ROWS, coaction.trace_rows(raw, trace.keys_checked))
     rows = coaction.rows_table()
 
-    bursts = coaction.burst(rows, window)
-    viral = engine.fetch(bursts.filter(bursts.burst > max_burst))
+    viral = engine.fetch(coaction.viral(rows, window, max_burst))
     con.register("ts_viral", viral)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {NEW_SKIPPED} AS "

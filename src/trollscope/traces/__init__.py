@@ -112,7 +112,7 @@ _TRACKING = r"&(utm_[^=&]*|fbclid|gclid)(=[^&]*)?"
 
 def _trim(text: ir.StringValue) -> ir.StringValue:
     # Not Ibis's strip(): on Spark it compiles to a TRIM that also eats the letter 'v'.
-    return text.re_replace(r"^\s+", "").re_replace(r"\s+$", "")
+    return text.re_replace(r"^\s+|\s+$", "")
 
 
 def _normal_url(u: ir.StringValue) -> ir.StringValue:
@@ -142,8 +142,10 @@ def normal_text(text: ir.StringValue) -> ir.StringValue:
     t = t.re_replace(r"https?://\S+", " ")
     t = t.re_replace("[@＠][\\w\u200c\u200d]+", " ")
     t = t.re_replace("[\u064b-\u065f\u0670\u0640\u200c\u200d]", "")
-    t = t.re_replace(r"[\p{P}\p{S}]", " ").lower()
-    return _trim(t.re_replace(r"\s+", " "))
+    # Punctuation, symbols and spacing in one pass: each run of them becomes one space
+    # (the same as replacing each mark by a space, then collapsing the spaces).
+    t = t.re_replace(r"[\p{P}\p{S}\s]+", " ").lower()
+    return _trim(t)
 
 
 def _texts(i: Inputs) -> ir.Table:
