@@ -466,3 +466,25 @@ def test_memory_limit(tmp_path: Path, case_path: Path) -> None:
     )
     assert bad.exit_code == 1
     assert "memory limit 'lots' is not a size" in bad.stderr
+
+
+def test_edges_csv_neutralises_formulas(tmp_path: Path, case_path: Path) -> None:
+    """An account id a spreadsheet would run (CSV injection) gets a ' in front in the
+    edges CSV, unless --exact-csv; the case keeps the id as it is."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+
+    rows = [("o1", "=cmd", "1", 100), ("o1", "b", "2", 101)]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    for flag, want in (([], "'=cmd"), (["--exact-csv"], "=cmd")):
+        out = tmp_path / "edges.csv"
+        args = ["edges", str(case_path), "--trace", "co-repost", "-o", str(out), *flag]
+        run = CliRunner().invoke(cli, args)
+        assert run.exit_code == 0, run.output
+        with out.open(encoding="utf-8", newline="") as handle:
+            (row,) = list(csv.DictReader(handle))
+        assert (row["account_a"], row["account_b"]) == (want, "b")
+    assert query(case_path, "SELECT account_a FROM edges") == [("=cmd",)]

@@ -283,6 +283,52 @@ def test_csv_bytes_quote_the_hostile_handle(case: Path, tmp_path: Path) -> None:
     assert '"evil, ""quoted""\nnext\x01line <b>&amp;</b>"' in raw
 
 
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2", "@SUM(A1)", "\tq", "\rr"]
+
+
+@pytest.mark.parametrize("what", ["networks", "edges", "scores"])
+def test_csv_cells_a_spreadsheet_would_run_get_a_quote(
+    detected: Path, tmp_path: Path, what: str
+) -> None:
+    """CSV injection: a handle beginning with =, +, -, @, tab or CR is written with a ' in
+    front, other values (and parquet, and --exact-csv) are left as they are."""
+    case = tmp_path / "formulas.duckdb"
+    shutil.copy(detected, case)
+    con = duckdb.connect(str(case))
+    for member, handle in zip(sorted(FARM), [*FORMULAS[:4], "plain - handle"], strict=True):
+        con.execute("UPDATE account_scores SET handle = ? WHERE account_id = ?", [handle, member])
+    con.close()
+    safe = tmp_path / "safe.csv"
+    export(case, safe, "csv", what)
+    exact = tmp_path / "exact.csv"
+    export(case, exact, "csv", what, exact=True)
+    if what == "networks":
+        safe, exact = safe.with_name("safe.nodes.csv"), exact.with_name("exact.nodes.csv")
+    columns = ("handle_a", "handle_b") if what == "edges" else ("handle",)
+    got = {r[c] for r in _read(safe, "csv") for c in columns}
+    raw = {r[c] for r in _read(exact, "csv") for c in columns}
+    assert {"'" + f for f in FORMULAS[:4]} | {"plain - handle"} <= got
+    assert set(FORMULAS[:4]) | {"plain - handle"} <= raw
+    assert not any(v[:1] in "=+-@" for v in got)
+    if what == "scores":  # the same rows otherwise
+        assert len(_read(safe, "csv")) == len(_read(exact, "csv"))
+
+
+def test_safe_sql_touches_only_text_that_starts_like_a_formula() -> None:
+    from trollscope.csvsafe import safe_sql
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (s VARCHAR, n BIGINT, l VARCHAR[], \"odd \"\"name\" VARCHAR)")
+    values = [*FORMULAS, "ok", "a=b", None, "'already"]
+    con.executemany("INSERT INTO t VALUES (?, -5, ['=x'], ?)", [[v, v] for v in values])
+    rows = con.execute(safe_sql(con, "SELECT * FROM t")).fetchall()
+    want = ["'" + f for f in FORMULAS] + ["ok", "a=b", None, "'already"]
+    assert [r[0] for r in rows] == want
+    assert [r[3] for r in rows] == want
+    assert {r[1] for r in rows} == {-5} and {tuple(r[2]) for r in rows} == {("=x",)}
+    assert safe_sql(con, "SELECT n FROM t") == "SELECT n FROM t"
+
+
 # -- errors and atomic writes ----------------------------------------------------------
 
 

@@ -388,6 +388,11 @@ def _signal_names() -> list[str]:
     return list(load())
 
 
+_EXACT_CSV_HELP = (
+    "Write CSV cells exactly as the data has them. By default a text cell beginning with "
+    "=, +, -, @, a tab or a carriage return gets a ' in front, so that a spreadsheet shows "
+    "it instead of running it as a formula (a hostile handle or key)."
+)
 _MEMORY_HELP = (
     "Most memory DuckDB may hold before it spills to disk, like 6GB (default: DuckDB's, "
     "80% of the RAM)."
@@ -435,6 +440,7 @@ _MEMORY_HELP = (
     "'trollscope[spark]'; local mode unless TROLLSCOPE_SPARK_MASTER is set).",
 )
 @click.option("--memory-limit", default=None, metavar="SIZE", help=_MEMORY_HELP)
+@click.option("--exact-csv", is_flag=True, help=_EXACT_CSV_HELP)
 @friendly
 def edges_cmd(
     case_path: Path,
@@ -444,6 +450,7 @@ def edges_cmd(
     max_burst: int,
     engine: str,
     memory_limit: str | None,
+    exact_csv: bool,
 ) -> None:
     """Co-action edges of one trace: account pairs that acted on the same key within the
     window, with counts, an IDF-weighted score, the median delay and evidence. They are
@@ -470,6 +477,7 @@ def edges_cmd(
         max_burst=max_burst,
         engine=engine,
         memory_limit=memory_limit,
+        exact_csv=exact_csv,
     )
     where = f" and {out_path}" if out_path else ""
     out.print(f"{n:,} {trace_name} edges written to {case_path}{where}", markup=False)
@@ -787,13 +795,14 @@ def scan_cmd(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The file to write.",
 )
+@click.option("--exact-csv", is_flag=True, help=_EXACT_CSV_HELP)
 @friendly
-def export_cmd(case_path: Path, fmt: str, what: str, out_path: Path) -> None:
+def export_cmd(case_path: Path, fmt: str, what: str, out_path: Path, exact_csv: bool) -> None:
     """Export the last detection of CASE: networks for Gephi (GEXF, GraphML) or as tables,
     the significant pairs with their evidence, or the account scores."""
     from trollscope.export import export
 
-    summary = export(case_path, out_path, fmt=fmt, what=what)
+    summary = export(case_path, out_path, fmt=fmt, what=what, exact=exact_csv)
     out.print(summary.describe(), markup=False)
 
 

@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from trollscope import coaction
 from trollscope.case import Case, limit_resources, rows_written, transaction
+from trollscope.csvsafe import safe_sql
 from trollscope.errors import TrollscopeError
 from trollscope.traces import TRACES, Trace, inputs
 
@@ -210,10 +211,13 @@ def edges(
     max_burst: int = MAX_BURST,
     engine: str = "duckdb",
     memory_limit: str | None = None,
+    exact_csv: bool = False,
 ) -> int:
     """Compute one trace's edges into the case (atomically) on `engine` and, with `out`,
     write them to a Parquet or CSV file (by its suffix). Returns the number of edges.
-    `memory_limit` caps DuckDB's memory (see `case.limit_resources`)."""
+    `memory_limit` caps DuckDB's memory (see `case.limit_resources`); a CSV's text cells
+    that a spreadsheet would run as a formula get a ' in front unless `exact_csv`
+    (`csvsafe.py`)."""
     if trace_name not in TRACES:
         raise TrollscopeError(f"unknown trace {trace_name!r}; choose one of: {', '.join(TRACES)}.")
     if engine not in ENGINES:
@@ -235,11 +239,15 @@ def edges(
             ) from None
         if out is not None:
             target = Path(out)
-            fmt = "FORMAT CSV, HEADER" if target.suffix.lower() == ".csv" else "FORMAT PARQUET"
-            case.con.execute(
-                f"COPY (SELECT * FROM edges WHERE trace = '{trace.name}' "
-                f"ORDER BY platform, account_a, account_b) TO '{_quoted(target)}' ({fmt})"
+            csv = target.suffix.lower() == ".csv"
+            rows = (
+                f"SELECT * FROM edges WHERE trace = '{trace.name}' "
+                "ORDER BY platform, account_a, account_b"
             )
+            if csv and not exact_csv:
+                rows = safe_sql(case.con, rows)
+            fmt = "FORMAT CSV, HEADER" if csv else "FORMAT PARQUET"
+            case.con.execute(f"COPY ({rows}) TO '{_quoted(target)}' ({fmt})")
     return n
 
 

@@ -38,8 +38,9 @@ nested evidence as they are; json writes one JSON array of objects, one object p
 with lists and evidence nested; csv joins lists with ";" and writes evidence as
 "key|post_a|post_b;key|post_a|post_b;...", with "%", "|" and ";" inside a key or post id
 written as "%25", "%7C" and "%3B" (keys are hostile: hashtags, URLs, texts), so the string
-splits unambiguously. CSV values are exact otherwise: a spreadsheet that evaluates cells
-beginning with "=" will evaluate them; open the files as text or in an analysis tool.
+splits unambiguously. A text cell that a spreadsheet would run as a formula (it begins
+with =, +, -, @, a tab or a carriage return) gets a single quote in front (`csvsafe.py`);
+with `exact=True` CSV values are the data's own.
 
 Every file is written to a temporary file in the same folder and moved into place when
 complete, so a failed export leaves no half-written file.
@@ -62,6 +63,7 @@ import networkx as nx
 import orjson
 
 from trollscope.case import Case
+from trollscope.csvsafe import safe_sql
 from trollscope.errors import TrollscopeError
 
 FORMATS = ("gexf", "graphml", "csv", "parquet", "json")
@@ -89,9 +91,14 @@ class ExportSummary:
 
 
 def export(
-    case_path: Path | str, out_path: Path | str, fmt: str, what: str = "networks"
+    case_path: Path | str,
+    out_path: Path | str,
+    fmt: str,
+    what: str = "networks",
+    exact: bool = False,
 ) -> ExportSummary:
-    """Export the last detection in a case (see the module docstring for the files)."""
+    """Export the last detection in a case (see the module docstring for the files).
+    `exact`: CSV cells as the data has them, formula-like ones included."""
     if fmt not in FORMATS:
         raise TrollscopeError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     if what not in WHATS:
@@ -111,12 +118,12 @@ def export(
         _require_detection(con, Path(case_path))
         out.parent.mkdir(parents=True, exist_ok=True)
         if what == "networks":
-            return _export_networks(con, out, fmt)
+            return _export_networks(con, out, fmt, exact)
         flat = fmt == "csv"
         sql = _pairs_sql(flat) if what == "edges" else _scores_sql(flat)
         kind = "edges" if what == "edges" else "accounts"
         with _staged([out]) as (tmp,):
-            rows = _write_table(con, sql, tmp, fmt)
+            rows = _write_table(con, sql, tmp, fmt, exact)
         return ExportSummary(fmt, what, (out,), {kind: rows})
 
 
@@ -241,8 +248,12 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _write_table(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> int:
+def _write_table(
+    con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str, exact: bool = False
+) -> int:
     """Write a query's rows to one csv, parquet or json file; the number of rows."""
+    if fmt == "csv" and not exact:
+        sql = safe_sql(con, sql)
     if fmt == "json":
         rows = _rows(con, sql)
         _write_bytes(path, _json_array(rows))
@@ -278,13 +289,15 @@ def _table_paths(out: Path, fmt: str) -> tuple[Path, Path]:
     )
 
 
-def _export_networks(con: duckdb.DuckDBPyConnection, out: Path, fmt: str) -> ExportSummary:
+def _export_networks(
+    con: duckdb.DuckDBPyConnection, out: Path, fmt: str, exact: bool
+) -> ExportSummary:
     if fmt in ("csv", "parquet"):
         targets = _table_paths(out, fmt)
         flat = fmt == "csv"
         with _staged(targets) as (nodes_tmp, edges_tmp):
-            nodes = _write_table(con, _nodes_sql(flat), nodes_tmp, fmt)
-            edges = _write_table(con, _graph_edges_sql(flat), edges_tmp, fmt)
+            nodes = _write_table(con, _nodes_sql(flat), nodes_tmp, fmt, exact)
+            edges = _write_table(con, _graph_edges_sql(flat), edges_tmp, fmt, exact)
         return ExportSummary(fmt, "networks", targets, {"nodes": nodes, "edges": edges})
     if fmt == "json":
         node_rows = _rows(con, _nodes_sql(False))
