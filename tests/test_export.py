@@ -318,7 +318,7 @@ def test_safe_sql_touches_only_text_that_starts_like_a_formula() -> None:
     from trollscope.csvsafe import safe_sql
 
     con = duckdb.connect()
-    con.execute("CREATE TABLE t (s VARCHAR, n BIGINT, l VARCHAR[], \"odd \"\"name\" VARCHAR)")
+    con.execute('CREATE TABLE t (s VARCHAR, n BIGINT, l VARCHAR[], "odd ""name" VARCHAR)')
     values = [*FORMULAS, "ok", "a=b", None, "'already"]
     con.executemany("INSERT INTO t VALUES (?, -5, ['=x'], ?)", [[v, v] for v in values])
     rows = con.execute(safe_sql(con, "SELECT * FROM t")).fetchall()
