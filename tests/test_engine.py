@@ -457,6 +457,11 @@ def test_memory_limit(tmp_path: Path, case_path: Path) -> None:
         assert limit == "476.8 MiB"
         with pytest.raises(TrollscopeError, match="'lots' is not a size: write it like 6GB"):
             limit_resources(case.con, case_path, "lots")
+        with pytest.raises(TrollscopeError, match="'3kb' is too small"):
+            limit_resources(case.con, case_path, "3kb")
+        limit_resources(case.con, case_path, "1.5 GiB")
+        limit = case.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert limit == "1.5 GiB"
     run = CliRunner().invoke(
         cli, ["edges", str(case_path), "--trace", "co-repost", "--memory-limit", "1GB"]
     )

@@ -59,7 +59,9 @@ def rows_written(cursor: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B", re.IGNORECASE)
+# Below this DuckDB fails on ordinary queries with an out-of-memory error.
+MIN_MEMORY = 64 * 2**20
 
 
 def limit_resources(
@@ -74,11 +76,18 @@ def limit_resources(
     con.execute(f"SET max_temp_directory_size = '{int(free * 0.8) // 2**20}MiB'")
     if memory_limit is None:
         return
-    if not _SIZE.fullmatch(memory_limit.strip()):
+    size = _SIZE.fullmatch(memory_limit.strip())
+    if not size:
         raise TrollscopeError(
             f"memory limit {memory_limit!r} is not a size: write it like 6GB, 6GiB or 500MB."
         )
-    con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
+    number, unit, binary = size.groups()
+    power = "KMGT".find(unit.upper()) + 1 if unit else 0
+    if float(number) * (1024 if binary else 1000) ** power < MIN_MEMORY:
+        raise TrollscopeError(
+            f"memory limit {memory_limit!r} is too small: DuckDB needs at least 64 MiB."
+        )
+    con.execute(f"SET memory_limit = '{number}{unit}{binary}B'")
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
