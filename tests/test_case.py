@@ -58,3 +58,13 @@ def test_file_that_is_not_duckdb(tmp_path: Path) -> None:
 def test_missing_case(tmp_path: Path) -> None:
     with pytest.raises(CaseError, match="no such case file"):
         Case.open(tmp_path / "nope.duckdb")
+
+
+def test_connections_are_utc_and_draw_no_progress_bar(case_path: Path) -> None:
+    """Library code never prints: DuckDB's own progress bar (drawn on a terminal during
+    long queries) is off on every connection to a case, new or opened."""
+    setting = "SELECT current_setting('TimeZone'), current_setting('enable_progress_bar')"
+    with Case.open(case_path, create=True) as case:
+        assert case.con.execute(setting).fetchall() == [("UTC", False)]
+    with Case.open(case_path, read_only=True) as case:
+        assert case.con.execute(setting).fetchall() == [("UTC", False)]

@@ -90,6 +90,13 @@ def limit_resources(
     con.execute(f"SET memory_limit = '{number}{unit}{binary}B'")
 
 
+def _session(con: duckdb.DuckDBPyConnection) -> None:
+    """Every connection to a case: times in UTC, and no progress bar of DuckDB's own
+    (library code never prints; the CLI draws its own bars)."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+
+
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the case (or the connection's temp schema) has a table `name`: the optional
     tables (edges, signals, detection results) exist only after their command ran."""
@@ -142,14 +149,14 @@ class Case:
             raise CaseError(f"{path}: not a readable DuckDB case file ({exc}).") from exc
         case = cls(path, con)
         case._check_version()
-        con.execute("SET TimeZone = 'UTC'")
+        _session(con)
         return case
 
     @classmethod
     def _create(cls, path: Path) -> Case:
         path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(path))
-        con.execute("SET TimeZone = 'UTC'")
+        _session(con)
         con.execute("BEGIN")
         for statement in _ddl():
             con.execute(statement)

@@ -113,8 +113,6 @@ def export(
         raise TrollscopeError(f"{out} is a folder: give the path of the file to write.")
     with Case.open(case_path, read_only=True) as case:
         con = case.con
-        # Library code never prints: DuckDB would draw its progress bar on long queries.
-        con.execute("SET enable_progress_bar = false")
         _require_detection(con, Path(case_path))
         out.parent.mkdir(parents=True, exist_ok=True)
         if what == "networks":
