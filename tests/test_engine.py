@@ -218,6 +218,19 @@ def test_viral_keys_are_skipped_and_listed(tmp_path: Path, case_path: Path) -> N
     assert sorted(r[0] for r in query(case_path, "SELECT key FROM skipped_keys")) == ["o1", "o2"]
 
 
+def test_bursts_across_bucket_edges(tmp_path: Path, case_path: Path) -> None:
+    """The viral check only slides its window over keys whose two neighbouring one-window
+    buckets hold more rows than the cap: a burst that straddles a bucket edge is still
+    caught, and a key that only looks crowded by buckets is still kept."""
+    rows = [("o1", x, f"a{x}", t) for x, t in zip("abcd", (50, 55, 65, 70), strict=True)]
+    # o2: buckets [0, 60) and [60, 120) hold 4 rows, but no 60 s holds more than 3.
+    rows += [("o2", x, f"b{x}", t) for x, t in zip("efgh", (0, 59, 61, 119), strict=True)]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    edges(case_path, "co-repost", 60, max_burst=3)
+    assert query(case_path, "SELECT key, burst FROM skipped_keys") == [("o1", 4)]
+    assert set(_edges(case_path)) == {("e", "f"), ("f", "g"), ("f", "h"), ("g", "h")}
+
+
 def test_window_estimate_from_first_delays(tmp_path: Path, case_path: Path) -> None:
     from trollscope.engine import estimate_window
 
