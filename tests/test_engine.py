@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -426,6 +427,45 @@ def test_scratch_tables_are_dropped(tmp_path: Path, case_path: Path) -> None:
         compute_edges(case.con, TRACES["co-repost"], 60)
         assert case.con.execute(sql).fetchall() == []
     assert query(case_path, "SELECT account_a, account_b FROM edges") == [("a", "b")]
+
+
+@pytest.mark.parametrize("where", ["join", "insert"])
+def test_a_failed_computation_keeps_the_old_edges_and_no_scratch(
+    tmp_path: Path, case_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Out of memory in the scratch work or in the final INSERT: the case keeps its old
+    edges and the connection no scratch table (detect goes on with it)."""
+    from trollscope import coaction
+    from trollscope.case import Case
+    from trollscope.engine import DuckDBBackend, compute_edges
+    from trollscope.traces import TRACES
+
+    rows = [("o1", "a", "1", 100), ("o1", "b", "2", 101)]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    edges(case_path, "co-repost", 60)
+    materialize, insert = DuckDBBackend.materialize, DuckDBBackend.insert_edges
+
+    def failing_join(self: DuckDBBackend, name: str, expr: Any) -> None:
+        materialize(self, name, expr)
+        if name == coaction.PAIRS:
+            raise duckdb.OutOfMemoryException("out of memory (test)")
+
+    def failing_insert(self: DuckDBBackend, expr: Any, table: str) -> int:
+        insert(self, expr, table)  # half done, then a failure
+        raise duckdb.OutOfMemoryException("out of memory (test)")
+
+    if where == "join":
+        monkeypatch.setattr(DuckDBBackend, "materialize", failing_join)
+    else:
+        monkeypatch.setattr(DuckDBBackend, "insert_edges", failing_insert)
+    sql = "SELECT table_name FROM duckdb_tables() WHERE temporary"
+    with Case.open(case_path) as case:
+        with pytest.raises(duckdb.OutOfMemoryException):
+            compute_edges(case.con, TRACES["co-repost"], 0)
+        assert case.con.execute(sql).fetchall() == []
+    assert query(case_path, "SELECT account_a, account_b, window_s FROM edges") == [
+        ("a", "b", 60.0)
+    ]
 
 
 def test_traces_with_checked_keys_never_yield_empty_ones(case_path: Path, tmp_path: Path) -> None:

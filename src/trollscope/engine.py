@@ -133,6 +133,25 @@ def compute_edges(
         engine = own = DuckDBBackend(con)
     else:
         engine = backend
+    try:
+        return _compute_and_store(con, engine, trace, window, evidence_limit, max_burst, min_keys)
+    finally:
+        # Also after a failure (out of memory, say): detect goes on with one connection.
+        con.execute(f"DROP TABLE IF EXISTS {NEW_SKIPPED}")
+        if own is not None:  # ours: drop its scratch tables now, not when the case closes
+            own.close(keep_rows)
+
+
+def _compute_and_store(
+    con: duckdb.DuckDBPyConnection,
+    engine: Backend,
+    trace: Trace,
+    window: float,
+    evidence_limit: int,
+    max_burst: int,
+    min_keys: int,
+) -> tuple[int, int]:
+    """`compute_edges`'s stages, on `engine`; the caller drops the scratch tables."""
     if trace.prepare is not None:
         for name, table in trace.prepare(con).items():
             engine.register(name, table)
@@ -169,23 +188,17 @@ def compute_edges(
         evidence_limit,
         min_keys,
     )
-    try:
-        with transaction(con):
-            con.execute(_EDGES_DDL)
-            con.execute(_SKIPPED_DDL)
-            con.execute("DELETE FROM edges WHERE trace = ?", [trace.name])
-            con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace.name])
-            kept = engine.insert_edges(expr, "edges")
-            con.execute(f"INSERT INTO skipped_keys SELECT * FROM {NEW_SKIPPED}")
-        n_pairs = kept
-        if min_keys > 1:
-            counted = engine.fetch(coaction.pair_count(pairs))
-            n_pairs = int(counted.column("n")[0].as_py()) if counted.num_rows else 0
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {NEW_SKIPPED}")
-        if own is not None:  # ours: drop its scratch tables now, not when the case closes
-            own.close(keep_rows)
-    return kept, n_pairs
+    with transaction(con):
+        con.execute(_EDGES_DDL)
+        con.execute(_SKIPPED_DDL)
+        con.execute("DELETE FROM edges WHERE trace = ?", [trace.name])
+        con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace.name])
+        kept = engine.insert_edges(expr, "edges")
+        con.execute(f"INSERT INTO skipped_keys SELECT * FROM {NEW_SKIPPED}")
+    if min_keys == 1:
+        return kept, kept
+    counted = engine.fetch(coaction.pair_count(pairs))
+    return kept, int(counted.column("n")[0].as_py()) if counted.num_rows else 0
 
 
 @contextmanager
