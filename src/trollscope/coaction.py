@@ -125,11 +125,6 @@ def viral(rows: ir.Table, window: float, max_burst: int) -> ir.Table:
     return bursts.filter(bursts.burst > max_burst)
 
 
-def total_accounts(rows: ir.Table) -> ir.Table:
-    """One row, one column `n`: the distinct (platform, account) pairs of the trace."""
-    return rows.select("platform", "account_id").distinct().aggregate(n=ibis._.count())
-
-
 def account_ids(rows: ir.Table) -> ir.Table:
     """Each (platform, account) of the trace numbered in sorted order, so that comparing
     two `aid`s orders their accounts as comparing the texts would (edges keep

@@ -168,12 +168,13 @@ def _compute_and_store(
     con.unregister("ts_viral")
     engine.register(coaction.SKIPPED, viral.select(["platform", "key"]))
 
-    total = engine.fetch(coaction.total_accounts(rows))
-    accounts = int(total.column("n")[0].as_py()) if total.num_rows else 0
-
     engine.materialize(coaction.ACCOUNT_IDS, coaction.account_ids(rows))
+    account_ids = coaction.account_ids_table()
+    # IDF's A, the trace's accounts: the rows of the table just made.
+    total = engine.fetch(account_ids.aggregate(n=account_ids.count()))
+    accounts = int(total.column("n")[0].as_py()) if total.num_rows else 0
     engine.materialize(coaction.KEY_IDS, coaction.key_ids(rows, coaction.skipped_table(), accounts))
-    account_ids, key_ids = coaction.account_ids_table(), coaction.key_ids_table()
+    key_ids = coaction.key_ids_table()
     engine.materialize(coaction.ID_ROWS, coaction.id_rows(rows, account_ids, key_ids))
     engine.materialize(coaction.PAIRS, coaction.pairs(coaction.id_rows_table(), window))
     pairs = coaction.pairs_table()
