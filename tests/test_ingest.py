@@ -6,12 +6,14 @@ import hashlib
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import DATA, query, table_counts
+from trollscope import staging
 from trollscope.errors import FormatError
 from trollscope.ingest import ingest
-from trollscope.readers import ReadOptions
+from trollscope.readers import ReadOptions, get
 from trollscope.readers.table import parse_mapping
 
 SHARES = DATA / "table" / "coortweet_shares.csv"
@@ -108,3 +110,34 @@ def test_same_post_twice_in_one_file_is_one_duplicate(tmp_path: Path, case_path:
     # The two rows are one post (same id); its text is the first row's.
     assert (f.read, f.stored, f.duplicate) == (1, 1, 0)
     assert query(case_path, "SELECT text FROM posts") == [("first",)]
+
+
+def test_sql_and_python_readers_in_one_command(case_path: Path) -> None:
+    """A SQL reader's staging views and a Python reader's staging tables take turns."""
+    flat = DATA / "twarc2" / "flattened.jsonl"
+    result = ingest(case_path, [SHARES, flat, OBJECTS])
+    assert [f.format for f in result.files] == ["coortweet", "twarc2", "coortweet"]
+    for f in result.files:
+        assert f.read == f.stored + f.duplicate + f.rejected, f
+    assert table_counts(case_path)["posts"] == result.total("stored")
+
+
+def test_staging_leaves_nothing_behind(tmp_path: Path) -> None:
+    """What a SQL reader stages (its output and the views of it) is dropped after the file."""
+    case = tmp_path / "c.duckdb"
+    ingest(case, [SHARES])
+    con = duckdb.connect(str(case))
+    try:
+        staging.create(con)
+        staged = get("coortweet").stage(con, OBJECTS, ReadOptions())
+        assert staged.posts > 0
+        temp = (
+            "SELECT count(*) FROM (SELECT view_name FROM duckdb_views() "
+            "WHERE temporary AND NOT internal UNION ALL SELECT table_name "
+            "FROM duckdb_tables() WHERE temporary AND NOT internal)"
+        )
+        assert con.execute(temp).fetchone() == (4,)  # two views, their source, the rejects
+        staging.drop(con)
+        assert con.execute(temp).fetchone() == (0,)
+    finally:
+        con.close()

@@ -3,7 +3,8 @@
 Three temporary tables on the case's connection: `stage_posts` and `stage_accounts` (the
 canonical columns plus `ord`, the record's position in the file, so that the first copy
 of a duplicate wins) and `stage_rejects`. A row-wise reader's Arrow batches are appended
-here; a SQL reader (csvsql) fills them with one INSERT ... SELECT, never leaving DuckDB.
+here; a SQL reader (csvsql) writes its output once, to `SOURCE`, and turns `stage_posts`
+and `stage_accounts` into views of it, never leaving DuckDB.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ Progress = Callable[[int], None]
 """Called with the number of input bytes just consumed."""
 
 TABLES = ("stage_posts", "stage_accounts", "stage_rejects")
+# A SQL reader's output, of which `stage_posts` and `stage_accounts` are then views.
+SOURCE = "stage_source"
 
 
 @dataclass(slots=True)
@@ -48,8 +51,30 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def drop(con: duckdb.DuckDBPyConnection) -> None:
-    for table in TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    views = {
+        name
+        for (name,) in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal "
+            "AND view_name IN (?, ?)",
+            ["stage_posts", "stage_accounts"],
+        ).fetchall()
+    }
+    for name in views:
+        con.execute(f"DROP VIEW {name}")
+    for table in (*TABLES, SOURCE):
+        if table not in views:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def stage_view(con: duckdb.DuckDBPyConnection, name: str, select: str) -> None:
+    """Make the staging table `name` a view (of a SQL reader's output, `SOURCE`)."""
+    con.execute(f"DROP TABLE {name}")
+    con.execute(f"CREATE TEMP VIEW {name} AS {select}")
+
+
+def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, offset: int) -> None:

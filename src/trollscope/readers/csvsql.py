@@ -29,7 +29,6 @@ import pyarrow.compute as pc
 
 from trollscope import staging
 from trollscope.batches import Batch
-from trollscope.case import rows_written
 from trollscope.errors import FormatError
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA
 from trollscope.readers.base import Reader, ReadOptions, is_gzip, open_input
@@ -385,16 +384,19 @@ class SqlTableReader(Reader):
 def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged:
     """Run `q` on `con` (the case, inside the ingest transaction) into the staging tables.
 
-    One scan of the file into a temporary table, then set-based copies: the good rows to
-    `stage_posts` / `stage_accounts`, the bad ones (few) through Python, where their row
-    numbers are corrected for the malformed rows the parser skipped.
+    One scan of the file into a temporary table (`staging.SOURCE`); `stage_posts` and
+    `stage_accounts` become views of its good rows (copying a million rows into tables
+    of their own cost a second write and read of the whole file); the bad ones (few) go
+    through Python, where their row numbers are corrected for the malformed rows the
+    parser skipped.
     """
     con.execute("DROP TABLE IF EXISTS __rejects")
     con.execute("DROP TABLE IF EXISTS __reject_scans")
     grouped = bool(q.plan.group_by)
+    source = staging.SOURCE
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE __reader_out AS "
+            f"CREATE OR REPLACE TEMP TABLE {source} AS "
             + build_query(q.source, q.plan, numbered=grouped)
         )
     except duckdb.Error as exc:
@@ -404,25 +406,23 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
     # from a high base).
     ordinal = ORDINAL
     if not grouped:
-        base = con.execute("SELECT coalesce(min(rowid), 0) FROM __reader_out").fetchone()
+        base = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {source}").fetchone()
         ordinal = f"(rowid - {int(base[0]) if base else 0} + {q.plan.header_rows + 1})"
     try:
-        good = f"FROM __reader_out WHERE {REJECT_REASON} IS NULL"
-        post_cols = ", ".join(ident("p." + n) for n in POSTS_SCHEMA.names)
-        account_cols = ", ".join(ident("a." + n) for n in ACCOUNTS_SCHEMA.names)
+        good = f"FROM {source} WHERE {REJECT_REASON} IS NULL"
+        post_cols = ", ".join(f"{ident('p.' + n)} AS {ident(n)}" for n in POSTS_SCHEMA.names)
+        account_cols = ", ".join(f"{ident('a.' + n)} AS {ident(n)}" for n in ACCOUNTS_SCHEMA.names)
         staged = staging.Staged()
         if q.plan.posts is not None:
-            staged.posts = rows_written(
-                con.execute(f"INSERT INTO stage_posts SELECT {post_cols}, {ordinal} {good}")
-            )
-        staged.accounts = rows_written(
-            con.execute(f"INSERT INTO stage_accounts SELECT {account_cols}, {ordinal} {good}")
-        )
+            staging.stage_view(con, "stage_posts", f"SELECT {post_cols}, {ordinal} AS ord {good}")
+            staged.posts = staging.count(con, "stage_posts")
+        staging.stage_view(con, "stage_accounts", f"SELECT {account_cols}, {ordinal} AS ord {good}")
+        staged.accounts = staging.count(con, "stage_accounts")
         row = con.execute(f"SELECT coalesce(sum({REPEATS}), 0) {good}").fetchone()
         staged.repeats = int(row[0]) if row else 0
         held = con.execute(
             f"SELECT {ordinal} AS o, {REJECT_FIELD}, {REJECT_REASON}, {REJECT_RAW} "
-            f"FROM __reader_out WHERE {REJECT_REASON} IS NOT NULL ORDER BY o"
+            f"FROM {source} WHERE {REJECT_REASON} IS NOT NULL ORDER BY o"
         ).fetchall()
         malformed = _malformed_rows(con) if q.is_csv else []
         skipped = sorted({line for line, *_ in malformed})
@@ -434,5 +434,5 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
         staged.records = kept + staged.repeats + len(skipped) + len(held)
         return staged
     finally:
-        for table in ("__reader_out", "__rejects", "__reject_scans"):
+        for table in ("__rejects", "__reject_scans"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
