@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import DATA, query, table_counts
 from trollscope import staging
-from trollscope.errors import FormatError
+from trollscope.errors import FormatError, NothingReadError
 from trollscope.ingest import ingest
 from trollscope.readers import ReadOptions, get
 from trollscope.readers.table import parse_mapping
@@ -141,3 +141,47 @@ def test_staging_leaves_nothing_behind(tmp_path: Path) -> None:
         assert con.execute(temp).fetchone() == (0,)
     finally:
         con.close()
+
+
+def _tweet(tid: str, text: str) -> str:
+    return json.dumps(
+        {"id": tid, "author_id": "7", "created_at": "2022-03-01T10:00:00.000Z", "text": text}
+    )
+
+
+@pytest.mark.parametrize("case_has_posts", [False, True])
+def test_first_copy_wins_in_a_row_wise_reader(
+    tmp_path: Path, case_path: Path, case_has_posts: bool
+) -> None:
+    """A row-wise reader's copies of a post in different batches (chunk size 1): the first
+    in the file is stored, into an empty case as into one with posts."""
+    if case_has_posts:
+        ingest(case_path, [SHARES])
+    path = tmp_path / "copies.jsonl"
+    lines = [_tweet("1", "first"), _tweet("2", "two"), _tweet("1", "second"), _tweet("1", "3rd")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    f = ingest(case_path, [path], options=ReadOptions(chunk_size=1)).files[0]
+    assert (f.read, f.stored, f.duplicate, f.rejected) == (4, 2, 2, 0)
+    assert query(
+        case_path, "SELECT post_id, text FROM posts WHERE platform = 'twitter' ORDER BY 1"
+    ) == [("1", "first"), ("2", "two")]
+    # Read again, everything is a duplicate and nothing changes.
+    again = ingest(case_path, [path]).files[0]
+    assert (again.stored, again.duplicate) == (0, 4)
+    assert query(case_path, "SELECT count(*) FROM posts WHERE platform = 'twitter'") == [(2,)]
+
+
+def test_failed_ingest_of_a_row_wise_reader(tmp_path: Path, case_path: Path) -> None:
+    """A good JSON file then one with nothing readable: the good file's posts go too."""
+    good = tmp_path / "good.jsonl"
+    good.write_text(_tweet("1", "x") + "\n", encoding="utf-8")
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text('{"id": "2", "author_id": "3", "text": "no time"}\n', encoding="utf-8")
+    with pytest.raises(NothingReadError):
+        ingest(case_path, [good, junk], fmt="twarc2")
+    assert not case_path.exists()
+    ingest(case_path, [SHARES])
+    before = table_counts(case_path)
+    with pytest.raises(NothingReadError):
+        ingest(case_path, [good, junk], fmt="twarc2")
+    assert table_counts(case_path) == before
