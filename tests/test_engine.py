@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -546,3 +547,32 @@ def test_edges_csv_neutralises_formulas(tmp_path: Path, case_path: Path) -> None
             (row,) = list(csv.DictReader(handle))
         assert (row["account_a"], row["account_b"]) == (want, "b")
     assert query(case_path, "SELECT account_a FROM edges") == [("=cmd",)]
+
+
+def test_keys_of_one_account_never_reach_the_band_join(
+    tmp_path: Path, case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key that one account alone touched (here twice) can pair no one: it gets no id,
+    so its rows are not joined; the IDF of the shared key still counts every account."""
+    from trollscope import coaction
+    from trollscope.engine import DuckDBBackend
+
+    rows = [("o1", "a", "1", 100), ("o1", "a", "2", 110), ("o2", "a", "3", 100)]
+    rows += [("o2", "b", "4", 105), ("o3", "c", "5", 100)]
+    ingest(case_path, [_shares(tmp_path, rows)])
+    seen: dict[str, list[tuple[Any, ...]]] = {}
+    materialize = DuckDBBackend.materialize
+
+    def keep(self: DuckDBBackend, name: str, expr: Any) -> None:
+        materialize(self, name, expr)
+        seen[name] = self.con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+
+    monkeypatch.setattr(DuckDBBackend, "materialize", keep)
+    edges(case_path, "co-repost", 60)
+    assert [(key, round(idf, 6)) for _, key, _, idf in seen[coaction.KEY_IDS]] == [
+        ("o2", round(math.log(3 / 2), 6))
+    ]
+    assert len(seen[coaction.ID_ROWS]) == 2
+    assert query(case_path, "SELECT account_a, account_b, score FROM edges") == [
+        ("a", "b", pytest.approx(math.log(3 / 2)))
+    ]

@@ -136,10 +136,15 @@ def account_ids(rows: ir.Table) -> ir.Table:
 
 
 def key_ids(rows: ir.Table, skipped: ir.Table, accounts: int) -> ir.Table:
-    """Each (platform, key) not skipped as viral, numbered, with its IDF: ln(A / a_key),
-    A the trace's accounts and a_key those that touched the key."""
+    """Each (platform, key) not skipped as viral and touched by two accounts or more,
+    numbered, with its IDF: ln(A / a_key), A the trace's accounts and a_key those that
+    touched the key."""
     kept = rows.anti_join(skipped, ["platform", "key"])
     touched = kept.group_by("platform", "key").aggregate(n=kept.account_id.nunique())
+    # A key one account alone touched can pair no one: it is left out here, and its rows
+    # drop out of the band join with it (in real data most co-text and co-link keys are
+    # a text or a link posted once).
+    touched = touched.filter(touched.n > 1)
     return touched.select(
         "platform",
         "key",
