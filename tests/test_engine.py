@@ -8,6 +8,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import query
 from trollscope.engine import edges
@@ -576,3 +578,30 @@ def test_keys_of_one_account_never_reach_the_band_join(
     assert query(case_path, "SELECT account_a, account_b, score FROM edges") == [
         ("a", "b", pytest.approx(math.log(3 / 2)))
     ]
+
+
+_RUNS = st.text(
+    alphabet=st.sampled_from([" ", "\t", "\n", "\x0b", "\r", "\f", ",", "!", "؟", "،", "«"])
+    | st.sampled_from(["a", "Z", "7", "س", "ک", "é", "😀", "€", "+", "\u00a0", "\u2003", "_"]),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_RUNS, min_size=1, max_size=20))
+@example(texts=["a  b", "a \x0b b", "x , y", "؟؟", " lead", "trail ", "\x0b", "a b c", "a\tb"])
+def test_co_text_marks_pattern_collapses_every_run(texts: list[str]) -> None:
+    """co-text's punctuation pattern skips runs that are one plain space already; it must
+    give what collapsing every run of punctuation, symbols and spacing gives."""
+    from trollscope.traces import _MARKS
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT regexp_replace(t, ?, ' ', 'g'), regexp_replace(t, ?, ' ', 'g') "
+            "FROM unnest(?::VARCHAR[]) AS u(t)",
+            [_MARKS, r"[\p{P}\p{S}\s\x0B]+", texts],
+        ).fetchall()
+    finally:
+        con.close()
+    assert [fast for fast, _ in rows] == [plain for _, plain in rows]

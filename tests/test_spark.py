@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 # Text that tests the engines' string functions alike: Persian and Arabic letter variants,
 # tatweel, ZWNJ, decomposed accents (NFC), full-width hashtags (NFKC), a tracking link,
 # text that ends in 'v' (Ibis's strip() on Spark once ate it), perceptual hashes, and rows
-# exactly one window apart.
+# exactly one window apart; a vertical tab (spacing in Java's \s, not in RE2's).
 MIXED = """post,user,time,text,tag,url,mention,reply,phash,acreated
 p1,a,100,Good morning from Kyiv,ＦｒｅｅＩｒａｎ,HTTPS://News.Example.com/s?id=7&utm_source=x#top,@Bob,,fab784480ec6967a,2020-01-01T00:00:00
 p2,b,160,good   morning from kyiv!!,freeiran,https://news.example.com/s?id=7&fbclid=z,bob,r1,FAB784480EC6967A,2020-01-01T00:00:30
@@ -38,6 +38,8 @@ p4,d,170,"الطقس جمیل الیوم فی kyiv",کتاب,https://example.org
 p5,e,175,Cafe\u0301 ouvert,کـتاب,,,r2,,
 p6,f,176,Café ouvert,,,,r2,,2020-01-02T00:00:59
 p7,a,500,café OUVERT,freeiran,,,,,2020-01-01T00:00:00
+p8,g,900,"Hello\u000bworld,  again",,,,,,
+p9,h,920,hello world again,,,,,,
 """
 
 
@@ -46,7 +48,9 @@ def spark_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp_path = tmp_path_factory.mktemp("spark")
     case = tmp_path / "case.duckdb"
     mixed = tmp_path / "mixed.csv"
-    mixed.write_text(MIXED.replace("\\u0301", "\u0301"), encoding="utf-8")
+    mixed.write_text(
+        MIXED.replace("\\u0301", "\u0301").replace("\\u000b", "\x0b"), encoding="utf-8"
+    )
     mapping = parse_mapping(
         "post=post,account=user,time=time,text=text,hashtag=tag,url=url,mention=mention,"
         "reply_to=reply,phash=phash,account_created_at=acreated"
@@ -91,3 +95,11 @@ def test_spark_skips_the_same_viral_keys(spark_case: Path) -> None:
     on_spark = _edges(case, "co-repost"), query(case, "SELECT * FROM skipped_keys ORDER BY ALL")
     assert on_duck[1], "no key was over the burst cap: the test data is too small"
     assert on_duck == on_spark
+
+
+def test_a_vertical_tab_is_spacing_on_both_engines(spark_case: Path) -> None:
+    """g's "Hello<VT>world,  again" and h's "hello world again": the same text to co-text."""
+    pair = "SELECT count(*) FROM edges WHERE trace = 'co-text' AND account_a = 'g'"
+    for engine in ("duckdb", "spark"):
+        edges(spark_case, "co-text", 60, engine=engine)
+        assert query(spark_case, pair) == [(1,)], engine
