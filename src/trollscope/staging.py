@@ -72,11 +72,6 @@ def stage_view(con: duckdb.DuckDBPyConnection, name: str, select: str) -> None:
     con.execute(f"CREATE TEMP VIEW {name} AS {select}")
 
 
-def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
-    return int(row[0]) if row else 0
-
-
 def _append(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, offset: int) -> None:
     if data.num_rows == 0:
         return

@@ -413,13 +413,16 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
         post_cols = ", ".join(f"{ident('p.' + n)} AS {ident(n)}" for n in POSTS_SCHEMA.names)
         account_cols = ", ".join(f"{ident('a.' + n)} AS {ident(n)}" for n in ACCOUNTS_SCHEMA.names)
         staged = staging.Staged()
+        # Both views hold the good rows: one count serves for both, and for the repeats.
+        [(good_rows, repeats)] = con.execute(
+            f"SELECT count(*), coalesce(sum({REPEATS}), 0) {good}"
+        ).fetchall()
         if q.plan.posts is not None:
             staging.stage_view(con, "stage_posts", f"SELECT {post_cols}, {ordinal} AS ord {good}")
-            staged.posts = staging.count(con, "stage_posts")
+            staged.posts = int(good_rows)
         staging.stage_view(con, "stage_accounts", f"SELECT {account_cols}, {ordinal} AS ord {good}")
-        staged.accounts = staging.count(con, "stage_accounts")
-        row = con.execute(f"SELECT coalesce(sum({REPEATS}), 0) {good}").fetchone()
-        staged.repeats = int(row[0]) if row else 0
+        staged.accounts = int(good_rows)
+        staged.repeats = int(repeats)
         held = con.execute(
             f"SELECT {ordinal} AS o, {REJECT_FIELD}, {REJECT_REASON}, {REJECT_RAW} "
             f"FROM {source} WHERE {REJECT_REASON} IS NOT NULL ORDER BY o"
