@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import duckdb
 
+from trollscope.readers.csvsql import ident
+
 # A cell a spreadsheet reads as a formula: it begins with one of = + - @ tab CR.
 FORMULA_START = r"^[=+\-@\t\r]"
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def safe_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
@@ -31,8 +29,8 @@ def safe_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     if not texts:
         return sql
     replaced = ", ".join(
-        f"CASE WHEN regexp_matches({_quoted(c)}, '{FORMULA_START}') "
-        f"THEN '''' || {_quoted(c)} ELSE {_quoted(c)} END AS {_quoted(c)}"
+        f"CASE WHEN regexp_matches({ident(c)}, '{FORMULA_START}') "
+        f"THEN '''' || {ident(c)} ELSE {ident(c)} END AS {ident(c)}"
         for c in texts
     )
     return f"SELECT * REPLACE ({replaced}) FROM ({sql})"
