@@ -580,6 +580,75 @@ def test_keys_of_one_account_never_reach_the_band_join(
     ]
 
 
+def test_ids_are_32_bit_below_2_31_rows() -> None:
+    from trollscope.coaction import id_type
+
+    assert id_type(0) == "int32"
+    assert id_type(2**31 - 2) == "int32"
+    assert id_type(2**31 - 1) == "int64"
+
+
+def _pairs_and_edges(
+    tmp_path: Path, case_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The column types of the band join's table, and every edge, on a case whose pairs
+    have one row (c-d) and several (a-b: two keys, one of them twice)."""
+    from trollscope import coaction
+    from trollscope.engine import DuckDBBackend
+
+    rows = [("o1", "a", "1", 100), ("o1", "b", "2", 110), ("o2", "a", "3", 200)]
+    rows += [("o2", "b", "4", 230), ("o2", "b", "5", 250), ("o3", "c", "6", 100)]
+    rows += [("o3", "d", "7", 105), ("o4", "e", "8", 100)]
+    tmp_path.mkdir()
+    ingest(case_path, [_shares(tmp_path, rows)])
+    types: list[tuple[Any, ...]] = []
+    materialize = DuckDBBackend.materialize
+
+    def keep(self: DuckDBBackend, name: str, expr: Any) -> None:
+        materialize(self, name, expr)
+        if name == coaction.PAIRS:
+            types.extend(
+                self.con.execute(
+                    f"SELECT column_name, column_type FROM (DESCRIBE {name})"
+                ).fetchall()
+            )
+
+    monkeypatch.setattr(DuckDBBackend, "materialize", keep)
+    edges(case_path, "co-repost", 60)
+    got = query(case_path, "SELECT * EXCLUDE (score), round(score, 9) FROM edges ORDER BY ALL")
+    return types, got
+
+
+def test_band_join_rows_are_integers_and_64_bit_ids_give_the_same_edges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pairs, the run's largest table, hold four integers a row and no text (post ids,
+    keys and delays come back by row number); a trace too large for 32-bit ids gets 64-bit
+    ones and the same edges."""
+    from trollscope import coaction
+
+    types, narrow = _pairs_and_edges(tmp_path / "32", tmp_path / "32.duckdb", monkeypatch)
+    assert types == [("a", "INTEGER"), ("b", "INTEGER"), ("ra", "INTEGER"), ("rb", "INTEGER")]
+    monkeypatch.setattr(coaction, "id_type", lambda rows: "int64")
+    types, wide = _pairs_and_edges(tmp_path / "64", tmp_path / "64.duckdb", monkeypatch)
+    assert [t for _, t in types] == ["BIGINT"] * 4
+    assert wide == narrow
+    by_pair = {(r[3], r[4]): r for r in narrow}
+    # a-b: post pairs (1,2) at 10 s, (3,4) at 30 s, (3,5) at 50 s; keys o1 and o2.
+    assert by_pair["a", "b"][5:9] == (
+        3,
+        2,
+        30.0,
+        [
+            {"key": "o1", "post_a": "1", "post_b": "2"},
+            {"key": "o2", "post_a": "3", "post_b": "4"},
+            {"key": "o2", "post_a": "3", "post_b": "5"},
+        ],
+    )
+    assert by_pair["c", "d"][5:9] == (1, 1, 5.0, [{"key": "o3", "post_a": "6", "post_b": "7"}])
+    assert set(by_pair) == {("a", "b"), ("c", "d")}
+
+
 _RUNS = st.text(
     alphabet=st.sampled_from([" ", "\t", "\n", "\x0b", "\r", "\f", ",", "!", "؟", "،", "«"])
     | st.sampled_from(["a", "Z", "7", "س", "ک", "é", "😀", "€", "+", "\u00a0", "\u2003", "_"]),

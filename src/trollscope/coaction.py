@@ -15,15 +15,24 @@ pair the edge carries:
 
 The stages, each materialised once by the engine: the trace's rows; integer ids for its
 accounts (numbered in sorted order, so that a < b holds for the ids as for the texts) and
-its keys (with their IDF); the rows with those ids; the band join on integers; the account
-pairs with several rows. Texts come back only in the final SELECT. On 10M posts this took
-co-repost from 88 s and 19 GB to 53 s and 6 GB, edges stored.
+its keys (with their IDF); the rows with those ids and a row number; the band join on
+integers, which refers to its two rows by their numbers; the account pairs with several
+rows. Texts (accounts, keys, post ids) come back only in the final SELECT. On 10M posts
+this took co-repost from 88 s and 19 GB to 53 s and 6 GB, edges stored; row numbers in
+place of post ids, keys and delays in the pairs then took co-mention's 88.7M pair rows
+from 17.7 s and 9.2 GB to 3-4 s and 3.2 GB, and its whole run from 12.2 to 7.4 GB.
+
+Ids are 32-bit integers while the trace has fewer than 2^31 rows (every id numbers a
+subset of them), else 64-bit: `id_type` says which, and the engine passes it to the
+`*_table` functions that declare the materialised tables.
 
 These functions only build expressions over tables named in `traces.inputs`; `engine.py`
 compiles them to the SQL of the engine that runs them (DuckDB or Spark).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -32,8 +41,8 @@ ROWS = "ts_rows"  # the trace's rows, materialised once per run
 SKIPPED = "ts_skipped"  # (platform, key) left out as viral
 ACCOUNT_IDS = "ts_account_ids"  # (platform, account_id) -> aid, numbered in sorted order
 KEY_IDS = "ts_key_ids"  # (platform, key) -> kid, with the key's IDF
-ID_ROWS = "ts_id_rows"  # the rows the band join reads: (aid, kid, us, post_id)
-PAIRS = "ts_pairs"  # the band join's rows, materialised once per run
+ID_ROWS = "ts_id_rows"  # the rows the band join reads: (aid, kid, us, post_id, rid)
+PAIRS = "ts_pairs"  # the band join's rows (a, b, ra, rb), materialised once per run
 MULTI = "ts_multi"  # the account pairs with more than one row in PAIRS
 # What a run leaves behind besides ROWS (which detect's pair tests read next).
 SCRATCH = (ACCOUNT_IDS, KEY_IDS, ID_ROWS, PAIRS, MULTI)
@@ -64,21 +73,20 @@ EDGE_COLUMNS = (
     "evidence_total",
 )
 
-PAIR_SCHEMA = ibis.schema(
-    {
-        "a": "int64",
-        "b": "int64",
-        "kid": "int64",
-        "post_a": "string",
-        "post_b": "string",
-        "delay": "float64",
-    }
-)
-ACCOUNT_IDS_SCHEMA = ibis.schema({"platform": "string", "account_id": "string", "aid": "int64"})
-KEY_IDS_SCHEMA = ibis.schema(
-    {"platform": "string", "key": "string", "kid": "int64", "idf": "float64"}
-)
-ID_ROWS_SCHEMA = ibis.schema({"aid": "int64", "kid": "int64", "us": "int64", "post_id": "string"})
+IdType = Literal["int32", "int64"]
+
+
+def id_type(rows: int) -> IdType:
+    """The integer type of the ids of a trace with `rows` rows. 32 bits halve the band
+    join's pairs in memory (co-mention at 10M posts, 88.7M pair rows: peak 5.9 GB with
+    64-bit ids, 4.0 GB with 32-bit, and 8.3 against 6.5 GB while counting rows per pair);
+    every id (account, key, row) numbers a subset of the rows, so fewer than 2^31 rows
+    fit."""
+    return "int32" if rows < 2**31 - 1 else "int64"
+
+
+def _pair_schema(ids: IdType) -> ibis.Schema:
+    return ibis.schema({"a": ids, "b": ids, "ra": ids, "rb": ids})
 
 
 def trace_rows(raw: ir.Table, keys_checked: bool = False) -> ir.Table:
@@ -125,17 +133,17 @@ def viral(rows: ir.Table, window: float, max_burst: int) -> ir.Table:
     return bursts.filter(bursts.burst > max_burst)
 
 
-def account_ids(rows: ir.Table) -> ir.Table:
+def account_ids(rows: ir.Table, ids: IdType) -> ir.Table:
     """Each (platform, account) of the trace numbered in sorted order, so that comparing
     two `aid`s orders their accounts as comparing the texts would (edges keep
     account_a < account_b). A platform's accounts never meet another's: keys are per
     platform, and so are their ids below."""
     accounts = rows.select("platform", "account_id").distinct()
     order = ibis.row_number().over(order_by=[accounts.platform, accounts.account_id])
-    return accounts.mutate(aid=order.cast("int64"))
+    return accounts.mutate(aid=order.cast(ids))
 
 
-def key_ids(rows: ir.Table, skipped: ir.Table, accounts: int) -> ir.Table:
+def key_ids(rows: ir.Table, skipped: ir.Table, accounts: int, ids: IdType) -> ir.Table:
     """Each (platform, key) not skipped as viral and touched by two accounts or more,
     numbered, with its IDF: ln(A / a_key), A the trace's accounts and a_key those that
     touched the key."""
@@ -148,24 +156,29 @@ def key_ids(rows: ir.Table, skipped: ir.Table, accounts: int) -> ir.Table:
     return touched.select(
         "platform",
         "key",
-        kid=ibis.row_number().over(order_by=[touched.platform, touched.key]).cast("int64"),
+        kid=ibis.row_number().over(order_by=[touched.platform, touched.key]).cast(ids),
         idf=(ibis.literal(float(accounts)) / touched.n).ln(),
     )
 
 
-def id_rows(rows: ir.Table, accounts: ir.Table, keys: ir.Table) -> ir.Table:
+def id_rows(rows: ir.Table, accounts: ir.Table, keys: ir.Table, ids: IdType) -> ir.Table:
     """The rows the band join reads, with integer ids for accounts and keys: the join and
     the grouping by account pair compare integers, not texts (at 10M posts the co-repost
     pairs took 13 s with texts, 4 s with integers). Viral keys drop out here (they have no
-    kid)."""
+    kid). Each row gets a number, `rid`, that the pairs carry instead of its post id (the
+    numbering's order is any that Spark accepts; it never leaves the run)."""
     joined = rows.join(accounts, ["platform", "account_id"]).join(keys, ["platform", "key"])
-    return joined.select("aid", "kid", "us", "post_id")
+    rid = ibis.row_number().over(order_by=[joined.kid, joined.us, joined.aid, joined.post_id])
+    return joined.select("aid", "kid", "us", "post_id", rid=rid.cast(ids))
 
 
 def pairs(rows: ir.Table, window: float) -> ir.Table:
     """The band join over `id_rows`: one row per (key, post_a, post_b) of two distinct
-    accounts (a < b) within the window, with the delay in seconds. The engine materialises
-    it once."""
+    accounts (a < b) within the window, as the numbers of its two rows (`ra`, `rb`) and
+    the two account ids (the per-pair grouping reads them). Key, post ids and times come
+    back from `id_rows` by the row numbers for the final edges only: the pairs are the
+    run's largest table (88.7M rows for co-mention at 10M posts), and four 32-bit
+    integers a row keep it at 1.4 GB. The engine materialises it once."""
     window_us = round(window * 1_000_000)
     if window_us > 0:
         # Time buckets one window wide: two rows within the window are at most one bucket
@@ -186,14 +199,7 @@ def pairs(rows: ir.Table, window: float) -> ir.Table:
     else:
         a, b = rows.view(), rows.view()
         on = [a.kid == b.kid, a.aid < b.aid]
-    return a.join(b, on).select(
-        a=a.aid,
-        b=b.aid,
-        kid=a.kid,
-        post_a=a.post_id,
-        post_b=b.post_id,
-        delay=(a.us - b.us).abs() / 1e6,
-    )
+    return a.join(b, on).select(a=a.aid, b=b.aid, ra=a.rid, rb=b.rid)
 
 
 def multi(pairs: ir.Table) -> ir.Table:
@@ -208,24 +214,28 @@ def pair_count(pairs: ir.Table) -> ir.Table:
     return pairs.select("a", "b").distinct().aggregate(n=ibis._.count())
 
 
-def pairs_table() -> ir.Table:
-    return ibis.table(PAIR_SCHEMA, name=PAIRS)
+def pairs_table(ids: IdType) -> ir.Table:
+    return ibis.table(_pair_schema(ids), name=PAIRS)
 
 
-def multi_table() -> ir.Table:
-    return ibis.table({"a": "int64", "b": "int64", "rows_n": "int64"}, name=MULTI)
+def multi_table(ids: IdType) -> ir.Table:
+    return ibis.table({"a": ids, "b": ids, "rows_n": "int64"}, name=MULTI)
 
 
-def account_ids_table() -> ir.Table:
-    return ibis.table(ACCOUNT_IDS_SCHEMA, name=ACCOUNT_IDS)
+def account_ids_table(ids: IdType) -> ir.Table:
+    return ibis.table({"platform": "string", "account_id": "string", "aid": ids}, name=ACCOUNT_IDS)
 
 
-def key_ids_table() -> ir.Table:
-    return ibis.table(KEY_IDS_SCHEMA, name=KEY_IDS)
+def key_ids_table(ids: IdType) -> ir.Table:
+    return ibis.table(
+        {"platform": "string", "key": "string", "kid": ids, "idf": "float64"}, name=KEY_IDS
+    )
 
 
-def id_rows_table() -> ir.Table:
-    return ibis.table(ID_ROWS_SCHEMA, name=ID_ROWS)
+def id_rows_table(ids: IdType) -> ir.Table:
+    return ibis.table(
+        {"aid": ids, "kid": ids, "us": "int64", "post_id": "string", "rid": ids}, name=ID_ROWS
+    )
 
 
 def edges(
@@ -233,23 +243,34 @@ def edges(
     several_rows: ir.Table,
     accounts: ir.Table,
     keys: ir.Table,
+    posts: ir.Table,
     trace: str,
     window: float,
     evidence_limit: int = 20,
     min_keys: int = 1,
-) -> ir.Table:
+) -> tuple[ir.Table, ...]:
     """The edges of one trace from its materialised `pairs` and `several_rows` (`multi`);
-    `accounts` and `keys` turn the ids back into texts, `keys` carries each key's IDF.
-    `min_keys` > 1 keeps only pairs that met on that many keys (detect tests no others)."""
+    `accounts`, `keys` and `posts` (`id_rows`) turn the ids back into texts, `keys`
+    carries each key's IDF.
+    `min_keys` > 1 keeps only pairs that met on that many keys (detect tests no others).
+    Two parts, the pairs with one row and those with several, for the engine to insert one
+    after the other: in one statement DuckDB holds both parts' hash tables at once."""
     a_ids = accounts.select(platform="platform", account_a="account_id", a="aid")
     b_ids = accounts.select(account_b="account_id", b="aid")
     key_of = keys.select("kid", "key", "idf")
+    post_a = posts.select(ra="rid", kid="kid", post_a="post_id", us_a="us")
+    post_b = posts.select(rb="rid", post_b="post_id", us_b="us")
+
+    def rows_of(p: ir.Table) -> ir.Table:
+        """A pair's key, posts and delay (seconds) from its rows' numbers."""
+        full = p.join(post_a, "ra").join(post_b, "rb").join(key_of, "kid")
+        return full.mutate(delay=(full.us_a - full.us_b).abs() / 1e6)
+
     # Most account pairs co-act once (on the 1M scenario, four in five): their edge is
     # their one row, with no aggregation. Holistic aggregates (median, distinct counts,
     # evidence lists) over tens of millions of one-row groups are what exhausts memory at
     # scale, so only pairs with several rows go through them.
-    many = pairs.semi_join(several_rows, ["a", "b"])
-    many = many.join(key_of, "kid")
+    many = rows_of(pairs.semi_join(several_rows, ["a", "b"]))
     # The key-level part (keys, IDF score) needs the distinct (pair, key) rows; everything
     # else is one pass over the rows (one GROUP BY, not one per column: 2x faster).
     per_key = many.select("a", "b", "kid", "idf").distinct()
@@ -278,8 +299,8 @@ def edges(
         evidence_total="evidence_total",
     )
     if min_keys > 1:  # a one-row pair met on one key: none of them is kept
-        return several.filter(several["keys"] >= min_keys).select(*EDGE_COLUMNS)
-    one = pairs.anti_join(several_rows, ["a", "b"]).join(key_of, "kid")
+        return (several.filter(several["keys"] >= min_keys).select(*EDGE_COLUMNS),)
+    one = rows_of(pairs.anti_join(several_rows, ["a", "b"]))
     one = one.join(a_ids, "a").join(b_ids, "b")
     triple_one = ibis.struct({"key": one.key, "post_a": one.post_a, "post_b": one.post_b})
     single = one.select(
@@ -295,4 +316,4 @@ def edges(
         evidence=ibis.array([triple_one]),
         evidence_total=ibis.literal(1, "int64"),
     )
-    return single.select(*EDGE_COLUMNS).union(several.select(*EDGE_COLUMNS))
+    return single.select(*EDGE_COLUMNS), several.select(*EDGE_COLUMNS)

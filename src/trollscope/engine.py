@@ -168,22 +168,27 @@ def _compute_and_store(
     con.unregister("ts_viral")
     engine.register(coaction.SKIPPED, viral.select(["platform", "key"]))
 
-    engine.materialize(coaction.ACCOUNT_IDS, coaction.account_ids(rows))
-    account_ids = coaction.account_ids_table()
+    counted_rows = engine.fetch(rows.aggregate(n=rows.count()))
+    ids = coaction.id_type(int(counted_rows.column("n")[0].as_py()))
+    engine.materialize(coaction.ACCOUNT_IDS, coaction.account_ids(rows, ids))
+    account_ids = coaction.account_ids_table(ids)
     # IDF's A, the trace's accounts: the rows of the table just made.
     total = engine.fetch(account_ids.aggregate(n=account_ids.count()))
     accounts = int(total.column("n")[0].as_py()) if total.num_rows else 0
-    engine.materialize(coaction.KEY_IDS, coaction.key_ids(rows, coaction.skipped_table(), accounts))
-    key_ids = coaction.key_ids_table()
-    engine.materialize(coaction.ID_ROWS, coaction.id_rows(rows, account_ids, key_ids))
-    engine.materialize(coaction.PAIRS, coaction.pairs(coaction.id_rows_table(), window))
-    pairs = coaction.pairs_table()
+    skipped = coaction.skipped_table()
+    engine.materialize(coaction.KEY_IDS, coaction.key_ids(rows, skipped, accounts, ids))
+    key_ids = coaction.key_ids_table(ids)
+    engine.materialize(coaction.ID_ROWS, coaction.id_rows(rows, account_ids, key_ids, ids))
+    id_rows = coaction.id_rows_table(ids)
+    engine.materialize(coaction.PAIRS, coaction.pairs(id_rows, window))
+    pairs = coaction.pairs_table(ids)
     engine.materialize(coaction.MULTI, coaction.multi(pairs))
-    expr = coaction.edges(
+    parts = coaction.edges(
         pairs,
-        coaction.multi_table(),
+        coaction.multi_table(ids),
         account_ids,
         key_ids,
+        id_rows,
         trace.name,
         window,
         evidence_limit,
@@ -194,7 +199,7 @@ def _compute_and_store(
         con.execute(_SKIPPED_DDL)
         con.execute("DELETE FROM edges WHERE trace = ?", [trace.name])
         con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace.name])
-        kept = engine.insert_edges(expr, "edges")
+        kept = sum(engine.insert_edges(part, "edges") for part in parts)
         con.execute(f"INSERT INTO skipped_keys SELECT * FROM {NEW_SKIPPED}")
     if min_keys == 1:
         return kept, kept
