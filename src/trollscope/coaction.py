@@ -85,10 +85,6 @@ def id_type(rows: int) -> IdType:
     return "int32" if rows < 2**31 - 1 else "int64"
 
 
-def _pair_schema(ids: IdType) -> ibis.Schema:
-    return ibis.schema({"a": ids, "b": ids, "ra": ids, "rb": ids})
-
-
 def trace_rows(raw: ir.Table, keys_checked: bool = False) -> ir.Table:
     """The distinct rows of a trace, without empty keys (an empty key never pairs).
     `keys_checked`: the trace's own rows never hold one, and the filter is left out (on a
@@ -215,7 +211,7 @@ def pair_count(pairs: ir.Table) -> ir.Table:
 
 
 def pairs_table(ids: IdType) -> ir.Table:
-    return ibis.table(_pair_schema(ids), name=PAIRS)
+    return ibis.table({"a": ids, "b": ids, "ra": ids, "rb": ids}, name=PAIRS)
 
 
 def multi_table(ids: IdType) -> ir.Table:

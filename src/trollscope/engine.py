@@ -125,8 +125,9 @@ def compute_edges(
     The scratch work happens outside the case's transaction on purpose: DuckDB keeps a
     transaction's writes (here the scratch tables, tens of millions of pair rows at
     scale) as transaction-local storage, which spilled past 60 GB on 1M posts. The
-    transaction holds only the final INSERT, straight from the scratch tables into
-    `edges` (a copy through a temporary table first cost 20 s more at 10M posts)."""
+    transaction holds only the final INSERTs (one-row pairs, then the others), straight
+    from the scratch tables into `edges` (a copy through a temporary table first cost
+    20 s more at 10M posts)."""
     engine: Backend
     own: DuckDBBackend | None = None
     if backend is None:
