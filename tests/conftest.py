@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from trollscope.case import SAFE_OPTIMIZERS
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 # Real third-party data lives beside the repository (../shared/data); CI has it, a user's
@@ -31,6 +33,7 @@ def query(case: Path, sql: str, params: list[object] | None = None) -> list[tupl
     con = duckdb.connect(str(case), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(SAFE_OPTIMIZERS)  # as the docs tell users to (docs/traces.md)
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()

@@ -446,7 +446,7 @@ def test_a_failed_computation_keeps_the_old_edges_and_no_scratch(
     rows = [("o1", "a", "1", 100), ("o1", "b", "2", 101)]
     ingest(case_path, [_shares(tmp_path, rows)])
     edges(case_path, "co-repost", 60)
-    materialize, insert = DuckDBBackend.materialize, DuckDBBackend.insert_edges
+    materialize, insert = DuckDBBackend.materialize, DuckDBBackend.insert
 
     def failing_join(self: DuckDBBackend, name: str, expr: Any) -> None:
         materialize(self, name, expr)
@@ -460,7 +460,7 @@ def test_a_failed_computation_keeps_the_old_edges_and_no_scratch(
     if where == "join":
         monkeypatch.setattr(DuckDBBackend, "materialize", failing_join)
     else:
-        monkeypatch.setattr(DuckDBBackend, "insert_edges", failing_insert)
+        monkeypatch.setattr(DuckDBBackend, "insert", failing_insert)
     sql = "SELECT table_name FROM duckdb_tables() WHERE temporary"
     with Case.open(case_path) as case:
         with pytest.raises(duckdb.OutOfMemoryException):

@@ -237,7 +237,7 @@ def test_evidence_separators_in_keys_are_escaped_in_csv(case: Path, tmp_path: Pa
     shutil.copy(case, copy)
     con = duckdb.connect(str(copy))
     con.execute(
-        """UPDATE edges SET evidence = [
+        """UPDATE edges_whole SET evidence = [
                {'key': 'https://x.test/a;b|c%20', 'post_a': 'p|1', 'post_b': 'p;2'},
                {'key': 'k', 'post_a': 'a', 'post_b': 'b'}]
            WHERE trace = 'co-repost' AND account_a = 'f0' AND account_b = 'f1'"""

@@ -90,11 +90,20 @@ def limit_resources(
     con.execute(f"SET memory_limit = '{number}{unit}{binary}B'")
 
 
+# DuckDB 2.0's common-subplan optimizer can merge two join subtrees that read different
+# columns (duckdb/duckdb#25819, open): a query that reads the view `edges` twice, say
+# account_a UNION account_b, got account_a's ids in both arms. It only saves work, so
+# every case connection turns it off.
+SAFE_OPTIMIZERS = "SET disabled_optimizers = 'common_subplan'"
+
+
 def _session(con: duckdb.DuckDBPyConnection) -> None:
-    """Every connection to a case: times in UTC, and no progress bar of DuckDB's own
-    (library code never prints; the CLI draws its own bars)."""
+    """Every connection to a case: times in UTC, no progress bar of DuckDB's own
+    (library code never prints; the CLI draws its own bars), no common-subplan optimizer
+    (see SAFE_OPTIMIZERS)."""
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    con.execute(SAFE_OPTIMIZERS)
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -17,10 +17,14 @@ The stages, each materialised once by the engine: the trace's rows; integer ids 
 accounts (numbered in sorted order, so that a < b holds for the ids as for the texts) and
 its keys (with their IDF); the rows with those ids and a row number; the band join on
 integers, which refers to its two rows by their numbers; the account pairs with several
-rows. Texts (accounts, keys, post ids) come back only in the final SELECT. On 10M posts
-this took co-repost from 88 s and 19 GB to 53 s and 6 GB, edges stored; row numbers in
-place of post ids, keys and delays in the pairs then took co-mention's 88.7M pair rows
-from 17.7 s and 9.2 GB to 3-4 s and 3.2 GB, and its whole run from 12.2 to 7.4 GB.
+rows. Texts (accounts, keys, post ids) come back only for the pairs with several rows,
+in their aggregated edges; a pair with one row (most of them) is stored as the numbers of
+its two rows, with the ids and rows they refer to, and the case's view `edges` reads it
+back as texts (`edgestore.py`). On 10M posts this took co-repost from 88 s and 19 GB to
+53 s and 6 GB, edges stored; row numbers in place of post ids, keys and delays in the
+pairs then took co-mention's 88.7M pair rows from 17.7 s and 9.2 GB to 3-4 s and 3.2 GB,
+and its whole run from 12.2 to 7.4 GB; storing one-row edges as two row numbers took
+every action trace from 252-282 s to 153-156 s.
 
 Ids are 32-bit integers while the trace has fewer than 2^31 rows (every id numbers a
 subset of them), else 64-bit: `id_type` says which, and the engine passes it to the
@@ -32,10 +36,12 @@ compiles them to the SQL of the engine that runs them (DuckDB or Spark).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import ibis
 import ibis.expr.types as ir
+
+from trollscope import edgestore
 
 ROWS = "ts_rows"  # the trace's rows, materialised once per run
 SKIPPED = "ts_skipped"  # (platform, key) left out as viral
@@ -58,20 +64,9 @@ ROW_SCHEMA = ibis.schema(
 )
 
 
-# The columns of an edge, in the order of the case's `edges` table.
-EDGE_COLUMNS = (
-    "trace",
-    "window_s",
-    "platform",
-    "account_a",
-    "account_b",
-    "coactions",
-    "keys",
-    "score",
-    "median_delay",
-    "evidence",
-    "evidence_total",
-)
+# The columns of an edge, in the order of the case's view `edges` (see `edgestore.py`).
+EDGE_COLUMNS = edgestore.EDGE_COLUMNS
+
 
 IdType = Literal["int32", "int64"]
 
@@ -234,6 +229,16 @@ def id_rows_table(ids: IdType) -> ir.Table:
     )
 
 
+class EdgeParts(NamedTuple):
+    """One trace's edges in the two forms the case stores (`edgestore.py`)."""
+
+    # Pairs with one row in the band join, as the numbers of their two rows (tid, ra,
+    # rb); None when `min_keys` > 1 leaves none of them.
+    single: ir.Table | None
+    # Pairs with several rows, every column aggregated (EDGE_COLUMNS).
+    whole: ir.Table
+
+
 def edges(
     pairs: ir.Table,
     several_rows: ir.Table,
@@ -242,31 +247,30 @@ def edges(
     posts: ir.Table,
     trace: str,
     window: float,
+    tid: int,
     evidence_limit: int = 20,
     min_keys: int = 1,
-) -> tuple[ir.Table, ...]:
+) -> EdgeParts:
     """The edges of one trace from its materialised `pairs` and `several_rows` (`multi`);
     `accounts`, `keys` and `posts` (`id_rows`) turn the ids back into texts, `keys`
-    carries each key's IDF.
+    carries each key's IDF; `tid` is the trace's number in the case (`edgestore.py`).
     `min_keys` > 1 keeps only pairs that met on that many keys (detect tests no others).
-    Two parts, the pairs with one row and those with several, for the engine to insert one
-    after the other: in one statement DuckDB holds both parts' hash tables at once."""
+    Two parts, for the engine to insert one after the other (in one statement DuckDB held
+    both parts' hash tables at once)."""
     a_ids = accounts.select(platform="platform", account_a="account_id", a="aid")
     b_ids = accounts.select(account_b="account_id", b="aid")
     key_of = keys.select("kid", "key", "idf")
     post_a = posts.select(ra="rid", kid="kid", post_a="post_id", us_a="us")
     post_b = posts.select(rb="rid", post_b="post_id", us_b="us")
 
-    def rows_of(p: ir.Table) -> ir.Table:
-        """A pair's key, posts and delay (seconds) from its rows' numbers."""
-        full = p.join(post_a, "ra").join(post_b, "rb").join(key_of, "kid")
-        return full.mutate(delay=(full.us_a - full.us_b).abs() / 1e6)
-
-    # Most account pairs co-act once (on the 1M scenario, four in five): their edge is
-    # their one row, with no aggregation. Holistic aggregates (median, distinct counts,
-    # evidence lists) over tens of millions of one-row groups are what exhausts memory at
-    # scale, so only pairs with several rows go through them.
-    many = rows_of(pairs.semi_join(several_rows, ["a", "b"]))
+    # Most account pairs co-act once (on the 1M scenario, four in five; at 10M, 98.5%):
+    # their edge is their one row, stored as its two row numbers and read back through
+    # the view (`edgestore.py`). Holistic aggregates (median, distinct counts, evidence
+    # lists) over tens of millions of one-row groups are what exhausts memory at scale,
+    # so only pairs with several rows go through them.
+    many = pairs.semi_join(several_rows, ["a", "b"])
+    many = many.join(post_a, "ra").join(post_b, "rb").join(key_of, "kid")
+    many = many.mutate(delay=(many.us_a - many.us_b).abs() / 1e6)
     # The key-level part (keys, IDF score) needs the distinct (pair, key) rows; everything
     # else is one pass over the rows (one GROUP BY, not one per column: 2x faster).
     per_key = many.select("a", "b", "kid", "idf").distinct()
@@ -295,21 +299,25 @@ def edges(
         evidence_total="evidence_total",
     )
     if min_keys > 1:  # a one-row pair met on one key: none of them is kept
-        return (several.filter(several["keys"] >= min_keys).select(*EDGE_COLUMNS),)
-    one = rows_of(pairs.anti_join(several_rows, ["a", "b"]))
-    one = one.join(a_ids, "a").join(b_ids, "b")
-    triple_one = ibis.struct({"key": one.key, "post_a": one.post_a, "post_b": one.post_b})
-    single = one.select(
-        trace=ibis.literal(trace),
-        window_s=ibis.literal(float(window)),
-        platform=one.platform,
-        account_a=one.account_a,
-        account_b=one.account_b,
-        coactions=ibis.literal(1, "int64"),
-        keys=ibis.literal(1, "int64"),
-        score=one.idf,
-        median_delay=one.delay,
-        evidence=ibis.array([triple_one]),
-        evidence_total=ibis.literal(1, "int64"),
-    )
-    return single.select(*EDGE_COLUMNS), several.select(*EDGE_COLUMNS)
+        whole = several.filter(several["keys"] >= min_keys).select(*EDGE_COLUMNS)
+        return EdgeParts(single=None, whole=whole)
+    one = pairs.anti_join(several_rows, ["a", "b"])
+    single = one.select(tid=ibis.literal(tid, "int16"), ra=one.ra, rb=one.rb)
+    return EdgeParts(single=single, whole=several.select(*EDGE_COLUMNS))
+
+
+def dictionaries(
+    accounts: ir.Table, keys: ir.Table, posts: ir.Table, tid: int
+) -> dict[str, ir.Table]:
+    """What the one-row edges' numbers refer to, for the case's tables of that name
+    (`edgestore.py`): the trace's rows, accounts and keys with its number `tid`."""
+    number = ibis.literal(tid, "int16")
+    return {
+        edgestore.ROWS: posts.select(
+            tid=number, rid="rid", aid="aid", kid="kid", us="us", post_id="post_id"
+        ),
+        edgestore.ACCOUNTS: accounts.select(
+            tid=number, aid="aid", platform="platform", account_id="account_id"
+        ),
+        edgestore.KEYS: keys.select(tid=number, kid="kid", key="key", idf="idf"),
+    }

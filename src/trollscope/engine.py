@@ -4,7 +4,8 @@ keeps the edges in the case.
 Engines. The traces and the band join are Ibis expressions, compiled here to the SQL of
 the engine that runs them:
 - `duckdb` (default): inside the case's own connection and transaction; nothing leaves
-  DuckDB, the edges are inserted straight from the query.
+  DuckDB, the edges are inserted straight from the query into the case's edge tables
+  (read through the view `edges`, see `edgestore.py`).
 - `spark`: the input tables are exported from the case as Parquet, read by a Spark
   session (local mode unless `spark.master` says otherwise, see `spark.py`), the same
   expressions run as Spark SQL, and the edges come back as Arrow into the case.
@@ -31,7 +32,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from trollscope import coaction
+from trollscope import coaction, edgestore
 from trollscope.case import Case, limit_resources, rows_written, transaction
 from trollscope.csvsafe import safe_sql
 from trollscope.errors import TrollscopeError
@@ -42,12 +43,6 @@ EDGE_COLUMNS = coaction.EDGE_COLUMNS
 ENGINES = ("duckdb", "spark")
 MAX_BURST = 5_000
 
-_EDGES_DDL = """CREATE TABLE IF NOT EXISTS edges (
-    trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
-    account_a VARCHAR NOT NULL, account_b VARCHAR NOT NULL, coactions BIGINT NOT NULL,
-    keys BIGINT NOT NULL, score DOUBLE NOT NULL, median_delay DOUBLE NOT NULL,
-    evidence STRUCT(key VARCHAR, post_a VARCHAR, post_b VARCHAR)[],
-    evidence_total BIGINT NOT NULL)"""
 _SKIPPED_DDL = """CREATE TABLE IF NOT EXISTS skipped_keys (
     trace VARCHAR NOT NULL, platform VARCHAR NOT NULL, key VARCHAR NOT NULL,
     burst BIGINT NOT NULL)"""
@@ -64,7 +59,7 @@ class Backend(Protocol):
 
     def fetch(self, expr: ir.Table) -> pa.Table: ...
 
-    def insert_edges(self, expr: ir.Table, table: str) -> int: ...
+    def insert(self, expr: ir.Table, table: str) -> int: ...
 
     def close(self) -> None: ...
 
@@ -91,8 +86,9 @@ class DuckDBBackend:
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.con.sql(self.sql(expr)).to_arrow_table()
 
-    def insert_edges(self, expr: ir.Table, table: str) -> int:
-        cols = ", ".join(EDGE_COLUMNS)
+    def insert(self, expr: ir.Table, table: str) -> int:
+        """Insert the rows of `expr` into the case's `table`, by column name."""
+        cols = ", ".join(expr.columns)
         sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ({self.sql(expr)})"
         return rows_written(self.con.execute(sql))
 
@@ -125,9 +121,9 @@ def compute_edges(
     The scratch work happens outside the case's transaction on purpose: DuckDB keeps a
     transaction's writes (here the scratch tables, tens of millions of pair rows at
     scale) as transaction-local storage, which spilled past 60 GB on 1M posts. The
-    transaction holds only the final INSERTs (one-row pairs, then the others), straight
-    from the scratch tables into `edges` (a copy through a temporary table first cost
-    20 s more at 10M posts)."""
+    transaction holds only the final INSERTs (one-row pairs and what their numbers refer
+    to, then the others), straight from the scratch tables into the edge tables (a copy
+    through a temporary table first cost 20 s more at 10M posts)."""
     engine: Backend
     own: DuckDBBackend | None = None
     if backend is None:
@@ -170,7 +166,14 @@ def _compute_and_store(
     engine.register(coaction.SKIPPED, viral.select(["platform", "key"]))
 
     counted_rows = engine.fetch(rows.aggregate(n=rows.count()))
-    ids = coaction.id_type(int(counted_rows.column("n")[0].as_py()))
+    n_rows = int(counted_rows.column("n")[0].as_py())
+    if n_rows > edgestore.MAX_ROWS:
+        raise TrollscopeError(
+            f"the {trace.name} trace has {n_rows:,} rows, more than the case's 32-bit row "
+            f"numbers hold ({edgestore.MAX_ROWS:,}): compute its edges on a part of the "
+            "data (a time span or a platform per case)."
+        )
+    ids = coaction.id_type(n_rows)
     engine.materialize(coaction.ACCOUNT_IDS, coaction.account_ids(rows, ids))
     account_ids = coaction.account_ids_table(ids)
     # IDF's A, the trace's accounts: the rows of the table just made.
@@ -184,23 +187,30 @@ def _compute_and_store(
     engine.materialize(coaction.PAIRS, coaction.pairs(id_rows, window))
     pairs = coaction.pairs_table(ids)
     engine.materialize(coaction.MULTI, coaction.multi(pairs))
-    parts = coaction.edges(
-        pairs,
-        coaction.multi_table(ids),
-        account_ids,
-        key_ids,
-        id_rows,
-        trace.name,
-        window,
-        evidence_limit,
-        min_keys,
-    )
     with transaction(con):
-        con.execute(_EDGES_DDL)
+        edgestore.prepare(con)
+        tid = edgestore.replace(con, trace.name, window)
         con.execute(_SKIPPED_DDL)
-        con.execute("DELETE FROM edges WHERE trace = ?", [trace.name])
         con.execute("DELETE FROM skipped_keys WHERE trace = ?", [trace.name])
-        kept = sum(engine.insert_edges(part, "edges") for part in parts)
+        parts = coaction.edges(
+            pairs,
+            coaction.multi_table(ids),
+            account_ids,
+            key_ids,
+            id_rows,
+            trace.name,
+            window,
+            tid,
+            evidence_limit,
+            min_keys,
+        )
+        kept = 0
+        if parts.single is not None:
+            kept += engine.insert(parts.single, edgestore.SINGLE)
+            tables = coaction.dictionaries(account_ids, key_ids, id_rows, tid)
+            for table, expr in tables.items():
+                engine.insert(expr, table)
+        kept += engine.insert(parts.whole, edgestore.WHOLE)
         con.execute(f"INSERT INTO skipped_keys SELECT * FROM {NEW_SKIPPED}")
     if min_keys == 1:
         return kept, kept

@@ -126,12 +126,12 @@ def account_tests(con: duckdb.DuckDBPyConnection, trace: str, jitter: float = 36
     ).fetchall()
     kernel_of = {(str(p), str(a)): float(k) for p, a, k in expected}
     observed = con.execute(
+        # Both ends of each edge, from one read of the view (see case.SAFE_OPTIMIZERS).
         """SELECT platform, account_id, sum(evidence_total), count(*) FROM (
-               SELECT platform, account_a AS account_id, evidence_total FROM edges
-               WHERE trace = ? UNION ALL
-               SELECT platform, account_b, evidence_total FROM edges WHERE trace = ?)
+               SELECT platform, unnest([account_a, account_b]) AS account_id, evidence_total
+               FROM edges WHERE trace = ?)
            GROUP BY ALL ORDER BY ALL""",
-        [trace, trace],
+        [trace],
     ).fetchall()
     platforms = [str(r[0]) for r in observed]
     accounts = [str(r[1]) for r in observed]

@@ -103,17 +103,17 @@ class SparkBackend:
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.spark.sql(self.sql(expr)).toArrow()
 
-    def insert_edges(self, expr: ir.Table, table: str) -> int:
-        from trollscope.engine import EDGE_COLUMNS
-
-        edges = self.fetch(expr)
-        self.con.register("ts_spark_edges", edges)
-        cols = ", ".join(EDGE_COLUMNS)
+    def insert(self, expr: ir.Table, table: str) -> int:
+        """Fetch the rows of `expr` from Spark and insert them into the case's `table`, by
+        column name."""
+        rows = self.fetch(expr)
+        self.con.register("ts_spark_rows", rows)
+        cols = ", ".join(expr.columns)
         try:
-            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ts_spark_edges")
+            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ts_spark_rows")
         finally:
-            self.con.unregister("ts_spark_edges")
-        return int(edges.num_rows)
+            self.con.unregister("ts_spark_rows")
+        return int(rows.num_rows)
 
     def close(self) -> None:
         for frame in self._cached:
