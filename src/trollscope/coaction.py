@@ -28,7 +28,10 @@ every action trace from 252-282 s to 153-156 s.
 
 Ids are 32-bit integers while the trace has fewer than 2^31 rows (every id numbers a
 subset of them), else 64-bit: `id_type` says which, and the engine passes it to the
-`*_table` functions that declare the materialised tables.
+`*_table` functions that declare the materialised tables. (The case stores one-row edges
+with 32-bit row numbers, so the engine refuses a larger trace before it gets here; the
+64-bit ids keep these expressions right for a store without that limit, and a test
+runs them.)
 
 These functions only build expressions over tables named in `traces.inputs`; `engine.py`
 compiles them to the SQL of the engine that runs them (DuckDB or Spark).
