@@ -24,7 +24,7 @@ back as texts (`edgestore.py`). On 10M posts this took co-repost from 88 s and 1
 53 s and 6 GB, edges stored; row numbers in place of post ids, keys and delays in the
 pairs then took co-mention's 88.7M pair rows from 17.7 s and 9.2 GB to 3-4 s and 3.2 GB,
 and its whole run from 12.2 to 7.4 GB; storing one-row edges as two row numbers took
-every action trace from 252-282 s to 153-156 s.
+every action trace from 252-291 s to 156-173 s.
 
 Ids are 32-bit integers while the trace has fewer than 2^31 rows (every id numbers a
 subset of them), else 64-bit: `id_type` says which, and the engine passes it to the

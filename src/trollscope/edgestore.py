@@ -100,14 +100,15 @@ def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the edge tables and the view if missing; an older case's table `edges` (whole
-    edges) becomes `edges_whole`. Call inside the transaction that writes the edges."""
+    """Create the edge tables if missing and (re)define the view, so that a case written by
+    an older version reads through this version's view; an older case's table `edges`
+    (whole edges) becomes `edges_whole`. Call inside the transaction that writes the
+    edges."""
     if _kind(con, "edges") == "BASE TABLE":
         con.execute(f"ALTER TABLE edges RENAME TO {WHOLE}")
     for name, columns in _DDL.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-    if _kind(con, "edges") is None:
-        con.execute(_VIEW)
+    con.execute(_VIEW)
 
 
 def replace(con: duckdb.DuckDBPyConnection, trace: str, window: float) -> int:
