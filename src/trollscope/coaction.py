@@ -67,10 +67,6 @@ ROW_SCHEMA = ibis.schema(
 )
 
 
-# The columns of an edge, in the order of the case's view `edges` (see `edgestore.py`).
-EDGE_COLUMNS = edgestore.EDGE_COLUMNS
-
-
 IdType = Literal["int32", "int64"]
 
 
@@ -238,7 +234,7 @@ class EdgeParts(NamedTuple):
     # Pairs with one row in the band join, as the numbers of their two rows (tid, ra,
     # rb); None when `min_keys` > 1 leaves none of them.
     single: ir.Table | None
-    # Pairs with several rows, every column aggregated (EDGE_COLUMNS).
+    # Pairs with several rows, every column aggregated (edgestore.EDGE_COLUMNS).
     whole: ir.Table
 
 
@@ -302,11 +298,11 @@ def edges(
         evidence_total="evidence_total",
     )
     if min_keys > 1:  # a one-row pair met on one key: none of them is kept
-        whole = several.filter(several["keys"] >= min_keys).select(*EDGE_COLUMNS)
+        whole = several.filter(several["keys"] >= min_keys).select(*edgestore.EDGE_COLUMNS)
         return EdgeParts(single=None, whole=whole)
     one = pairs.anti_join(several_rows, ["a", "b"])
     single = one.select(tid=ibis.literal(tid, "int16"), ra=one.ra, rb=one.rb)
-    return EdgeParts(single=single, whole=several.select(*EDGE_COLUMNS))
+    return EdgeParts(single=single, whole=several.select(*edgestore.EDGE_COLUMNS))
 
 
 def dictionaries(

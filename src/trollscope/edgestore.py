@@ -57,7 +57,8 @@ EDGE_COLUMNS = (
 MAX_ROWS = 2**31 - 1
 
 # The one-row edges are hundreds of millions of rows at scale, so every byte a row costs
-# counts: the trace is a one-byte number (its name and window are in `edge_traces`) and
+# counts: the trace is a one-byte number (its name and window are in `edge_traces`; the
+# trace registry holds a few dozen at most) and
 # the row numbers are 32-bit. A row with the trace's name and window and 64-bit numbers
 # took 10.6 s to write for 83M rows, one with a trace number and 32-bit numbers 4.2 s.
 _DDL = {

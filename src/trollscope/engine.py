@@ -38,8 +38,6 @@ from trollscope.csvsafe import safe_sql
 from trollscope.errors import TrollscopeError
 from trollscope.traces import TRACES, Trace, inputs
 
-EDGE_COLUMNS = coaction.EDGE_COLUMNS
-
 ENGINES = ("duckdb", "spark")
 MAX_BURST = 5_000
 
