@@ -105,6 +105,13 @@ def _input_options(func: Callable[P, R]) -> Callable[P, R]:
         click.option(
             "--platform", default=None, help="Platform name for tables that do not say it."
         ),
+        click.option(
+            "--timezone",
+            default=None,
+            metavar="ZONE",
+            help="The IANA time zone (e.g. America/Chicago) of local times whose own label "
+            "does not settle it: CrowdTangle exports with an ambiguous zone (CST, IST) or none.",
+        ),
     ]
     return _stacked(options, func)
 
@@ -128,12 +135,13 @@ def ingest_cmd(
     fmt: str | None,
     mapping: str,
     platform: str | None,
+    timezone: str | None,
     as_json: bool,
     hide_progress: bool,
 ) -> None:
     """Read FILES into a case. Bad rows are set aside with file, line, field and reason;
     read = stored + duplicate + rejected. Re-ingesting the same data changes nothing."""
-    options = ReadOptions(platform=platform, mapping=parse_mapping(mapping))
+    options = ReadOptions(platform=platform, mapping=parse_mapping(mapping), timezone=timezone)
     total = sum(p.stat().st_size for p in files if p.is_file())
     with progress_bar(total, hide_progress, "ingest") as advance:
         result = ingest(case_path, files, fmt=fmt, options=options, progress=advance)
@@ -728,6 +736,7 @@ def scan_cmd(
     fmt: str | None,
     mapping: str,
     platform: str | None,
+    timezone: str | None,
     trace_names: tuple[str, ...],
     window: float | None,
     fdr: float,
@@ -740,7 +749,7 @@ def scan_cmd(
     """Ingest FILES into OUT/case.duckdb, detect, and write OUT/report.html, in one go."""
     out_dir.mkdir(parents=True, exist_ok=True)
     case_path = out_dir / "case.duckdb"
-    options = ReadOptions(platform=platform, mapping=parse_mapping(mapping))
+    options = ReadOptions(platform=platform, mapping=parse_mapping(mapping), timezone=timezone)
     total = sum(p.stat().st_size for p in files if p.is_file())
     with progress_bar(total, hide_progress, "ingest") as advance:
         result = ingest(case_path, files, fmt=fmt, options=options, progress=advance)

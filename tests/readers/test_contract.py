@@ -30,6 +30,7 @@ FIXTURES = {
     "io-users": [DATA / "ioarchive" / "users.csv"],
     "ira": [DATA / "ira" / "IRAhandle_tweets_sample.csv"],
     "cnt-csv": [DATA / "cnt" / "messages.csv"],
+    "crowdtangle": [DATA / "crowdtangle" / "pages.csv", DATA / "crowdtangle" / "instagram.csv"],
 }
 ALL_FIXTURES = [(fmt, path) for fmt, paths in FIXTURES.items() for path in paths]
 

@@ -81,11 +81,14 @@ class ReadOptions:
     """What the user told us about the input beyond its bytes.
 
     `mapping` maps canonical field names to the file's column names (`--map`);
-    `platform` overrides the platform a reader would otherwise assume.
+    `platform` overrides the platform a reader would otherwise assume; `timezone` (an
+    IANA name) is the zone of local times whose own label does not settle it (CrowdTangle
+    exports).
     """
 
     platform: str | None = None
     mapping: Mapping[str, str] = field(default_factory=dict)
+    timezone: str | None = None
     chunk_size: int = DEFAULT_CHUNK
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from trollscope.errors import FormatError
 from trollscope.readers.base import Head, Reader
 from trollscope.readers.cnt import CntReader
+from trollscope.readers.crowdtangle import CrowdTangleReader
 from trollscope.readers.ioarchive import IoTweetsReader, IoUsersReader
 from trollscope.readers.ira import IraReader
 from trollscope.readers.table import CoortweetReader, TableReader
@@ -26,6 +27,7 @@ READERS: tuple[type[Reader], ...] = (
     IoTweetsReader,
     IoUsersReader,
     IraReader,
+    CrowdTangleReader,
     TableReader,
     # Last: a header-less CNT file is recognised only by its shape (8 fields, a number
     # as the 7th), so every format with a clearer signature is tried first.

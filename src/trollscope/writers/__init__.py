@@ -25,6 +25,7 @@ WRITERS: dict[str, str] = {
     "io-tweets": "trollscope.writers.ioarchive",
     "ira": "trollscope.writers.ira",
     "cnt-csv": "trollscope.writers.cnt",
+    "crowdtangle": "trollscope.writers.crowdtangle",
 }
 
 
