@@ -31,6 +31,10 @@ FIXTURES = {
     "ira": [DATA / "ira" / "IRAhandle_tweets_sample.csv"],
     "cnt-csv": [DATA / "cnt" / "messages.csv"],
     "crowdtangle": [DATA / "crowdtangle" / "pages.csv", DATA / "crowdtangle" / "instagram.csv"],
+    "crowdtangle-api": [
+        DATA / "crowdtangle_api" / "search.json",
+        DATA / "crowdtangle_api" / "links.jsonl",
+    ],
 }
 ALL_FIXTURES = [(fmt, path) for fmt, paths in FIXTURES.items() for path in paths]
 

@@ -12,6 +12,7 @@ from trollscope.errors import FormatError
 from trollscope.readers.base import Head, Reader
 from trollscope.readers.cnt import CntReader
 from trollscope.readers.crowdtangle import CrowdTangleReader
+from trollscope.readers.crowdtangle_api import CrowdTangleApiReader
 from trollscope.readers.ioarchive import IoTweetsReader, IoUsersReader
 from trollscope.readers.ira import IraReader
 from trollscope.readers.table import CoortweetReader, TableReader
@@ -24,6 +25,7 @@ READERS: tuple[type[Reader], ...] = (
     TwitterV1Reader,
     CoortweetReader,
     TelegramReader,
+    CrowdTangleApiReader,
     IoTweetsReader,
     IoUsersReader,
     IraReader,

@@ -26,6 +26,7 @@ WRITERS: dict[str, str] = {
     "ira": "trollscope.writers.ira",
     "cnt-csv": "trollscope.writers.cnt",
     "crowdtangle": "trollscope.writers.crowdtangle",
+    "crowdtangle-api": "trollscope.writers.crowdtangle_api",
 }
 
 
