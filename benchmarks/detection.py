@@ -48,14 +48,14 @@ def simulated(posts: int, stealth: int | None, seed: int) -> Path:
     return folder
 
 
-def _child(case: str) -> None:
+def _child(case: str, period: float) -> None:
     """Runs in a fresh process: detect on the case, print JSON."""
     import resource
 
-    from trollscope.detect import detect
+    from trollscope.detect import DetectParams, detect
 
     start = time.perf_counter()
-    result = detect(case)
+    result = detect(case, DetectParams(period_s=period))
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(
@@ -71,7 +71,7 @@ def _child(case: str) -> None:
     )
 
 
-def _run(posts: int, stealth: int | None, seed: int) -> dict[str, object]:
+def _run(posts: int, stealth: int | None, seed: int, period: float) -> dict[str, object]:
     from trollscope.evaluate import evaluate
     from trollscope.ingest import ingest
 
@@ -82,7 +82,7 @@ def _run(posts: int, stealth: int | None, seed: int) -> dict[str, object]:
     case = WORK / "case-detect-run.duckdb"
     shutil.copy(cached, case)
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(case)],
+        [sys.executable, __file__, "--child", str(case), "--period", str(period)],
         check=True,
         capture_output=True,
         text=True,
@@ -156,22 +156,30 @@ def _table(rows: list[dict[str, object]]) -> str:
 
 
 def main() -> None:
+    from trollscope.detect import DetectParams
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--stealth", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--no-organic", action="store_true", help="skip the organic-only rows")
+    parser.add_argument(
+        "--period",
+        type=float,
+        default=DetectParams().period_s,
+        help="detect's --period (seconds); default: detect's own",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child)
+        _child(args.child, args.period)
         return
     WORK.mkdir(exist_ok=True)
     rows = []
     for seed in args.seeds:
         levels: list[int | None] = [*args.stealth] + ([] if args.no_organic else [None])
         for stealth in levels:
-            row = _run(args.posts, stealth, seed)
+            row = _run(args.posts, stealth, seed, args.period)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     (WORK / "detection.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
