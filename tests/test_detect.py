@@ -364,6 +364,9 @@ def test_detect_and_scan_print_hostile_strings_literally(tmp_path: Path) -> None
     assert found["networks_top"][0]["hashtags"][0] == "[i]x[/i]"
     bad = CliRunner().invoke(cli, ["detect", str(case), "--period", "0"])
     assert bad.exit_code == 2 and "--period" in bad.output
+    # The CLI writes the library's default period out (it imports detect late): same value.
+    [run] = query(case, "SELECT params FROM detect_runs ORDER BY run_at DESC LIMIT 1")
+    assert json.loads(str(run[0]))["period_s"] == DetectParams().period_s
 
 
 def test_evaluate_without_a_detection_says_what_to_run(tmp_path: Path, case_path: Path) -> None:

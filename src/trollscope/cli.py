@@ -607,10 +607,10 @@ def _detect_options(func: Callable[P, R]) -> Callable[P, R]:
         click.option(
             "--period",
             type=click.FloatRange(0, min_open=True),
-            default=3600.0,
+            default=21600.0,  # DetectParams' own (the detect package is imported late)
             show_default=True,
             help="Seconds over which the null keeps each account's activity and each key's "
-            "popularity ('what is popular that hour').",
+            "popularity ('what is popular in those six hours'); see docs/significance.md.",
         ),
         click.option("--seed", type=int, default=1, show_default=True, help="Leiden's seed."),
         click.option("--memory-limit", default=None, metavar="SIZE", help=_MEMORY_HELP),

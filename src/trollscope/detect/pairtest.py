@@ -1,8 +1,8 @@
 """Which account pairs share more keys than their activity and the keys' popularity explain.
 
 The null (docs/significance.md says why this one and not a shift of timelines alone):
-every account keeps how much it does in each period (an hour by default: its rhythm) and
-every key keeps how many accounts touch it in that period (what is popular that hour), but
+every account keeps how much it does in each period (six hours by default: its rhythm)
+and every key keeps how many accounts touch it in that period (what is popular then), but
 each account picks its keys in a period independently of the others, in proportion to
 their popularity. Two organic accounts in one viral cascade meet on its key under this
 null as often as they do in fact; a farm meets the *same* partners on key after key that

@@ -68,7 +68,10 @@ class DetectParams:
     traces: tuple[str, ...] = DEFAULT_TRACES
     window: float | None = None
     q: float = 0.01  # false discovery rate over all tested pairs
-    period_s: float = 3600.0  # the null keeps activity and popularity per period
+    # The null keeps activity and popularity per period; six hours, not one, so that a
+    # farm that is most of its hours' traffic in sparse data is not its own null
+    # (docs/significance.md, "The period").
+    period_s: float = 21600.0
     seed: int = 1
     leiden_runs: int = 5
     max_burst: int = MAX_BURST
