@@ -70,6 +70,15 @@ def test_repeat_pvalue_is_the_conditional_poisson_tail() -> None:
     assert got[1] == 0.0 and got[2] == 0.0  # one meeting is what made the pair a candidate
 
 
+def test_evidence_names_the_period_in_words() -> None:
+    from trollscope.detect.evidence import period_words
+
+    assert period_words(21600) == "6-hour period"
+    assert period_words(5400) == "90-minute period"
+    assert period_words(90) == "90-second period"
+    assert period_words(0.5) == "0.5-second period"
+
+
 def test_sync_pvalue_is_the_conditional_binomial_tail() -> None:
     rho = 0.1
     # Two of two shared keys met within the window: rho^2 / P(at least one).

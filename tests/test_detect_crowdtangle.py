@@ -80,6 +80,8 @@ def test_a_link_sharing_farm_in_a_sparse_export(
         # The default period: the farm is one network, and no organic page is in any.
         assert result.networks == 1
         assert members == farm
+        lines = [str(r[0]) for r in query(case, "SELECT line FROM account_evidence")]
+        assert lines and all("in the same 6-hour period where" in x for x in lines), lines[:1]
     else:
         # An hour: the farm's 20 posts are most of each of its hours' traffic (4 organic
         # posts an hour here), so under the popularity null its pages were bound to meet.

@@ -41,19 +41,35 @@ def format_p(log_p: float) -> str:
     return f"p = {p:.2g}"
 
 
+def period_words(period_s: float) -> str:
+    """'6-hour period', '30-minute period', '90-second period': the null's period."""
+    for unit, size in (("hour", 3600.0), ("minute", 60.0)):
+        if period_s >= size and period_s % size == 0:
+            return f"{period_s / size:g}-{unit} period"
+    return f"{period_s:g}-second period"
+
+
 def line(
-    trace: str, window: float, keys: int, shared: int, expected: float, log_p: float, partner: str
+    trace: str,
+    window: float,
+    keys: int,
+    shared: int,
+    expected: float,
+    log_p: float,
+    partner: str,
+    period_s: float,
 ) -> str:
     """One evidence line in words."""
     said = TRACES[trace].said.format(n=keys, partner=partner)
     return (
-        f"{said} within {window:g} s ({shared} in the same period where "
+        f"{said} within {window:g} s ({shared} in the same {period_words(period_s)} where "
         f"{expected:.2g} were expected by chance); {format_p(log_p)}"
     )
 
 
-def write_scores(con: duckdb.DuckDBPyConnection) -> None:
-    """Create `account_scores` and `account_evidence` (the caller holds the transaction)."""
+def write_scores(con: duckdb.DuckDBPyConnection, period_s: float) -> None:
+    """Create `account_scores` and `account_evidence` (the caller holds the transaction);
+    `period_s` is the null's period, which the evidence lines name."""
     names = ", ".join(f"'{s}'" for s in IDENTITY_SIGNALS)
     has_signals = has_table(con, "account_signals")
     identity = (
@@ -106,6 +122,7 @@ def write_scores(con: duckdb.DuckDBPyConnection) -> None:
             d["expected"][i],
             d["log_p"][i],
             "@" + (d["partner_handle"][i] or d["partner_id"][i]),
+            period_s,
         )
         for i in range(top.num_rows)
     ]

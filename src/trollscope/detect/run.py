@@ -170,7 +170,7 @@ def detect(
                 say("describing networks")
                 _store(con, table, members)
                 describe(con, network_log_p, params.q)
-                write_scores(con)
+                write_scores(con, params.period_s)
                 con.execute(
                     "CREATE TABLE IF NOT EXISTS detect_runs (run_at TIMESTAMP, version VARCHAR, "
                     "params VARCHAR)"
