@@ -155,7 +155,7 @@ def test_instagram_export(case_path: Path) -> None:
     first = got["https://www.instagram.com/p/CiXyZ12abcd/"]
     # The handle is the id; "+08" and SGT are both eight hours east of UTC.
     assert first[:4] == ("instagram", "tehran.daily", datetime(2022, 9, 21, 15, 59, 30), "post")
-    assert first[5:9] == ("#مهسا_امینی with @freedom.voice", ["مهسا_امینی"], ["freedom"], [])
+    assert first[5:9] == ("#مهسا_امینی with @freedom.voice", ["مهسا_امینی"], ["freedom.voice"], [])
     second = got["https://www.instagram.com/p/CiAbC34efgh/"]
     assert second[2] == datetime(2022, 9, 22, 0, 0)
     profile = accounts(case_path)["tehran.daily"]

@@ -93,7 +93,13 @@ def test_group_and_instagram_posts(case_path: Path) -> None:
     # On Instagram the handle is the account (as in the CSV export), the caption the text,
     # and the link to the post itself is not a shared URL.
     assert insta[:3] == ("instagram", "tehran.daily", datetime(2022, 9, 21, 15, 59, 30))
-    assert insta[4:9] == ("#مهسا_امینی with @freedom.voice", "und", ["مهسا_امینی"], ["freedom"], [])
+    assert insta[4:9] == (
+        "#مهسا_امینی with @freedom.voice",
+        "und",
+        ["مهسا_امینی"],
+        ["freedom.voice"],
+        [],
+    )
     assert json.loads(str(insta[9]))["statistics"] == {"commentCount": 44, "favoriteCount": 1020}
 
 

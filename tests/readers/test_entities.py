@@ -32,13 +32,13 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
-def _sql(text: str) -> tuple[list[str], list[str], list[str]]:
+def _sql(text: str, dotted: bool = False) -> tuple[list[str], list[str], list[str]]:
     row = (
         _connection()
         .execute(
             f"SELECT {entities.hashtags_sql('m')}, {entities.mentions_sql('m')}, "
             f"{entities.tokens_sql('s')} "
-            f"FROM (SELECT s, {entities.entity_matches_sql('s')} AS m "
+            f"FROM (SELECT s, {entities.entity_matches_sql('s', dotted=dotted)} AS m "
             "FROM (SELECT ?::VARCHAR AS s))",
             [text],
         )
@@ -52,6 +52,24 @@ def test_cases(text: str, tags: list[str], mentions: list[str]) -> None:
     assert entities.hashtags(text) == tags
     assert entities.mentions(text) == mentions
     assert _sql(text)[:2] == (tags, mentions)
+
+
+DOTTED = [
+    # (text, mentions by Twitter's rule, by Instagram's: inner dots belong to the handle)
+    ("#x with @freedom.voice.", ["freedom"], ["freedom.voice"]),
+    ("@a.b.c @d. @e..f @g_h.i#j", ["a", "d", "e", "g_h"], ["a.b.c", "d", "e", "g_h.i"]),
+    ("@alice.Thanks a@b.c", ["alice"], ["alice.Thanks"]),
+]
+
+
+@pytest.mark.parametrize(("text", "plain", "dotted"), DOTTED)
+def test_instagram_handles_keep_their_inner_dots(
+    text: str, plain: list[str], dotted: list[str]
+) -> None:
+    assert entities.mentions(text) == plain
+    assert entities.mentions(text, dotted=True) == dotted
+    assert _sql(text)[1] == plain
+    assert _sql(text, dotted=True)[1] == dotted
 
 
 def test_tokens() -> None:
@@ -72,5 +90,10 @@ def test_sql_and_python_agree(text: str) -> None:
     assert _sql(text) == (
         entities.hashtags(text),
         entities.mentions(text),
+        entities.tokens(text),
+    )
+    assert _sql(text, dotted=True) == (
+        entities.hashtags(text, dotted=True),
+        entities.mentions(text, dotted=True),
         entities.tokens(text),
     )

@@ -35,8 +35,8 @@ What the reader does with it:
 - Platform: facebook when the header has Facebook Id, else instagram (--platform
   overrides).
 - Text: Message (Facebook) or, in an export without Message, Description (Instagram's
-  caption). hashtags and mentions come from it (`entities.py`, Twitter's rules: an
-  Instagram handle with a dot is cut at the dot). urls: the shared link after redirects
+  caption). hashtags and mentions come from it (`entities.py`; in an Instagram export a
+  handle keeps its inner dots, "@freedom.voice"). urls: the shared link after redirects
   (Final Link), else Link, unless it points at the post itself (a photo's own page,
   Instagram's permalink). Every post is kind `post`: the export does not mark shares of
   other posts.
@@ -200,7 +200,8 @@ def crowdtangle_source(projected: str, id_column: str, text: str, timezone: str 
         f"(SELECT *, {fast_id_sql(ident('URL'))} AS _post_id, {account} AS _account_id, "
         f"{_local_sql(stamp)} AS _local, {label} AS _label, "
         f"{_local_sql(page_stamp)} AS _page_local, "
-        f"{entity_matches_sql(text)} AS _entities FROM {projected})"
+        f"{entity_matches_sql(text, dotted=id_column == 'User Name')} AS _entities "
+        f"FROM {projected})"
     )
     return (
         f"(SELECT *, {_utc_sql('_local', '_offset', timezone)} AS _time, "

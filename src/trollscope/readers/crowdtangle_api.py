@@ -21,8 +21,9 @@ has the same keys:
   export has no Instagram id).
 - platform: `platform` lower-cased (`--platform` overrides). created_at: `date` (UTC).
 - text: `message`, on Instagram else `description` (the caption); hashtags and mentions
-  from it. urls: the expanded links (else `link`) except those pointing at the post
-  itself. lang: `languageCode`. Every post is kind `post` (shares are not marked).
+  from it (on Instagram a handle keeps its inner dots). urls: the expanded links (else
+  `link`) except those pointing at the post itself. lang: `languageCode`. Every post is
+  kind `post` (shares are not marked).
 - profile: name, handle, pageDescription (bio), pageAdminTopCountry (location),
   pageCreatedDate (UTC), subscriberCount (followers), profileImage (avatar).
 - extra: type, title, caption, description (Facebook: the link preview),
@@ -180,8 +181,8 @@ def post_of(value: Any, override: str | None) -> tuple[Post, Account]:
         created_at=created_at,
         text=text,
         lang=_text(value.get("languageCode")),
-        hashtags=entities.hashtags(text),
-        mentions=entities.mentions(text),
+        hashtags=entities.hashtags(text, dotted=instagram),
+        mentions=entities.mentions(text, dotted=instagram),
         urls=_urls(value, post_url),
         extra=_extra(
             {

@@ -12,7 +12,8 @@ The rules, after Twitter's and made platform-neutral:
 - a word character is a letter, mark or decimal digit (categories L*, M*, Nd), `_`, or a
   zero-width (non-)joiner (Persian writes ZWNJ inside words: `#نیم‌فاصله`);
 - a hashtag is `#` or `＃` and a run of word characters holding at least one letter; a
-  mention is `@` or `＠` and a run of word characters;
+  mention is `@` or `＠` and a run of word characters (with `dotted`, for Instagram,
+  runs joined by single inner dots);
 - neither is preceded by a word character, `&` (HTML entities such as `&#39;`), `#`, `＃`,
   `@` or `＠` (so an e-mail address is not a mention, nor `x#y` a hashtag);
 - URLs (`http://` or `https://` up to the next space) are skipped, so that a URL's
@@ -93,8 +94,17 @@ _URL = "[hH][tT][tT][pP][sS]?://[^{SPACE}]*"
 _ENTITY = (
     "(?:^|[^{WORD}&#\uff03@\uff20])(?:[#\uff03][{WORD}]*[{LETTER}][{WORD}]*|[@\uff20][{WORD}]+)"
 )
+# Instagram's handles hold dots ("@freedom.voice"), inside only: a sentence's full stop
+# after a handle ("@user.") stays outside it. Only Instagram data uses this rule: on
+# Twitter and Telegram "@alice.Thanks" is @alice and a word.
+_ENTITY_DOTTED = _ENTITY.replace("[@\uff20][{WORD}]+)", "[@\uff20][{WORD}]+(?:\\.[{WORD}]+)*)")
 _TOKEN = "[^{SPACE}]+"
-_PATTERNS = (("url", _URL), ("entity", _ENTITY), ("token", _TOKEN))
+_PATTERNS = (
+    ("url", _URL),
+    ("entity", _ENTITY),
+    ("entity_dotted", _ENTITY_DOTTED),
+    ("token", _TOKEN),
+)
 HASH_MARKS = "#\uff03"
 AT_MARKS = "@\uff20"
 
@@ -129,19 +139,19 @@ def _sql_patterns() -> dict[str, str]:
     return {name: _sql_literal(_fill(pattern, _re2)) for name, pattern in _PATTERNS}
 
 
-def entity_matches_sql(text: str) -> str:
+def entity_matches_sql(text: str, *, dotted: bool = False) -> str:
     """SQL: the raw hashtag and mention matches of `text`, for `hashtags_sql` and
-    `mentions_sql`. Texts holding no marker (most, in real data) skip the regexes."""
+    `mentions_sql`. Texts holding no marker (most, in real data) skip the regexes.
+    `dotted`: handles may hold inner dots (Instagram)."""
     p = _sql_patterns()
+    entity = p["entity_dotted" if dotted else "entity"]
     marked = " OR ".join(f"contains({text}, {_sql_literal(m)})" for m in HASH_MARKS + AT_MARKS)
     # Only a text holding "://" can hold a URL.
     bare = (
         f"CASE WHEN contains({text}, '://') "
         f"THEN regexp_replace({text}, {p['url']}, ' ', 'g') ELSE {text} END"
     )
-    return (
-        f"CASE WHEN {marked} THEN regexp_extract_all({bare}, {p['entity']}) ELSE []::VARCHAR[] END"
-    )
+    return f"CASE WHEN {marked} THEN regexp_extract_all({bare}, {entity}) ELSE []::VARCHAR[] END"
 
 
 def _names_sql(matches: str, marks: str) -> str:
@@ -167,23 +177,24 @@ def tokens_sql(text: str) -> str:
     return f"regexp_extract_all(coalesce({text}, ''), {_sql_patterns()['token']})"
 
 
-def _names(text: str | None, marks: str) -> list[str]:
+def _names(text: str | None, marks: str, dotted: bool) -> list[str]:
     bare = _python()["url"].sub(" ", text or "")
     return [
         m[1:] if m[0] in marks else m[2:]
-        for m in _python()["entity"].findall(bare)
+        for m in _python()["entity_dotted" if dotted else "entity"].findall(bare)
         if m[0] in marks or m[1] in marks
     ]
 
 
-def hashtags(text: str | None) -> list[str]:
+def hashtags(text: str | None, *, dotted: bool = False) -> list[str]:
     """The hashtags of `text`, as `hashtags_sql` finds them."""
-    return _names(text, HASH_MARKS)
+    return _names(text, HASH_MARKS, dotted)
 
 
-def mentions(text: str | None) -> list[str]:
-    """The mentions of `text`, as `mentions_sql` finds them."""
-    return _names(text, AT_MARKS)
+def mentions(text: str | None, *, dotted: bool = False) -> list[str]:
+    """The mentions of `text`, as `mentions_sql` finds them (`dotted`: Instagram's
+    handles, with inner dots)."""
+    return _names(text, AT_MARKS, dotted)
 
 
 def tokens(text: str | None) -> list[str]:
