@@ -10,13 +10,14 @@ in the text. Times are UTC to the second.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from trollscope.model import Account, Post
-from trollscope.readers import entities
+from trollscope.writers import crowdtangle
 from trollscope.writers.crowdtangle import permalink
 
 PLATFORM = "facebook"
@@ -77,27 +78,9 @@ def write(path: Path, posts: Sequence[Post], accounts: Mapping[str, Account]) ->
 
 
 def expected(post: Post, account: Account | None) -> tuple[Post, Account | None]:
-    kept = Post(
-        platform=PLATFORM,
-        post_id=permalink(post),
-        account_id=post.account_id,
-        created_at=post.created_at.replace(microsecond=0),
-        text=post.text or None,
-        lang=post.lang or None,
-        hashtags=entities.hashtags(post.text),
-        mentions=entities.mentions(post.text),
-        urls=list(dict.fromkeys(post.urls)),
-    )
-    if account is None:
-        return kept, None
-    return kept, Account(
-        platform=PLATFORM,
-        account_id=post.account_id,
-        handle=account.handle or None,
-        display_name=account.display_name or None,
-        bio=account.bio or None,
-        location=account.location or None,
-        created_at=account.created_at.replace(microsecond=0) if account.created_at else None,
-        followers=account.followers,
-        avatar=account.avatar or None,
-    )
+    # What the CSV export keeps, plus what the API carries beyond it.
+    kept, profile = crowdtangle.expected(post, account)
+    kept = replace(kept, lang=post.lang or None, urls=list(dict.fromkeys(post.urls)))
+    if profile is not None and account is not None:
+        profile = replace(profile, avatar=account.avatar or None)
+    return kept, profile
