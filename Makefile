@@ -29,7 +29,7 @@ demo: setup
 	$(BIN)/trollscope edges $(OUT)/demo.duckdb --trace co-repost --window 60 -o $(OUT)/demo-co-repost.csv
 	$(BIN)/trollscope detect $(OUT)/demo.duckdb
 	$(BIN)/trollscope report $(OUT)/demo.duckdb -o $(OUT)/demo-report.html
-	$(BIN)/trollscope simulate --posts 20000 --days 7 --formats twarc2 --out $(OUT)/sim
+	$(BIN)/trollscope simulate --posts 50000 --days 7 --formats twarc2 --out $(OUT)/sim
 	$(BIN)/trollscope scan $(OUT)/sim/twarc2.jsonl -o $(OUT)/scan
 	$(BIN)/trollscope evaluate $(OUT)/scan/case.duckdb --labels $(OUT)/sim/labels.csv
 	@echo "Reports: $(OUT)/scan/report.html (simulated data with planted farms; labels in"

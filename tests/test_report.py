@@ -419,7 +419,7 @@ def test_the_report_renders_without_console_messages(small_report: Path, tmp_pat
     assert ":CONSOLE" in _logged(faulty.as_uri(), tmp_path / "profile")[1]
 
 
-# --- the demo's report (make demo: 20k simulated posts over 7 days, twarc2, `scan`) --------
+# --- the demo's report (make demo: 50k simulated posts over 7 days, twarc2, `scan`) --------
 
 
 @pytest.fixture(scope="module")
@@ -430,7 +430,7 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from trollscope.simulate import SimulationConfig, simulate
 
     folder = tmp_path_factory.mktemp("demo")
-    simulate(SimulationConfig(posts=20_000, days=7), folder / "sim", formats=("twarc2",))
+    simulate(SimulationConfig(posts=50_000, days=7), folder / "sim", formats=("twarc2",))
     result = CliRunner().invoke(
         cli, ["scan", str(folder / "sim" / "twarc2.jsonl"), "-o", str(folder / "scan")]
     )
