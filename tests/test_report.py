@@ -266,6 +266,8 @@ def test_report_has_every_section_and_the_farm(small_report: Path) -> None:
     assert not page.find("script") and not page.find("link") and not page.find("iframe")
     assert "<script" not in html.lower() and "@import" not in html and "url(" not in html
     assert "example.com" not in html  # the organic accounts' avatar URLs: not members
+    # The method names the null's period the detection ran with (six hours by default).
+    assert "in each 6-hour period" in html and "within the hour" not in html
 
 
 def test_avatar_gallery_embeds_the_shared_picture(small_report: Path) -> None:

@@ -26,7 +26,7 @@ import duckdb
 
 from trollscope import __version__
 from trollscope.case import Case
-from trollscope.detect.evidence import format_p
+from trollscope.detect.evidence import format_p, period_words
 from trollscope.errors import TrollscopeError
 
 # Bidi embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): a handle
@@ -252,6 +252,7 @@ class ReportData:
     detect_version: str
     params: tuple[tuple[str, str], ...]
     q: float | None
+    period: str  # the null's period in words ("6-hour period"), or "period" if unknown
     networks: tuple[Network, ...]  # in rank order, at most max_networks
     others: tuple[NetworkBrief, ...]  # the networks beyond max_networks
     networks_total: int
@@ -294,6 +295,8 @@ def load_report(
             )
         run_at, version, params = _last_run(con)
         q = params.get("q")
+        period_s = params.get("period_s")
+        period = period_words(float(period_s)) if isinstance(period_s, int | float) else "period"
         networks, others, total, inauthentic = _networks(con, tables, max_members, max_networks)
         flagged = int(con.execute("SELECT count(*) FROM account_scores").fetchall()[0][0])
         return ReportData(
@@ -304,6 +307,7 @@ def load_report(
             detect_version=version,
             params=tuple((k, _param_text(v)) for k, v in params.items()),
             q=float(q) if isinstance(q, int | float) else None,
+            period=period,
             networks=networks,
             others=others,
             networks_total=total,
