@@ -25,6 +25,7 @@ from trollscope.case import Case, rows_written, transaction
 from trollscope.errors import FormatError, NothingReadError
 from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
 from trollscope.readers import Reader, ReadOptions, get, sniff
+from trollscope.readers.base import check_timezone
 from trollscope.readers.table import TableReader
 
 Progress = Callable[[int], None]
@@ -109,6 +110,7 @@ def ingest(
         with transaction(con):
             for path in files:
                 reader = choose_reader(path, fmt, options)
+                check_timezone(path, reader, options.timezone)
                 result.files.append(_ingest_file(con, path, reader, options, progress))
     except BaseException:
         case.close()

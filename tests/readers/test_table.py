@@ -302,3 +302,38 @@ def test_coortweet_phash_ids_stay_as_given(case_path: Path) -> None:
     """CooRTweet's phash_id is an anonymised id, not a hash: media, never a reject."""
     ingest(case_path, [OBJECTS])
     assert dict(query(case_path, "SELECT post_id, media FROM posts"))["11"] == ["9280"]
+
+
+def test_timezone_places_local_times_of_a_mapped_table(tmp_path: Path) -> None:
+    path = tmp_path / "comments.csv"
+    path.write_text(
+        "id,user,posted\n"
+        "1,a,2021-01-05 10:00:00\n"  # local, winter: UTC-6 in Chicago
+        "2,a,2021-07-05 10:00:00\n"  # local, summer: UTC-5
+        "3,a,2021-07-05T10:00:00+02:00\n"  # an offset of its own: kept
+        "4,a,2021-07-05 10:00:00Z\n"  # UTC, said so: kept
+        "5,a,1625479200\n",  # POSIX seconds are UTC
+        encoding="utf-8",
+    )
+    mapping = parse_mapping("post_id=id,account_id=user,created_at=posted")
+    naive = tmp_path / "utc.duckdb"
+    ingest(naive, [path], options=ReadOptions(mapping=mapping))
+    local = tmp_path / "local.duckdb"
+    ingest(local, [path], options=ReadOptions(mapping=mapping, timezone="America/Chicago"))
+    as_utc = {k: v[1] for k, v in posts(naive).items()}
+    assert as_utc["1"] == datetime(2021, 1, 5, 10, 0)
+    assert {k: v[1] for k, v in posts(local).items()} == {
+        "1": datetime(2021, 1, 5, 16, 0),
+        "2": datetime(2021, 7, 5, 15, 0),
+        "3": datetime(2021, 7, 5, 8, 0),
+        "4": datetime(2021, 7, 5, 10, 0),
+        "5": datetime(2021, 7, 5, 10, 0),
+    }
+    assert {k: as_utc[k] for k in "345"} == {k: v[1] for k, v in posts(local).items() if k in "345"}
+
+
+def test_timezone_is_refused_where_the_format_says_its_zone(case_path: Path) -> None:
+    twarc2 = DATA / "twarc2" / "flattened.jsonl"
+    with pytest.raises(MappingError, match="--timezone does not apply to the twarc2 format"):
+        ingest(case_path, [twarc2], options=ReadOptions(timezone="Europe/Berlin"))
+    assert not case_path.exists()

@@ -22,6 +22,7 @@ import duckdb
 
 from trollscope import staging
 from trollscope.batches import DEFAULT_CHUNK, Batch
+from trollscope.errors import MappingError
 
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -92,6 +93,26 @@ class ReadOptions:
     chunk_size: int = DEFAULT_CHUNK
 
 
+def check_timezone(path: Path, reader: Reader, timezone: str | None) -> None:
+    """Refuse a --timezone that is not an IANA zone name (DuckDB would fail per row), or
+    that the format has no use for (its times say their zone)."""
+    if timezone is None:
+        return
+    from zoneinfo import available_timezones
+
+    if timezone not in available_timezones():
+        raise MappingError(
+            f"--timezone {timezone!r} is not an IANA time zone name; use one such as "
+            "America/New_York, Europe/Berlin or Asia/Manila (or UTC)."
+        )
+    if not reader.takes_timezone:
+        raise MappingError(
+            f"{path}: --timezone does not apply to the {reader.name} format, whose times say "
+            "their zone. Drop --timezone for this file (it is for CrowdTangle exports and "
+            "mapped tables with local times)."
+        )
+
+
 class Reader(ABC):
     """One input format. Subclasses are stateless; `read` may be called on many files."""
 
@@ -103,6 +124,9 @@ class Reader(ABC):
     # Whether `sniff` alone can pick this format. A generic reader (mapped CSV) cannot:
     # it is chosen with --format or --map.
     sniffable: ClassVar[bool] = True
+    # Whether the format can hold local times without their offset, which --timezone
+    # places; the others say their times' zone, and refuse --timezone.
+    takes_timezone: ClassVar[bool] = False
 
     @abstractmethod
     def sniff(self, head: Head) -> bool:

@@ -54,9 +54,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import ClassVar
-from zoneinfo import available_timezones
 
-from trollscope.errors import MappingError
 from trollscope.readers.base import Head, ReadOptions
 from trollscope.readers.csvsql import (
     Check,
@@ -317,18 +315,10 @@ def crowdtangle_plan(platform: str, id_column: str, text: str) -> TablePlan:
     )
 
 
-def check_timezone(name: str | None) -> None:
-    """Refuse a --timezone that is not an IANA zone name (DuckDB would fail per row)."""
-    if name is not None and name not in available_timezones():
-        raise MappingError(
-            f"--timezone {name!r} is not an IANA time zone name; use one such as "
-            "America/New_York, Europe/Berlin or Asia/Manila (or UTC)."
-        )
-
-
 class CrowdTangleReader(SqlTableReader):
     name: ClassVar[str] = "crowdtangle"
     version: ClassVar[str] = "1"
+    takes_timezone: ClassVar[bool] = True
     description: ClassVar[str] = (
         "CrowdTangle dashboard CSV export: Facebook pages or groups, Instagram "
         "(User Name, URL, Post Created, ...)"
@@ -339,7 +329,6 @@ class CrowdTangleReader(SqlTableReader):
 
     def query(self, path: Path, options: ReadOptions) -> TableQuery:
         no_mapping(path, options, self.name)
-        check_timezone(options.timezone)
         header = read_csv_header(path, LABEL)
         require_columns(path, header, REQUIRED, LABEL)
         # Instagram exports have no id column: the handle is the account's id there.

@@ -146,16 +146,27 @@ def parquet_source(path: Path) -> str:
     return f"read_parquet({sql_string(str(path))})"
 
 
-def time_sql(column: str) -> str:
+_OFFSET = "(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+
+
+def time_sql(column: str, timezone: str | None = None) -> str:
     """SQL turning a text time into a naive UTC TIMESTAMP, or NULL if it is not one.
 
     Accepts POSIX seconds (integer or fractional) and ISO 8601 with or without an offset
-    (the connection runs in UTC, so TIMESTAMPTZ -> TIMESTAMP gives UTC wall time).
+    (the connection runs in UTC, so TIMESTAMPTZ -> TIMESTAMP gives UTC wall time). A time
+    without an offset is UTC, or local time in `timezone` (an IANA name) when given.
     """
+    offset_less = (
+        f"WHEN NOT regexp_matches(trim({column}), {sql_string(_OFFSET)}) "
+        f"THEN CAST(timezone({sql_string(timezone)}, try_cast(trim({column}) AS TIMESTAMP)) "
+        "AS TIMESTAMP) "
+        if timezone
+        else ""
+    )
     return (
         f"CASE WHEN regexp_full_match(trim({column}), '-?[0-9]+(\\.[0-9]+)?') "
         f"THEN make_timestamp(CAST(round(CAST(trim({column}) AS DOUBLE) * 1000000) AS BIGINT)) "
-        f"ELSE CAST(try_cast(trim({column}) AS TIMESTAMPTZ) AS TIMESTAMP) END"
+        f"{offset_less}ELSE CAST(try_cast(trim({column}) AS TIMESTAMPTZ) AS TIMESTAMP) END"
     )
 
 

@@ -139,6 +139,8 @@ class _TableBase(SqlTableReader):
 
     version: ClassVar[str] = "1"
     default_platform: ClassVar[str] = "unknown"
+    # A table's times may be local without an offset ("2021-03-01 14:00"): --timezone.
+    takes_timezone: ClassVar[bool] = True
 
     def mapping_for(
         self, path: Path, header: Sequence[str], options: ReadOptions
@@ -159,7 +161,7 @@ class _TableBase(SqlTableReader):
         source = parquet_source(path) if is_parquet else csv_source(path, header)
         platform = options.platform or self.default_platform
         plan = build_plan(mapping, platform)
-        normalised = f"(SELECT {_normalised_columns(mapping)} FROM {source})"
+        normalised = f"(SELECT {_normalised_columns(mapping, options.timezone)} FROM {source})"
         return TableQuery(path, normalised, plan, is_csv=not is_parquet)
 
 
@@ -179,15 +181,16 @@ def _parquet_header(path: Path) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def _normalised_columns(mapping: Mapping[str, str]) -> str:
-    """Source columns under canonical names: ids cleaned, times parsed, raw text kept."""
+def _normalised_columns(mapping: Mapping[str, str], timezone: str | None = None) -> str:
+    """Source columns under canonical names: ids cleaned, times parsed (those without an
+    offset in `timezone`, else UTC), raw text kept."""
     cols = []
     for canonical, column in mapping.items():
         src = ident(column)
         raw = f"CAST({src} AS VARCHAR)"
         cols.append(f"{raw} AS {ident('raw_' + canonical)}")
         if canonical in ("created_at", "account_created_at"):
-            cols.append(f"{time_sql(raw)} AS {ident(canonical)}")
+            cols.append(f"{time_sql(raw, timezone)} AS {ident(canonical)}")
         elif canonical in ("followers", "following"):
             cols.append(f"try_cast(trim({raw}) AS DOUBLE)::BIGINT AS {ident(canonical)}")
         elif canonical in ("text", "bio", "display_name", "location", "client", "lang"):
