@@ -109,8 +109,8 @@ def _input_options(func: Callable[P, R]) -> Callable[P, R]:
             "--timezone",
             default=None,
             metavar="ZONE",
-            help="The IANA time zone (e.g. America/Chicago) of local times whose own label "
-            "does not settle it: CrowdTangle exports with an ambiguous zone (CST, IST) or none.",
+            help="The IANA time zone (e.g. America/Chicago) of local times that carry no "
+            "offset, or an ambiguous label: mapped tables, CrowdTangle exports (CST, IST, ...).",
         ),
     ]
     return _stacked(options, func)
