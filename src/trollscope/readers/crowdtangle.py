@@ -220,7 +220,7 @@ def _time_reason() -> str:
     )
     how = sql_string(
         "; name the dashboard's time zone with --timezone (an IANA name such as "
-        "America/Chicago or Asia/Manila)."
+        "America/Chicago or Asia/Manila)"
     )
     return (
         "CASE WHEN _local IS NULL THEN 'expected Post Created as ''YYYY-MM-DD HH:MM:SS "
