@@ -74,6 +74,7 @@ from trollscope.readers.tweetsql import (
     header_names,
     json_object_sql,
     no_mapping,
+    quoted_sql,
     scientific_sql,
 )
 
@@ -208,10 +209,6 @@ def crowdtangle_source(projected: str, id_column: str, text: str, timezone: str 
     )
 
 
-def _quoted(column: str) -> str:
-    return f"coalesce('''' || left(trim({column}), 80) || '''', 'nothing')"
-
-
 def _time_reason() -> str:
     """Why Post Created gave no UTC time, and how to fix it."""
     ambiguous = " ".join(
@@ -224,8 +221,8 @@ def _time_reason() -> str:
     )
     return (
         "CASE WHEN _local IS NULL THEN 'expected Post Created as ''YYYY-MM-DD HH:MM:SS "
-        f"ZONE'' (e.g. ''2021-07-05 18:02:45 EDT''), got ' || {_quoted(ident('Post Created'))} "
-        f"ELSE CASE _label WHEN '' THEN 'Post Created ' || {_quoted(ident('Post Created'))} "
+        f"ZONE'' (e.g. ''2021-07-05 18:02:45 EDT''), got ' || {quoted_sql(ident('Post Created'))} "
+        f"ELSE CASE _label WHEN '' THEN 'Post Created ' || {quoted_sql(ident('Post Created'))} "
         f"|| ' has no time zone' {ambiguous} "
         "ELSE 'the time zone ' || _label || ' of Post Created is not one trollscope knows' "
         f"END || {how} END"
@@ -298,7 +295,7 @@ def crowdtangle_plan(platform: str, id_column: str, text: str) -> TablePlan:
             id_column,
             "_account_id IS NULL",
             f"CASE WHEN {scientific_sql(ident(id_column))} THEN {sql_string(id_column)} || ' ' "
-            f"|| {_quoted(ident(id_column))} || ' is in scientific notation: a spreadsheet "
+            f"|| {quoted_sql(ident(id_column))} || ' is in scientific notation: a spreadsheet "
             "rounded it and its digits are lost; re-export the file with ids as text' "
             f"ELSE {sql_string(id_column + ' is empty')} END",
         ),

@@ -59,6 +59,7 @@ from trollscope.readers.tweetsql import (
     header_names,
     json_object_sql,
     no_mapping,
+    quoted_sql,
     scientific_sql,
 )
 
@@ -194,22 +195,18 @@ def ira_source(projected: str) -> str:
     )
 
 
-def _quoted(column: str) -> str:
-    return f"coalesce('''' || left(trim({column}), 80) || '''', 'nothing')"
-
-
 def _lost(column: str) -> str:
     """Why an id column gave no exact id: it is empty, or in scientific notation."""
     return (
         f"CASE WHEN trim(coalesce({column}, '')) = '' THEN '{column} is empty' "
-        f"ELSE '{column} ' || {_quoted(column)} || ' is in scientific notation' END"
+        f"ELSE '{column} ' || {quoted_sql(column)} || ' is in scientific notation' END"
     )
 
 
 def _no_link() -> str:
     return (
         "CASE WHEN trim(coalesce(article_url, '')) = '' THEN 'article_url is empty' "
-        f"ELSE 'article_url ' || {_quoted('article_url')} || ' is not a "
+        f"ELSE 'article_url ' || {quoted_sql('article_url')} || ' is not a "
         "twitter.com/<user id>/statuses/<tweet id> link' END"
     )
 
@@ -260,7 +257,7 @@ def ira_plan(platform: str) -> TablePlan:
             "publish_date",
             "_time IS NULL",
             "'expected publish_date as ''M/D/YYYY H:MM'' UTC (or ''M/D/YY H:MM''), got ' || "
-            + _quoted("publish_date"),
+            + quoted_sql("publish_date"),
         ),
     ]
     return TablePlan(

@@ -70,6 +70,12 @@ def lossy_reason_sql(name: str, column: str) -> str:
     )
 
 
+def quoted_sql(column: str) -> str:
+    """A column's value for a reject reason: 'value' (trimmed, at most 80 characters), or
+    nothing when it is NULL."""
+    return f"coalesce('''' || left(trim({column}), 80) || '''', 'nothing')"
+
+
 def count_sql(column: str) -> str:
     """A count column ('17', '17.0', '1e3') as BIGINT; NULL when empty or not a number."""
     return f"try_cast(try_cast(trim({column}) AS DOUBLE) AS BIGINT)"
