@@ -389,3 +389,10 @@ def test_evaluate_without_a_detection_says_what_to_run(tmp_path: Path, case_path
     result = CliRunner().invoke(cli, ["evaluate", str(case_path), "--labels", str(labels)])
     assert result.exit_code == 1
     assert "trollscope detect" in result.output
+    # After a detection: the table says what each row is scored against.
+    detect(case_path, DetectParams(traces=("co-repost",)))
+    scored = CliRunner().invoke(cli, ["evaluate", str(case_path), "--labels", str(labels)])
+    assert scored.exit_code == 0, scored.output
+    said = " ".join(scored.stdout.split())
+    assert "networks labelled inauthentic;" in said
+    assert "farms are scored against the networks labelled inauthentic; communities" in said

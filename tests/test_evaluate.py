@@ -156,3 +156,5 @@ def test_case_checks_that_labels_match_the_data(tmp_path: Path) -> None:
     )
     assert run.exit_code == 0, run.output
     assert "2 of the 3 labelled accounts are in" in run.stdout
+    # An answer file is scored as given: no caption about the case's verdicts.
+    assert "farms are scored against" not in run.stdout

@@ -335,10 +335,22 @@ def evaluate_cmd(
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
+    # A case's detection is scored twice: farms against the networks labelled
+    # inauthentic, communities against every network. Say so, or a community row of
+    # "precision 0.2" reads as a failure when it is the farms among all networks.
+    of_case = answer_path is None
+    networks = "networks labelled inauthentic" if of_case else "networks"
     table = Table(
-        title=f"{result.accounts:,} accounts, {result.networks:,} networks; "
+        title=f"{result.accounts:,} labelled accounts, {result.networks:,} {networks}; "
         f"PR-AUC of scores for farm members {result.pr_auc:.3f}",
         title_justify="left",
+        caption=(
+            "farms are scored against the networks labelled inauthentic; communities "
+            "against all networks, farms' members included in 'reported'"
+            if of_case
+            else None
+        ),
+        caption_justify="left",
     )
     for col in ("group", "truth", "reported", "precision", "recall", "F1", "ARI", "NMI"):
         table.add_column(col, justify="left" if col == "group" else "right")
