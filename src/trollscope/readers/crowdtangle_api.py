@@ -49,6 +49,8 @@ from trollscope.model import Account, Post, Reject
 from trollscope.readers import entities
 from trollscope.readers.base import Head, Reader, ReadOptions, open_input, raw_position
 from trollscope.readers.csvsql import MAX_LINE_BYTES
+from trollscope.readers.jsonfile import skip_line
+from trollscope.readers.jsonrows import snippet
 from trollscope.readers.telegram_json import BOM, REPLACEMENT, Utf8Guard, why
 
 EXPECTED = (
@@ -56,7 +58,6 @@ EXPECTED = (
     "or post objects (platformId, postUrl, date, account), as JSON lines or one document"
 )
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
-RAW_CHARS = 500
 STATISTICS = ("likeCount", "shareCount", "commentCount", "loveCount", "wowCount",
               "hahaCount", "sadCount", "angryCount", "thankfulCount", "careCount",
               "favoriteCount", "upCount")  # fmt: skip
@@ -98,7 +99,9 @@ def _time(value: Any, field: str) -> datetime:
                 return datetime.strptime(value.strip(), fmt)
             except ValueError:
                 continue
-    raise _Bad(field, f"expected {field} as 'YYYY-MM-DD HH:MM:SS' (UTC), got {_raw(value)!s:.80}")
+    raise _Bad(
+        field, f"expected {field} as 'YYYY-MM-DD HH:MM:SS' (UTC), got {snippet(value)!s:.80}"
+    )
 
 
 def _optional_time(value: Any) -> datetime | None:
@@ -106,15 +109,6 @@ def _optional_time(value: Any) -> datetime | None:
         return _time(value, "pageCreatedDate") if value is not None else None
     except _Bad:
         return None
-
-
-def _raw(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value).decode("utf-8")[:RAW_CHARS]
-    except TypeError:
-        return str(value)[:RAW_CHARS]
 
 
 def _platform(value: dict[str, Any], account: dict[str, Any], override: str | None) -> str:
@@ -149,7 +143,7 @@ def _extra(pairs: dict[str, Any]) -> str | None:
 def post_of(value: Any, override: str | None) -> tuple[Post, Account]:
     """The canonical post and author of one API post object, or _Bad saying why not."""
     if not isinstance(value, dict):
-        raise _Bad(None, f"expected a post object, got {_raw(value)!s:.80}")
+        raise _Bad(None, f"expected a post object, got {snippet(value)!s:.80}")
     account = value.get("account")
     if not isinstance(account, dict):
         raise _Bad("account", "the post has no account object")
@@ -246,7 +240,7 @@ def _add(
     try:
         post, author = post_of(value, platform)
     except _Bad as bad:
-        builder.add_reject(Reject(line, bad.field, f"{where}{bad.reason}", _raw(value)))
+        builder.add_reject(Reject(line, bad.field, f"{where}{bad.reason}", snippet(value)))
         return
     builder.add_account(author)
     builder.add_post(post)
@@ -294,7 +288,7 @@ class CrowdTangleApiReader(Reader):
                         else f"not valid JSON ({exc}); the line may be cut short"
                     )
                     records += 1
-                    builder.add_reject(Reject(number, None, reason, _snippet(line)))
+                    builder.add_reject(Reject(number, None, reason, snippet(line)))
                     continue
                 for i, post in posts_in(value):
                     records += 1
@@ -320,7 +314,7 @@ class CrowdTangleApiReader(Reader):
                         count += 1
                         if guard.dirty_read and _holds_replacement(post):
                             reason = f"post {count}: invalid UTF-8 bytes; re-save the file as UTF-8"
-                            builder.add_reject(Reject(None, None, reason, _raw(post)))
+                            builder.add_reject(Reject(None, None, reason, snippet(post)))
                         else:
                             _add(builder, post, None, f"post {count}: ", options.platform)
                     if builder.full():
@@ -368,10 +362,7 @@ def _physical_lines(handle: Any) -> Iterator[bytes]:
         if first:
             line, first = line.removeprefix(BOM), False
         if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while True:  # skip the rest of the over-long line
-                more = handle.readline(MAX_LINE_BYTES)
-                if not more or more.endswith(b"\n"):
-                    break
+            skip_line(handle)  # the rest of the over-long line
         yield line
 
 
@@ -381,10 +372,6 @@ def _bad_utf8(line: bytes) -> bool:
     except UnicodeDecodeError:
         return True
     return False
-
-
-def _snippet(line: bytes) -> str:
-    return line[:RAW_CHARS].decode("utf-8", errors="replace")
 
 
 def _is_json_lines(path: Path) -> bool:

@@ -74,7 +74,7 @@ def _blocks(handle: IO[bytes], size: int) -> Iterator[Block]:
             else:
                 cut = data.rfind(b"\n") + 1
                 head, long_line = data[:cut], data[cut:] + tail
-                _skip_line(handle)
+                skip_line(handle)
                 if head:
                     yield Block(line, head)
                     line += head.count(b"\n")
@@ -85,7 +85,7 @@ def _blocks(handle: IO[bytes], size: int) -> Iterator[Block]:
         line += data.count(b"\n")
 
 
-def _skip_line(handle: IO[bytes]) -> None:
+def skip_line(handle: IO[bytes]) -> None:
     """Move past the end of the current line, holding at most MAX_LINE_BYTES of it."""
     while (piece := handle.readline(MAX_LINE_BYTES)) and not piece.endswith(b"\n"):
         pass
@@ -252,7 +252,7 @@ def parse_range(
     with open(path, "rb") as handle:
         if start:
             handle.seek(start - 1)
-            _skip_line(handle)  # a line begun before `start` belongs to the range before
+            skip_line(handle)  # a line begun before `start` belongs to the range before
         position = handle.tell()
         if position >= end:
             return [], 0
@@ -267,7 +267,7 @@ def parse_range(
             else:
                 cut = data.rfind(b"\n") + 1
                 data, too_long = data[:cut], data[cut:] + tail
-                _skip_line(handle)
+                skip_line(handle)
     lines = data.count(b"\n")
     batches = parse_block(data, 1, platform, chunk, read_id) if data else []
     if too_long:
