@@ -53,9 +53,9 @@ import pyarrow as pa
 
 import trollscope
 from trollscope.case import Case
-from trollscope.detect import DEFAULT_TRACES
+from trollscope.detect.params import DEFAULT_TRACES
+from trollscope.ingest.writers import WRITERS
 from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
-from trollscope.writers import writer
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -222,7 +222,7 @@ def cnt_csv(n_posts: int, seed: int, workdir: Path) -> Path:
     partial, part = path.with_name(path.name + ".partial"), workdir / "part-coaction.tmp"
     with partial.open("wb") as out:
         for index, (posts, accounts) in enumerate(BENCH.generate(n_posts, seed)):
-            writer("cnt-csv").write(part, posts, accounts)
+            WRITERS["cnt-csv"].write(part, posts, accounts)
             with part.open("rb") as handle:
                 if index:
                     handle.readline()  # one header row, for the first chunk only
@@ -386,7 +386,7 @@ def child(
     out: Path,
     memory_limit: str | None = None,
 ) -> None:
-    from trollscope.engine import edges, skipped_keys
+    from trollscope.engine.run import edges, skipped_keys
 
     runs = []
     for name in traces:

@@ -52,7 +52,8 @@ def _child(case: str, period: float) -> None:
     """Runs in a fresh process: detect on the case, print JSON."""
     import resource
 
-    from trollscope.detect import DetectParams, detect
+    from trollscope.detect.params import DetectParams
+    from trollscope.detect.run import detect
 
     start = time.perf_counter()
     result = detect(case, DetectParams(period_s=period))
@@ -72,8 +73,8 @@ def _child(case: str, period: float) -> None:
 
 
 def _run(posts: int, stealth: int | None, seed: int, period: float) -> dict[str, object]:
-    from trollscope.evaluate import evaluate
-    from trollscope.ingest import ingest
+    from trollscope.ingest.run import ingest
+    from trollscope.simulate.evaluate import evaluate
 
     folder = simulated(posts, stealth, seed)
     cached = WORK / f"case-detect-{folder.name}.duckdb"
@@ -156,7 +157,7 @@ def _table(rows: list[dict[str, object]]) -> str:
 
 
 def main() -> None:
-    from trollscope.detect import DetectParams
+    from trollscope.detect.params import DetectParams
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=1_000_000)

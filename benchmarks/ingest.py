@@ -36,8 +36,8 @@ from pathlib import Path
 import duckdb
 
 import trollscope
+from trollscope.ingest.writers import WRITERS
 from trollscope.model import Account, Kind, Post
-from trollscope.writers import writer
 
 CNT_VERSION = "1.5.2"
 CHUNK = 50_000
@@ -184,7 +184,7 @@ def write_inputs(n_posts: int, seed: int, workdir: Path) -> dict[str, Path]:
     """Write the CNT CSV and the twarc2 JSON lines (reused when already there)."""
     formats = {"cnt-csv": workdir / f"posts-{n_posts}.csv"}
     try:
-        writer("twarc2")
+        WRITERS["twarc2"]
         formats["twarc2"] = workdir / f"posts-{n_posts}.jsonl"
     except (KeyError, ImportError):
         print("note: no twarc2 writer in this tree; the JSON lines run is skipped", file=sys.stderr)
@@ -196,7 +196,7 @@ def write_inputs(n_posts: int, seed: int, workdir: Path) -> dict[str, Path]:
     try:
         for index, (posts, accounts) in enumerate(generate(n_posts, seed)):
             for fmt, out in outs.items():
-                writer(fmt).write(part, posts, accounts)
+                WRITERS[fmt].write(part, posts, accounts)
                 with part.open("rb") as handle:
                     if fmt == "cnt-csv" and index:
                         handle.readline()  # one header row, for the first chunk only

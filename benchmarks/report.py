@@ -28,8 +28,8 @@ def _case(posts: int) -> Path:
     """A detected copy of the cached stealth-0 case."""
     sys.path.insert(0, str(HERE))
     from detection import simulated  # the cached simulation of benchmarks/detection.py
-    from trollscope.detect import detect
-    from trollscope.ingest import ingest
+    from trollscope.detect.run import detect
+    from trollscope.ingest.run import ingest
 
     folder = simulated(posts, 0, 1)
     cached = WORK / f"case-detect-{folder.name}.duckdb"

@@ -84,15 +84,15 @@ def main() -> None:
     if args.child:
         _child(args.child, args.names)
         return
-    from trollscope.signals.registry import load
+    from trollscope.signals import SIGNALS
 
     WORK.mkdir(parents=True, exist_ok=True)
     case = _case(args.posts)
     rows = []
-    for name in load():
+    for name in SIGNALS:
         result = _run(case, [name])
         rows.append((name, result))
-    together = _run(case, list(load()))
+    together = _run(case, list(SIGNALS))
     print(f"### Account signals, simulated default scenario, --posts {args.posts:,}\n")
     print(f"`python benchmarks/signals.py --posts {args.posts}`\n")
     print("| signals | wall s (in process) | peak RSS | accounts flagged |")

@@ -2,9 +2,6 @@
 
 `pairtest` tests account pairs under the popularity null, `networks` fuses the traces and
 finds Leiden communities, `describe` characterises each network, `evidence` scores and
-words each account's evidence, and `run.detect` does it all into the case.
+words each account's evidence, `fdr` controls the false discovery rate over every test,
+and `run.detect` does it all into the case with the `params.DetectParams` it is given.
 """
-
-from trollscope.detect.run import DEFAULT_TRACES, DetectParams, DetectResult, detect
-
-__all__ = ["DEFAULT_TRACES", "DetectParams", "DetectResult", "detect"]

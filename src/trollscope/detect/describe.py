@@ -20,6 +20,7 @@ import pyarrow as pa
 from scipy import stats
 
 from trollscope.case import has_table
+from trollscope.case.schema import NETWORKS_DDL
 
 MEMBERS = "ts_det_members"
 SIGNIFICANT = "ts_det_significant"  # the significant rows of pair_tests
@@ -32,18 +33,6 @@ IDENTITY_SIGNALS = ("creation-burst", "profile", "rhythm", "avatar")
 # accounts in a large fan community does not make the community a farm.
 MIN_SHARE = 0.25
 TOP = 10  # hashtags, amplified and attacked accounts listed per network
-
-NETWORKS_DDL = """CREATE TABLE networks (
-    network BIGINT NOT NULL, rank BIGINT NOT NULL, size BIGINT NOT NULL,
-    pairs BIGINT NOT NULL, density DOUBLE NOT NULL, log_p DOUBLE NOT NULL,
-    traces STRUCT(trace VARCHAR, pairs BIGINT)[],
-    signals STRUCT(signal VARCHAR, flagged BIGINT, share DOUBLE, background DOUBLE,
-                   p_value DOUBLE)[],
-    inauthentic BOOLEAN NOT NULL, verdict VARCHAR NOT NULL,
-    hashtags STRUCT(tag VARCHAR, members BIGINT, posts BIGINT)[],
-    amplified STRUCT(account_id VARCHAR, handle VARCHAR, members BIGINT, posts BIGINT)[],
-    attacked STRUCT(account_id VARCHAR, handle VARCHAR, members BIGINT, posts BIGINT)[],
-    languages STRUCT(lang VARCHAR, posts BIGINT)[])"""
 
 
 def _targets(kinds: str) -> str:

@@ -9,44 +9,16 @@ expected); p < 1e-300".
 
 from __future__ import annotations
 
-import math
-
 import duckdb
 import pyarrow as pa
 
 from trollscope.case import has_table
+from trollscope.case.schema import ACCOUNT_EVIDENCE_DDL, ACCOUNT_SCORES_DDL
 from trollscope.detect.describe import IDENTITY_SIGNALS, MEMBERS, SIGNIFICANT
+from trollscope.detect.words import SCORE_CAP, format_p, period_words
 from trollscope.traces import TRACES
 
-SCORE_CAP = 300.0
 LINES_PER_ACCOUNT = 5
-
-SCORES_DDL = """CREATE TABLE account_scores (
-    platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL, handle VARCHAR,
-    network BIGINT NOT NULL, score DOUBLE NOT NULL, partners BIGINT NOT NULL,
-    traces VARCHAR[] NOT NULL, identity_signals VARCHAR[] NOT NULL)"""
-EVIDENCE_DDL = """CREATE TABLE account_evidence (
-    platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL, rank BIGINT NOT NULL,
-    trace VARCHAR NOT NULL, partner_id VARCHAR NOT NULL, partner_handle VARCHAR,
-    keys BIGINT NOT NULL, shared BIGINT NOT NULL, expected DOUBLE NOT NULL,
-    log_p DOUBLE NOT NULL, line VARCHAR NOT NULL)"""
-
-
-def format_p(log_p: float) -> str:
-    """'p < 1e-300', 'p = 3.2e-12', 'p = 0.004' from a natural-log p-value."""
-    log10 = log_p / math.log(10.0)
-    if log10 < -SCORE_CAP:
-        return f"p < 1e-{int(SCORE_CAP)}"
-    p = math.exp(log_p)
-    return f"p = {p:.2g}"
-
-
-def period_words(period_s: float) -> str:
-    """'6-hour period', '30-minute period', '90-second period': the null's period."""
-    for unit, size in (("hour", 3600.0), ("minute", 60.0)):
-        if period_s >= size and period_s % size == 0:
-            return f"{period_s / size:g}-{unit} period"
-    return f"{period_s:g}-second period"
 
 
 def line(
@@ -81,8 +53,8 @@ def write_scores(con: duckdb.DuckDBPyConnection, period_s: float) -> None:
     )
     con.execute("DROP TABLE IF EXISTS account_scores")
     con.execute("DROP TABLE IF EXISTS account_evidence")
-    con.execute(SCORES_DDL)
-    con.execute(EVIDENCE_DDL)
+    con.execute(ACCOUNT_SCORES_DDL)
+    con.execute(ACCOUNT_EVIDENCE_DDL)
     # Both directions of every significant pair: the account and its partner.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE ts_det_sides AS

@@ -40,7 +40,7 @@ runs over all tested pairs of all traces (`run.py`). A pair that met within the 
 one key only has a synchrony p-value of 1 whatever S is, so only pairs with K >= 2 are
 computed; the others are counted (they are tested, with p = 1, and enter BH's m).
 
-The analytic E is checked against the null it stands for, resampled (tests/test_detect.py):
+The analytic E is checked against the null it stands for, resampled (tests/detect/test_detect.py):
 each account's keys in each period redrawn in proportion to popularity.
 
 Everything runs in DuckDB on integer ids: the joins are candidate pairs x each account's
@@ -56,8 +56,8 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
-from trollscope.engine import trace_rows_sql
-from trollscope.null import clock_tick_us
+from trollscope.detect.clock import clock_tick_us
+from trollscope.engine.run import trace_rows_sql
 from trollscope.traces import TRACES
 
 US = 1_000_000

@@ -22,61 +22,23 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from trollscope import __version__, coaction
+from trollscope import __version__
 from trollscope.case import Case, has_table, limit_resources, transaction
+from trollscope.case.schema import DETECT_RUNS_DDL, PAIR_TESTS_DDL
 from trollscope.detect.describe import MEMBERS, SIGNIFICANT, describe
 from trollscope.detect.evidence import write_scores
+from trollscope.detect.fdr import benjamini_hochberg
 from trollscope.detect.networks import fused_pairs, leiden, simes_log_p
 from trollscope.detect.pairtest import PAIR_TEST_SCHEMA, pair_tests
-from trollscope.engine import MAX_BURST, compute_edges
+from trollscope.detect.params import DetectParams
+from trollscope.engine import coaction
+from trollscope.engine.run import compute_edges
 from trollscope.errors import TrollscopeError
 from trollscope.signals import SIGNALS, SignalParams
-from trollscope.signals.registry import load as load_signals
 from trollscope.signals.run import compute_signals
-from trollscope.significance import benjamini_hochberg
 from trollscope.traces import TRACES
 
-# Action traces tested by default. near-dup-text is left out until its pairs are tested
-# per post rather than per LSH band (a near-copy shares several bands, which a key count
-# would take for repetition); batch-creation has one key per platform (nothing to repeat)
-# and profile/avatar traces have no time: their evidence enters through the signals.
-DEFAULT_TRACES = (
-    "co-repost",
-    "co-reply",
-    "co-quote",
-    "co-mention",
-    "co-hashtag",
-    "co-link",
-    "co-text",
-    "co-image",
-)
-
 Progress = Callable[[str, int, int], None]  # (stage, stages done, stages in all)
-
-_PAIR_TESTS_DDL = """CREATE TABLE pair_tests (
-    trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
-    account_a VARCHAR NOT NULL, account_b VARCHAR NOT NULL, keys BIGINT NOT NULL,
-    coactions BIGINT NOT NULL, shared BIGINT NOT NULL, expected DOUBLE NOT NULL,
-    repeat_log_p DOUBLE NOT NULL, sync_log_p DOUBLE NOT NULL, log_p DOUBLE NOT NULL,
-    q_value DOUBLE NOT NULL, significant BOOLEAN NOT NULL)"""
-
-
-@dataclass(frozen=True, slots=True)
-class DetectParams:
-    """What a detection run is asked to do. `window` None: each trace's default."""
-
-    traces: tuple[str, ...] = DEFAULT_TRACES
-    window: float | None = None
-    q: float = 0.01  # false discovery rate over all tested pairs
-    # The null keeps activity and popularity per period; six hours, not one, so that a
-    # farm that is most of its hours' traffic in sparse data is not its own null
-    # (docs/significance.md, "The period").
-    period_s: float = 21600.0
-    seed: int = 1
-    leiden_runs: int = 5
-    max_burst: int = MAX_BURST
-    signals: bool = True  # compute the account signals (else use those in the case)
-    memory_limit: str | None = None  # DuckDB's, like '6GB' (None: its default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,16 +127,12 @@ def detect(
             with transaction(con):
                 if params.signals:
                     say("account signals")
-                    load_signals()
                     compute_signals(con, list(SIGNALS), SignalParams())
                 say("describing networks")
                 _store(con, table, members)
                 describe(con, network_log_p, params.q)
                 write_scores(con, params.period_s)
-                con.execute(
-                    "CREATE TABLE IF NOT EXISTS detect_runs (run_at TIMESTAMP, version VARCHAR, "
-                    "params VARCHAR)"
-                )
+                con.execute(DETECT_RUNS_DDL)
                 con.execute(
                     "INSERT INTO detect_runs VALUES (?, ?, ?)",
                     [datetime.now(UTC).replace(tzinfo=None), __version__,
@@ -223,7 +181,7 @@ def _store(con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table) -
     """pair_tests into the case; members and significant pairs as temp tables."""
     con.register("ts_det_table", table)
     con.execute("DROP TABLE IF EXISTS pair_tests")
-    con.execute(_PAIR_TESTS_DDL)
+    con.execute(PAIR_TESTS_DDL)
     con.execute("INSERT INTO pair_tests SELECT * FROM ts_det_table")
     con.unregister("ts_det_table")
     con.register("ts_det_m", members)
@@ -234,10 +192,27 @@ def _store(con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table) -
     )
 
 
-def summary(case_path: Path | str, limit: int = 10) -> list[dict[str, object]]:
-    """The top `limit` networks of the case's last detection, as plain values (for the
-    CLI and scripts): rank, size, pairs, density, log10 p, traces, verdict, top hashtags
-    and the accounts most amplified and attacked."""
+@dataclass(frozen=True, slots=True)
+class NetworkSummary:
+    """One network of a case's last detection, as plain values (for the CLI and scripts)."""
+
+    rank: int
+    network: int
+    size: int
+    pairs: int
+    density: float
+    log10_p: float
+    inauthentic: bool
+    verdict: str
+    traces: list[str]
+    hashtags: list[str]  # the top three
+    amplified: list[str]  # handles (else ids) of the top three
+    attacked: list[str]
+
+
+def summary(case_path: Path | str, limit: int = 10) -> list[NetworkSummary]:
+    """The top `limit` networks of the case's last detection: rank, size, pairs, density,
+    log10 p, traces, verdict, top hashtags and the accounts most amplified and attacked."""
     with Case.open(case_path, read_only=True) as case:
         if not has_table(case.con, "networks"):
             raise TrollscopeError(
@@ -251,18 +226,4 @@ def summary(case_path: Path | str, limit: int = 10) -> list[dict[str, object]]:
                FROM networks ORDER BY rank LIMIT ?""",
             [limit],
         ).fetchall()
-    keys = (
-        "rank",
-        "network",
-        "size",
-        "pairs",
-        "density",
-        "log10_p",
-        "inauthentic",
-        "verdict",
-        "traces",
-        "hashtags",
-        "amplified",
-        "attacked",
-    )
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return [NetworkSummary(*row) for row in rows]

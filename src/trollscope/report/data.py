@@ -26,7 +26,7 @@ import duckdb
 
 from trollscope import __version__
 from trollscope.case import Case
-from trollscope.detect.evidence import format_p, period_words
+from trollscope.detect.words import format_p, period_words
 from trollscope.errors import TrollscopeError
 
 # Bidi embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): a handle
@@ -766,7 +766,7 @@ def _avatars(
     accounts, largest first. Nothing is fetched: URLs are not pictures on disk."""
     # Imported here: the avatar signal pulls in OpenCV, which a report without avatar
     # pictures does not need.
-    from trollscope.signals.avatar import local_path
+    from trollscope.features.avatars import local_path
 
     rows = con.execute(
         f"""SELECT m.network, m.platform, m.account_id, a.handle, a.avatar, s.path

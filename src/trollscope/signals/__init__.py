@@ -6,9 +6,10 @@ evidence in words. Pairwise account signals (a shared bio template, a reused ava
 traces instead (`traces/`, window 0: "same key, any time"), so that the engine's edges,
 IDF and later significance apply to them alike.
 
-One registry, `SIGNALS`, feeds the CLI (`trollscope signals`), docs/signals.md and tests.
-Each signal is a module of this package with a `compute(con, params)` that reads the
-case (`posts`, `accounts`) through its DuckDB connection and returns a `SignalResult`.
+One registry, `SIGNALS` (registry.py), feeds the CLI (`trollscope signals`), docs/signals.md
+and tests. Each signal is a module of this package with a `compute(con, params)` that
+reads the case (`posts`, `accounts`) through its DuckDB connection and returns a
+`SignalResult` (base.py).
 `run.py` stores the results in the case, all in one transaction:
 
 - `account_signals (signal, platform, account_id, value, flagged, p_value, evidence)`:
@@ -19,58 +20,7 @@ case (`posts`, `accounts`) through its DuckDB connection and returns a `SignalRe
   signal, replaced on each run.
 """
 
-from __future__ import annotations
+from trollscope.signals.base import Signal, SignalParams, SignalResult
+from trollscope.signals.registry import SIGNALS
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-import duckdb
-import pyarrow as pa
-
-ACCOUNT_SIGNALS_SCHEMA = pa.schema(
-    [
-        pa.field("signal", pa.string(), nullable=False),
-        pa.field("platform", pa.string(), nullable=False),
-        pa.field("account_id", pa.string(), nullable=False),
-        pa.field("value", pa.float64()),
-        pa.field("flagged", pa.bool_(), nullable=False),
-        pa.field("p_value", pa.float64()),
-        pa.field("evidence", pa.string()),
-    ]
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SignalParams:
-    """What the user may set for every signal (a signal documents what it reads)."""
-
-    alpha: float = 0.01
-    seed: int = 1
-
-
-@dataclass(slots=True)
-class SignalResult:
-    """`accounts`: rows of ACCOUNT_SIGNALS_SCHEMA without the `signal` column (the runner
-    adds it). `tables`: extra tables to store in the case, by name."""
-
-    accounts: pa.Table
-    tables: dict[str, pa.Table] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """One account signal: `compute` reads the case and returns per-account values;
-    `meaning` says what it shows and what it does not prove."""
-
-    name: str
-    compute: Callable[[duckdb.DuckDBPyConnection, SignalParams], SignalResult]
-    meaning: str
-
-
-def empty_accounts() -> pa.Table:
-    """An empty per-account result (a signal with nothing to say on this case)."""
-    return ACCOUNT_SIGNALS_SCHEMA.remove(0).empty_table()
-
-
-# Filled by `registry.load()` from the modules listed in `registry.MODULES`.
-SIGNALS: dict[str, Signal] = {}
+__all__ = ["SIGNALS", "Signal", "SignalParams", "SignalResult"]

@@ -35,7 +35,7 @@ moves the pooled share towards itself (the simulator's 90 farm members among 3,1
 accounts moved the pooled hashtag share from 22% to 28%), and then a variance-based rho
 widens the null around it until nobody is flagged; medians, and the lower half only for
 rho, leave the farm (in the upper tail of the share that tests it) almost no say unless it
-is half the accounts. Synthetic checks (`tests/test_signals_content.py`, 5,000 accounts
+is half the accounts. Synthetic checks (`tests/signals/test_content.py`, 5,000 accounts
 of typical share 0.2, twelve seeds): rho 0.01 comes back as 0.005-0.014 and 0.1 as
 0.09-0.13 (the sample of 1,000 accounts is the noise); with a tenth of the accounts
 planted at a share of 0.8, the typical share comes back as 0.20-0.24 (the pooled one is
@@ -70,8 +70,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trollscope.signals import Signal, SignalParams, SignalResult
-from trollscope.traces.neardup import normalise
+from trollscope.features.neardup import normalise
+from trollscope.signals.base import Signal, SignalParams, SignalResult
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]

@@ -46,7 +46,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 from scipy import stats
 
-from trollscope.signals import Signal, SignalParams, SignalResult, empty_accounts
+from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
 
 HOUR = 3600
 DAY = 86_400

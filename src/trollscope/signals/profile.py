@@ -52,8 +52,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trollscope.signals import Signal, SignalParams, SignalResult
-from trollscope.traces.profile import profile_features
+from trollscope.features.profile import profile_features
+from trollscope.signals.base import Signal, SignalParams, SignalResult
 
 Floats = npt.NDArray[np.float64]
 

@@ -1,21 +1,16 @@
-"""The signal registry: every signal module's `SIGNAL`, by name, in `SIGNALS`.
+"""The registry of account signals: every signal module's `SIGNAL`, by name, in `SIGNALS`.
 
-Kept apart from `signals/__init__.py` so that a signal module can import the package's
-types without a cycle. Add a new signal's module name to `MODULES`.
+To add a signal: a module with a `compute(con, params)` and a `SIGNAL = Signal(...)`,
+imported and listed here; the contract tests (tests/signals) run on it for free.
 """
 
 from __future__ import annotations
 
-import importlib
+from trollscope.registry import Registry
+from trollscope.signals import avatar, content, creation, profile, rhythm
+from trollscope.signals.base import Signal
 
-from trollscope.signals import SIGNALS, Signal
-
-MODULES: tuple[str, ...] = ("avatar", "creation", "rhythm", "profile", "content")
-
-
-def load() -> dict[str, Signal]:
-    """Import every signal module (once) and return the registry."""
-    for module in MODULES:
-        signal: Signal = importlib.import_module(f"trollscope.signals.{module}").SIGNAL
-        SIGNALS.setdefault(signal.name, signal)
-    return SIGNALS
+SIGNALS: Registry[Signal] = Registry(
+    "signal",
+    (module.SIGNAL for module in (avatar, creation, rhythm, profile, content)),
+)

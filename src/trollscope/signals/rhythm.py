@@ -34,7 +34,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 from scipy import stats
 
-from trollscope.signals import Signal, SignalParams, SignalResult, empty_accounts
+from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
 
 MIN_POSTS = 20
 SLOT = 1800  # seconds per half-hour

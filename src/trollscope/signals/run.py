@@ -9,13 +9,10 @@ import duckdb
 import pyarrow as pa
 
 from trollscope.case import Case, transaction
+from trollscope.case.schema import ACCOUNT_SIGNALS_DDL
 from trollscope.errors import TrollscopeError
-from trollscope.signals import ACCOUNT_SIGNALS_SCHEMA, SIGNALS, SignalParams
-from trollscope.signals.registry import load
-
-_DDL = """CREATE TABLE IF NOT EXISTS account_signals (
-    signal VARCHAR NOT NULL, platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL,
-    value DOUBLE, flagged BOOLEAN NOT NULL, p_value DOUBLE, evidence VARCHAR)"""
+from trollscope.signals.base import ACCOUNT_SIGNALS_SCHEMA, SignalParams
+from trollscope.signals.registry import SIGNALS
 
 
 def compute_signals(
@@ -23,7 +20,7 @@ def compute_signals(
 ) -> dict[str, int]:
     """Compute `names` on an open case connection (inside the caller's transaction);
     returns the flagged accounts per signal."""
-    con.execute(_DDL)
+    con.execute(ACCOUNT_SIGNALS_DDL)
     flagged: dict[str, int] = {}
     for name in names:
         result = SIGNALS[name].compute(con, params)
@@ -47,7 +44,6 @@ def signals(
 ) -> dict[str, int]:
     """Compute account signals (all by default) into the case; a failure leaves the case
     as it was. Returns the flagged accounts per signal."""
-    load()
     chosen = list(names) if names else list(SIGNALS)
     unknown = [n for n in chosen if n not in SIGNALS]
     if unknown:

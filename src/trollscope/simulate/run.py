@@ -26,12 +26,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trollscope.batches import BatchBuilder
+from trollscope.ingest.batches import BatchBuilder
+from trollscope.ingest.writers import WRITERS
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, Account, Kind, Post
 from trollscope.simulate.activity import Activity
 from trollscope.simulate.config import SimulationConfig
 from trollscope.simulate.population import COMMUNITY, FARM, Population, build
-from trollscope.writers import writer
 
 # Real formats the simulator writes, and their file names.
 FORMAT_FILES = {"twarc2": "twarc2.jsonl", "io-tweets": "io_tweets.csv"}
@@ -149,7 +149,7 @@ def write_format(out: Path, fmt: str) -> None:
     """One real-format file of a simulated data set from its canonical Parquet files."""
     with _gc_paused():
         profiles = {a.account_id: a for a in read_accounts(out / "accounts.parquet")}
-        writer(fmt).write(out / FORMAT_FILES[fmt], read_posts(out / "posts.parquet"), profiles)
+        WRITERS[fmt].write(out / FORMAT_FILES[fmt], read_posts(out / "posts.parquet"), profiles)
 
 
 @contextmanager

@@ -1,0 +1,168 @@
+"""Opening, creating and guarding a case file.
+
+The schema is versioned (`schema.py`). Opening a case written by another schema version is
+a clear error rather than a silent misread.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+
+from trollscope import __version__
+from trollscope.case.schema import SCHEMA_VERSION, ingest_ddl
+from trollscope.errors import CaseError, TrollscopeError
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything inside commits together or not at all: a failure (an interrupt
+    included) rolls back, so the case is left as it was."""
+    con.execute("BEGIN")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def rows_written(cursor: duckdb.DuckDBPyConnection) -> int:
+    """The row count DuckDB returns for an INSERT."""
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B", re.IGNORECASE)
+# Below this DuckDB fails on ordinary queries with an out-of-memory error.
+MIN_MEMORY = 64 * 2**20
+
+
+def limit_resources(
+    con: duckdb.DuckDBPyConnection, case_path: Path | str, memory_limit: str | None = None
+) -> None:
+    """Bound a long computation on the case. DuckDB spills to disk without bound by
+    default: leave a fifth of the free space, so that a run too big for the machine fails
+    with an error, not a full disk. `memory_limit` (like '6GB') caps what DuckDB holds in
+    memory before it spills (None: DuckDB's default, 80% of the RAM); Python's own work
+    (pair tests, networks) comes on top."""
+    free = shutil.disk_usage(Path(case_path).resolve().parent).free
+    con.execute(f"SET max_temp_directory_size = '{int(free * 0.8) // 2**20}MiB'")
+    if memory_limit is None:
+        return
+    size = _SIZE.fullmatch(memory_limit.strip())
+    if not size:
+        raise TrollscopeError(
+            f"memory limit {memory_limit!r} is not a size: write it like 6GB, 6GiB or 500MB."
+        )
+    number, unit, binary = size.groups()
+    power = "KMGT".find(unit.upper()) + 1 if unit else 0
+    if float(number) * (1024 if binary else 1000) ** power < MIN_MEMORY:
+        raise TrollscopeError(
+            f"memory limit {memory_limit!r} is too small: DuckDB needs at least 64 MiB."
+        )
+    con.execute(f"SET memory_limit = '{number}{unit}{binary}B'")
+
+
+# DuckDB 2.0's common-subplan optimizer can merge two join subtrees that read different
+# columns (duckdb/duckdb#25819, open): a query that reads the view `edges` twice, say
+# account_a UNION account_b, got account_a's ids in both arms. It only saves work, so
+# every case connection turns it off.
+SAFE_OPTIMIZERS = "SET disabled_optimizers = 'common_subplan'"
+
+
+def _session(con: duckdb.DuckDBPyConnection) -> None:
+    """Every connection to a case: times in UTC, no progress bar of DuckDB's own
+    (library code never prints; the CLI draws its own bars), no common-subplan optimizer
+    (see SAFE_OPTIMIZERS)."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    con.execute(SAFE_OPTIMIZERS)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the case (or the connection's temp schema) has a table `name`: the optional
+    tables (edges, signals, detection results) exist only after their command ran."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    return bool(found[0][0])
+
+
+class Case:
+    """An open case file. Use as a context manager; write through `transaction()`."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
+        self.path = path
+        self.con = con
+
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = False, read_only: bool = False) -> Case:
+        path = Path(path)
+        if not path.exists():
+            if not create:
+                raise CaseError(
+                    f"{path}: no such case file. Create one with "
+                    f"`trollscope ingest FILES --into {path}`."
+                )
+            return cls._create(path)
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise CaseError(f"{path}: not a readable DuckDB case file ({exc}).") from exc
+        case = cls(path, con)
+        case._check_version()
+        _session(con)
+        return case
+
+    @classmethod
+    def _create(cls, path: Path) -> Case:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
+        _session(con)
+        con.execute("BEGIN")
+        for statement in ingest_ddl():
+            con.execute(statement)
+        con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?), ('created_with', ?)",
+            [str(SCHEMA_VERSION), f"trollscope {__version__}"],
+        )
+        con.execute("COMMIT")
+        return cls(path, con)
+
+    def _check_version(self) -> None:
+        try:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.CatalogException:
+            self.con.close()
+            raise CaseError(
+                f"{self.path}: a DuckDB file but not a trollscope case (no meta table)."
+            ) from None
+        found = row[0] if row else "unknown"
+        if found != str(SCHEMA_VERSION):
+            self.con.close()
+            raise CaseError(
+                f"{self.path}: case schema version {found}, but this trollscope "
+                f"({__version__}) reads version {SCHEMA_VERSION}. Re-ingest the source files "
+                f"into a new case, or use the trollscope version that wrote it."
+            )
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,179 @@
+"""Options that several commands share, and choices read from the registries."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from trollscope.detect.params import DetectParams
+from trollscope.errors import TrollscopeError
+from trollscope.ingest.readers import ReadOptions
+from trollscope.ingest.readers import names as format_names
+from trollscope.ingest.readers.table import parse_mapping
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULTS = DetectParams()
+
+EXACT_CSV_HELP = (
+    "Write CSV cells exactly as the data has them. By default a text cell beginning with "
+    "=, +, -, @, a tab or a carriage return gets a ' in front, so that a spreadsheet shows "
+    "it instead of running it as a formula (a hostile handle or key)."
+)
+MEMORY_HELP = (
+    "Most memory DuckDB may hold before it spills to disk, like 6GB (default: DuckDB's, "
+    "80% of the RAM)."
+)
+
+
+class LazyChoice(click.Choice[str]):
+    """Choices from a registry loaded when first needed: the trace registry imports Ibis
+    and the signals theirs, which commands like `ingest` should not pay for at start-up."""
+
+    def __init__(self, load: Callable[[], list[str]]) -> None:
+        self._load = load
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> list[str]:
+        return self._load()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
+def trace_names() -> list[str]:
+    from trollscope.traces import TRACES
+
+    return TRACES.names()
+
+
+def signal_names() -> list[str]:
+    from trollscope.signals import SIGNALS
+
+    return SIGNALS.names()
+
+
+def _stacked(options: list[Callable[[Any], Any]], func: Callable[P, R]) -> Callable[P, R]:
+    """Apply click option decorators as if written above the function, in order."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def input_options(func: Callable[..., R]) -> Callable[..., R]:
+    """How to read the input files: the options ingest and scan share, handed to the
+    command as `fmt` and `options` (ReadOptions)."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any, mapping: str, platform: str | None, timezone: str | None, **kwargs: Any
+    ) -> R:
+        try:
+            parsed = parse_mapping(mapping)
+        except TrollscopeError as exc:  # outside the command's `friendly`: say it here
+            raise click.ClickException(str(exc)) from exc
+        options = ReadOptions(platform=platform, mapping=parsed, timezone=timezone)
+        return func(*args, options=options, **kwargs)
+
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(format_names()),
+            default=None,
+            help="The input format; by default it is recognised from the content.",
+        ),
+        click.option(
+            "--map",
+            "mapping",
+            default="",
+            metavar="FIELD=COLUMN,...",
+            help="Map canonical fields to a table's columns, e.g. "
+            "post_id=id,account_id=user,created_at=time,text=message.",
+        ),
+        click.option(
+            "--platform", default=None, help="Platform name for tables that do not say it."
+        ),
+        click.option(
+            "--timezone",
+            default=None,
+            metavar="ZONE",
+            help="The IANA time zone (e.g. America/Chicago) of local times that carry no "
+            "offset, or an ambiguous label: mapped tables, CrowdTangle exports (CST, IST, ...).",
+        ),
+    ]
+    return _stacked(options, wrapper)
+
+
+def detect_options(func: Callable[..., R]) -> Callable[..., R]:
+    """The options detect and scan share, handed to the command as `params`
+    (DetectParams, whose own defaults are the options' defaults), `hide_progress` and
+    `as_json`."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        trace_names: tuple[str, ...],
+        window: float | None,
+        fdr: float,
+        period: float,
+        seed: int,
+        memory_limit: str | None,
+        **kwargs: Any,
+    ) -> R:
+        params = DetectParams(
+            traces=trace_names or DEFAULTS.traces,
+            window=window,
+            q=fdr,
+            period_s=period,
+            seed=seed,
+            memory_limit=memory_limit,
+        )
+        return func(*args, params=params, **kwargs)
+
+    options = [
+        click.option(
+            "--trace",
+            "trace_names",
+            multiple=True,
+            type=LazyChoice(trace_names),
+            help="A trace to test (repeatable). Default: every action trace.",
+        ),
+        click.option(
+            "--window",
+            type=click.FloatRange(0, min_open=True),
+            default=None,
+            help="Co-action window in seconds for every trace (default: each trace's, 60 s).",
+        ),
+        click.option(
+            "--q",
+            "fdr",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=DEFAULTS.q,
+            show_default=True,
+            help="False discovery rate over all tested account pairs (Benjamini-Hochberg).",
+        ),
+        click.option(
+            "--period",
+            type=click.FloatRange(0, min_open=True),
+            default=DEFAULTS.period_s,
+            show_default=True,
+            help="Seconds over which the null keeps each account's activity and each key's "
+            "popularity ('what is popular in those six hours'); see docs/significance.md.",
+        ),
+        click.option(
+            "--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Leiden's seed."
+        ),
+        click.option("--memory-limit", default=None, metavar="SIZE", help=MEMORY_HELP),
+        click.option("--hide-progress", is_flag=True, help="Never show the progress bar."),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print the results as one JSON object."
+        ),
+    ]
+    return _stacked(options, wrapper)

@@ -1,0 +1,237 @@
+"""How the command line shows things: errors in one sentence, progress bars, and the
+tables of each command's results. Everything here prints; nothing here computes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from trollscope.errors import TrollscopeError
+
+if TYPE_CHECKING:  # the report (jinja2, igraph) loads only when a command needs it
+    from trollscope.api import Detection
+    from trollscope.ingest.run import IngestResult
+    from trollscope.report.render import ReportSummary
+    from trollscope.simulate.evaluate import Evaluation
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def plain(value: object) -> Text:
+    """Text shown as is: file names and reject reasons can hold `[markup]` from the data."""
+    return Text(str(value))
+
+
+def friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn our own errors into a message and exit code 1; let real bugs show a traceback."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TrollscopeError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+class Bar:
+    """A progress bar's two ways of moving: by an amount, or to a stage of a total."""
+
+    def __init__(self, progress: Progress, task: Any) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, amount: int) -> None:
+        self._progress.advance(self._task, amount)
+
+    def stage(self, description: str, done: int, total: int) -> None:
+        self._progress.update(self._task, description=description, completed=done, total=total)
+
+    def count(self, done: int, total: int) -> None:
+        self._progress.update(self._task, completed=done, total=total)
+
+
+@contextmanager
+def progress_bar(label: str, hide: bool, unit: str, total: int | None = None) -> Iterator[Bar]:
+    """A bar on stderr, hidden when stderr is not a terminal or with `hide`. `unit`:
+    "bytes" (sized by the input), or what is counted ("stages", "pictures", "posts")."""
+    counter: ProgressColumn | str = (
+        DownloadColumn() if unit == "bytes" else f"{{task.completed}}/{{task.total}} {unit}"
+    )
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        counter,
+        TimeRemainingColumn(),
+        console=err,
+        disable=hide or not sys.stderr.isatty(),
+        transient=True,
+    ) as progress:
+        yield Bar(progress, progress.add_task(label, total=total))
+
+
+def input_bytes(files: tuple[Path, ...]) -> int:
+    return sum(p.stat().st_size for p in files if p.is_file())
+
+
+def ingest_table(result: IngestResult) -> None:
+    table = Table(title=f"ingested into {result.case}", title_justify="left")
+    for col in ("file", "format", "read", "stored", "duplicate", "rejected", "new accounts"):
+        # Paths wrap rather than being cut: the file is what the user needs to see.
+        table.add_column(
+            col, justify="left" if col in ("file", "format") else "right", overflow="fold"
+        )
+    for f in result.files:
+        table.add_row(
+            plain(f.path),
+            f.format,
+            *(f"{n:,}" for n in (f.read, f.stored, f.duplicate, f.rejected, f.accounts_new)),
+        )
+    if len(result.files) > 1:
+        table.add_row(
+            "total",
+            "",
+            *(
+                f"{result.total(k):,}"
+                for k in ("read", "stored", "duplicate", "rejected", "accounts_new")
+            ),
+        )
+    out.print(table)
+    if result.total("rejected"):
+        out.print(
+            f"{result.total('rejected'):,} rejected records are listed with their reasons: "
+            f"`trollscope info {result.case}`."
+        )
+
+
+def info_tables(info: dict[str, Any]) -> None:
+    out.print(plain(info["case"]), style="bold")
+    out.print(
+        f"{info['posts']:,} posts, {info['accounts']:,} accounts, {info['rejects']:,} rejects; "
+        f"posts from {info['first_post']} to {info['last_post']} (UTC)"
+    )
+    platforms = Table(title="per platform", title_justify="left")
+    for col in ("platform", "posts", "accounts"):
+        platforms.add_column(col, justify="left" if col == "platform" else "right")
+    for name, counts in info["platforms"].items():
+        platforms.add_row(plain(name), f"{counts['posts']:,}", f"{counts['accounts']:,}")
+    out.print(platforms)
+    kinds = Table(title="kinds of post", title_justify="left")
+    kinds.add_column("kind")
+    kinds.add_column("posts", justify="right")
+    for kind, n in info["kinds"].items():
+        kinds.add_row(plain(kind), f"{n:,}")
+    out.print(kinds)
+    if info["reject_reasons"]:
+        rejects = Table(title="most common reject reasons", title_justify="left")
+        for col in ("field", "reason", "count"):
+            rejects.add_column(col, justify="right" if col == "count" else "left")
+        for r in info["reject_reasons"]:
+            rejects.add_row(plain(r["field"] or "-"), plain(r["reason"]), f"{r['count']:,}")
+        out.print(rejects)
+    sources = Table(title="sources (provenance)", title_justify="left")
+    for col in ("file", "format", "sha256", "read", "stored", "duplicate", "rejected"):
+        numeric = col in ("read", "stored", "duplicate", "rejected")
+        sources.add_column(col, justify="right" if numeric else "left", overflow="fold")
+    for s in info["sources"]:
+        sources.add_row(
+            plain(s["path"]),
+            s["format"],
+            s["sha256"][:12],
+            *(f"{s[k]:,}" for k in ("read", "stored", "duplicate", "rejected")),
+        )
+    out.print(sources)
+
+
+def evaluation_table(result: Evaluation, of_case: bool, case_path: Path | None) -> None:
+    # A case's detection is scored twice: farms against the networks labelled
+    # inauthentic, communities against every network. Say so, or a community row of
+    # "precision 0.2" reads as a failure when it is the farms among all networks.
+    networks = "networks labelled inauthentic" if of_case else "networks"
+    table = Table(
+        title=f"{result.accounts:,} labelled accounts, {result.networks:,} {networks}; "
+        f"PR-AUC of scores for farm members {result.pr_auc:.3f}",
+        title_justify="left",
+        caption=(
+            "farms are scored against the networks labelled inauthentic; communities "
+            "against all networks, farms' members included in 'reported'"
+            if of_case
+            else None
+        ),
+        caption_justify="left",
+    )
+    for col in ("group", "truth", "reported", "precision", "recall", "F1", "ARI", "NMI"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for name, g in (("farms", result.farms), ("communities", result.communities)):
+        table.add_row(
+            name,
+            f"{g.truth_accounts:,}",
+            f"{g.reported_accounts:,}",
+            f"{g.precision:.3f}",
+            f"{g.recall:.3f}",
+            f"{g.f1:.3f}",
+            f"{g.adjusted_rand:.3f}",
+            f"{g.nmi:.3f}",
+        )
+    out.print(table)
+    if result.labelled_in_case is not None:
+        out.print(
+            f"{result.labelled_in_case:,} of the {result.accounts:,} labelled accounts are in "
+            f"{case_path}.",
+            markup=False,
+        )
+    if result.communities_called_inauthentic is not None:
+        out.print(
+            f"authentic communities labelled inauthentic: {result.communities_called_inauthentic}",
+            markup=False,
+        )
+
+
+def detection_tables(case_path: Path, found: Detection, fdr: float) -> None:
+    result = found.result
+    tested = sum(result.tested.values())
+    significant = sum(result.significant.values())
+    out.print(
+        f"{tested:,} account pairs tested, {significant:,} significant at q = {fdr:g}; "
+        f"{result.flagged_accounts:,} accounts in {result.networks:,} networks "
+        f"({result.inauthentic_networks:,} with inauthentic signs). Kept in {case_path}.",
+        markup=False,
+    )
+    if not found.networks:
+        return
+    table = Table(title="Networks, strongest first", title_justify="left")
+    for col in ("rank", "size", "log10 p", "traces", "verdict", "hashtags", "amplified"):
+        table.add_column(col, overflow="fold")
+    for n in found.networks:
+        table.add_row(
+            str(n.rank),
+            f"{n.size:,}",
+            f"{n.log10_p:.0f}",
+            plain(", ".join(n.traces)),
+            plain(n.verdict),
+            plain(", ".join(n.hashtags)),
+            plain(", ".join(n.amplified)),
+        )
+    out.print(table)
+
+
+def report_line(written: ReportSummary) -> str:
+    return (
+        f"report written to {written.path} ({written.size_bytes / 1e6:.1f} MB, "
+        f"{written.networks:,} networks, {written.inauthentic:,} with inauthentic signs)."
+    )

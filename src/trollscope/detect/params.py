@@ -1,0 +1,41 @@
+"""What a detection run is asked to do, apart from the run itself: the CLI reads the
+defaults here without loading the engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trollscope.engine import MAX_BURST
+
+# Action traces tested by default. near-dup-text is left out until its pairs are tested
+# per post rather than per LSH band (a near-copy shares several bands, which a key count
+# would take for repetition); batch-creation has one key per platform (nothing to repeat)
+# and profile/avatar traces have no time: their evidence enters through the signals.
+DEFAULT_TRACES = (
+    "co-repost",
+    "co-reply",
+    "co-quote",
+    "co-mention",
+    "co-hashtag",
+    "co-link",
+    "co-text",
+    "co-image",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectParams:
+    """What a detection run is asked to do. `window` None: each trace's default."""
+
+    traces: tuple[str, ...] = DEFAULT_TRACES
+    window: float | None = None
+    q: float = 0.01  # false discovery rate over all tested pairs
+    # The null keeps activity and popularity per period; six hours, not one, so that a
+    # farm that is most of its hours' traffic in sparse data is not its own null
+    # (docs/significance.md, "The period").
+    period_s: float = 21600.0
+    seed: int = 1
+    leiden_runs: int = 5
+    max_burst: int = MAX_BURST
+    signals: bool = True  # compute the account signals (else use those in the case)
+    memory_limit: str | None = None  # DuckDB's, like '6GB' (None: its default)

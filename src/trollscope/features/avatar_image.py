@@ -1,0 +1,240 @@
+"""One avatar picture: its perceptual hashes, its eyes, and pictures that are one.
+
+The picture-level half of the avatar signal (signals/avatar.py has the case-level half).
+
+**Hashes.** The 64-bit pHash of media.py (so a picture's `phash` equals its co-image hash),
+of the picture and of its mirror image. Resizing and recompression move a pHash by a few
+bits: `group_keys` links pictures within `MAX_BITS` bits of each other in either
+orientation and gives each group one key, its smallest canonical (mirror-independent)
+hash. A flipped copy, the cheapest way to dodge a reverse-image search, is one picture
+with its original.
+
+**GAN-like faces.** StyleGAN (and so thispersondoesnotexist) is trained on FFHQ, whose
+faces were cropped and scaled so that the eyes land at fixed places in the frame
+(NVlabs/ffhq-dataset, `recreate_aligned_images`: a square of side max(4 x eye-to-eye,
+3.6 x eye-to-mouth) centred a tenth of the way from the eyes to the mouth, which puts the
+eyes at x = 0.375 / 0.625 and y of about 0.47-0.5 of the side for a typical face). The
+generator reproduces that framing in every picture it makes. Yang, Singh & Menczer
+("Characteristics and prevalence of fake social media profiles with AI-generated faces",
+J. Online Trust and Safety 2024; code: osome-iu/fake_gan_accounts) measured the eye
+centres of StyleGAN faces at (0.3808, 0.4771) and (0.6152, 0.4771), and define the
+GANEyeDistance: the two eyes' Euclidean distances to those points, summed and divided by
+2 x sqrt(2), so that it lies in [0, 1]; below 0.02 they report a recall above 99.5 % for
+GAN faces. We find the eyes with OpenCV's Haar cascades (shipped inside
+opencv-python-headless: no model is downloaded) and report `gan_score` = 1 - distance /
+0.04, clipped to [0, 1]: 1 for eyes exactly at the GAN positions, 0.5 at the published
+0.02 threshold, 0 from twice that on, and 0 when no face with two eyes is found.
+
+This is a heuristic of framing, not a detector of synthesis: any photo cropped the FFHQ
+way (real photos aligned by face tools, many passport and ID photos, a face app's output)
+scores high too, and a GAN face re-cropped or rotated by its user scores low. Haar finds
+frontal faces only, in fair light. A high score says "look at this picture", no more.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import imagehash
+import numpy as np
+import pyarrow as pa
+from PIL import Image, ImageOps
+
+from trollscope.errors import TrollscopeError
+from trollscope.features.media import PREFIX
+
+if TYPE_CHECKING:
+    import cv2
+
+# Eye centres of StyleGAN faces as fractions of width and height (Yang, Singh & Menczer
+# 2024, measured; see the module docstring): (x, y), the eye on the image's left first.
+GAN_LEFT_EYE = (0.3808205078125, 0.4770548828125)
+GAN_RIGHT_EYE = (0.6152169921875, 0.4771314453125)
+# Their GANEyeDistance threshold; gan_score is 0.5 there, so `flagged` means distance <= it.
+GAN_EYE_THRESHOLD = 0.02
+GAN_FLAG_SCORE = 0.5
+
+# Detection runs on the picture scaled to this longer side (avatars are 48 to 1024 px).
+WORK_SIDE = 320
+# A picture whose grey levels vary less than this (std, 0-255) is blank: no reuse key.
+BLANK_STD = 4.0
+
+Point = tuple[float, float]
+
+
+# --- the geometry ------------------------------------------------------------------------
+
+
+def gan_eye_distance(left: Point, right: Point) -> float:
+    """Yang et al.'s GANEyeDistance of eye centres given as fractions of width and height
+    (`left`: the eye on the image's left): 0 at the StyleGAN positions, at most 1."""
+    far = math.dist(left, GAN_LEFT_EYE) + math.dist(right, GAN_RIGHT_EYE)
+    return far / (2 * math.sqrt(2))
+
+
+def gan_score(distance: float | None) -> float:
+    """1 - distance / (2 x threshold), clipped to [0, 1]; 0 when no eyes were found."""
+    if distance is None:
+        return 0.0
+    return min(1.0, max(0.0, 1.0 - distance / (2 * GAN_EYE_THRESHOLD)))
+
+
+@functools.cache
+def _cascades() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
+    # Imported here: OpenCV is only needed when pictures are hashed, not to read a case.
+    import cv2
+
+    # cv2.data.haarcascades, which the type stubs lack.
+    folder = Path(cv2.__file__).parent / "data"
+    face = cv2.CascadeClassifier(str(folder / "haarcascade_frontalface_default.xml"))
+    eye = cv2.CascadeClassifier(str(folder / "haarcascade_eye.xml"))
+    if face.empty() or eye.empty():
+        raise TrollscopeError(
+            f"OpenCV's Haar cascades are missing from {folder}; reinstall "
+            "opencv-python-headless (a 4.x release: 5.0 dropped the cascades)."
+        )
+    return face, eye
+
+
+def detect_eyes(image: Image.Image) -> tuple[Point, Point] | None:
+    """Centres of the two eyes of a frontal face, as fractions of the width and height (the
+    eye on the image's left first), or None without such a face.
+
+    Haar cascades: faces, largest first, and in each one eye in either half of the face's
+    upper part, the largest there (the eye cascade also fires on eyebrows and nostrils,
+    which are smaller or lower); the first face with both eyes is the one. A face without
+    eyes found is more often a false face (a collar, a pattern) than a real one.
+    """
+    import cv2
+
+    face_cascade, eye_cascade = _cascades()
+    grey = np.asarray(image.convert("L"))
+    height, width = grey.shape
+    scale = WORK_SIDE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    work = cv2.equalizeHist(cv2.resize(grey, size, interpolation=shrink))
+    side = min(work.shape) // 8  # a face smaller than this is a crowd, not a portrait
+    faces = face_cascade.detectMultiScale(work, 1.15, 5, minSize=(side, side))
+    for x, y, w, h in sorted((tuple(int(v) for v in f) for f in faces), key=lambda f: -f[2] * f[3]):
+        upper = work[y : y + h * 3 // 5, x : x + w]
+        least = max(1, w // 10)
+        halves: list[list[tuple[int, int, int, int]]] = [[], []]
+        for ex, ey, ew, eh in eye_cascade.detectMultiScale(upper, 1.1, 4, minSize=(least, least)):
+            halves[int(ex + ew / 2 >= w / 2)].append((int(ex), int(ey), int(ew), int(eh)))
+        if halves[0] and halves[1]:
+            left, right = (max(half, key=lambda e: e[2] * e[3]) for half in halves)
+            return (
+                ((x + left[0] + left[2] / 2) / size[0], (y + left[1] + left[3] / 2) / size[1]),
+                ((x + right[0] + right[2] / 2) / size[0], (y + right[1] + right[3] / 2) / size[1]),
+            )
+    return None
+
+
+# --- one picture -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarImage:
+    """What one picture gives: its pHash and its mirror's, and the eyes found in it."""
+
+    phash: str
+    mirrored_phash: str
+    blank: bool
+    eyes: tuple[Point, Point] | None
+
+    @property
+    def key(self) -> str | None:
+        """The reuse key: the smaller hash (one key for a picture and its mirror image),
+        None for a blank picture."""
+        return None if self.blank else min(self.phash, self.mirrored_phash)
+
+    @property
+    def eye_distance(self) -> float | None:
+        return None if self.eyes is None else gan_eye_distance(*self.eyes)
+
+    @property
+    def gan_score(self) -> float:
+        return gan_score(self.eye_distance)
+
+
+def hash_image(path: Path) -> AvatarImage | None:
+    """The hashes and eyes of the picture at `path`, or None when it is no readable image.
+
+    The same reading policy as `media.phash_file` (so `phash` equals its hash): EXIF
+    orientation applied, the first frame of an animation, and pictures past Pillow's
+    decompression-bomb limit refused, since the files come from the data.
+    """
+    if not path.is_file():  # a FIFO or device named by hostile data would block the read
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                upright = ImageOps.exif_transpose(image)
+        plain = PREFIX + str(imagehash.phash(upright))
+        mirrored = PREFIX + str(imagehash.phash(ImageOps.mirror(upright)))
+        thumb = np.asarray(upright.convert("L").resize((64, 64)), dtype=np.float64)
+    except Exception:
+        # Deliberately broad, as in media.phash_file: Pillow's decoders each fail their own
+        # way on damaged or hostile bytes, and all of them mean "no picture here".
+        return None
+    blank = float(thumb.std()) < BLANK_STD
+    eyes = None if blank else detect_eyes(upright)
+    return AvatarImage(plain, mirrored, blank, eyes)
+
+
+# --- one picture among many ---------------------------------------------------------------
+
+# Pictures whose hashes (either orientation) differ in at most this many of 64 bits are one
+# picture. Re-encodings measured on scikit-image's sample photos (resized to 400, 200, 96
+# and 48 px, JPEG quality 95 to 30) differed by 0 to 4 bits (6 for a 48 px star field);
+# unrelated photos by 22 or more. Exact equality would miss about half of re-encodings.
+MAX_BITS = 4
+# Pigeonhole: two 64-bit hashes within MAX_BITS bits agree exactly on at least one of
+# MAX_BITS + 1 disjoint blocks, so only pairs sharing a block value are compared.
+_BLOCKS = [(start, min(13, 64 - start)) for start in range(0, 64, 13)]
+
+
+def group_keys(hashes: Sequence[tuple[str, str]], max_bits: int = MAX_BITS) -> list[str]:
+    """The reuse key of each picture given as (phash, mirrored_phash): pictures within
+    `max_bits` bits of each other, in either orientation, are linked, and each linked group
+    (transitively) takes its smallest canonical hash as the key. A picture alone keeps
+    min(phash, mirrored_phash)."""
+    if len(_BLOCKS) < max_bits + 1:
+        raise ValueError(f"max_bits must be at most {len(_BLOCKS) - 1}, not {max_bits}")
+    canonical = [min(pair) for pair in hashes]
+    pid = [i for i in range(len(hashes)) for _ in range(2)]
+    bits = [int(h.removeprefix(PREFIX), 16) for pair in hashes for h in pair]
+    entries = pa.table({"pid": pa.array(pid, pa.int64()), "h": pa.array(bits, pa.uint64())})
+    con = duckdb.connect()
+    con.register("e", entries)
+    same_block = " UNION ".join(
+        f"SELECT a.pid AS p, b.pid AS q FROM e a JOIN e b ON a.pid < b.pid "
+        f"AND (a.h >> {start}) & {(1 << width) - 1} = (b.h >> {start}) & {(1 << width) - 1} "
+        f"WHERE bit_count(xor(a.h, b.h)) <= {max_bits}"
+        for start, width in _BLOCKS[: max_bits + 1]
+    )
+    links = con.sql(same_block).fetchall()
+    con.close()
+    parent = list(range(len(hashes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for p, q in links:
+        a, b = root(p), root(q)
+        if a != b:  # the root with the smaller key stays the root
+            a, b = (a, b) if canonical[a] <= canonical[b] else (b, a)
+            parent[b] = a
+    return [canonical[root(i)] for i in range(len(hashes))]

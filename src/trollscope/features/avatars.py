@@ -1,0 +1,265 @@
+"""Avatars of a case: pictures hashed into `avatar_hashes`, and each account's avatar keys.
+
+Two fingerprints of a farm (DESIGN.md): many accounts wearing a few pictures (one stolen
+photo, a handful of stock faces), and faces made by a generator (thispersondoesnotexist).
+
+**Reuse.** An account's avatar gives keys; accounts of one platform sharing a key wear the
+same avatar. Two kinds of key:
+
+- `phash:<16 hex>`, from the picture itself (`hash_avatars`): the key of its group of
+  near-identical pictures, mirror images included (avatar_image.py, `group_keys`), so a
+  re-encoded, resized or flipped copy is the same picture.
+- `data:<string>`, the avatar as the data names it (`accounts.avatar`: a URL, a path, an
+  id). Equal strings mean one stored file: on Twitter each upload is stored under its own
+  media id (`pbs.twimg.com/profile_images/<id>/<name>`), so two accounts with one URL were
+  served the very same file. The converse fails: the same picture uploaded again gets a
+  new URL, so URL keys miss re-uploads, which only `phash:` keys catch. Twitter's size
+  variants of one upload (`_normal`, `_400x400`, ...) are one key. Default avatars (the
+  platform's blank silhouette) are never keys, nor are blank one-colour pictures: sharing
+  them is what every account that never chose a picture does.
+
+**GAN-like faces.** Each hashed picture also gets a `gan_score` (avatar_image.py): 1 when
+its eyes sit where StyleGAN puts eyes, 0.5 at the published GANEyeDistance threshold of
+Yang, Singh & Menczer (2024), 0 far from there or without a face. A heuristic of framing,
+not of synthesis: real photos cropped the same way score high too.
+
+Flow: `avatars(case, folder)` (the `trollscope avatars` command) hashes what it can find
+into the case table `avatar_hashes`; the signal then reads that table, if any, and the
+accounts' avatar strings (`keys_sql`); the avatar-reuse trace (traces/avatar.py) gives the
+same keys as trace rows, for pairs (window 0). The signal is signals/avatar.py.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import duckdb
+import pyarrow as pa
+from PIL import Image
+
+from trollscope.case import Case, transaction
+from trollscope.errors import TrollscopeError
+from trollscope.features.avatar_image import AvatarImage, group_keys, hash_image
+
+TABLE = "avatar_hashes"
+
+# The platforms' own "no picture chosen" avatars (Twitter's egg/silhouette, Mastodon's).
+DEFAULT_AVATARS = r"(default_profile_images/|/avatars/original/missing\.png$)"
+
+AVATAR_HASHES_SCHEMA = pa.schema(
+    [
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("phash", pa.string(), nullable=False),
+        pa.field("mirrored_phash", pa.string(), nullable=False),
+        pa.field("key", pa.string()),  # the picture group's key (group_keys); None if blank
+        pa.field("left_eye_x", pa.float64()),
+        pa.field("left_eye_y", pa.float64()),
+        pa.field("right_eye_x", pa.float64()),
+        pa.field("right_eye_y", pa.float64()),
+        pa.field("eye_distance", pa.float64()),  # GANEyeDistance; None without two eyes
+        pa.field("gan_score", pa.float64(), nullable=False),
+    ]
+)
+
+# --- a case's pictures -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarRun:
+    """What `avatars` did: rows stored, and the files it could not use, by reason."""
+
+    hashed: int
+    accounts: int
+    unreadable: tuple[str, ...]  # found, but not a picture Pillow reads
+    unmatched: tuple[str, ...]  # in the folder, named after no account
+    missing: tuple[str, ...]  # named by the data as a local path, not there
+
+
+@functools.cache
+def _image_suffixes() -> frozenset[str]:
+    Image.init()
+    return frozenset(Image.registered_extensions())
+
+
+def local_path(avatar: str, source: str | None) -> Path | None:
+    """The file an avatar string names, if it names a local one: `file://` URLs, absolute
+    paths, and relative paths (taken from the folder of the file the account came from).
+    Other URLs are never fetched; a bare id (`avatar:1f3a`) names no file."""
+    text = avatar.strip()
+    if text.startswith("file://"):
+        return Path(unquote(urlparse(text).path))
+    if "://" in text or not text:
+        return None
+    path = Path(text)
+    if path.suffix.lower() not in _image_suffixes() and len(path.parts) < 2:
+        return None
+    if not path.is_absolute() and source:
+        path = Path(source).parent / path
+    return path
+
+
+def _folder_files(folder: Path) -> Iterator[Path]:
+    suffixes = _image_suffixes()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in suffixes:
+            yield path
+
+
+def _wanted(
+    con: duckdb.DuckDBPyConnection, folder: Path | None
+) -> tuple[list[tuple[str, str, Path]], list[str], list[str]]:
+    """(platform, account_id, file) to hash, the folder's files matching no account and the
+    data's paths that are missing. A folder file is matched by its name (without the
+    extension) to an account id, else to a handle (case and a leading '@' ignored); it
+    takes the place of a path the data gives for that account."""
+    rows = con.execute(
+        "SELECT a.platform, a.account_id, a.handle, a.avatar, s.path "
+        "FROM accounts a LEFT JOIN sources s USING (source_id) "
+        "ORDER BY a.platform, a.account_id"
+    ).fetchall()
+    by_id: dict[str, list[tuple[str, str]]] = {}
+    by_handle: dict[str, list[tuple[str, str]]] = {}
+    for platform, account_id, handle, _, _ in rows:
+        by_id.setdefault(account_id, []).append((platform, account_id))
+        if handle:
+            by_handle.setdefault(handle.lstrip("@").lower(), []).append((platform, account_id))
+    wanted: list[tuple[str, str, Path]] = []
+    covered: set[tuple[str, str]] = set()
+    unmatched: list[str] = []
+    for path in _folder_files(folder) if folder else ():
+        owners = by_id.get(path.stem) or by_handle.get(path.stem.lstrip("@").lower(), [])
+        if not owners:
+            unmatched.append(str(path))
+        for owner in owners:
+            wanted.append((*owner, path))
+            covered.add(owner)
+    missing: list[str] = []
+    for platform, account_id, _, avatar, source in rows:
+        local = local_path(avatar, source) if avatar else None
+        if local is None or (platform, account_id) in covered:
+            continue
+        if local.is_file():
+            wanted.append((platform, account_id, local))
+        else:
+            missing.append(str(local))
+    return wanted, unmatched, missing
+
+
+Progress = Callable[[int, int], None]
+"""Called with (pictures hashed so far, pictures to hash)."""
+
+
+def hash_avatars(
+    con: duckdb.DuckDBPyConnection, folder: Path | None, *, progress: Progress | None = None
+) -> pa.Table:
+    """Hash the avatars of the case's accounts, from `folder` (files named after account ids
+    or handles) and from local paths in `accounts.avatar`; URLs are never fetched.
+    Rows of AVATAR_HASHES_SCHEMA, one per account and file."""
+    return _hash(con, folder, progress)[0]
+
+
+def _hash(
+    con: duckdb.DuckDBPyConnection, folder: Path | None, progress: Progress | None
+) -> tuple[pa.Table, AvatarRun]:
+    wanted, unmatched, missing = _wanted(con, folder)
+    total = len({path for _, _, path in wanted})
+    seen: dict[Path, AvatarImage | None] = {}  # one picture may be several accounts'
+    columns: dict[str, list[object]] = {name: [] for name in AVATAR_HASHES_SCHEMA.names}
+    unreadable: list[str] = []
+    for platform, account_id, path in wanted:
+        if path not in seen:
+            seen[path] = hash_image(path)
+            if seen[path] is None:
+                unreadable.append(str(path))
+            if progress:
+                progress(len(seen), total)
+        found = seen[path]
+        if found is None:
+            continue
+        left, right = found.eyes or ((None, None), (None, None))
+        values: list[object] = [platform, account_id, str(path), found.phash]
+        values += [found.mirrored_phash, found.key, *left, *right]
+        values += [found.eye_distance, found.gan_score]
+        for name, value in zip(AVATAR_HASHES_SCHEMA.names, values, strict=True):
+            columns[name].append(value)
+    # The key of a picture is its group's: the same picture re-encoded is a few bits away.
+    pictures = sorted(
+        {
+            (str(p), str(m))
+            for p, m, k in zip(
+                *(columns[c] for c in ("phash", "mirrored_phash", "key")), strict=True
+            )
+            if k
+        }
+    )
+    grouped = dict(zip(pictures, group_keys(pictures), strict=True))
+    columns["key"] = [
+        grouped[(str(p), str(m))] if k else None
+        for p, m, k in zip(columns["phash"], columns["mirrored_phash"], columns["key"], strict=True)
+    ]
+    table = pa.table(columns, schema=AVATAR_HASHES_SCHEMA)
+    accounts = len(set(zip(columns["platform"], columns["account_id"], strict=True)))
+    run = AvatarRun(table.num_rows, accounts, tuple(unreadable), tuple(unmatched), tuple(missing))
+    return table, run
+
+
+def avatars(
+    case_path: Path | str, folder: Path | str | None = None, *, progress: Progress | None = None
+) -> AvatarRun:
+    """Hash the case's avatars into its table `avatar_hashes` (replaced whole: hash every
+    folder in one run), in one transaction; a failure leaves the case as it was."""
+    folder = Path(folder) if folder is not None else None
+    if folder is not None and not folder.is_dir():
+        raise TrollscopeError(f"{folder}: no such folder of avatar images.")
+    with Case.open(case_path) as case:
+        table, run = _hash(case.con, folder, progress)
+        with transaction(case.con):
+            case.con.register("ts_avatar_rows", table)
+            case.con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM ts_avatar_rows")
+            case.con.unregister("ts_avatar_rows")
+    return run
+
+
+# --- keys ------------------------------------------------------
+
+# An avatar string as a key: Twitter's size variants of one upload made one, and
+# http/https made one; default avatars and empty strings give none.
+_DATA_KEYS = rf"""
+SELECT platform, account_id, 'data:' || regexp_replace(
+    regexp_replace(trim(avatar), '^http://', 'https://'),
+    '(twimg\.com/profile_images/.*)_(normal|bigger|mini|200x200|400x400)(\.[A-Za-z0-9]+)?$',
+    '\1\3') AS key
+FROM accounts
+WHERE trim(coalesce(avatar, '')) <> '' AND NOT regexp_matches(avatar, '{DEFAULT_AVATARS}')
+"""
+
+# Picture keys, but not those of pictures that accounts with a default avatar wear: a
+# folder scraped from a platform holds its default silhouette many times over.
+_IMAGE_KEYS = rf"""
+SELECT platform, account_id, key FROM {TABLE}
+WHERE key IS NOT NULL AND key NOT IN (
+    SELECT h.key FROM {TABLE} h JOIN accounts a USING (platform, account_id)
+    WHERE h.key IS NOT NULL AND regexp_matches(coalesce(a.avatar, ''), '{DEFAULT_AVATARS}'))
+"""
+
+
+def has_hashes(con: duckdb.DuckDBPyConnection) -> bool:
+    # fetchall, not fetchone: a result left half-read keeps the connection busy.
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = ? AND table_schema = current_schema()",
+        [TABLE],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def keys_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for the avatar keys (platform, account_id, key), one row per account and key."""
+    parts = [_DATA_KEYS, _IMAGE_KEYS] if has_hashes(con) else [_DATA_KEYS]
+    return "SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")"

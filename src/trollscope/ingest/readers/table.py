@@ -1,0 +1,363 @@
+"""Object-share tables and any CSV or Parquet file with a column mapping.
+
+CooRTweet's input shape is one row per shared object: (object, account, content, time).
+Comment sections, forum dumps and other platforms' exports are tables too. Both are read
+here: the user (or the CooRTweet defaults) maps canonical fields to the file's columns,
+e.g. `--map account_id=user_id,text=message,created_at=ts,post_id=id`.
+
+Fields a mapping may name (aliases in brackets):
+  post_id [post, id, content_id], account_id [account, user], created_at [time, timestamp],
+  text, lang, client, platform (a column holding the platform per row),
+  repost_of / reply_to / quote_of (the referenced post: sets kind and ref_post_id),
+  ref_account_id, hashtags [hashtag], urls [url], mentions [mention], media [image],
+  domains [domain], phash: one value per row, several rows per post are gathered into one
+  post, handle, display_name, bio, location, account_created_at, followers, following,
+  avatar.
+
+`phash` is a 64-bit perceptual hash of an attached image as the data gives it. It goes
+into the post's media in the one spelling the Telegram reader also writes,
+`phash:<16 hex>` (see media.py), so the co-image trace compares hashes from any source;
+a value that is not such a hash rejects its row (field `phash`) rather than becoming a
+key that can never match. `media` stays as given: CooRTweet's `phash_id`, an anonymised
+integer id and not a hash, is mapped there.
+
+Rows that share a post id are one post (their list fields are gathered). If rows of one
+post id point at different referenced posts (an object-share table can say that a
+retweet shared two objects), each pair is kept as its own post `ID~REF`, so no share is
+lost; see docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+
+from trollscope.errors import FormatError, MappingError
+from trollscope.ingest.readers.base import Head, ReadOptions
+from trollscope.ingest.readers.csvsql import (
+    ORDINAL,
+    Check,
+    SqlTableReader,
+    TablePlan,
+    TableQuery,
+    csv_source,
+    id_sql,
+    parquet_source,
+    read_csv_header,
+    require_columns,
+    time_sql,
+)
+from trollscope.sql import ident, literal
+
+SCALAR_POST = ("post_id", "account_id", "created_at", "text", "lang", "client", "platform")
+REFERENCES = {"repost_of": "repost", "reply_to": "reply", "quote_of": "quote"}
+LISTS = ("hashtags", "urls", "mentions", "media", "domains")
+# Gathered into `media` as canonical `phash:<hex>` entries.
+PHASH = "phash"
+ACCOUNT_FIELDS = (
+    "handle",
+    "display_name",
+    "bio",
+    "location",
+    "account_created_at",
+    "followers",
+    "following",
+    "avatar",
+)
+
+FIELDS = (*SCALAR_POST, *REFERENCES, "ref_account_id", *LISTS, PHASH, *ACCOUNT_FIELDS)
+ALIASES = {
+    "post": "post_id",
+    "id": "post_id",
+    "content_id": "post_id",
+    "account": "account_id",
+    "user": "account_id",
+    "time": "created_at",
+    "timestamp": "created_at",
+    "hashtag": "hashtags",
+    "url": "urls",
+    "mention": "mentions",
+    "image": "media",
+    "domain": "domains",
+}
+REQUIRED = ("post_id", "account_id", "created_at")
+
+# CooRTweet's shapes: the raw object-share table, and its prepared multi-object table.
+# (In the files' own column order, so that error messages show the header as it is.)
+COORTWEET_SHARES = {
+    "repost_of": "object_id",
+    "account_id": "account_id",
+    "post_id": "content_id",
+    "created_at": "timestamp_share",
+}
+COORTWEET_OBJECTS = {
+    "account_id": "account_id",
+    "post_id": "post_id",
+    "urls": "url_id",
+    "hashtags": "hashtag_id",
+    "domains": "domain_id",
+    "media": "phash_id",
+    "created_at": "timestamp",
+}
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """Parse `field=column,field=column` into a canonical mapping (aliases resolved)."""
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, column = part.partition("=")
+        key, column = key.strip(), column.strip()
+        if not sep or not key or not column:
+            raise MappingError(
+                f"--map entry {part!r} is not FIELD=COLUMN (e.g. account_id=user_id)."
+            )
+        canonical = ALIASES.get(key, key)
+        if canonical not in FIELDS:
+            raise MappingError(
+                f"--map names unknown field {key!r}; known fields: {', '.join(FIELDS)}."
+            )
+        mapping[canonical] = column
+    return mapping
+
+
+def _normalise(mapping: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, column in mapping.items():
+        canonical = ALIASES.get(key, key)
+        if canonical not in FIELDS:
+            raise MappingError(f"unknown field {key!r} in the column mapping.")
+        out[canonical] = column
+    return out
+
+
+class _TableBase(SqlTableReader):
+    """Reads a table through a mapping; subclasses supply the default mapping."""
+
+    version: ClassVar[str] = "1"
+    default_platform: ClassVar[str] = "unknown"
+    # A table's times may be local without an offset ("2021-03-01 14:00"): --timezone.
+    takes_timezone: ClassVar[bool] = True
+
+    def mapping_for(
+        self, path: Path, header: Sequence[str], options: ReadOptions
+    ) -> dict[str, str]:
+        return _normalise(options.mapping)
+
+    def query(self, path: Path, options: ReadOptions) -> TableQuery:
+        is_parquet = _is_parquet(path)
+        header = _parquet_header(path) if is_parquet else read_csv_header(path, self.description)
+        mapping = self.mapping_for(path, header, options)
+        missing_fields = [f for f in REQUIRED if f not in mapping]
+        if missing_fields:
+            raise MappingError(
+                f"{path}: the column mapping lacks {', '.join(missing_fields)}; add them with "
+                f"--map, e.g. --map {missing_fields[0]}=COLUMN (columns: {', '.join(header)})."
+            )
+        require_columns(path, header, sorted(set(mapping.values())), self.description)
+        source = parquet_source(path) if is_parquet else csv_source(path, header)
+        platform = options.platform or self.default_platform
+        plan = build_plan(mapping, platform)
+        normalised = f"(SELECT {_normalised_columns(mapping, options.timezone)} FROM {source})"
+        return TableQuery(path, normalised, plan, is_csv=not is_parquet)
+
+
+def _is_parquet(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PAR1"
+
+
+def _parquet_header(path: Path) -> list[str]:
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {parquet_source(path)}").fetchall()
+    except duckdb.Error as exc:
+        raise FormatError(path, f"is not a readable Parquet file ({exc}).") from exc
+    finally:
+        con.close()
+    return [str(row[0]) for row in rows]
+
+
+def _normalised_columns(mapping: Mapping[str, str], timezone: str | None = None) -> str:
+    """Source columns under canonical names: ids cleaned, times parsed (those without an
+    offset in `timezone`, else UTC), raw text kept."""
+    cols = []
+    for canonical, column in mapping.items():
+        src = ident(column)
+        raw = f"CAST({src} AS VARCHAR)"
+        cols.append(f"{raw} AS {ident('raw_' + canonical)}")
+        if canonical in ("created_at", "account_created_at"):
+            cols.append(f"{time_sql(raw, timezone)} AS {ident(canonical)}")
+        elif canonical in ("followers", "following"):
+            cols.append(f"try_cast(trim({raw}) AS DOUBLE)::BIGINT AS {ident(canonical)}")
+        elif canonical in ("text", "bio", "display_name", "location", "client", "lang"):
+            cols.append(f"{raw} AS {ident(canonical)}")
+        elif canonical == PHASH:
+            cols.append(f"{phash_sql(raw)} AS {ident(canonical)}")
+        else:
+            cols.append(f"{id_sql(raw)} AS {ident(canonical)}")
+    return ", ".join(cols)
+
+
+# The blanks media.normalise_phash strips around a hash (RE2 escapes).
+_BLANK = r"[ \t\n\r\f\v]"
+
+
+def phash_sql(column: str) -> str:
+    """SQL for `media.normalise_phash` of a text column: `phash:<16 hex>`, or NULL when
+    the value is empty or not a 64-bit hash. Written in SQL so that the rows never leave
+    DuckDB; the tests hold both versions to the same cases."""
+    bare = (
+        f"regexp_replace(lower(regexp_replace({column}, "
+        f"'^{_BLANK}+|{_BLANK}+$', '', 'g')), '^phash:', '')"
+    )
+    return (
+        f"CASE WHEN regexp_full_match({bare}, '0x[0-9a-f]{{1,16}}') "
+        f"THEN 'phash:' || lpad(substr({bare}, 3), 16, '0') "
+        f"WHEN regexp_full_match({bare}, '[0-9a-f]{{16}}') THEN 'phash:' || {bare} END"
+    )
+
+
+def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
+    """The SQL plan for a mapped table: one post per (post id, referenced post)."""
+    has = set(mapping)
+    refs = [r for r in REFERENCES if r in has]
+    if len(refs) > 1:
+        raise MappingError(
+            f"map at most one of repost_of, reply_to, quote_of (got {', '.join(refs)})."
+        )
+    ref = refs[0] if refs else None
+    # arg_min(x, ordinal) is "x of the first row" without sorting each group.
+    platform_sql = (
+        f"coalesce(arg_min(platform, {ORDINAL}), {literal(platform)})"
+        if "platform" in has
+        else literal(platform)
+    )
+
+    def first(name: str) -> str:
+        return f"arg_min({ident(name)}, {ORDINAL})" if name in has else "NULL"
+
+    def gathered(name: str) -> str:
+        # A post's media are its media values and its hashes, together.
+        sources = [name, PHASH] if name == "media" else [name]
+        lists = [f"list({ident(source)})" for source in sources if source in has]
+        if not lists:
+            return "[]::VARCHAR[]"
+        values = lists[0] if len(lists) == 1 else f"list_concat({', '.join(lists)})"
+        # Distinct values, sorted, NULLs dropped (list_distinct drops them).
+        return f"list_sort(list_distinct({values}))"
+
+    ref_key = ident(ref) if ref else "NULL"
+    post_id = (
+        f"CASE WHEN count(*) OVER (PARTITION BY post_id) > 1 "
+        f"THEN post_id || '~' || {ref_key} ELSE post_id END"
+        if ref
+        else "post_id"
+    )
+    posts = {
+        "platform": platform_sql,
+        "post_id": post_id,
+        "account_id": first("account_id"),
+        "created_at": "min(created_at)",
+        "text": first("text"),
+        "lang": first("lang"),
+        "kind": (
+            f"CASE WHEN {ref_key} IS NULL THEN 'post' ELSE {literal(REFERENCES[ref])} END"
+            if ref
+            else "'post'"
+        ),
+        "ref_post_id": ref_key,
+        "ref_account_id": first("ref_account_id"),
+        **{name: gathered(name) for name in LISTS},
+        "client": first("client"),
+    }
+    accounts = {
+        "platform": platform_sql,
+        "account_id": first("account_id"),
+        "handle": first("handle"),
+        "display_name": first("display_name"),
+        "bio": first("bio"),
+        "location": first("location"),
+        "created_at": first("account_created_at"),
+        "followers": first("followers"),
+        "following": first("following"),
+        "avatar": first("avatar"),
+    }
+    checks = [
+        Check("post_id", "post_id IS NULL", "'the post id is empty; every row needs one'"),
+        Check("account_id", "account_id IS NULL", "'the account id is empty; every row needs one'"),
+        Check(
+            "created_at",
+            "created_at IS NULL",
+            "'expected a time (POSIX seconds or ISO 8601), got ' || "
+            "coalesce('''' || left(raw_created_at, 80) || '''', 'nothing')",
+        ),
+    ]
+    if PHASH in has:
+        checks.append(
+            Check(
+                PHASH,
+                f"{ident(PHASH)} IS NULL AND NOT regexp_full_match("
+                f"coalesce(raw_phash, ''), '{_BLANK}*')",
+                "'expected a 64-bit perceptual hash (16 hex digits, optionally after "
+                "phash: or 0x), got ''' || left(raw_phash, 80) || ''''",
+            )
+        )
+    group_by = ["post_id", ref_key] if ref else ["post_id"]
+    return TablePlan(
+        posts=posts,
+        accounts=accounts,
+        checks=checks,
+        group_by=group_by,
+        raw="concat_ws(',', raw_post_id, raw_account_id, raw_created_at)",
+        row_identity="row(" + ", ".join(ident("raw_" + name) for name in sorted(mapping)) + ")",
+    )
+
+
+class TableReader(_TableBase):
+    name: ClassVar[str] = "table"
+    description: ClassVar[str] = "CSV or Parquet table with a column mapping (--map)"
+    sniffable: ClassVar[bool] = False
+
+    def sniff(self, head: Head) -> bool:
+        return False
+
+
+class CoortweetReader(_TableBase):
+    name: ClassVar[str] = "coortweet"
+    description: ClassVar[str] = "CooRTweet object-share table (object_id, account_id, ...)"
+
+    def sniff(self, head: Head) -> bool:
+        header = _header_names(head.first_line)
+        return set(COORTWEET_SHARES.values()) <= header or set(COORTWEET_OBJECTS.values()) <= header
+
+    def mapping_for(
+        self, path: Path, header: Sequence[str], options: ReadOptions
+    ) -> dict[str, str]:
+        user = _normalise(options.mapping)
+        if set(COORTWEET_SHARES.values()) <= set(header):
+            default = dict(COORTWEET_SHARES)
+        elif set(COORTWEET_OBJECTS.values()) <= set(header):
+            default = dict(COORTWEET_OBJECTS)
+        elif not user:
+            raise FormatError(
+                path,
+                "this is not a CooRTweet object-share table: expected the columns "
+                f"{', '.join(COORTWEET_SHARES.values())} (or "
+                f"{', '.join(COORTWEET_OBJECTS.values())}), found {', '.join(header)}.",
+                "Name its columns with --map, or pick another --format.",
+            )
+        else:
+            default = {}
+        if any(k in user for k in (*REFERENCES, *LISTS, PHASH)):
+            # The user says what the object is: drop our guess for it.
+            default.pop("repost_of", None)
+        default.update(user)
+        return default
+
+
+def _header_names(line: str) -> set[str]:
+    return {cell.strip().strip('"') for cell in re.split(r"[,\t]", line)}

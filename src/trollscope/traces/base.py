@@ -1,0 +1,47 @@
+"""What a trace is: a key and a time per account action, written once as an Ibis expression.
+
+A trace says "this account did this keyed thing at this time" (`us`: microseconds since
+the epoch, UTC). Two accounts that share a key within a window are co-actors (see
+`engine/`). Each trace is written once, as an Ibis expression over the engine's input
+tables (`inputs.py`), so the same definition compiles to DuckDB SQL (the default engine)
+and to Spark SQL. A trace may also `prepare` small lookup tables in Python from the case
+first (hashtag folding needs NFKC, which neither engine has built in; near-duplicate text
+needs MinHash signatures): the engine hands those tables to whichever backend runs the
+join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from trollscope.traces.inputs import Inputs
+
+Prepare = Callable[[duckdb.DuckDBPyConnection], dict[str, pa.Table]]
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """One co-action signal.
+
+    `rows` builds, from the engine's input tables, an expression with the columns
+    platform, account_id, key, us (int64 microseconds, UTC) and post_id.
+    `window` is the default co-action window in seconds (0: same key, any time).
+    `meaning` says what sharing the key means and what it does not prove.
+    `prepare` computes lookup tables from the case (DuckDB) that `rows` reads by name.
+    `said` words a pair's evidence for a reader: `{n}` keys shared with `{partner}`.
+    `keys_checked`: `rows` never yields a null or empty key, so the engine need not filter
+    them out (see `coaction.trace_rows`).
+    """
+
+    name: str
+    window: float
+    rows: Callable[[Inputs], ir.Table]
+    meaning: str
+    prepare: Prepare | None = field(default=None)
+    said: str = "shared {n} keys with {partner}"
+    keys_checked: bool = False

@@ -1,0 +1,457 @@
+"""The HTML takedown report: its sections, that it is self-contained, its caps, atomic
+writing, and, in a real headless Chromium, that hostile data stays text (no element, no
+script, no reordering of the page)."""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.detect.test_detect import _farm, _organic, _shares
+from trollscope.detect.params import DetectParams
+from trollscope.detect.run import detect
+from trollscope.errors import TrollscopeError
+from trollscope.ingest.readers.base import ReadOptions
+from trollscope.ingest.readers.table import parse_mapping
+from trollscope.ingest.run import ingest
+from trollscope.report import render as report_render
+from trollscope.report import write_report
+from trollscope.report.data import shown
+from trollscope.report.plots import heatmap_svg
+
+FARM = [f"f{m}" for m in range(5)]
+DAY = 86_400
+# Every heading a report of a case with a network must have (written out here, not taken
+# from the template, so that a heading lost from the template fails this test).
+HEADINGS = [
+    "Summary",
+    "Data covered",
+    "Networks found",
+    "Method",
+    "Parameters",
+    "Provenance",
+    "Tool",
+    "Network 1",
+    "Members",
+    "Account creation",
+    "Posting hours",
+    "Hashtags pushed",
+    "Accounts amplified and attacked",
+    "Near-identical posts",
+    "Network drawing",
+    "Limitations",
+]
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+PWN = "<img src=x onerror=\"document.title='pwned'\">"
+RLO = "left\u202eright"  # U+202E RIGHT-TO-LEFT OVERRIDE
+ZERO_WIDTH = "zero\u200bwidth\u200djoin"
+LONG_BIO = "B" * 10_000
+PERSIAN = "این یک پیام هماهنگ است"
+HOSTILE_HANDLES = [SCRIPT, IMG, RLO, ZERO_WIDTH, PWN]
+
+
+# --- building cases ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Organic reposting plus one five-account farm (as in test_detect), detected; the
+    farm's accounts were created within an hour of each other, the others over years.
+    Four of the farm wear one picture (a local file), the fifth its own; the organic
+    accounts give URLs, which the report must neither fetch nor link."""
+    folder = tmp_path_factory.mktemp("small")
+    case = folder / "case.duckdb"
+    rng = random.Random(3)
+    t0 = 1_700_000_000
+    shared, own = _picture(folder / "shared.png", 40), _picture(folder / "own.png", 200)
+    avatars = {f: str(shared if f != "f4" else own) for f in FARM}
+    created: dict[str, int] = {}
+    path = folder / "posts.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "user", "time", "orig", "created", "avatar"])
+        for i, (obj, account, t) in enumerate(_organic(rng) + _farm(rng)):
+            if account not in created:
+                spread = rng.randrange(3600) if account in FARM else -rng.randrange(1000 * DAY)
+                created[account] = t0 - 40 * DAY + spread
+            avatar = avatars.get(account, f"https://example.com/{account}.jpg")
+            writer.writerow([f"p{i}", account, t0 + t, obj, created[account], avatar])
+    mapping = parse_mapping(
+        "post_id=id,account_id=user,created_at=time,repost_of=orig,account_created_at=created,"
+        "avatar=avatar"
+    )
+    ingest(case, [path], options=ReadOptions(mapping=mapping))
+    detect(case, DetectParams(traces=("co-repost",)))
+    return case
+
+
+def _picture(path: Path, tone: int) -> Path:
+    """A 100 x 100 gradient PNG (a stand-in for a profile picture)."""
+    image = pytest.importorskip("PIL.Image")
+    ramp = (np.add.outer(np.arange(100), np.arange(100)) // 2 + tone // 2).astype(np.uint8)
+    image.fromarray(np.stack([ramp, ramp[::-1], np.full_like(ramp, tone)], axis=-1)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_report(small_case: Path) -> Path:
+    out = small_case.parent / "report.html"
+    write_report(small_case, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def hostile_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A farm whose handles, bios, hashtags and copied texts are hostile strings."""
+    folder = tmp_path_factory.mktemp("hostile")
+    rng = random.Random(3)
+    t0 = 1_700_000_000
+    rows: list[dict[str, object]] = []
+
+    def row(id_: str, user: str, time: int, orig: str = "", text: str = "", lang: str = "",
+            **account: str) -> dict[str, object]:  # fmt: skip
+        fields = {"handle": user, "bio": "organic", "tag": ""} | account
+        return {"id": id_, "user": user, "time": time, "orig": orig, "text": text,
+                "lang": lang, **fields}  # fmt: skip
+
+    def member(m: int) -> dict[str, str]:
+        bio = LONG_BIO if m == 0 else HOSTILE_HANDLES[(m + 1) % 5]
+        return {"handle": HOSTILE_HANDLES[m], "bio": bio, "tag": HOSTILE_HANDLES[m]}
+
+    for i, (obj, account, t) in enumerate(_organic(rng)):
+        rows.append(row(f"r{i}", account, t0 + t, obj))
+    for i, (obj, account, t) in enumerate(_farm(rng)):
+        rows.append(row(f"fr{i}", account, t0 + t, obj, **member(int(account[1:]))))
+    # The farm also copy-pastes: twelve texts, each posted by all five within ten seconds;
+    # half in Persian (right to left), half hostile.
+    for k in range(12):
+        text, lang = (f"{PERSIAN} {k}", "fa") if k % 2 else (f"{SCRIPT} {PWN} {k}", "en")
+        for m in range(5):
+            t = t0 + k * 3600 + 1800 + rng.randrange(10)
+            rows.append(row(f"fp{k}_{m}", f"f{m}", t, "", text, lang, **member(m)))
+    for a in range(60):
+        for j in range(5):
+            text = f"organic words {rng.randrange(10**6)}"
+            t = t0 + rng.randrange(12 * 3600)
+            rows.append(row(f"op{a}_{j}", f"o{a}", t, "", text, "en", tag="news"))
+    path = folder / "hostile.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    case = folder / "case.duckdb"
+    mapping = parse_mapping(
+        "post_id=id,account_id=user,created_at=time,repost_of=orig,text=text,lang=lang,"
+        "handle=handle,bio=bio,hashtags=tag"
+    )
+    ingest(case, [path], options=ReadOptions(mapping=mapping))
+    detect(case, DetectParams(traces=("co-repost", "co-text")))
+    return case
+
+
+# --- reading the page ----------------------------------------------------------------------
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str]
+    sections: tuple[str, ...]  # ids of the enclosing <section>s
+    classes: tuple[str, ...]  # classes of the enclosing elements and its own
+    text: list[str] = field(default_factory=list)
+
+
+class Page(HTMLParser):
+    """Every element with its attributes, enclosing sections and text; the page title."""
+
+    VOID = frozenset(("br", "img", "meta", "link", "input", "hr", "col", "source", "wbr"))
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[Element] = []
+        self.stack: list[Element] = []
+        self.texts: list[str] = []
+        self.title: str | None = None
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        parent = self.stack[-1] if self.stack else None
+        sections = (parent.sections if parent else ()) + (
+            (values.get("id", ""),) if tag == "section" else ()
+        )
+        classes = (parent.classes if parent else ()) + tuple(values.get("class", "").split())
+        element = Element(tag, values, sections, classes)
+        self.elements.append(element)
+        if tag not in self.VOID:
+            self.stack.append(element)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID and self.stack and self.stack[-1].tag == tag:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+        for element in self.stack:
+            element.text.append(data)
+        if self.stack and self.stack[-1].tag == "title" and self.title is None:
+            self.title = data
+
+    def find(self, tag: str) -> list[Element]:
+        return [e for e in self.elements if e.tag == tag]
+
+    def text(self) -> str:
+        return "".join(self.texts)
+
+
+def _headings(page: Page) -> list[str]:
+    return ["".join(e.text).strip() for e in page.elements if e.tag in ("h2", "h3")]
+
+
+def _chromium() -> str:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    pytest.skip("headless Chromium is not installed (no /usr/bin/chromium, no `chromium` on PATH)")
+
+
+def _browser(args: list[str], profile: Path) -> str:
+    done = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+         f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+# --- the report of a small detected case ---------------------------------------------------
+
+
+def test_report_has_every_section_and_the_farm(small_report: Path) -> None:
+    html = small_report.read_text(encoding="utf-8")
+    page = Page(html)
+    headings = _headings(page)
+    for heading in HEADINGS:
+        assert heading in headings, heading
+    members = {
+        "".join(e.text)
+        for e in page.find("code")
+        if "network-1" in e.sections and "members" in e.classes
+    }
+    assert members == set(FARM)
+    # Self-contained: nothing is loaded from anywhere, nothing runs.
+    for element in page.elements:
+        for name in ("src", "href", "srcset", "action", "data", "poster", "background"):
+            value = element.attrs.get(name, "").strip().lower()
+            assert not value.startswith(("http:", "https:", "//", "file:")), (element.tag, value)
+        assert not any(a.startswith("on") for a in element.attrs), element
+    assert not page.find("script") and not page.find("link") and not page.find("iframe")
+    assert "<script" not in html.lower() and "@import" not in html and "url(" not in html
+    assert "example.com" not in html  # the organic accounts' avatar URLs: not members
+    # The method names the null's period the detection ran with (six hours by default).
+    assert "in each 6-hour period" in html and "within the hour" not in html
+
+
+def test_avatar_gallery_embeds_the_shared_picture(small_report: Path) -> None:
+    page = Page(small_report.read_text(encoding="utf-8"))
+    assert "Avatar reuse" in _headings(page)
+    images = [e for e in page.find("img") if "network-1" in e.sections]
+    assert len(images) == 1  # one group: f0-f3; f4's own picture is not reuse
+    assert images[0].attrs["src"].startswith("data:image/png;base64,")
+    caption = "".join(page.find("figcaption")[0].text)
+    assert "4 members" in caption and all(f"@{f}" in caption for f in FARM[:4])
+    assert "@f4" not in caption
+
+
+def test_no_network_still_reports(tmp_path: Path, case_path: Path) -> None:
+    ingest(case_path, [_shares(tmp_path, _organic(random.Random(3)))])
+    result = detect(case_path, DetectParams(traces=("co-repost",)))
+    assert result.networks == 0
+    out = tmp_path / "report.html"
+    summary = write_report(case_path, out)
+    page = Page(out.read_text(encoding="utf-8"))
+    headings = _headings(page)
+    assert {"Summary", "Data covered", "Method", "Provenance", "Limitations"} <= set(headings)
+    assert not any(h.startswith("Network ") for h in headings)
+    assert "No network passed" in page.text()
+    assert summary.networks == 0 and summary.members_listed == 0
+
+
+def test_members_are_capped_and_the_page_says_how_many_more(
+    small_case: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    summary = write_report(small_case, out, max_members=2)
+    page = Page(out.read_text(encoding="utf-8"))
+    rows = [e for e in page.find("tr") if "members" in e.classes and e.attrs == {}]
+    body_rows = [r for r in rows if not any(t.strip() == "Account" for t in r.text)]
+    assert len(body_rows) == 2
+    assert "and 3 more members not listed" in re.sub(r"\s+", " ", page.text())
+    assert (summary.members_listed, summary.members_omitted) == (2, 3)
+    # A small case gives a small page (the 1M-post case gives about 1 MB).
+    assert out.stat().st_size < 200_000
+
+
+def test_a_case_without_detection_is_a_clear_error(tmp_path: Path, case_path: Path) -> None:
+    ingest(case_path, [_shares(tmp_path, _organic(random.Random(3)))])
+    out = tmp_path / "report.html"
+    with pytest.raises(TrollscopeError, match="trollscope detect"):
+        write_report(case_path, out)
+    assert not out.exists()
+
+
+def test_a_failed_write_leaves_the_old_report(
+    small_case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "report.html"
+    out.write_text("the previous report", encoding="utf-8")
+
+    def broken(data: object) -> str:
+        raise RuntimeError("template failed")
+
+    monkeypatch.setattr(report_render, "render", broken)
+    with pytest.raises(RuntimeError, match="template failed"):
+        write_report(small_case, out)
+    assert out.read_text(encoding="utf-8") == "the previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_the_drawing_is_reproducible(small_case: Path, tmp_path: Path) -> None:
+    drawings = []
+    for name in ("a.html", "b.html"):
+        write_report(small_case, tmp_path / name)
+        html = (tmp_path / name).read_text(encoding="utf-8")
+        drawings.append(re.findall(r'<svg class="chart graph".*?</svg>', html, re.S))
+    assert len(drawings[0]) == 1 and drawings[0] == drawings[1]
+
+
+def test_displayed_strings_lose_bidi_controls_and_are_cut() -> None:
+    assert shown("a\u202ab\u202bc\u202cd\u202de\u202ef\u2066g\u2067h\u2068i\u2069j") == "abcdefghij"
+    assert shown(ZERO_WIDTH) == ZERO_WIDTH  # zero-width characters cannot reorder text
+    cut = shown(LONG_BIO, 500)
+    assert len(cut) == 500 and cut.endswith("…")
+    svg = heatmap_svg([0] * 168, f"{SCRIPT}{RLO}")
+    assert "<script" not in svg and "&lt;script&gt;" in svg and "\u202e" not in svg
+
+
+# --- hostile data in a real browser --------------------------------------------------------
+
+
+def test_hostile_strings_stay_text_in_chromium(hostile_case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    summary = write_report(hostile_case, out)
+    assert summary.networks == 1
+    html = out.read_text(encoding="utf-8")
+    assert "<script" not in html.lower() and "\u202e" not in html
+    dom = _browser(["--dump-dom", out.as_uri()], tmp_path / "profile")
+    page = Page(dom)
+    assert page.find("section"), "Chromium dumped no report"
+    assert not page.find("script")
+    assert not any(e.tag == "img" and "onerror" in e.attrs for e in page.elements)
+    assert not any(a.startswith("on") for e in page.elements for a in e.attrs)
+    # An onerror handler that had run would have renamed the page.
+    assert page.title is not None and "pwned" not in page.title
+    text = page.text()
+    for hostile in (SCRIPT, IMG, PWN, ZERO_WIDTH, "leftright"):
+        assert hostile in text, hostile
+    assert "\u202e" not in dom  # neutralised, not merely escaped
+    assert "B" * 400 in text and "B" * 600 not in text  # the 10,000-character bio, cut
+    # The copied texts side by side, each in its own language and direction.
+    posts = [e for e in page.elements if "post" in e.classes and "text" in e.attrs.get("class", "")]
+    assert posts and all(e.attrs.get("dir") == "auto" for e in posts)
+    persian = [e for e in posts if PERSIAN in "".join(e.text)]
+    assert persian and all(e.attrs.get("lang") == "fa" for e in persian)
+    assert any(SCRIPT in "".join(e.text) for e in posts)
+    # No pictures on disk in this case: no gallery at all.
+    assert "Avatar reuse" not in _headings(page) and not page.find("img")
+
+
+def test_screenshot_of_the_report_is_not_blank(small_report: Path, tmp_path: Path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    png = tmp_path / "report.png"
+    _browser(
+        [f"--screenshot={png}", "--window-size=1200,2000", small_report.as_uri()],
+        tmp_path / "profile",
+    )
+    image = cv2.imread(str(png))
+    assert image is not None and image.shape[:2] == (2000, 1200)
+    assert float(image.std()) > 20  # text, tables and charts, not a blank page
+    dom = Page(_browser(["--dump-dom", small_report.as_uri()], tmp_path / "profile"))
+    charts = {c for e in dom.find("svg") if "network-1" in e.sections for c in e.classes}
+    assert {"chart", "creation", "heatmap", "graph"} <= charts
+
+
+def _logged(uri: str, profile: Path) -> tuple[str, str]:
+    """The DOM and Chromium's log (console messages included) of a page."""
+    done = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+         "--v=0", f"--user-data-dir={profile}", "--dump-dom", uri],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return done.stdout, done.stderr
+
+
+def test_the_report_renders_without_console_messages(small_report: Path, tmp_path: Path) -> None:
+    """Chromium logs every console message (errors included) with --enable-logging; the
+    report has no script, so a message would mean the page or the browser found fault."""
+    dom, log = _logged(small_report.as_uri(), tmp_path / "profile")
+    assert "</html>" in dom
+    assert ":CONSOLE" not in log, log
+    # The check can fail: the same browser does log a page's console errors.
+    faulty = tmp_path / "faulty.html"
+    faulty.write_text("<html><body><script>console.error('x')</script></body></html>", "utf-8")
+    assert ":CONSOLE" in _logged(faulty.as_uri(), tmp_path / "profile")[1]
+
+
+# --- the demo's report (make demo: 50k simulated posts over 7 days, twarc2, `scan`) --------
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+    from trollscope.simulate import SimulationConfig, simulate
+
+    folder = tmp_path_factory.mktemp("demo")
+    simulate(SimulationConfig(posts=50_000, days=7), folder / "sim", formats=("twarc2",))
+    result = CliRunner().invoke(
+        cli, ["scan", str(folder / "sim" / "twarc2.jsonl"), "-o", str(folder / "scan")]
+    )
+    assert result.exit_code == 0, result.output
+    return folder / "scan" / "report.html"
+
+
+def test_the_demo_report_renders_cleanly_with_its_charts(demo_report: Path, tmp_path: Path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    dom, log = _logged(demo_report.as_uri(), tmp_path / "profile")
+    assert ":CONSOLE" not in log, log
+    page = Page(dom)
+    charts = {c for e in page.find("svg") if "network-1" in e.sections for c in e.classes}
+    assert {"chart", "creation", "heatmap", "graph"} <= charts
+    png = tmp_path / "demo.png"
+    _browser(
+        [f"--screenshot={png}", "--window-size=1200,2000", demo_report.as_uri()],
+        tmp_path / "profile",
+    )
+    image = cv2.imread(str(png))
+    assert image is not None and float(image.std()) > 20
