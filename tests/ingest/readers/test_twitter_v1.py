@@ -459,3 +459,23 @@ def test_hostile_values_never_crash(data: st.DataObject) -> None:
             return
         assert f.read == f.stored + f.duplicate + f.rejected
         assert f.rejected == table_counts(case)["rejects"]
+
+
+@pytest.mark.parametrize("field", ["entities", "extended_entities"])
+def test_extended_tweet_parts_that_are_not_objects_are_rejects(
+    tmp_path: Path, case_path: Path, field: str
+) -> None:
+    """Found by the property test above: a retweeted status whose extended_tweet.entities
+    was `true` crashed the reject's own field lookup."""
+    lines = STREAM.read_text(encoding="utf-8").splitlines()
+    tweets = [json.loads(line) for line in lines]
+    rt = next(t for t in tweets if "retweeted_status" in t)
+    rt["retweeted_status"]["extended_tweet"] = {"full_text": "x", field: True}
+    rt["extended_tweet"] = {"full_text": "x", field: True}
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps(t) for t in tweets) + "\n", encoding="utf-8")
+    f = ingest(case_path, [path], fmt="twitter-v1").files[0]
+    assert f.read == f.stored + f.duplicate + f.rejected
+    assert f.rejected >= 1
+    reasons = [str(r[0]) for r in query(case_path, "SELECT field FROM rejects")]
+    assert any(f"extended_tweet.{field}" in r for r in reasons), reasons

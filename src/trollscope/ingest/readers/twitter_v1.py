@@ -367,6 +367,10 @@ def _locate(tw: dict[str, Any]) -> str | None:
         if type(inner) is dict and not (id_text(inner.get("id_str")) or id_text(inner.get("id"))):
             return f"{name}.id_str"
     extended = tw.get("extended_tweet") or _NO_DICT
+    for name in ("entities", "extended_entities"):
+        value = extended.get(name)
+        if value is not None and type(value) is not dict:
+            return f"extended_tweet.{name}"
     entities = extended.get("entities") or tw.get("entities") or _NO_DICT
     prefix = "extended_tweet.entities" if extended.get("entities") else "entities"
     for name, key in (("hashtags", "text"), ("user_mentions", "screen_name"), ("urls", None)):
