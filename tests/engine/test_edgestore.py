@@ -54,8 +54,8 @@ def test_one_row_edges_are_two_row_numbers_and_the_view_derives_the_rest(
         "SELECT trace, window_s, platform, coactions, keys, score, median_delay, evidence, "
         "evidence_total FROM edges WHERE account_a = 'c' AND account_b = 'd'",
     )
-    # IDF of o3: ln(5 accounts / 2 that touched it).
-    idf = query(case_path, "SELECT ln(5 / 2)")[0][0]
+    # IDF of o3: ln(5 accounts / 2 that touched it), on the grid of 2^-32 (coaction.py).
+    idf = query(case_path, "SELECT round(ln(5 / 2) * 2 ** 32) / 2 ** 32")[0][0]
     evidence = [{"key": "o3", "post_a": "6", "post_b": "7"}]
     assert got == [("co-repost", 60.0, "unknown", 1, 1, idf, 5.0, evidence, 1)]
 

@@ -177,7 +177,7 @@ def pair_tests(
         )
         table = con.sql(
             f"""WITH ex AS (
-                    SELECT c.pid, sum(da.d * db.d * q.q) AS e
+                    SELECT c.pid, sum(da.d * db.d * q.q ORDER BY da.h) AS e
                     FROM {_CAND} c
                     JOIN {_DEG} da ON da.aid = c.a
                     JOIN {_DEG} db ON db.aid = c.b AND db.h = da.h

@@ -134,6 +134,11 @@ def account_ids(rows: ir.Table, ids: IdType) -> ir.Table:
     return accounts.mutate(aid=order.cast(ids))
 
 
+# An integer, not a float literal: Spark reads a literal like 4294967296.0 as a DECIMAL and
+# rounds the product to its scale.
+IDF_GRID = 2**32
+
+
 def key_ids(rows: ir.Table, skipped: ir.Table, accounts: int, ids: IdType) -> ir.Table:
     """Each (platform, key) not skipped as viral and touched by two accounts or more,
     numbered, with its IDF: ln(A / a_key), A the trace's accounts and a_key those that
@@ -151,7 +156,7 @@ def key_ids(rows: ir.Table, skipped: ir.Table, accounts: int, ids: IdType) -> ir
         # Rounded to a multiple of 2^-32: a pair's score sums these in whatever order the
         # engine's threads meet them, and sums of such numbers (below 64, up to 2^15
         # terms) are exact in a double, so the score is the same on every run and engine.
-        idf=(ibis.literal(float(accounts)) / touched.n).ln(),
+        idf=((ibis.literal(float(accounts)) / touched.n).ln() * IDF_GRID).round() / IDF_GRID,
     )
 
 
