@@ -14,6 +14,7 @@ from trollscope.cli.options import (
     EXACT_CSV_HELP,
     MEMORY_HELP,
     LazyChoice,
+    case_argument,
     detect_options,
     input_options,
     signal_names,
@@ -182,7 +183,7 @@ def evaluate_cmd(
 
 
 @cli.command("edges")
-@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@case_argument
 @click.option(
     "--trace",
     "trace_name",
@@ -259,7 +260,7 @@ def edges_cmd(
 
 
 @cli.command("signals")
-@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@case_argument
 @click.option(
     "--signal",
     "names",
@@ -297,7 +298,7 @@ def signals_cmd(case_path: Path, names: tuple[str, ...], alpha: float, as_json: 
 
 
 @cli.command("avatars")
-@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@case_argument
 @click.option(
     "--folder",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -327,7 +328,7 @@ def avatars_cmd(case_path: Path, folder: Path | None, hide_progress: bool) -> No
 
 
 @cli.command("detect")
-@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@case_argument
 @detect_options
 @friendly
 def detect_cmd(
@@ -390,7 +391,7 @@ def scan_cmd(
 
 
 @cli.command("export")
-@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@case_argument
 @click.option(
     "--format",
     "fmt",
@@ -426,7 +427,7 @@ def export_cmd(case_path: Path, fmt: str, what: str, out_path: Path, exact_csv: 
 
 
 @cli.command("report")
-@click.argument("case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@case_argument
 @click.option(
     "-o",
     "--out",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -18,6 +19,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULTS = DetectParams()
+
+# The CASE argument of every command that reads an existing case.
+case_argument = click.argument(
+    "case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 
 EXACT_CSV_HELP = (
     "Write CSV cells exactly as the data has them. By default a text cell beginning with "
