@@ -329,25 +329,32 @@ class Activity:
                 tokens[i] = words.ADJECTIVES[self.u.pick(len(words.ADJECTIVES))]
         return " ".join(tokens)
 
-    def _latest_before(self, authors: set[str], when: float, k: int) -> Post | None:
-        """The k-th latest original post by `authors` before `when` (today or yesterday)."""
-        limit = EPOCH + timedelta(seconds=when)
+    def _originals_by(self, authors: set[str]) -> list[Post]:
+        """Today's and yesterday's original posts by `authors`, latest first. Found once
+        per farm and day, not once per directive: a campaign collection's farms issue
+        hundreds of directives a day, and the pool holds a day's organic posts."""
         found = [
             p
             for p in self.pool_today + self.pool_yesterday
-            if p.account_id in authors and p.kind == Kind.POST and p.created_at < limit
+            if p.account_id in authors and p.kind == Kind.POST
         ]
-        if not found:
-            return None
         found.sort(key=lambda p: p.created_at, reverse=True)
-        return found[k % min(len(found), 3)]
+        return found
+
+    def _latest_before(self, found: list[Post], when: float, k: int) -> Post | None:
+        """The k-th latest of `found` (latest first) before `when`."""
+        limit = EPOCH + timedelta(seconds=when)
+        before = [p for p in found if p.created_at < limit]
+        if not before:
+            return None
+        return before[k % min(len(before), 3)]
 
     def _farm_day(self, f: int, spec: FarmSpec, day_start: int, d: int) -> list[Post]:
         members = self.farm_members[f]
         out: list[Post] = []
         # Directive 1: applaud the chosen accounts (repost their latest posts). Directives
         # are issued in office hours, so they point at posts made before them.
-        amplified = {self.ids[int(a)] for a in self.pop.amplified[f]}
+        amplified = self._originals_by({self.ids[int(a)] for a in self.pop.amplified[f]})
         t0s = self._shift_times(day_start, spec, spec.directives_per_day)
         for k in range(spec.directives_per_day):
             target = self._latest_before(amplified, float(t0s[k]), k)
@@ -376,7 +383,7 @@ class Activity:
                     )
                 )
         # Directive 3: swarm the critics' posts with replies.
-        critics = {self.ids[int(a)] for a in self.pop.critics[f]}
+        critics = self._originals_by({self.ids[int(a)] for a in self.pop.critics[f]})
         t0s = self._shift_times(day_start, spec, spec.swarms_per_day)
         for k in range(spec.swarms_per_day):
             target = self._latest_before(critics, float(t0s[k]), k)
