@@ -4,6 +4,11 @@ A farm's knobs follow public reporting on troll farms (batch-created accounts, t
 profiles, office hours, daily directives, copy-paste text in several languages, shared
 avatars, camouflage). `stealth` presets set them from blatant (0) to subtle (3); any knob
 can still be set by hand after a preset.
+
+Hard cases (news shocks, copy-paste chains, live events) are organic behaviour that looks
+synchronous; campaign collection keeps the farms as a large share of the data, as in a
+data set collected on the farms' own hashtags. `scenario()` names the combinations that
+benchmarks and tests use. docs/simulate.md describes every knob and preset.
 """
 
 from __future__ import annotations
@@ -159,6 +164,37 @@ class SimulationConfig:
     communities: tuple[CommunitySpec, ...] = field(
         default_factory=lambda: (CommunitySpec(size=60), CommunitySpec(size=35, follow_rate=0.5))
     )
+    # Hard cases: organic, unlabelled behaviour that looks coordinated. All are off by
+    # default, and off they draw no random numbers, so a seed gives the bytes it always did.
+    # News shocks, per day: an outlet posts a link and hundreds of accounts share it in
+    # their own posts (or repost the outlet) within minutes, with a tail over hours.
+    news_shocks_per_day: float = 0.0
+    news_shock_median: int = 300
+    # Copy-paste chains, per day: one long text copied by tens to hundreds of accounts,
+    # each copying an earlier adopter, over hours.
+    copy_chains_per_day: float = 0.0
+    copy_chain_median: int = 120
+    # Live events, per day: a show or match with its hashtag; live-tweeters post on it
+    # 10-40 times each within one to two hours.
+    live_events_per_day: float = 0.0
+    live_event_median: int = 100
+    # Which posts are written: "all", or "campaign": what collecting the farms' hashtags
+    # gives, the farms being `campaign_share` of the posts written (see Activity).
+    collection: str = "all"
+    campaign_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.collection not in COLLECTIONS:
+            raise ValueError(f"collection must be one of {COLLECTIONS}, not {self.collection!r}")
+        if not 0.0 < self.campaign_share < 1.0:
+            raise ValueError(f"campaign_share must be between 0 and 1, not {self.campaign_share}")
+        if self.collection == "campaign" and not self.farms:
+            raise ValueError("a campaign collection needs at least one farm")
+
+    @property
+    def has_hard_cases(self) -> bool:
+        """Whether any knob added with the hard cases differs from its default."""
+        return any(getattr(self, k) != v for k, v in HARD_CASE_DEFAULTS.items())
 
     def with_stealth(self, stealth: int) -> SimulationConfig:
         """The same data set with every farm's knobs set to the `stealth` preset."""
@@ -167,3 +203,77 @@ class SimulationConfig:
             for f in self.farms
         )
         return replace(self, farms=farms)
+
+
+COLLECTIONS = ("all", "campaign")
+# The knobs added with the hard cases and their defaults: a manifest records them only when
+# one is set, so that data sets made without them keep their manifest's bytes too.
+HARD_CASE_DEFAULTS: dict[str, object] = {
+    "news_shocks_per_day": 0.0,
+    "news_shock_median": 300,
+    "copy_chains_per_day": 0.0,
+    "copy_chain_median": 120,
+    "live_events_per_day": 0.0,
+    "live_event_median": 100,
+    "collection": "all",
+    "campaign_share": 0.5,
+}
+
+SCENARIOS = ("default", "campaign", "organic-hard", "hashtag-bursty")
+# Posts of one live-tweeter in a live event (uniformly, inclusive), and their mean.
+LIVE_POSTS = (10, 40)
+LIVE_POSTS_EACH = sum(LIVE_POSTS) / 2
+
+
+def scenario(name: str, posts: int, seed: int = 1, stealth: int | None = None) -> SimulationConfig:
+    """A named data set for benchmarks and tests (docs/simulate.md says what each stresses).
+
+    - "default": the default data set (28 days, two farms, two communities, cascades).
+    - "campaign": five days collected on the farms' hashtags; farms write half the posts.
+    - "organic-hard": five days, no farms or communities; news shocks (1/day), copy-paste
+      chains (2/day), a live event (1/day) and the usual viral cascades.
+    - "hashtag-bursty": three days, no farms or communities; most posts are live events,
+      four a day, each on its own hashtag.
+
+    `stealth` (0 when None) sets the farms' preset; scenarios without farms ignore it.
+    Live events are sized from `posts` so that they are the intended share of the posts
+    at any size (a fixed size would swamp a small data set or vanish in a large one).
+    """
+    base = SimulationConfig(posts=posts, seed=seed)
+    level = 0 if stealth is None else stealth
+    if name == "default":
+        return base.with_stealth(level)
+    if name == "campaign":
+        return replace(base, days=5, collection="campaign", campaign_share=0.5).with_stealth(level)
+    if name == "organic-hard":
+        days = 5
+        return replace(
+            base,
+            days=days,
+            farms=(),
+            communities=(),
+            news_shocks_per_day=1.0,
+            copy_chains_per_day=2.0,
+            live_events_per_day=1.0,
+            # About 30% of a day's posts in its live event, up to 100 live-tweeters.
+            live_event_median=_live_median(0.3 * posts / days, 1.0, cap=100),
+        )
+    if name == "hashtag-bursty":
+        days, per_day = 3, 4.0
+        return replace(
+            base,
+            days=days,
+            farms=(),
+            communities=(),
+            live_events_per_day=per_day,
+            # About 70% of the posts in live events, however large the data set.
+            live_event_median=_live_median(0.7 * posts / days, per_day, cap=None),
+        )
+    raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
+
+
+def _live_median(posts_per_day: float, events_per_day: float, cap: int | None) -> int:
+    """Median live-tweeters per event for live events to hold `posts_per_day` posts a day
+    (at least 20, so that an event is still a burst of many accounts)."""
+    median = max(20, round(posts_per_day / events_per_day / LIVE_POSTS_EACH))
+    return median if cap is None else min(cap, median)

@@ -30,7 +30,7 @@ from trollscope.ingest.batches import BatchBuilder
 from trollscope.ingest.writers import WRITERS
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, Account, Kind, Post
 from trollscope.simulate.activity import Activity
-from trollscope.simulate.config import SimulationConfig
+from trollscope.simulate.config import HARD_CASE_DEFAULTS, SimulationConfig
 from trollscope.simulate.population import COMMUNITY, FARM, Population, build
 
 # Real formats the simulator writes, and their file names.
@@ -53,9 +53,27 @@ class SimulationResult:
     community_members: int = 0
     cascade_sizes: list[int] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # Posts made before a campaign collection's sample (equal to `posts` otherwise), posts
+    # by farm members (written), and the accounts taking part in each hard case.
+    generated_posts: int = 0
+    farm_posts: int = 0
+    news_shock_sizes: list[int] = field(default_factory=list)
+    copy_chain_sizes: list[int] = field(default_factory=list)
+    live_event_sizes: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Result fields added with the hard cases: a manifest holds them only when a hard-case knob
+# is set, so that data sets made without them keep their manifest's bytes.
+_HARD_CASE_RESULTS = (
+    "generated_posts",
+    "farm_posts",
+    "news_shock_sizes",
+    "copy_chain_sizes",
+    "live_event_sizes",
+)
 
 
 def simulate(
@@ -77,6 +95,8 @@ def simulate(
     result.files += [FORMAT_FILES[fmt] for fmt in formats]
     # No paths or clock times in the manifest: the same seed must give the same bytes.
     summary = {k: v for k, v in result.as_dict().items() if k != "out_dir"}
+    if not cfg.has_hard_cases:
+        summary = {k: v for k, v in summary.items() if k not in _HARD_CASE_RESULTS}
     manifest = {"config": _config_json(cfg), "result": summary}
     (out / "manifest.json").write_text(
         json.dumps(manifest, indent=2, sort_keys=True) + "\n", "utf-8"
@@ -86,24 +106,35 @@ def simulate(
 
 
 def _canonical(cfg: SimulationConfig, out: Path, progress: Progress | None) -> SimulationResult:
-    """posts.parquet, accounts.parquet and labels.csv."""
+    """posts.parquet, accounts.parquet and labels.csv. Accounts and labels are written
+    after the posts: a campaign collection lists only the accounts its sample holds."""
     rng = np.random.default_rng(cfg.seed)
     pop = build(cfg, rng)
-    result = SimulationResult(out_dir=str(out), accounts=len(pop.accounts))
-    result.farm_members = int((pop.role == FARM).sum())
-    result.community_members = int((pop.role == COMMUNITY).sum())
-
-    _write_accounts(out / "accounts.parquet", pop.accounts)
-    _write_labels(out / "labels.csv", pop)
+    result = SimulationResult(out_dir=str(out))
     activity = Activity(cfg, pop, rng)
     with pq.ParquetWriter(out / "posts.parquet", POSTS_SCHEMA, compression="zstd") as sink:
         for d in range(cfg.days):
             posts, stats = activity.day(d)
             sink.write_table(_posts_table(posts))
             result.posts += stats.posts
+            result.generated_posts += stats.generated
+            result.farm_posts += stats.farm_posts
             result.cascade_sizes += stats.cascade_sizes
+            result.news_shock_sizes += stats.news_shock_sizes
+            result.copy_chain_sizes += stats.copy_chain_sizes
+            result.live_event_sizes += stats.live_event_sizes
             if progress:
                 progress(stats.posts)
+    # Every account, or (campaign collection) those that author a written post: the
+    # accounts such a data set holds.
+    keep = activity.appearing if activity.campaign else np.ones(len(pop.accounts), dtype=bool)
+    result.accounts = int(keep.sum())
+    result.farm_members = int(((pop.role == FARM) & keep).sum())
+    result.community_members = int(((pop.role == COMMUNITY) & keep).sum())
+    _write_accounts(
+        out / "accounts.parquet", [a for a, k in zip(pop.accounts, keep, strict=True) if k]
+    )
+    _write_labels(out / "labels.csv", pop, keep)
     result.files = ["posts.parquet", "accounts.parquet", "labels.csv"]
     return result
 
@@ -205,12 +236,15 @@ def _write_accounts(path: Path, accounts: list[Account]) -> None:
     pq.write_table(table.cast(ACCOUNTS_SCHEMA), path, compression="zstd")
 
 
-def _write_labels(path: Path, pop: Population) -> None:
-    """account_id, farm_id (empty for organic), community_id (empty unless a member)."""
+def _write_labels(path: Path, pop: Population, keep: np.ndarray) -> None:
+    """account_id, farm_id (empty for organic), community_id (empty unless a member), for
+    the accounts marked in `keep`."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(("account_id", "farm_id", "community_id"))
         for i, account in enumerate(pop.accounts):
+            if not keep[i]:
+                continue
             farm = f"farm{int(pop.farm[i]) + 1}" if pop.farm[i] >= 0 else ""
             community = f"community{int(pop.community[i]) + 1}" if pop.community[i] >= 0 else ""
             out.writerow((account.account_id, farm, community))
@@ -219,4 +253,7 @@ def _write_labels(path: Path, pop: Population) -> None:
 def _config_json(cfg: SimulationConfig) -> dict[str, Any]:
     data = asdict(cfg)
     data["start"] = cfg.start.isoformat()
+    if not cfg.has_hard_cases:
+        for name in HARD_CASE_DEFAULTS:
+            del data[name]
     return data

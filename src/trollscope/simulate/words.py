@@ -224,6 +224,22 @@ LOCATIONS = (
     "Istanbul",
 )
 
+# Copy-paste chains ("copy this to your status"): harmless texts of 12 words or more, so
+# that a copied text is unmistakably the same text. Each fills in a city, an adjective and
+# a topic, which makes thousands of distinct texts.
+COPY_TEXTS = (
+    "Copy and paste this to your status if you enjoy {topic} and a {adj} walk in {city}",
+    "Put this on your page for one hour if {topic} made your week in {city} a bit {adj}",
+    "I am copying this from a friend: share a {adj} memory of {topic} from your days in {city}",
+    "Only real friends will copy this: a {adj} morning in {city} and some {topic} is all I need",
+    "Copy this if you have ever spent a {adj} afternoon in {city} reading about {topic} with tea",
+    "Paste this to your status if you think {topic} in {city} is {adj} and everyone should try it",
+    "Share this on your wall if you remember your first {adj} day of {topic} lessons in {city}",
+    "Copy and paste if you would rather spend a {adj} Sunday in {city} with {topic} than anywhere",
+)
+# What people add to a text they copy.
+COPY_ENDINGS = ("🙂", "❤️", "🙏", "✨")
+
 # Farm profile templates: the same words in every bio (public reporting on farms).
 FARM_BIO_TEMPLATES = (
     "{name} | human rights | freedom",
