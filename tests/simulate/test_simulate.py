@@ -173,15 +173,35 @@ def test_default_scenario_has_viral_cascades_and_communities(tmp_path: Path) -> 
     assert communities is not None and communities[0] >= 1
 
 
+ROUNDTRIP = SimulationConfig(posts=5_000, days=3, accounts_per_post=0.1)
+ROUNDTRIPS = {
+    "default": ROUNDTRIP,
+    # Posts starting with a mention, replies with hashtags, emoji, shared links.
+    "hard-cases": replace(
+        ROUNDTRIP,
+        news_shocks_per_day=1.0,
+        news_shock_median=100,
+        copy_chains_per_day=1.0,
+        live_events_per_day=1.0,
+        live_event_median=20,
+    ),
+    # A sample: reposts and replies whose targets are not in the data.
+    "campaign": replace(ROUNDTRIP, collection="campaign"),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(ROUNDTRIPS))
 @pytest.mark.parametrize("fmt", ["twarc2", "io-tweets"])
-def test_real_formats_ingest_without_rejects_and_match_canonical(fmt: str, tmp_path: Path) -> None:
+def test_real_formats_ingest_without_rejects_and_match_canonical(
+    fmt: str, scenario: str, tmp_path: Path
+) -> None:
     from trollscope.ingest.run import ingest
     from trollscope.ingest.writers import WRITERS
     from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
     from trollscope.simulate import FORMAT_FILES, read_posts
     from trollscope.simulate.run import read_accounts
 
-    cfg = SimulationConfig(posts=5_000, days=3, accounts_per_post=0.1)
+    cfg = ROUNDTRIPS[scenario]
     simulate(cfg, tmp_path / "sim", formats=(fmt,))
     case = tmp_path / "case.duckdb"
     result = ingest(case, [tmp_path / "sim" / FORMAT_FILES[fmt]], fmt=fmt)
