@@ -26,6 +26,10 @@ DIURNAL = np.array(
 )
 DIURNAL /= DIURNAL.sum()
 POST_ID_BASE = 1_600_000_000_000_000_000
+# An organic reaction that would come before its target waits for it: at least two minutes,
+# then an exponential delay (the post has to be seen first).
+REACTION_MIN_S = 120.0
+REACTION_MEAN_S = 2400.0
 DAY = 86_400
 # Share of organic originals that use a campaign hashtag of the day (campaign collection).
 ORGANIC_CAMPAIGN_TAG = 0.03
@@ -176,8 +180,19 @@ class Activity:
             mentions=[mention] if mention else [],
         )
 
+    def _after(self, target: Post, when: float) -> float:
+        """A reaction's time: `when`, or, if that comes before the target exists, a human
+        delay after it. (Clamping such reactions to one second after the target, as this
+        did before, put 15% of organic reposts and 25% of replies at exactly +1 s: an
+        organic crowd in lockstep that no real data shows, which a detector of
+        synchrony rightly flagged.)"""
+        created = (target.created_at - EPOCH).total_seconds()
+        if when > created:
+            return when
+        return created + REACTION_MIN_S - REACTION_MEAN_S * math.log(1.0 - self.u())
+
     def _repost(self, author: int, target: Post, when: float) -> Post:
-        when = max(when, (target.created_at - EPOCH).total_seconds() + 1)
+        when = self._after(target, when)
         target_handle = self.handles[self._index(target.account_id)]
         return Post(
             platform=PLATFORM,
@@ -202,7 +217,7 @@ class Activity:
         text: str | None = None,
         hashtags: list[str] | None = None,
     ) -> Post:
-        when = max(when, (target.created_at - EPOCH).total_seconds() + 1)
+        when = self._after(target, when)
         target_handle = self.handles[self._index(target.account_id)]
         lang = words.LANGUAGES[int(self.pop.lang[author])]
         body = text if text is not None else self._sentence(lang)
@@ -222,7 +237,7 @@ class Activity:
         )
 
     def _quote(self, author: int, target: Post, when: float) -> Post:
-        when = max(when, (target.created_at - EPOCH).total_seconds() + 1)
+        when = self._after(target, when)
         lang = words.LANGUAGES[int(self.pop.lang[author])]
         return Post(
             platform=PLATFORM,
