@@ -13,14 +13,17 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from tests.conftest import query
 from trollscope.detect.networks import simes_log_p
-from trollscope.detect.pairtest import log_pvalues, pair_tests, sync_log_pvalues
+from trollscope.detect.pairtest import log_pvalues, pair_tests
 from trollscope.detect.params import DetectParams
 from trollscope.detect.run import detect
 from trollscope.engine.run import edges
+from trollscope.ingest.readers import ReadOptions
+from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import ingest
 
 HOUR = 3600
@@ -81,13 +84,64 @@ def test_evidence_names_the_period_in_words() -> None:
     assert period_words(0.5) == "0.5-second period"
 
 
-def test_sync_pvalue_is_the_conditional_binomial_tail() -> None:
-    rho = 0.1
-    # Two of two shared keys met within the window: rho^2 / P(at least one).
-    want = rho**2 / (1 - (1 - rho) ** 2)
-    got = sync_log_pvalues(np.array([2, 1]), np.array([2, 5]), rho)
-    assert math.isclose(math.exp(got[0]), want, rel_tol=1e-9)
-    assert got[1] == 0.0
+def _tagged(tmp_path: Path, case_path: Path, rows: list[tuple[str, str, int, str]]) -> None:
+    """Ingest (post id, account, seconds, hashtag) rows; a post's rows give its tags."""
+    path = tmp_path / "tags.csv"
+    lines = ["id,user,t,tag", *(f"{p},{a},{t},{g}" for p, a, t, g in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = parse_mapping("post=id,account=user,time=t,hashtag=tag")
+    ingest(case_path, [path], options=ReadOptions(mapping=mapping))
+
+
+def _background(rng: random.Random) -> list[tuple[str, str, int, str]]:
+    """Forty accounts using twenty tags at random over a day: the popularity around."""
+    return [
+        (f"bg{a}-{i}", f"bg{a}", rng.randrange(24 * HOUR), f"tag{rng.randrange(20)}")
+        for a in range(40)
+        for i in range(12)
+    ]
+
+
+def test_live_tweeters_whose_bursts_overlap_are_not_synchronised(
+    tmp_path: Path, case_path: Path
+) -> None:
+    """Two accounts live-tweet three shows, thirty posts each on the show's tag within its
+    hour: they meet within a minute on every show's tag. Each show is one unit whose
+    meeting the jitter makes certain (30 x 30 chances), so nothing is significant; with
+    one rate per key, the three tags were three rare coincidences."""
+    rng = random.Random(5)
+    rows = _background(rng)
+    for show in range(3):
+        start = show * 8 * HOUR
+        for account in ("x", "y"):
+            for i in range(30):
+                rows.append(
+                    (f"{account}{show}-{i}", account, start + rng.randrange(HOUR), f"show{show}")
+                )
+    _tagged(tmp_path, case_path, rows)
+    edges(case_path, "co-hashtag", 60)
+    tested = pair_tests(duckdb.connect(str(case_path)), "co-hashtag", 6 * HOUR).table
+    pair = tested.filter(pc.equal(tested.column("account_a"), "x"))
+    assert pair.column("keys").to_pylist() == [3]  # they met within the window on all three
+    assert pair.column("sync_periods").to_pylist() == [3]
+    assert pair.column("sync_expected").to_pylist() == [3.0]  # each unit: certain to meet
+    assert math.exp(pair.column("sync_log_p")[0].as_py()) > 0.5
+
+
+def test_one_post_with_many_tags_is_one_coincidence(tmp_path: Path, case_path: Path) -> None:
+    """x and y each post once, ten seconds apart, with the same six tags, and never
+    again: six keys met within the window, but one pair of posts, so one unit."""
+    rng = random.Random(6)
+    rows = _background(rng)
+    for account, t in (("x", 5 * HOUR), ("y", 5 * HOUR + 10)):
+        rows += [(f"{account}-post", account, t, f"rare{k}") for k in range(6)]
+    _tagged(tmp_path, case_path, rows)
+    edges(case_path, "co-hashtag", 60)
+    tested = pair_tests(duckdb.connect(str(case_path)), "co-hashtag", 6 * HOUR).table
+    pair = tested.filter(pc.equal(tested.column("account_a"), "x"))
+    assert pair.column("keys").to_pylist() == [6]
+    assert pair.column("sync_periods").to_pylist() == [1]
+    assert pair.column("sync_log_p").to_pylist() == [0.0]
 
 
 def test_synchrony_rate_matches_the_resampled_jitter_null() -> None:
@@ -185,10 +239,18 @@ def test_a_synchronised_farm_is_one_network_and_nobody_else_is_flagged(
     assert _networks(case_path) == [{f"f{m}" for m in range(5)}]
     assert result.flagged_accounts == 5 and result.networks == 1
     assert result.significant["co-repost"] == 10  # every pair of the five
-    lines = [str(r[0]) for r in query(case_path, "SELECT line FROM account_evidence")]
+    pairs = query(case_path, "SELECT line FROM account_evidence WHERE test = 'pair'")
+    lines = [str(r[0]) for r in pairs]
     assert len(lines) == 5 * 4  # each member, its four partners
     assert all(line.startswith("reposted 12 of the same posts as @f") for line in lines)
     assert all("within 60 s" in line for line in lines)
+    # And each member's account test: the same posts as its four partners, every time.
+    own = query(case_path, "SELECT line FROM account_evidence WHERE test = 'account'")
+    assert len(own) == 5
+    assert all(
+        str(r[0]).startswith("reposted the same posts as 4 other accounts within 60 s, on 12")
+        for r in own
+    )
     net = query(case_path, "SELECT size, pairs, density, traces FROM networks")[0]
     assert net[:3] == (5, 10, 1.0)
     assert net[3] == [{"trace": "co-repost", "pairs": 10}]
@@ -363,8 +425,10 @@ def test_detect_and_scan_print_hostile_strings_literally(tmp_path: Path) -> None
     assert "[i]x[/i]" in result.stdout
     assert "[b]v[/b]" in result.stdout
     case = out_dir / "case.duckdb"
-    lines_of_f0 = query(case, "SELECT line FROM account_evidence WHERE account_id = 'f0'")
-    assert all("@[blink]f" in str(line[0]) for line in lines_of_f0)
+    lines_of_f0 = query(
+        case, "SELECT line FROM account_evidence WHERE account_id = 'f0' AND test = 'pair'"
+    )
+    assert lines_of_f0 and all("@[blink]f" in str(line[0]) for line in lines_of_f0)
 
     again = CliRunner().invoke(cli, ["detect", str(case), "--trace", "co-repost", "--json"])
     assert again.exit_code == 0, again.output

@@ -419,15 +419,25 @@ def test_accounts_are_ordered_as_texts_and_platforms_never_meet(
 
 def test_scratch_tables_are_dropped(tmp_path: Path, case_path: Path) -> None:
     from trollscope.case import Case
-    from trollscope.engine.run import compute_edges
+    from trollscope.engine.run import compute_edges, drop_scratch
     from trollscope.traces import TRACES
 
     rows = [("o1", "a", "1", 100), ("o1", "b", "2", 101), ("o2", "a", "3", 5)]
     ingest(case_path, [_shares(tmp_path, rows)])
     sql = "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY ALL"
     with Case.open(case_path) as case:
-        assert compute_edges(case.con, TRACES["co-repost"], 60, keep_rows=True) == (1, 1)
-        assert case.con.execute(sql).fetchall() == [("ts_rows",)]
+        assert compute_edges(case.con, TRACES["co-repost"], 60, keep_scratch=True) == (1, 1)
+        kept = {str(r[0]) for r in case.con.execute(sql).fetchall()}
+        assert kept == {
+            "ts_rows",
+            "ts_pairs",
+            "ts_id_rows",
+            "ts_account_ids",
+            "ts_key_ids",
+            "ts_multi",
+        }
+        drop_scratch(case.con)
+        assert case.con.execute(sql).fetchall() == []
         compute_edges(case.con, TRACES["co-repost"], 60)
         assert case.con.execute(sql).fetchall() == []
     assert query(case_path, "SELECT account_a, account_b FROM edges") == [("a", "b")]

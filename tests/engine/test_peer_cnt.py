@@ -639,8 +639,8 @@ def test_simulated_pairs_equal_the_peers(simulated: Simulated, network: str) -> 
 def test_simulated_co_link_equals_the_peers_without_repost_links(simulated: Simulated) -> None:
     """Co-link on the simulated posts: with CNT's empty-URL fault set aside, and the links
     of reposts set aside on our side (CNT never stores them, see
-    test_cnt_skips_links_in_reposts), the directed weights are equal. Most of our co-link
-    pairs here come from reposts, which carry their original's links."""
+    test_cnt_skips_links_in_reposts), the directed weights are equal. Ours hold more
+    pairs: reposts carry their original's links."""
     kinds = {post: kind for post, (kind, _) in simulated.posts.items()}
 
     def no_repost(post_a: str, post_b: str) -> bool:
@@ -648,7 +648,7 @@ def test_simulated_co_link_equals_the_peers_without_repost_links(simulated: Simu
 
     ours = simulated.ours["co_link"]
     assert as_cnt(ours, no_repost) == without_loops(simulated.cnt["co_link"])
-    assert len(ours) > 10 * len(pairs(simulated.cnt["co_link"]))
+    assert len(ours) > len(pairs(simulated.cnt["co_link"]))
 
 
 @pytest.mark.slow

@@ -56,6 +56,17 @@ def spark_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "reply_to=reply,phash=phash,account_created_at=acreated"
     )
     ingest(case, [mixed], options=ReadOptions(mapping=mapping, platform="forum"))
+    # Quotes within a window of each other (the simulator's organic quotes rarely are).
+    quotes = tmp_path / "quotes.csv"
+    quotes.write_text("post,user,time,quoted\nq1,a,1000,x1\nq2,b,1030,x1\nq3,c,5000,x1\n")
+    ingest(
+        case,
+        [quotes],
+        options=ReadOptions(
+            mapping=parse_mapping("post=post,account=user,time=time,quote_of=quoted"),
+            platform="forum",
+        ),
+    )
     simulate(SimulationConfig(posts=3_000, days=1), tmp_path / "sim", formats=("twarc2",))
     ingest(case, [tmp_path / "sim" / "twarc2.jsonl"])
     return case

@@ -380,7 +380,9 @@ def test_a_failed_second_table_leaves_neither(
     import trollscope.report.export as module
 
     original = module._graph_edges_sql
-    monkeypatch.setattr(module, "_graph_edges_sql", lambda flat: original(flat) + " LIMIT 'x'")
+    monkeypatch.setattr(
+        module, "_graph_edges_sql", lambda flat, links=True: original(flat, links) + " LIMIT 'x'"
+    )
     with pytest.raises(duckdb.Error):
         export(case, tmp_path / "farm.csv", "csv")
     assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,8 @@ that fills it (and replaced whole by that stage's next run):
   why two forms), and `skipped_keys`;
 - signals and detection: `account_signals`, the signals' own tables (`SIGNAL_TABLES`, whose
   columns are the Arrow schemas of the signal that writes them), `pair_tests`,
-  `networks`, `account_scores`, `account_evidence`, `detect_runs`.
+  `account_tests`, `burst_tests`, `cohort_tests`, `networks`, `network_edges`, `account_scores`,
+  `account_evidence`, `detect_runs`.
 
 `SCHEMA_VERSION` is the version of the whole file; `Case.open` refuses another one with a
 clear error. Version 1 covers every table below. A change a case of version 1 can absorb
@@ -182,13 +183,42 @@ PAIR_TESTS_DDL = """CREATE TABLE pair_tests (
     trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
     account_a VARCHAR NOT NULL, account_b VARCHAR NOT NULL, keys BIGINT NOT NULL,
     coactions BIGINT NOT NULL, shared BIGINT NOT NULL, expected DOUBLE NOT NULL,
-    repeat_log_p DOUBLE NOT NULL, sync_log_p DOUBLE NOT NULL, log_p DOUBLE NOT NULL,
+    sync_periods BIGINT NOT NULL, sync_expected DOUBLE NOT NULL, repeat_log_p DOUBLE NOT NULL,
+    sync_log_p DOUBLE NOT NULL, log_p DOUBLE NOT NULL, weight DOUBLE NOT NULL,
     q_value DOUBLE NOT NULL, significant BOOLEAN NOT NULL)"""
+
+ACCOUNT_TESTS_DDL = """CREATE TABLE account_tests (
+    trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL, units BIGINT NOT NULL, met BIGINT NOT NULL,
+    expected DOUBLE NOT NULL, partners BIGINT NOT NULL, log_p DOUBLE NOT NULL,
+    weight DOUBLE NOT NULL, q_value DOUBLE NOT NULL, significant BOOLEAN NOT NULL)"""
+
+BURST_TESTS_DDL = """CREATE TABLE burst_tests (
+    trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
+    key VARCHAR NOT NULL, accounts BIGINT NOT NULL, burst BIGINT NOT NULL,
+    expected DOUBLE NOT NULL, start_us BIGINT NOT NULL, members VARCHAR[], log_p DOUBLE NOT NULL,
+    weight DOUBLE NOT NULL, q_value DOUBLE NOT NULL, significant BOOLEAN NOT NULL)"""
+
+COHORT_TESTS_DDL = """CREATE TABLE cohort_tests (
+    trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
+    cohort VARCHAR NOT NULL, signal VARCHAR NOT NULL, members VARCHAR[], keys BIGINT NOT NULL,
+    periods BIGINT NOT NULL, best_burst BIGINT NOT NULL, best_window_s DOUBLE NOT NULL,
+    log_p DOUBLE NOT NULL, weight DOUBLE NOT NULL, q_value DOUBLE NOT NULL,
+    significant BOOLEAN NOT NULL)"""
+
+# The links Leiden grouped the networks by, one row per account pair and the test that
+# links them: a significant pair ("pair"), or two accounts significant in their account
+# tests that co-acted ("account"); a significant burst or cohort links its members
+# ("burst", "cohort").
+NETWORK_EDGES_DDL = """CREATE TABLE network_edges (
+    network BIGINT NOT NULL, platform VARCHAR NOT NULL, account_a VARCHAR NOT NULL,
+    account_b VARCHAR NOT NULL, test VARCHAR NOT NULL, trace VARCHAR NOT NULL)"""
 
 NETWORKS_DDL = """CREATE TABLE networks (
     network BIGINT NOT NULL, rank BIGINT NOT NULL, size BIGINT NOT NULL,
     pairs BIGINT NOT NULL, density DOUBLE NOT NULL, log_p DOUBLE NOT NULL,
     traces STRUCT(trace VARCHAR, pairs BIGINT)[],
+    found_by STRUCT(test VARCHAR, trace VARCHAR, found BIGINT)[],
     signals STRUCT(signal VARCHAR, flagged BIGINT, share DOUBLE, background DOUBLE,
                    p_value DOUBLE)[],
     inauthentic BOOLEAN NOT NULL, verdict VARCHAR NOT NULL,
@@ -204,7 +234,7 @@ ACCOUNT_SCORES_DDL = """CREATE TABLE account_scores (
 
 ACCOUNT_EVIDENCE_DDL = """CREATE TABLE account_evidence (
     platform VARCHAR NOT NULL, account_id VARCHAR NOT NULL, rank BIGINT NOT NULL,
-    trace VARCHAR NOT NULL, partner_id VARCHAR NOT NULL, partner_handle VARCHAR,
+    test VARCHAR NOT NULL, trace VARCHAR NOT NULL, partner_id VARCHAR, partner_handle VARCHAR,
     keys BIGINT NOT NULL, shared BIGINT NOT NULL, expected DOUBLE NOT NULL,
     log_p DOUBLE NOT NULL, line VARCHAR NOT NULL)"""
 
@@ -230,6 +260,10 @@ TABLES: dict[str, str] = {
     "account_signals": _SIGNALS,
     **{name: "avatars" if name == "avatar_hashes" else _SIGNALS for name in SIGNAL_TABLES},
     "pair_tests": _DETECT,
+    "account_tests": _DETECT,
+    "burst_tests": _DETECT,
+    "cohort_tests": _DETECT,
+    "network_edges": _DETECT,
     "networks": _DETECT,
     "account_scores": _DETECT,
     "account_evidence": _DETECT,

@@ -206,23 +206,32 @@ def detection_tables(case_path: Path, found: Detection, fdr: float) -> None:
     result = found.result
     tested = sum(result.tested.values())
     significant = sum(result.significant.values())
+    groups = ", ".join(
+        f"{sum(sig.values()):,} of {sum(all_.values()):,} {what}"
+        for what, all_, sig in (
+            ("account tests", result.accounts_tested, result.accounts_significant),
+            ("burst tests", result.bursts_tested, result.bursts_significant),
+            ("cohort tests", result.cohorts_tested, result.cohorts_significant),
+        )
+    )
     out.print(
-        f"{tested:,} account pairs tested, {significant:,} significant at q = {fdr:g}; "
-        f"{result.flagged_accounts:,} accounts in {result.networks:,} networks "
-        f"({result.inauthentic_networks:,} with inauthentic signs). Kept in {case_path}.",
+        f"{tested:,} account pairs tested, {significant:,} significant at q = {fdr:g} "
+        f"(and {groups}); {result.flagged_accounts:,} accounts in {result.networks:,} "
+        f"networks ({result.inauthentic_networks:,} with inauthentic signs). "
+        f"Kept in {case_path}.",
         markup=False,
     )
     if not found.networks:
         return
     table = Table(title="Networks, strongest first", title_justify="left")
-    for col in ("rank", "size", "log10 p", "traces", "verdict", "hashtags", "amplified"):
+    for col in ("rank", "size", "log10 p", "found by", "verdict", "hashtags", "amplified"):
         table.add_column(col, overflow="fold")
     for n in found.networks:
         table.add_row(
             str(n.rank),
             f"{n.size:,}",
             f"{n.log10_p:.0f}",
-            plain(", ".join(n.traces)),
+            plain(", ".join(n.found_by)),
             plain(n.verdict),
             plain(", ".join(n.hashtags)),
             plain(", ".join(n.amplified)),

@@ -8,8 +8,8 @@ shared avatars) of its members compared with the whole case. An authentic commun
 who repost their leader within minutes) is coordinated with organic-looking accounts, and
 the report says so.
 
-All SQL runs over the temp table `ts_det_members (platform, account_id, network)` and the
-case's tables.
+All SQL runs over the temporary tables of `store.py` (the members and the significant
+tests) and the case's tables.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from scipy import stats
 
 from trollscope.case import has_table
 from trollscope.case.schema import NETWORKS_DDL
-
-MEMBERS = "ts_det_members"
-SIGNIFICANT = "ts_det_significant"  # the significant rows of pair_tests
+from trollscope.detect.store import ACCOUNTS, BURST_MEMBERS, COHORT_MEMBERS, MEMBERS, SIGNIFICANT
 
 # Identity signals: what makes an account look inauthentic. content-mix describes
 # behaviour (what share of posts are reposts or copies), which authentic fans share.
@@ -86,6 +84,28 @@ def describe(con: duckdb.DuckDBPyConnection, network_log_p: dict[int, float], al
                        AS traces
                    FROM (SELECT network, trace, count(*) AS pairs FROM inner_pairs GROUP BY ALL)
                    GROUP BY network),
+        found AS (
+            SELECT network, list(struct_pack(test, trace, found) ORDER BY test, trace)
+                       AS found_by
+            FROM (
+                SELECT network, 'pair' AS test, trace, count(*) AS found
+                FROM inner_pairs GROUP BY ALL
+                UNION ALL
+                SELECT m.network, 'account', a.trace, count(*)
+                FROM {ACCOUNTS} a JOIN {MEMBERS} m USING (platform, account_id) GROUP BY ALL
+                UNION ALL
+                SELECT network, 'burst', trace, count(*) FROM (
+                    SELECT m.network, b.trace, b.key, count(*) AS inside, max(b.burst) AS size
+                    FROM {BURST_MEMBERS} b JOIN {MEMBERS} m USING (platform, account_id)
+                    GROUP BY ALL)
+                WHERE 2 * inside > size GROUP BY ALL
+                UNION ALL
+                SELECT network, 'cohort', trace, count(*) FROM (
+                    SELECT m.network, c.trace, c.cohort, count(*) AS inside, max(c.size) AS size
+                    FROM {COHORT_MEMBERS} c JOIN {MEMBERS} m USING (platform, account_id)
+                    GROUP BY ALL)
+                WHERE 2 * inside > size GROUP BY ALL)
+            GROUP BY network),
         sig AS (SELECT network,
                        list(struct_pack(signal, flagged, share, background, p_value)
                             ORDER BY signal) AS signals,
@@ -115,7 +135,8 @@ def describe(con: duckdb.DuckDBPyConnection, network_log_p: dict[int, float], al
                row_number() OVER (ORDER BY l.log_p, s.size DESC, s.network) AS rank,
                s.size, coalesce(pairs.pairs, 0),
                coalesce(pairs.pairs, 0) / greatest(1, s.size * (s.size - 1) / 2),
-               l.log_p, coalesce(traces.traces, []), coalesce(sig.signals, []),
+               l.log_p, coalesce(traces.traces, []), coalesce(found.found_by, []),
+               coalesce(sig.signals, []),
                coalesce(sig.inauthentic, false),
                CASE WHEN coalesce(sig.inauthentic, false)
                     THEN 'coordinated; inauthentic signs: ' || sig.marks
@@ -125,6 +146,7 @@ def describe(con: duckdb.DuckDBPyConnection, network_log_p: dict[int, float], al
                coalesce(langs.languages, [])
         FROM sizes s JOIN ts_det_logp l USING (network)
         LEFT JOIN pairs USING (network) LEFT JOIN traces USING (network)
+        LEFT JOIN found USING (network)
         LEFT JOIN sig USING (network) LEFT JOIN tags USING (network)
         LEFT JOIN amp USING (network) LEFT JOIN att USING (network)
         LEFT JOIN langs USING (network)"""

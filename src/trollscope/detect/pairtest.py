@@ -27,18 +27,32 @@ pair is only tested when it has met: p = P(X >= S) / P(X >= 1).
 Repetition is half of coordination; the other half is synchrony. Accounts that follow
 each other's topics hours apart (the same objects, never within the window) repeat
 without being synchronised, and a jitter of each account's timeline by its own offset
-within +-J (the reference null of DESIGN.md) keeps exactly that. So a pair must also
-show synchrony: of the keys it shares in one period, K met within the window. Under the
-jitter null, a meeting on a key in the same period falls within W with probability about
-rho = (2W + tick) / P (the offset difference spreads the two times over the period;
-tick: the data's clock tick, since minute-stamped data meets on a lattice), so
-K ~ Binomial(max(S, K), rho), again conditioned on K >= 1.
+(the reference null of DESIGN.md; here one offset per account and period, uniform over
+the period) keeps exactly that. So a pair must also show synchrony, counted in units
+that the jitter cannot multiply:
+
+    a unit is a (key, period) both accounts touched; it *met* when some action of a and
+    some action of b on that key lie within W; units whose first meeting is the same
+    pair of posts count once (a tweet with three hashtags is one coincidence, not three);
+    K = the units that met. Under the jitter, unit u meets with probability at most
+    rho_u = min(1, n_a n_b (2W + tick) / P): each of the n_a x n_b pairs of the two
+    accounts' actions on that key in that period falls within W with probability
+    (2W + tick) / P (tick: the data's clock tick; minute-stamped data meets on a lattice),
+    and a union bound covers them all.
+
+K is compared with a Poisson(sum of rho_u) tail (a sum of independent Bernoulli meetings
+is less dispersed than a Poisson, so the tail errs towards fewer flags), conditioned on
+K >= 1. Why rho_u and not one rate for every key: an account that posts dozens of times
+on one tag in an hour (live-tweeting, a hashtag game) meets another such account on that
+tag whenever their hours overlap; with n_a = n_b = 30, rho_u is 1, and an overlap of two
+bursts is no evidence. (Counted per key with one rate, the first version flagged 6% of a
+real troll archive whose timelines had been shifted apart by up to a week.)
 
 A pair is significant only if both nulls are rejected: its p-value is the larger of the
 two (an intersection-union test, valid at the level of each). Benjamini-Hochberg then
 runs over all tested pairs of all traces (`run.py`). A pair that met within the window on
-one key only has a synchrony p-value of 1 whatever S is, so only pairs with K >= 2 are
-computed; the others are counted (they are tested, with p = 1, and enter BH's m).
+one key only has a synchrony p-value of 1 (K < 2), so only pairs with two keys or more
+are computed; the others are counted (they are tested, with p = 1, and enter BH's m).
 
 The analytic E is checked against the null it stands for, resampled (tests/detect/test_detect.py):
 each account's keys in each period redrawn in proportion to popularity.
@@ -73,6 +87,8 @@ PAIR_TEST_SCHEMA = pa.schema(
         ("coactions", pa.int64()),
         ("shared", pa.int64()),  # S: distinct keys touched by both in one period
         ("expected", pa.float64()),  # E under the popularity null
+        ("sync_periods", pa.int64()),  # K: periods in which the pair met within the window
+        ("sync_expected", pa.float64()),  # the meetings the jitter null expects there
         ("repeat_log_p", pa.float64()),  # ln p of S under the popularity null
         ("sync_log_p", pa.float64()),  # ln p of K under the synchrony (jitter) null
         ("log_p", pa.float64()),  # the larger: ln of the pair's p-value (it underflows)
@@ -80,6 +96,8 @@ PAIR_TEST_SCHEMA = pa.schema(
 )
 
 _ROWS = "ts_pt_rows"  # (aid, kid, h): distinct key-periods per account
+_CNT = "ts_pt_cnt"  # (aid, kid, h, n): an account's actions on a key in a period
+_US = "ts_pt_us"  # (aid, kid, us): every action, for the meetings within the window
 _DEG = "ts_pt_deg"  # (aid, h, d)
 _Q = "ts_pt_q"  # (h, q)
 _CAND = "ts_pt_cand"  # candidate pairs with integer ids
@@ -94,18 +112,6 @@ def log_pvalues(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
     tail = stats.poisson.logsf(s - 1, e)  # ln P(X >= S)
     met = np.log(-np.expm1(-e))  # ln P(X >= 1)
     out = np.where(s >= 2, tail - met, 0.0)
-    return np.minimum(out, 0.0)
-
-
-def sync_log_pvalues(met: np.ndarray, shared: np.ndarray, rho: float) -> np.ndarray:
-    """ln P(X >= K | X >= 1) for X ~ Binomial(max(S, K), rho); 0 where K < 2."""
-    if rho >= 1.0:  # the window spans the period: meeting within it says nothing more
-        return np.zeros(len(met), dtype=np.float64)
-    k = met.astype(np.float64)
-    n = np.maximum(shared.astype(np.float64), k)
-    tail = stats.binom.logsf(k - 1, n, rho)
-    at_least_one = np.log(-np.expm1(n * np.log1p(-rho)))
-    out = np.where(k >= 2, tail - np.where(n > 0, at_least_one, 0.0), 0.0)
     return np.minimum(out, 0.0)
 
 
@@ -137,6 +143,7 @@ def pair_tests(
         ).fetchall()[0][0]
     )
     period_us = max(1, int(period_s * US))
+    window_us = round(window * US)
     try:
         source = rows or _TRACE
         if rows is None:
@@ -154,6 +161,17 @@ def pair_tests(
                 SELECT DISTINCT acc.aid, hash(r.platform, r.key) AS kid,
                        r.us // {period_us} AS h
                 FROM {source} r JOIN {_ACC} acc USING (platform, account_id)"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_US} AS
+                SELECT acc.aid, hash(r.platform, r.key) AS kid, r.us,
+                       hash(r.platform, r.post_id) AS post
+                FROM {source} r JOIN {_ACC} acc USING (platform, account_id)"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_CNT} AS
+                SELECT aid, kid, us // {period_us} AS h, count(*) AS n
+                FROM {_US} GROUP BY ALL"""
         )
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_Q} AS
@@ -188,18 +206,46 @@ def pair_tests(
                     FROM {_CAND} c
                     JOIN {_ROWS} ra ON ra.aid = c.a
                     JOIN {_ROWS} rb ON rb.aid = c.b AND rb.kid = ra.kid AND rb.h = ra.h
+                    GROUP BY c.pid),
+                met AS (
+                    SELECT pid, count(DISTINCT (h, first)) AS k FROM (
+                        SELECT c.pid, ua.kid, ua.us // {period_us} AS h,
+                               arg_min((ua.post, ub.post), (ua.us, ub.us, ua.post, ub.post))
+                                   AS first
+                        FROM {_CAND} c
+                        JOIN {_US} ua ON ua.aid = c.a
+                        JOIN {_US} ub ON ub.aid = c.b AND ub.kid = ua.kid
+                             AND ub.us BETWEEN ua.us - {window_us} AND ua.us + {window_us}
+                        GROUP BY ALL)
+                    GROUP BY pid),
+                lam AS (
+                    SELECT c.pid,
+                           sum(least(1.0, ca.n * cb.n * {rho!r}) ORDER BY ca.h, ca.kid) AS mu
+                    FROM {_CAND} c
+                    JOIN {_CNT} ca ON ca.aid = c.a
+                    JOIN {_CNT} cb ON cb.aid = c.b AND cb.kid = ca.kid AND cb.h = ca.h
                     GROUP BY c.pid)
                 SELECT c.platform, c.account_a, c.account_b, c.keys, c.coactions,
-                       coalesce(sh.s, 0)::BIGINT AS shared, coalesce(ex.e, 0.0) AS expected
+                       coalesce(sh.s, 0)::BIGINT AS shared, coalesce(ex.e, 0.0) AS expected,
+                       coalesce(met.k, 0)::BIGINT AS sync_periods,
+                       coalesce(lam.mu, 0.0) AS sync_expected
                 FROM {_CAND} c LEFT JOIN sh USING (pid) LEFT JOIN ex USING (pid)
+                LEFT JOIN met USING (pid) LEFT JOIN lam USING (pid)
                 ORDER BY c.platform, c.account_a, c.account_b"""
         ).to_arrow_table()
     finally:
-        for name in (_TRACE, _ACC, _ROWS, _Q, _DEG, _CAND):
+        for name in (_TRACE, _ACC, _ROWS, _US, _CNT, _Q, _DEG, _CAND):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     shared = table.column("shared").to_numpy()
     repeat = log_pvalues(shared, table.column("expected").to_numpy())
-    sync = sync_log_pvalues(table.column("keys").to_numpy(), shared, rho)
+    # Synchrony: the periods in which the pair met within the window, against the
+    # meetings their own actions there allow under the jitter (a Poisson tail: the
+    # periods are independent Bernoulli meetings, less dispersed than a Poisson).
+    met = table.column("sync_periods").to_numpy()
+    if rho >= 1.0:  # the window spans the period: meeting within it says nothing more
+        sync = np.zeros(len(met), dtype=np.float64)
+    else:
+        sync = log_pvalues(met, table.column("sync_expected").to_numpy())
     n = table.num_rows
     return PairTests(
         pa.table(
@@ -213,6 +259,8 @@ def pair_tests(
                 "coactions": table.column("coactions"),
                 "shared": table.column("shared"),
                 "expected": table.column("expected"),
+                "sync_periods": table.column("sync_periods"),
+                "sync_expected": table.column("sync_expected"),
                 "repeat_log_p": pa.array(repeat, pa.float64()),
                 "sync_log_p": pa.array(sync, pa.float64()),
                 "log_p": pa.array(np.maximum(repeat, sync), pa.float64()),

@@ -34,6 +34,13 @@ class DetectParams:
     # farm that is most of its hours' traffic in sparse data is not its own null
     # (docs/significance.md, "The period").
     period_s: float = 21600.0
+    # The account and burst tests' jitter: each account's actions shifted within +-30
+    # minutes. Well above the window, so a farm acting within seconds stands out, and
+    # narrow enough that what draws many accounts at the same time, at a scale of tens of
+    # minutes (a viral post, a news shock, a live show), is kept by the null: with +-3
+    # hours, organic reactions clustered within the hour after a post looked synchronous
+    # (docs/significance.md, "Account and burst tests").
+    jitter_s: float = 1800.0
     seed: int = 1
     leiden_runs: int = 5
     max_burst: int = MAX_BURST

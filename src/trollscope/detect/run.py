@@ -1,18 +1,30 @@
-"""`detect`: edges of every action trace, account signals, pair tests under the
-popularity null, Benjamini-Hochberg across all pairs of all traces, Leiden networks,
-their description, and per-account scores and evidence, all written into the case.
+"""`detect`: edges of every action trace, account signals, then three kinds of test
+against chance, one false discovery rate over all of them, Leiden networks, their
+description, and per-account scores and evidence, all written into the case.
+
+The tests (docs/significance.md):
+- pair tests (`pairtest.py`): two accounts that repeat and are synchronised;
+- account tests (`accounttest.py`): one account meeting others within the window more
+  often than its jittered timeline allows, over all its partners together (campaign data,
+  where no pair repeats);
+- burst tests (`bursttest.py`): one text posted by many accounts within the window;
+- cohort tests (`cohorts.py`): accounts that share an identity trait (a creation burst, a
+  profile template, an avatar) acting together.
+Benjamini-Hochberg runs over all of them at `q`, weighted by the identity signals
+(`weights.py`). Networks are Leiden communities of the graph whose links are the
+significant pairs, the co-actions between accounts significant in their account tests,
+and the members of significant bursts and cohorts.
 
 Each trace's edges replace its old ones in their own short transaction (as
 `trollscope edges` does, except that detect keeps only the pairs it tests: those that
 met on two keys or more; the others are counted); everything detect itself writes
-(signals, pair_tests, networks, account_scores, account_evidence, detect_runs) lands in
-one transaction at the end, so a failure leaves the previous detection intact.
+(signals, tests, networks, scores, evidence, detect_runs) lands in one transaction at
+the end, so a failure leaves the previous detection intact.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,33 +33,47 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trollscope import __version__
 from trollscope.case import Case, has_table, limit_resources, transaction
-from trollscope.case.schema import DETECT_RUNS_DDL, PAIR_TESTS_DDL
-from trollscope.detect.describe import MEMBERS, SIGNIFICANT, describe
+from trollscope.case.schema import DETECT_RUNS_DDL
+from trollscope.detect.accounttest import ACCOUNT_TEST_SCHEMA, account_tests
+from trollscope.detect.bursttest import BURST_TEST_SCHEMA, TEXT_TRACES, burst_tests
+from trollscope.detect.cohorts import COHORT_TEST_SCHEMA, COHORTS, cohort_tests, identity_cohorts
+from trollscope.detect.describe import describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.fdr import benjamini_hochberg
-from trollscope.detect.networks import fused_pairs, leiden, simes_log_p
+from trollscope.detect.networks import Links, leiden, network_log_p
 from trollscope.detect.pairtest import PAIR_TEST_SCHEMA, pair_tests
 from trollscope.detect.params import DetectParams
+from trollscope.detect.store import drop_temporary, store_tests
+from trollscope.detect.weights import account_weights, normalised
 from trollscope.engine import coaction
-from trollscope.engine.run import compute_edges
+from trollscope.engine.run import compute_edges, drop_scratch
 from trollscope.errors import TrollscopeError
-from trollscope.signals import SIGNALS, SignalParams
-from trollscope.signals.run import compute_signals
+from trollscope.signals import SIGNALS, SignalParams, SignalResult
+from trollscope.signals.run import collect_signals, store_signals
 from trollscope.traces import TRACES
 
 Progress = Callable[[str, int, int], None]  # (stage, stages done, stages in all)
 
+Key = tuple[str, str]  # (platform, account_id)
+
 
 @dataclass(frozen=True, slots=True)
 class DetectResult:
-    tested: dict[str, int] = field(default_factory=dict)  # per trace
-    significant: dict[str, int] = field(default_factory=dict)  # per trace
+    tested: dict[str, int] = field(default_factory=dict)  # pairs, per trace
+    significant: dict[str, int] = field(default_factory=dict)  # pairs, per trace
     flagged_accounts: int = 0
     networks: int = 0
     inauthentic_networks: int = 0
+    accounts_tested: dict[str, int] = field(default_factory=dict)  # account tests, per trace
+    accounts_significant: dict[str, int] = field(default_factory=dict)
+    bursts_tested: dict[str, int] = field(default_factory=dict)  # burst tests, per trace
+    bursts_significant: dict[str, int] = field(default_factory=dict)
+    cohorts_tested: dict[str, int] = field(default_factory=dict)  # cohort tests, per trace
+    cohorts_significant: dict[str, int] = field(default_factory=dict)
 
 
 def _check(params: DetectParams) -> None:
@@ -58,10 +84,36 @@ def _check(params: DetectParams) -> None:
         raise TrollscopeError(f"q (the false discovery rate) must be in (0, 1), not {params.q}.")
     if params.period_s <= 0:
         raise TrollscopeError(f"the null's period must be positive, not {params.period_s} s.")
+    if params.jitter_s <= 0:
+        raise TrollscopeError(f"the jitter must be positive, not {params.jitter_s} s.")
     if params.window is not None and params.window <= 0:
         raise TrollscopeError(
             f"detect tests co-actions within a window: it must be positive, not {params.window}."
         )
+
+
+@dataclass(slots=True)
+class _Tests:
+    """Every test of a run, by family, and how many more ran with p = 1."""
+
+    pairs: list[pa.Table] = field(default_factory=list)
+    accounts: list[pa.Table] = field(default_factory=list)
+    bursts: list[pa.Table] = field(default_factory=list)
+    cohorts: list[pa.Table] = field(default_factory=list)
+    # Co-action links between accounts whose account tests could pass (see _candidates).
+    links: list[pa.Table] = field(default_factory=list)
+    untested: dict[str, int] = field(default_factory=dict)  # pairs, per trace
+    untested_other: int = 0  # accounts and keys
+
+    def table(self, family: str) -> pa.Table:
+        schema = {
+            "pairs": PAIR_TEST_SCHEMA,
+            "accounts": ACCOUNT_TEST_SCHEMA,
+            "bursts": BURST_TEST_SCHEMA,
+            "cohorts": COHORT_TEST_SCHEMA,
+        }[family]
+        parts: list[pa.Table] = getattr(self, family)
+        return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
 def detect(
@@ -82,55 +134,37 @@ def detect(
     with Case.open(case_path) as case:
         con = case.con
         limit_resources(con, case_path, params.memory_limit)
-        tests: list[pa.Table] = []
-        untested: dict[str, int] = {}
-        for name in params.traces:
-            trace = TRACES[name]
-            window = params.window if params.window is not None else trace.window
-            say(f"edges: {name}")
-            try:
-                kept, pairs = compute_edges(
-                    con, trace, window, max_burst=params.max_burst, keep_rows=True, min_keys=2
-                )
-            except duckdb.OutOfMemoryException as exc:
-                raise TrollscopeError(
-                    f"the {name} edges need more memory and disk than this machine has "
-                    f"({exc}); lower --max-burst or leave the trace out with --trace."
-                ) from None
-            say(f"pair tests: {name}")
-            tested = pair_tests(con, name, params.period_s, rows=coaction.ROWS)
-            con.execute(f"DROP TABLE IF EXISTS {coaction.ROWS}")
-            tests.append(tested.table)
-            # Pairs that met on one key only are not stored by detect: counted here.
-            untested[name] = tested.untested + pairs - kept
-        table = pa.concat_tables(tests) if tests else PAIR_TEST_SCHEMA.empty_table()
-        # Pairs that met on one key only were tested too (p = 1): they count in m.
-        q = benjamini_hochberg(
-            np.exp(table.column("log_p").to_numpy()), table.num_rows + sum(untested.values())
-        )
-        table = table.append_column("q_value", pa.array(q, pa.float64()))
-        table = table.append_column("significant", pa.array(q <= params.q, pa.bool_()))
+        signals = None
+        if params.signals:
+            say("account signals")
+            signals = collect_signals(con, list(SIGNALS), SignalParams())
+        weights = account_weights(_identity_flags(con, signals))
+        cohorts = identity_cohorts(con, signals)
+        con.register("ts_det_cohort_rows", cohorts)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {COHORTS} AS SELECT * FROM ts_det_cohort_rows")
+        con.unregister("ts_det_cohort_rows")
+        tests = _Tests()
+        try:
+            for name in params.traces:
+                _trace_tests(con, name, params, weights, tests, say, cohorts.num_rows > 0)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {COHORTS}")
 
         say("networks")
-        significant = table.filter(table.column("significant"))
-        partition = leiden(fused_pairs(significant), params.seed, params.leiden_runs)
-        members = pa.table(
-            {
-                "platform": pa.array(partition.platforms, pa.string()),
-                "account_id": pa.array(partition.accounts, pa.string()),
-                "network": pa.array(partition.network, pa.int64()),
-            }
-        )
-        network_log_p = _network_log_p(con, table, members, len(params.traces))
+        decided = _decide(tests, weights, params.q)
+        pairs, accounts, bursts, groups = decided
+        links = _links(*decided, tests)
+        partition = leiden(links, params.seed, params.leiden_runs)
+        members = partition.members()
+        log_p = network_log_p(con, members, *decided, len(params.traces))
 
         try:
             with transaction(con):
-                if params.signals:
-                    say("account signals")
-                    compute_signals(con, list(SIGNALS), SignalParams())
+                if signals is not None:
+                    store_signals(con, signals)
                 say("describing networks")
-                _store(con, table, members)
-                describe(con, network_log_p, params.q)
+                store_tests(con, *decided, members, partition.edges(links))
+                describe(con, log_p, params.q)
                 write_scores(con, params.period_s)
                 con.execute(DETECT_RUNS_DDL)
                 con.execute(
@@ -141,55 +175,231 @@ def detect(
                 found = con.execute("SELECT count(*) FROM networks WHERE inauthentic").fetchall()
                 inauthentic = int(found[0][0])
         finally:
-            for name in (MEMBERS, SIGNIFICANT):
-                con.execute(f"DROP TABLE IF EXISTS {name}")
-    traces = table.column("trace").to_numpy(zero_copy_only=False)
-    flags = table.column("significant").to_numpy(zero_copy_only=False)
+            drop_temporary(con)
     return DetectResult(
-        tested={t: int((traces == t).sum()) + untested.get(t, 0) for t in params.traces},
-        significant={t: int(((traces == t) & flags).sum()) for t in params.traces},
+        tested=_count(pairs, params.traces, extra=tests.untested),
+        significant=_count(pairs, params.traces, only_significant=True),
         flagged_accounts=members.num_rows,
-        networks=len(network_log_p),
-        inauthentic_networks=int(inauthentic),
+        networks=len(log_p),
+        inauthentic_networks=inauthentic,
+        accounts_tested=_count(accounts, params.traces),
+        accounts_significant=_count(accounts, params.traces, only_significant=True),
+        bursts_tested=_count(bursts, params.traces),
+        bursts_significant=_count(bursts, params.traces, only_significant=True),
+        cohorts_tested=_count(groups, params.traces),
+        cohorts_significant=_count(groups, params.traces, only_significant=True),
     )
 
 
-def _network_log_p(
-    con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table, traces: int
-) -> dict[int, float]:
-    """Simes' combination of the tested pairs inside each network, m being every pair of
-    its members in each of the `traces` (the untested ones have p = 1)."""
-    con.register("ts_det_tests", table.select(["platform", "account_a", "account_b", "log_p"]))
-    con.register("ts_det_m", members)
-    rows = con.sql(
-        """SELECT ma.network, list(t.log_p) FROM ts_det_tests t
-           JOIN ts_det_m ma ON ma.platform = t.platform AND ma.account_id = t.account_a
-           JOIN ts_det_m mb ON mb.platform = t.platform AND mb.account_id = t.account_b
-           WHERE ma.network = mb.network GROUP BY ma.network"""
-    ).fetchall()
-    con.unregister("ts_det_tests")
-    con.unregister("ts_det_m")
-    inside = {int(n): np.asarray(v, dtype=np.float64) for n, v in rows}
-    sizes = Counter(members.column("network").to_pylist())
-    return {
-        int(n): simes_log_p(inside.get(n, np.array([])), traces * size * (size - 1) // 2)
-        for n, size in sorted(sizes.items())
-    }
-
-
-def _store(con: duckdb.DuckDBPyConnection, table: pa.Table, members: pa.Table) -> None:
-    """pair_tests into the case; members and significant pairs as temp tables."""
-    con.register("ts_det_table", table)
-    con.execute("DROP TABLE IF EXISTS pair_tests")
-    con.execute(PAIR_TESTS_DDL)
-    con.execute("INSERT INTO pair_tests SELECT * FROM ts_det_table")
-    con.unregister("ts_det_table")
-    con.register("ts_det_m", members)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {MEMBERS} AS SELECT * FROM ts_det_m")
-    con.unregister("ts_det_m")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SIGNIFICANT} AS SELECT * FROM pair_tests WHERE significant"
+def _identity_flags(
+    con: duckdb.DuckDBPyConnection, collected: dict[str, SignalResult] | None
+) -> pa.Table:
+    """(signal, platform, account_id, flagged) of the signals just computed, else of those
+    in the case (none: no account has a weight above 1)."""
+    columns = ["signal", "platform", "account_id", "flagged"]
+    if collected is not None:
+        parts = [r.accounts.select(columns) for r in collected.values()]
+        if parts:
+            return pa.concat_tables(parts)
+    elif has_table(con, "account_signals"):
+        return con.sql(f"SELECT {', '.join(columns)} FROM account_signals").to_arrow_table()
+    return pa.table(
+        {c: pa.array([], pa.string()) for c in columns[:3]} | {"flagged": pa.array([], pa.bool_())}
     )
+
+
+def _trace_tests(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: DetectParams,
+    weights: dict[Key, float],
+    tests: _Tests,
+    say: Callable[[str], None],
+    with_cohorts: bool,
+) -> None:
+    """One trace: its edges, then its pair, account, burst and cohort tests into `tests`."""
+    trace = TRACES[name]
+    window = params.window if params.window is not None else trace.window
+    say(f"edges: {name}")
+    try:
+        kept, pairs = compute_edges(
+            con, trace, window, max_burst=params.max_burst, keep_scratch=True, min_keys=2
+        )
+    except duckdb.OutOfMemoryException as exc:
+        drop_scratch(con)
+        raise TrollscopeError(
+            f"the {name} edges need more memory and disk than this machine has "
+            f"({exc}); lower --max-burst or leave the trace out with --trace."
+        ) from None
+    try:
+        say(f"tests: {name}")
+        tested = pair_tests(con, name, params.period_s, rows=coaction.ROWS)
+        tests.pairs.append(tested.table)
+        # Pairs that met on one key only are not stored by detect: counted here.
+        tests.untested[name] = tested.untested + pairs - kept
+        by_account = account_tests(con, name, window, params.jitter_s, params.period_s)
+        tests.accounts.append(by_account.table)
+        tests.untested_other += by_account.untested
+        tests.links.append(_candidates(con, name, by_account.table, weights, params.q))
+        if name in TEXT_TRACES:
+            bursts = burst_tests(con, name, coaction.ROWS, window, params.jitter_s)
+            tests.bursts.append(bursts.table)
+            tests.untested_other += bursts.untested
+        if with_cohorts:
+            found = cohort_tests(con, name, coaction.ROWS, window, params.jitter_s, params.period_s)
+            tests.cohorts.append(found.table)
+            tests.untested_other += found.untested
+    finally:
+        drop_scratch(con)
+
+
+def _candidates(
+    con: duckdb.DuckDBPyConnection,
+    trace: str,
+    tested: pa.Table,
+    weights: dict[Key, float],
+    q: float,
+) -> pa.Table:
+    """The trace's co-action links between accounts whose account tests could pass:
+    p <= q x raw weight bounds every threshold weighted BH can set (normalised weights
+    are at most the raw ones, since raw weights average at least 1). Read from the band
+    join's pairs while they exist; the significant ones become network links."""
+    raw = np.array(
+        [
+            weights.get((p, a), 1.0)
+            for p, a in zip(
+                tested.column("platform").to_pylist(),
+                tested.column("account_id").to_pylist(),
+                strict=True,
+            )
+        ],
+        dtype=np.float64,
+    )
+    passing = tested.filter(
+        pa.array(tested.column("log_p").to_numpy() <= np.log(np.minimum(1.0, q * raw)))
+    ).select(["platform", "account_id"])
+    con.register("ts_det_passing", passing)
+    try:
+        return con.sql(
+            f"""WITH ids AS (
+                    SELECT acc.aid, acc.platform, acc.account_id
+                    FROM {coaction.ACCOUNT_IDS} acc
+                    JOIN ts_det_passing USING (platform, account_id))
+                SELECT DISTINCT x.platform, x.account_id AS account_a, y.account_id AS account_b,
+                       '{trace}' AS trace
+                FROM {coaction.PAIRS} p JOIN ids x ON x.aid = p.a JOIN ids y ON y.aid = p.b"""
+        ).to_arrow_table()
+    finally:
+        con.unregister("ts_det_passing")
+
+
+def _decide(
+    tests: _Tests, weights: dict[Key, float], q: float
+) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """Weighted Benjamini-Hochberg over every test of every family at `q`: each table
+    gains `weight`, `q_value` and `significant`. (A cohort's weight is 1: the identity
+    signals already chose it.)"""
+    pairs, accounts, bursts, cohorts = (
+        tests.table(f) for f in ("pairs", "accounts", "bursts", "cohorts")
+    )
+
+    def weight(platform: str, account: str) -> float:
+        return weights.get((platform, account), 1.0)
+
+    raw = [
+        np.array(
+            [
+                (weight(p, a) + weight(p, b)) / 2
+                for p, a, b in zip(
+                    *(pairs.column(c).to_pylist() for c in ("platform", "account_a", "account_b")),
+                    strict=True,
+                )
+            ]
+        ),
+        np.array(
+            [
+                weight(p, a)
+                for p, a in zip(
+                    *(accounts.column(c).to_pylist() for c in ("platform", "account_id")),
+                    strict=True,
+                )
+            ]
+        ),
+        np.array(
+            [
+                float(np.mean([weight(p, m) for m in members])) if members else 1.0
+                for p, members in zip(
+                    *(bursts.column(c).to_pylist() for c in ("platform", "members")), strict=True
+                )
+            ]
+        ),
+        np.ones(cohorts.num_rows),
+    ]
+    tables = (pairs, accounts, bursts, cohorts)
+    w = np.concatenate([normalised(r) for r in raw]) if any(len(r) for r in raw) else np.array([])
+    log_p = np.concatenate([t.column("log_p").to_numpy() for t in tables])
+    untested = sum(tests.untested.values()) + tests.untested_other
+    qv = benjamini_hochberg(np.exp(log_p) / np.maximum(w, 1e-12), len(log_p) + untested)
+    out = []
+    start = 0
+    for t in tables:
+        end = start + t.num_rows
+        t = t.append_column("weight", pa.array(w[start:end], pa.float64()))
+        t = t.append_column("q_value", pa.array(qv[start:end], pa.float64()))
+        t = t.append_column("significant", pa.array(qv[start:end] <= q, pa.bool_()))
+        out.append(t)
+        start = end
+    return out[0], out[1], out[2], out[3]
+
+
+def _links(
+    pairs: pa.Table, accounts: pa.Table, bursts: pa.Table, cohorts: pa.Table, tests: _Tests
+) -> Links:
+    """What ties accounts into networks: significant pairs; co-actions between two
+    accounts significant in the same trace's account tests; significant bursts and
+    cohorts."""
+    significant_pairs = pairs.filter(pairs.column("significant")).select(
+        ["platform", "account_a", "account_b", "trace"]
+    )
+    flagged = accounts.filter(accounts.column("significant"))
+    keys = set(
+        zip(
+            *(flagged.column(c).to_pylist() for c in ("trace", "platform", "account_id")),
+            strict=True,
+        )
+    )
+    links = pa.concat_tables(tests.links) if tests.links else significant_pairs.slice(0, 0)
+    keep = [
+        (t, p, a) in keys and (t, p, b) in keys
+        for t, p, a, b in zip(
+            *(links.column(c).to_pylist() for c in ("trace", "platform", "account_a", "account_b")),
+            strict=True,
+        )
+    ]
+    co_acting = links.filter(pa.array(keep, pa.bool_())) if links.num_rows else links
+    burst_rows = bursts.filter(bursts.column("significant"))
+    cohort_rows = cohorts.filter(cohorts.column("significant"))
+    return Links(
+        pairs=significant_pairs,
+        accounts=co_acting,
+        bursts=burst_rows.select(["platform", "trace", "key", "members"]),
+        cohorts=cohort_rows.select(["platform", "trace", "cohort", "members"]),
+    )
+
+
+def _count(
+    table: pa.Table,
+    traces: tuple[str, ...],
+    only_significant: bool = False,
+    extra: dict[str, int] | None = None,
+) -> dict[str, int]:
+    """Rows per trace (significant ones only, if asked), plus `extra` per trace."""
+    names = table.column("trace")
+    if only_significant:
+        names = pc.filter(names, table.column("significant"))
+    found = pc.value_counts(names).to_pylist() if len(names) else []
+    counts = {str(v["values"]): int(v["counts"]) for v in found}
+    return {t: counts.get(t, 0) + (extra or {}).get(t, 0) for t in traces}
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +415,7 @@ class NetworkSummary:
     inauthentic: bool
     verdict: str
     traces: list[str]
+    found_by: list[str]  # "pair tests (co-repost)", "burst tests (co-text)", ...
     hashtags: list[str]  # the top three
     amplified: list[str]  # handles (else ids) of the top three
     attacked: list[str]
@@ -212,7 +423,8 @@ class NetworkSummary:
 
 def summary(case_path: Path | str, limit: int = 10) -> list[NetworkSummary]:
     """The top `limit` networks of the case's last detection: rank, size, pairs, density,
-    log10 p, traces, verdict, top hashtags and the accounts most amplified and attacked."""
+    log10 p, traces, the tests that found it, verdict, top hashtags and the accounts most
+    amplified and attacked."""
     with Case.open(case_path, read_only=True) as case:
         if not has_table(case.con, "networks"):
             raise TrollscopeError(
@@ -220,7 +432,9 @@ def summary(case_path: Path | str, limit: int = 10) -> list[NetworkSummary]:
             )
         rows = case.con.execute(
             """SELECT rank, network, size, pairs, density, log_p / ln(10), inauthentic, verdict,
-                      [t.trace FOR t IN traces], [h.tag FOR h IN hashtags[1:3]],
+                      [t.trace FOR t IN traces],
+                      [f.test || ' tests (' || f.trace || ')' FOR f IN found_by],
+                      [h.tag FOR h IN hashtags[1:3]],
                       [coalesce(a.handle, a.account_id) FOR a IN amplified[1:3]],
                       [coalesce(a.handle, a.account_id) FOR a IN attacked[1:3]]
                FROM networks ORDER BY rank LIMIT ?""",

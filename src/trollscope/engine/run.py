@@ -83,11 +83,18 @@ class DuckDBBackend:
         sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ({self.sql(expr)})"
         return rows_written(self.con.execute(sql))
 
-    def close(self, keep_rows: bool = False) -> None:
-        """Drop the scratch tables; `keep_rows` leaves the trace's rows (`ts_rows`) for a
-        caller that tests the edges next (detect), which then drops them."""
-        for name in (*coaction.SCRATCH, *(() if keep_rows else (coaction.ROWS,))):
-            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+    def close(self, keep: bool = False) -> None:
+        """Drop the scratch tables; `keep` leaves them (the trace's rows, its ids, the
+        band join's pairs) for a caller that tests the edges next (detect), which then
+        drops them with `drop_scratch`."""
+        if not keep:
+            drop_scratch(self.con)
+
+
+def drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what a run of `compute_edges` left in temporary tables."""
+    for name in (*coaction.SCRATCH, coaction.ROWS):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 NEW_SKIPPED = "ts_new_skipped"
@@ -100,14 +107,15 @@ def compute_edges(
     evidence_limit: int = 20,
     max_burst: int = MAX_BURST,
     backend: Backend | None = None,
-    keep_rows: bool = False,
+    keep_scratch: bool = False,
     min_keys: int = 1,
 ) -> tuple[int, int]:
     """Compute the edges of `trace` on `backend` (default: DuckDB on `con`) and replace the
     trace's edges and skipped keys in the case by them, in one short transaction. Returns
     the number of edges kept and of account pairs in all (they differ when `min_keys` > 1
-    keeps only pairs that met on several keys). With `keep_rows` (DuckDB only), the
-    trace's rows stay in the temp table `ts_rows`.
+    keeps only pairs that met on several keys). With `keep_scratch` (DuckDB only), the
+    trace's rows (`ts_rows`), ids and band-join pairs stay in their temp tables
+    (`coaction.ROWS`, `coaction.SCRATCH`) until `drop_scratch`.
 
     The scratch work happens outside the case's transaction on purpose: DuckDB keeps a
     transaction's writes (here the scratch tables, tens of millions of pair rows at
@@ -127,7 +135,7 @@ def compute_edges(
         # Also after a failure (out of memory, say): detect goes on with one connection.
         con.execute(f"DROP TABLE IF EXISTS {NEW_SKIPPED}")
         if own is not None:  # ours: drop its scratch tables now, not when the case closes
-            own.close(keep_rows)
+            own.close(keep_scratch)
 
 
 def _compute_and_store(

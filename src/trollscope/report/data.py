@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from trollscope import __version__
-from trollscope.case import Case
+from trollscope.case import Case, has_table
 from trollscope.detect.words import format_p, period_words
 from trollscope.errors import TrollscopeError
 
@@ -194,6 +194,23 @@ class AvatarGroup:
     handles: tuple[str, ...]
 
 
+# What each test finds, in words: "pair tests on co-repost: 1,752 pairs".
+FOUND_UNITS = {"pair": "pairs", "account": "accounts", "burst": "bursts", "cohort": "cohorts"}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One test that found a network, on one trace, and how many of its units did."""
+
+    test: str  # pair, account, burst, cohort
+    trace: str
+    found: int
+
+    @property
+    def words(self) -> str:
+        return f"{self.test} tests on {self.trace}: {self.found:,} {FOUND_UNITS.get(self.test, '')}"
+
+
 @dataclass(frozen=True, slots=True)
 class Network:
     """One network and everything its section of the report shows."""
@@ -208,6 +225,7 @@ class Network:
     inauthentic: bool
     verdict: str
     traces: tuple[Count, ...]  # members: pairs of the trace; posts unused (0)
+    found_by: tuple[Found, ...]
     signals: tuple[SignalShare, ...]
     hashtags: tuple[Count, ...]
     amplified: tuple[Target, ...]
@@ -395,8 +413,9 @@ def _networks(
     con: duckdb.DuckDBPyConnection, tables: set[str], max_members: int, max_networks: int
 ) -> tuple[tuple[Network, ...], tuple[NetworkBrief, ...], int, int]:
     rows = con.execute(
-        """SELECT network, rank, size, pairs, density, log_p, inauthentic, verdict, traces,
-                  signals, hashtags, amplified, attacked, languages
+        f"""SELECT network, rank, size, pairs, density, log_p, inauthentic, verdict, traces,
+                  signals, hashtags, amplified, attacked, languages,
+                  {"found_by" if _has_column(con, "networks", "found_by") else "[]"}
            FROM networks ORDER BY rank"""
     ).fetchall()
     total = len(rows)
@@ -431,6 +450,9 @@ def _networks(
                 inauthentic=bool(r[6]),
                 verdict=shown(r[7], TEXT_LIMIT),
                 traces=tuple(Count(shown(t["trace"]), int(t["pairs"]), 0) for t in r[8] or []),
+                found_by=tuple(
+                    Found(shown(f["test"]), shown(f["trace"]), int(f["found"])) for f in r[14] or []
+                ),
                 signals=tuple(
                     SignalShare(
                         shown(s["signal"]),
@@ -461,6 +483,15 @@ def _networks(
             )
         )
     return tuple(networks), others, total, inauthentic
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether a table has a column: a case detected by an older version lacks some."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+        [table, column],
+    ).fetchall()
+    return bool(found[0][0])
 
 
 def _targets(values: Sequence[dict[str, object]] | None) -> tuple[Target, ...]:
@@ -704,6 +735,10 @@ def _post(
     )
 
 
+# Which link to draw first: a significant pair, then co-acting accounts, bursts, cohorts.
+_TEST_ORDER = "CASE e.test WHEN 'pair' THEN 0 WHEN 'account' THEN 1 WHEN 'burst' THEN 2 ELSE 3 END"
+
+
 def _graphs(con: duckdb.DuckDBPyConnection, networks: Sequence[int]) -> dict[int, Graph]:
     """The drawn nodes (the NODES_PER_NETWORK strongest members) and their significant
     pairs, each with its strongest trace, at most EDGES_PER_NETWORK, strongest first."""
@@ -714,20 +749,29 @@ def _graphs(con: duckdb.DuckDBPyConnection, networks: Sequence[int]) -> dict[int
             WHERE m.member_rank <= {NODES_PER_NETWORK} AND {_in_list("m.network", networks)}
             ORDER BY m.network, m.member_rank"""
     ).fetchall()
+    # The links the networks were found by (network_edges: pairs, co-acting accounts,
+    # bursts, cohorts), pairs first; a case detected before that table had pairs only.
+    if has_table(con, "network_edges"):
+        links = f"""SELECT e.network, e.platform, e.account_a, e.account_b,
+                           arg_min(e.trace, {_TEST_ORDER}) AS trace, min({_TEST_ORDER}) AS o
+                    FROM network_edges e WHERE {_in_list("e.network", networks)}
+                    GROUP BY ALL"""
+    else:
+        links = """SELECT NULL::BIGINT AS network, t.platform, t.account_a, t.account_b,
+                           arg_min(t.trace, t.log_p) AS trace, min(t.log_p) AS o
+                    FROM pair_tests t WHERE t.significant GROUP BY ALL"""
     pairs = con.execute(
         f"""WITH m AS ({_RANKED}),
-            p AS (SELECT ma.network, t.platform, t.account_a, t.account_b,
-                         arg_min(t.trace, t.log_p) AS trace, min(t.log_p) AS log_p,
-                         max(ma.member_rank) <= {NODES_PER_NETWORK}
-                             AND max(mb.member_rank) <= {NODES_PER_NETWORK} AS drawn
-                  FROM pair_tests t
-                  JOIN m ma ON ma.platform = t.platform AND ma.account_id = t.account_a
-                  JOIN m mb ON mb.platform = t.platform AND mb.account_id = t.account_b
-                  WHERE t.significant AND ma.network = mb.network
-                    AND {_in_list("ma.network", networks)}
-                  GROUP BY ALL)
+            l AS ({links}),
+            p AS (SELECT ma.network, l.platform, l.account_a, l.account_b, l.trace, l.o,
+                         ma.member_rank <= {NODES_PER_NETWORK}
+                             AND mb.member_rank <= {NODES_PER_NETWORK} AS drawn
+                  FROM l
+                  JOIN m ma ON ma.platform = l.platform AND ma.account_id = l.account_a
+                  JOIN m mb ON mb.platform = l.platform AND mb.account_id = l.account_b
+                  WHERE ma.network = mb.network AND {_in_list("ma.network", networks)})
             SELECT network, platform, account_a, account_b, trace, drawn FROM p
-            ORDER BY network, log_p, account_a, account_b"""
+            ORDER BY network, o, account_a, account_b"""
     ).fetchall()
     index: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
     labels: dict[int, list[str]] = defaultdict(list)

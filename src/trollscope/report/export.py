@@ -12,6 +12,10 @@ what="networks" (the graph of the accounts in networks)
     the pair significant), strongest_trace, log10_p (log10 of the smallest p-value of the
     pair's tests, that trace's), q_value (the smallest), keys (the most keys in any trace).
     A pair with an account outside `account_scores` is left out (an edge needs both nodes).
+    Besides significant pairs, the edges hold the other links the networks were found by
+    (`network_edges`: two co-acting accounts significant in their account tests, members of
+    a significant burst or cohort); `tests` lists which (pair, account, burst, cohort), and
+    the pair test's columns are empty where no pair test passed.
 
     - gexf, graphml: one file, `out`, an undirected graph (networkx writes it). Lists are
       joined by ";". XML 1.0 cannot hold most control characters, so they are removed from
@@ -62,7 +66,7 @@ import duckdb
 import networkx as nx
 import orjson
 
-from trollscope.case import Case
+from trollscope.case import Case, has_table
 from trollscope.errors import TrollscopeError
 from trollscope.report.csvsafe import safe_sql
 from trollscope.sql import literal
@@ -183,21 +187,35 @@ def _nodes_sql(flat: bool, xml: bool = False) -> str:
         ORDER BY s.network, s.score DESC, s.platform, s.account_id"""
 
 
-def _graph_edges_sql(flat: bool) -> str:
+def _graph_edges_sql(flat: bool, links: bool = True) -> str:
+    """One row per linked pair of accounts: its significant pair tests, and (`links`,
+    when the case has `network_edges`) the other links the networks were found by."""
+    others = (
+        """UNION ALL
+            SELECT platform, account_a, account_b, trace, test, NULL, NULL, NULL
+            FROM network_edges WHERE test <> 'pair'"""
+        if links
+        else ""
+    )
     return f"""
-        WITH pairs AS (
+        WITH found AS (
+            SELECT platform, account_a, account_b, trace, 'pair' AS test, log_p, q_value, keys
+            FROM pair_tests WHERE significant
+            {others}),
+        pairs AS (
             SELECT platform, account_a, account_b,
-                   list_distinct(list(trace)) AS traces,
+                   list_sort(list_distinct(list(trace))) AS traces,
+                   list_sort(list_distinct(list(test))) AS tests,
                    count(DISTINCT trace) AS weight,
-                   arg_min(trace, log_p) AS strongest_trace,
+                   arg_min(trace, coalesce(log_p, 0.0)) AS strongest_trace,
                    min(log_p) / ln(10) AS log10_p,
                    min(q_value) AS q_value,
                    max(keys) AS keys
-            FROM pair_tests WHERE significant
-            GROUP BY platform, account_a, account_b)
+            FROM found GROUP BY platform, account_a, account_b)
         SELECT p.platform || ':' || p.account_a AS source,
                p.platform || ':' || p.account_b AS target,
                'Undirected' AS type, p.weight, {_list("p.traces", flat)} AS traces,
+               {_list("p.tests", flat)} AS tests,
                p.strongest_trace, p.log10_p, p.q_value, p.keys,
                p.platform, p.account_a, p.account_b
         FROM pairs p
@@ -306,16 +324,17 @@ def _table_paths(out: Path, fmt: str) -> tuple[Path, Path]:
 def _export_networks(
     con: duckdb.DuckDBPyConnection, out: Path, fmt: str, exact: bool
 ) -> ExportSummary:
+    links = has_table(con, "network_edges")  # a case detected by an older version: pairs only
     if fmt in ("csv", "parquet"):
         targets = _table_paths(out, fmt)
         flat = fmt == "csv"
         with _staged(targets) as (nodes_tmp, edges_tmp):
             nodes = _write_table(con, _nodes_sql(flat), nodes_tmp, fmt, exact)
-            edges = _write_table(con, _graph_edges_sql(flat), edges_tmp, fmt, exact)
+            edges = _write_table(con, _graph_edges_sql(flat, links), edges_tmp, fmt, exact)
         return ExportSummary(fmt, "networks", targets, {"nodes": nodes, "edges": edges})
     if fmt == "json":
         node_rows = _rows(con, _nodes_sql(False))
-        edge_rows = _rows(con, _graph_edges_sql(False))
+        edge_rows = _rows(con, _graph_edges_sql(False, links))
         head = b'{"directed": false, "multigraph": false, "graph": {},\n"nodes": '
         data = head + _json_array(node_rows) + b',\n"edges": ' + _json_array(edge_rows) + b"}\n"
         with _staged([out]) as (tmp,):
@@ -323,7 +342,9 @@ def _export_networks(
         return ExportSummary(
             fmt, "networks", (out,), {"nodes": len(node_rows), "edges": len(edge_rows)}
         )
-    graph = _graph(_rows(con, _nodes_sql(True, xml=True)), _rows(con, _graph_edges_sql(True)))
+    graph = _graph(
+        _rows(con, _nodes_sql(True, xml=True)), _rows(con, _graph_edges_sql(True, links))
+    )
     with _staged([out]) as (tmp,):
         if fmt == "gexf":
             nx.write_gexf(graph, tmp)

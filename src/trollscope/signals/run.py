@@ -11,22 +11,35 @@ import pyarrow as pa
 from trollscope.case import Case, transaction
 from trollscope.case.schema import ACCOUNT_SIGNALS_DDL
 from trollscope.errors import TrollscopeError
-from trollscope.signals.base import ACCOUNT_SIGNALS_SCHEMA, SignalParams
+from trollscope.signals.base import ACCOUNT_SIGNALS_SCHEMA, SignalParams, SignalResult
 from trollscope.signals.registry import SIGNALS
 
 
-def compute_signals(
+def collect_signals(
     con: duckdb.DuckDBPyConnection, names: Sequence[str], params: SignalParams
-) -> dict[str, int]:
-    """Compute `names` on an open case connection (inside the caller's transaction);
-    returns the flagged accounts per signal."""
-    con.execute(ACCOUNT_SIGNALS_DDL)
-    flagged: dict[str, int] = {}
+) -> dict[str, SignalResult]:
+    """Compute `names` on an open case connection, writing nothing: detect reads the
+    identity flags before it tests, and stores the results with its own."""
+    results: dict[str, SignalResult] = {}
     for name in names:
         result = SIGNALS[name].compute(con, params)
         rows = result.accounts
         rows = rows.add_column(0, "signal", pa.array([name] * rows.num_rows, pa.string()))
-        rows = rows.select(ACCOUNT_SIGNALS_SCHEMA.names).cast(ACCOUNT_SIGNALS_SCHEMA)
+        results[name] = SignalResult(
+            rows.select(ACCOUNT_SIGNALS_SCHEMA.names).cast(ACCOUNT_SIGNALS_SCHEMA), result.tables
+        )
+    return results
+
+
+def store_signals(
+    con: duckdb.DuckDBPyConnection, results: dict[str, SignalResult]
+) -> dict[str, int]:
+    """Write collected results into the case (inside the caller's transaction); the
+    flagged accounts per signal."""
+    con.execute(ACCOUNT_SIGNALS_DDL)
+    flagged: dict[str, int] = {}
+    for name, result in results.items():
+        rows = result.accounts
         con.execute("DELETE FROM account_signals WHERE signal = ?", [name])
         con.register("ts_signal_rows", rows)
         con.execute("INSERT INTO account_signals SELECT * FROM ts_signal_rows")
@@ -37,6 +50,14 @@ def compute_signals(
             con.unregister("ts_signal_table")
         flagged[name] = int(pa.compute.sum(rows.column("flagged")).as_py() or 0)
     return flagged
+
+
+def compute_signals(
+    con: duckdb.DuckDBPyConnection, names: Sequence[str], params: SignalParams
+) -> dict[str, int]:
+    """Compute `names` on an open case connection and store them (inside the caller's
+    transaction); returns the flagged accounts per signal."""
+    return store_signals(con, collect_signals(con, names, params))
 
 
 def signals(

@@ -33,7 +33,9 @@ class Trace:
     `window` is the default co-action window in seconds (0: same key, any time).
     `meaning` says what sharing the key means and what it does not prove.
     `prepare` computes lookup tables from the case (DuckDB) that `rows` reads by name.
-    `said` words a pair's evidence for a reader: `{n}` keys shared with `{partner}`.
+    `said` words a pair's evidence for a reader: `{n}` keys shared with `{partner}`;
+    `acted` what the accounts did together, for evidence without one partner ("posted
+    the same texts").
     `keys_checked`: `rows` never yields a null or empty key, so the engine need not filter
     them out (see `coaction.trace_rows`).
     """
@@ -44,4 +46,5 @@ class Trace:
     meaning: str
     prepare: Prepare | None = field(default=None)
     said: str = "shared {n} keys with {partner}"
+    acted: str = "acted on the same keys"
     keys_checked: bool = False

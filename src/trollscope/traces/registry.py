@@ -136,6 +136,7 @@ TRACES: Registry[Trace] = Registry(
             "Two accounts reposted the same post within the window. Organic fans of a "
             "popular account do this too; it is evidence when it is frequent and rare-keyed.",
             said="reposted {n} of the same posts as {partner}",
+            acted="reposted the same posts",
         ),
         Trace(
             "co-reply",
@@ -144,6 +145,7 @@ TRACES: Registry[Trace] = Registry(
             "Two accounts replied to the same post within the window (swarming). A viral "
             "post draws many replies; repetition across posts is what matters.",
             said="replied to {n} of the same posts as {partner}",
+            acted="replied to the same posts",
         ),
         Trace(
             "co-quote",
@@ -151,6 +153,7 @@ TRACES: Registry[Trace] = Registry(
             _reference("quote"),
             "Two accounts quoted the same post within the window.",
             said="quoted {n} of the same posts as {partner}",
+            acted="quoted the same posts",
         ),
         Trace(
             "co-mention",
@@ -158,6 +161,7 @@ TRACES: Registry[Trace] = Registry(
             _mentions,
             "Two accounts mentioned the same account within the window.",
             said="mentioned {n} of the same accounts as {partner}",
+            acted="mentioned the same accounts",
         ),
         Trace(
             "co-hashtag",
@@ -167,6 +171,7 @@ TRACES: Registry[Trace] = Registry(
             "common; rare tags pushed in bursts are the farm's signature.",
             prepare=_prepare_hashtags,
             said="used {n} of the same hashtags as {partner}",
+            acted="used the same hashtags",
         ),
         Trace(
             "co-link",
@@ -174,6 +179,7 @@ TRACES: Registry[Trace] = Registry(
             _links,
             "Two accounts shared the same (normalised) link within the window.",
             said="shared {n} of the same links as {partner}",
+            acted="shared the same links",
         ),
         Trace(
             "co-text",
@@ -183,6 +189,7 @@ TRACES: Registry[Trace] = Registry(
             "copy-paste. Reposts are left out (their text is the original's). Common short "
             "phrases ('good morning') coincide by chance; IDF weighs them down.",
             said="posted {n} of the same texts as {partner}",
+            acted="posted the same texts",
             # The key is an MD5, taken only of texts that hold a letter or digit.
             keys_checked=True,
         ),
@@ -196,6 +203,7 @@ TRACES: Registry[Trace] = Registry(
             "share several bands, so `keys` counts bands. Reposts are left out.",
             prepare=_prepare_neardup,
             said="posted near-copies of texts of {partner} ({n} LSH bands shared)",
+            acted="posted near-copies of the same texts",
         ),
         Trace(
             "co-image",
@@ -205,6 +213,7 @@ TRACES: Registry[Trace] = Registry(
             "resized or re-compressed copies match) within the window. Needs hashes in the "
             "data: photos present in a Telegram export, or a mapped phash column.",
             said="attached {n} of the same pictures as {partner}",
+            acted="attached the same pictures",
         ),
         Trace(
             "batch-creation",
@@ -215,6 +224,7 @@ TRACES: Registry[Trace] = Registry(
             "batches; on a big platform many accounts are created every minute, so a pair "
             "means little alone: it counts together with the other traces.",
             said="was created at the same time as {partner}",
+            acted="were created at the same time",
         ),
         Trace(
             "profile-template",
@@ -228,6 +238,7 @@ TRACES: Registry[Trace] = Registry(
             "accounts share templates too.",
             prepare=_prepare_profiles,
             said="shares a profile template with {partner}",
+            acted="share a profile template",
         ),
         Trace(
             "avatar-reuse",
@@ -241,6 +252,7 @@ TRACES: Registry[Trace] = Registry(
             "strangers too.",
             prepare=_prepare_avatars,
             said="wears the same profile picture as {partner}",
+            acted="wear the same profile picture",
         ),
     ),
 )

@@ -1,0 +1,243 @@
+"""Cohort tests: identity signals in discovery. Do accounts that share an identity trait
+act together?
+
+A subtle farm (members acting minutes after a directive, not seconds; a share of them on
+each; organic-looking posts in between) leaves weak co-action evidence per pair and per
+account. But its accounts were often created in one batch, wear one bio template or one
+picture, and those traits are computed from profiles, creation dates and pictures, not
+from posting times. So each such *cohort* is a group fixed before the co-actions are
+looked at, and testing it as a whole is valid with no correction for having chosen it:
+
+- `creation-burst`: the accounts flagged in one creation burst (one per burst window);
+- `profile`: the accounts flagged with one profile template (bio cluster, location,
+  handle shape);
+- `avatar`: the accounts wearing one avatar that three or more wear.
+
+The test, per cohort and trace: every key that three or more members acted on is scanned
+at three windows, w = W, 5W and 15W (a subtle farm's members spread over minutes), for
+M_w, the most members whose first action on it lies within w. Under the null of the
+account tests (each account's actions shifted by its own offset within +-J, independently
+of every other account and period), given where one member lands, each other lands within
+the w after it with probability at most q_w = (w + tick) / 2J, so for a key with n members
+
+    p_key = min(1, 3 n min over w of P(Binomial(n - 1, q_w) >= M_w - 1))
+
+(a union bound over the leading member and the three windows). Keys of one period share
+the members' offsets, so a period's evidence is its smallest p_key times its number of
+keys (Bonferroni); periods have independent offsets, so they are combined by Fisher's
+method. One p-value per cohort and trace enters the false discovery rate with every other
+test.
+
+What it does not prove: a cohort is a group of accounts that share a trait and act
+together. A newsroom's staff, created the same week with one bio template, who post the
+same story within minutes, is one too; the verdict weighs it with the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from scipy import stats
+
+from trollscope.detect.clock import US, clock_tick_us
+from trollscope.features.avatars import keys_sql
+from trollscope.signals.base import SignalResult
+
+SCALES = (1, 5, 15)  # windows tried: W, 5W, 15W (each at most the jitter)
+MIN_MEMBERS = 3
+COHORTS = "ts_det_cohorts"  # (platform, account_id, cohort, signal)
+
+COHORT_TEST_SCHEMA = pa.schema(
+    [
+        ("trace", pa.string()),
+        ("window_s", pa.float64()),
+        ("platform", pa.string()),
+        ("cohort", pa.string()),
+        ("signal", pa.string()),
+        ("members", pa.list_(pa.string())),  # the members that acted on a tested key
+        ("keys", pa.int64()),  # keys three or more members acted on
+        ("periods", pa.int64()),  # the periods those keys fall in
+        ("best_burst", pa.int64()),  # the most members on one key within one window
+        ("best_window_s", pa.float64()),  # that window
+        ("log_p", pa.float64()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CohortTests:
+    table: pa.Table
+    untested: int
+
+
+def identity_cohorts(
+    con: duckdb.DuckDBPyConnection, collected: dict[str, SignalResult] | None
+) -> pa.Table:
+    """(platform, account_id, cohort, signal): the cohorts of the identity signals just
+    computed (`collected`), else of those the case holds."""
+
+    registered: list[str] = []
+
+    def table(signal: str, name: str) -> str | None:
+        if collected is not None and signal in collected and name in collected[signal].tables:
+            con.register(f"ts_coh_{name}", collected[signal].tables[name])
+            registered.append(f"ts_coh_{name}")
+            return f"ts_coh_{name}"
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        return name if found[0][0] else None
+
+    def flagged(signal: str) -> str:
+        if collected is not None and signal in collected:
+            name = f"ts_coh_flags_{signal.replace('-', '_')}"
+            con.register(name, collected[signal].accounts)
+            registered.append(name)
+            return f"(SELECT platform, account_id FROM {name} WHERE flagged)"
+        return (
+            "(SELECT platform, account_id FROM account_signals "
+            f"WHERE signal = '{signal}' AND flagged)"
+        )
+
+    parts = []
+    bursts = table("creation-burst", "creation_bursts")
+    if bursts is not None:
+        parts.append(
+            f"""SELECT a.platform, a.account_id,
+                       'created ' || strftime(b.start, '%Y-%m-%d %H:%M') || ' to '
+                           || strftime(b."end", '%Y-%m-%d %H:%M') AS cohort,
+                       'creation-burst' AS signal
+                FROM accounts a SEMI JOIN {flagged("creation-burst")} f
+                     USING (platform, account_id)
+                JOIN {bursts} b ON b.platform = a.platform
+                     AND a.created_at >= b.start AND a.created_at < b."end" """
+        )
+    features = table("profile", "profile_features")
+    if features is not None:
+        parts.append(
+            f"""SELECT platform, account_id,
+                       'template ' || concat_ws(' | ', template_kind, bio_cluster, location,
+                                                handle_shape) AS cohort,
+                       'profile' AS signal
+                FROM {features} SEMI JOIN {flagged("profile")} f USING (platform, account_id)
+                WHERE template_kind IS NOT NULL"""
+        )
+    # Avatars: every picture three or more accounts wear (the reuse is the signal).
+    cur = con.cursor()
+    try:
+        avatar_sql = keys_sql(cur)
+    finally:
+        cur.close()
+    parts.append(
+        f"""SELECT platform, account_id, 'avatar ' || key AS cohort, 'avatar' AS signal
+            FROM ({avatar_sql}) k"""
+    )
+    sql = " UNION ALL ".join(parts)
+    try:
+        rows = con.sql(
+            f"""SELECT DISTINCT * FROM ({sql})
+                WHERE (platform, cohort) IN (SELECT (platform, cohort) FROM ({sql})
+                                             GROUP BY ALL HAVING count(*) >= {MIN_MEMBERS})
+                ORDER BY ALL"""
+        ).to_arrow_table()
+    finally:
+        for name in registered:
+            con.unregister(name)
+    return rows
+
+
+def log_pvalues(members: np.ndarray, burst: np.ndarray, q: float) -> np.ndarray:
+    """ln min(1, n P(Binomial(n - 1, q) >= M - 1)) per key, at one window."""
+    n = members.astype(np.float64)
+    tail = stats.binom.logsf(burst.astype(np.float64) - 2, n - 1, min(1.0, q))
+    return np.minimum(np.log(np.maximum(n, 1.0)) + tail, 0.0)
+
+
+def cohort_tests(
+    con: duckdb.DuckDBPyConnection,
+    trace: str,
+    rows: str,
+    window: float,
+    jitter_s: float,
+    period_s: float,
+) -> CohortTests:
+    """Test every cohort of the temporary table COHORTS on the trace's `rows`."""
+    tick_s = clock_tick_us(con, rows) / US
+    windows = [min(scale * window, jitter_s) for scale in SCALES]
+    period_us = max(1, round(period_s * US))
+    dense = ", ".join(
+        f"""count(*) OVER (PARTITION BY cohort, platform, key ORDER BY us
+                           RANGE BETWEEN CURRENT ROW AND {round(w * US)} FOLLOWING) AS m{i}"""
+        for i, w in enumerate(windows)
+    )
+    keyed = con.sql(
+        f"""WITH firsts AS (
+                SELECT c.cohort, c.signal, r.platform, r.key, r.account_id, min(r.us) AS us
+                FROM {rows} r JOIN {COHORTS} c USING (platform, account_id) GROUP BY ALL),
+            counted AS (
+                SELECT *, count(*) OVER (PARTITION BY cohort, platform, key) AS n, {dense}
+                FROM firsts)
+            SELECT cohort, any_value(signal) AS signal, platform, key, max(n) AS n,
+                   {", ".join(f"max(m{i}) AS m{i}" for i in range(len(windows)))},
+                   min(us) // {period_us} AS h, list(DISTINCT account_id) AS members
+            FROM counted WHERE n >= {MIN_MEMBERS} GROUP BY cohort, platform, key"""
+    ).to_arrow_table()
+    everyone = int(
+        con.execute(f"SELECT count(DISTINCT (platform, cohort)) FROM {COHORTS}").fetchall()[0][0]
+    )
+    if keyed.num_rows == 0:
+        return CohortTests(COHORT_TEST_SCHEMA.empty_table(), everyone)
+    n = keyed.column("n").to_numpy()
+    per_window = np.vstack(
+        [
+            log_pvalues(n, keyed.column(f"m{i}").to_numpy(), (w + tick_s) / (2 * jitter_s))
+            for i, w in enumerate(windows)
+        ]
+    )
+    best_window = per_window.argmin(axis=0)
+    key_log_p = np.minimum(per_window.min(axis=0) + np.log(len(windows)), 0.0)
+    bursts = np.vstack([keyed.column(f"m{i}").to_numpy() for i in range(len(windows))])
+    frame = {
+        "cohort": keyed.column("cohort").to_pylist(),
+        "signal": keyed.column("signal").to_pylist(),
+        "platform": keyed.column("platform").to_pylist(),
+        "h": keyed.column("h").to_pylist(),
+        "members": keyed.column("members").to_pylist(),
+    }
+    out: dict[str, list[object]] = {name: [] for name in COHORT_TEST_SCHEMA.names}
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, key in enumerate(zip(frame["platform"], frame["cohort"], strict=True)):
+        groups.setdefault(key, []).append(i)
+    for (platform, cohort), idx in sorted(groups.items()):
+        periods: dict[int, list[int]] = {}
+        for i in idx:
+            periods.setdefault(int(frame["h"][i]), []).append(i)
+        # Each period: its best key, Bonferroni over its keys; periods combined by Fisher.
+        period_log_p = [
+            min(0.0, min(key_log_p[i] for i in keys) + float(np.log(len(keys))))
+            for keys in periods.values()
+        ]
+        fisher = -2.0 * sum(period_log_p)
+        log_p = float(stats.chi2.logsf(fisher, 2 * len(period_log_p)))
+        top = min(idx, key=lambda i: key_log_p[i])
+        members = sorted({m for i in idx for m in frame["members"][i]})
+        values = (
+            trace,
+            window,
+            platform,
+            cohort,
+            frame["signal"][idx[0]],
+            members,
+            len(idx),
+            len(periods),
+            int(bursts[best_window[top], top]),
+            float(windows[best_window[top]]),
+            min(0.0, log_p),
+        )
+        for name, value in zip(COHORT_TEST_SCHEMA.names, values, strict=True):
+            out[name].append(value)
+    table = pa.table(out, schema=COHORT_TEST_SCHEMA)
+    return CohortTests(table, everyone - table.num_rows)

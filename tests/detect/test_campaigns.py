@@ -1,0 +1,69 @@
+"""Campaigns where the campaign is the data: no organic background to compare with.
+
+A copy-paste campaign can be one text posted by a thousand pages within a minute: no pair
+repeats anything, no account does anything twice, and the data holds nothing else. The
+burst test finds it; organic copying, spread over hours, it leaves alone.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from tests.conftest import query
+from trollscope.detect.params import DetectParams
+from trollscope.detect.run import detect
+from trollscope.ingest.readers import ReadOptions
+from trollscope.ingest.readers.table import parse_mapping
+from trollscope.ingest.run import ingest
+
+TEXT = (
+    "The council has decided today and every citizen should know what it means for the "
+    "river, the schools and the market: read it and share it with your friends"
+)
+START = 1_700_000_000  # seconds
+
+
+def _pages(path: Path, posts: list[tuple[str, int, str]]) -> ReadOptions:
+    """(page, seconds, text) rows as a mapped CSV of Facebook posts."""
+    lines = ["id,page,time,text"]
+    lines += [f'{i},{page},{t},"{text}"' for i, (page, t, text) in enumerate(posts)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ReadOptions(
+        mapping=parse_mapping("post_id=id,account_id=page,created_at=time,text=text"),
+        platform="facebook",
+    )
+
+
+def test_a_thousand_pages_posting_one_text_within_a_minute_are_one_network(
+    tmp_path: Path, case_path: Path
+) -> None:
+    rng = random.Random(1)
+    posts = [(f"page{i}", START + rng.randrange(50), TEXT) for i in range(1000)]
+    data = tmp_path / "pages.csv"
+    ingest(case_path, [data], options=_pages(data, posts))
+    result = detect(case_path)  # the default options
+    assert result.bursts_significant["co-text"] == 1
+    assert result.networks == 1
+    assert result.flagged_accounts == 1000
+    found = query(case_path, "SELECT found_by FROM networks")[0][0]
+    assert {"test": "burst", "trace": "co-text", "found": 1} in found  # type: ignore[operator]
+    line = query(case_path, "SELECT line FROM account_evidence WHERE account_id = 'page7'")
+    assert str(line[0][0]).startswith("one of 1,000 accounts that posted the same text within")
+
+
+def test_organic_copying_spread_over_hours_is_not_a_burst(tmp_path: Path, case_path: Path) -> None:
+    """'Copy and paste this to your status': 300 people, one after another, over six hours
+    (each copies someone who posted before, minutes later). Some copies fall within a minute
+    of another, as chance has them do; nothing is significant."""
+    rng = random.Random(2)
+    times = [START]
+    while len(times) < 300:
+        times.append(rng.choice(times) + round(rng.expovariate(1 / 1800)) + 20)
+    posts = [(f"person{i}", t, TEXT) for i, t in enumerate(times)]
+    data = tmp_path / "people.csv"
+    ingest(case_path, [data], options=_pages(data, posts))
+    result = detect(case_path, DetectParams())
+    assert result.bursts_tested["co-text"] == 1  # the text was tested: several met
+    assert result.bursts_significant["co-text"] == 0
+    assert result.networks == 0
