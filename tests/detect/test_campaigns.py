@@ -67,3 +67,23 @@ def test_organic_copying_spread_over_hours_is_not_a_burst(tmp_path: Path, case_p
     assert result.bursts_tested["co-text"] == 1  # the text was tested: several met
     assert result.bursts_significant["co-text"] == 0
     assert result.networks == 0
+
+
+def test_lightly_edited_copies_are_one_near_copy_burst(tmp_path: Path, case_path: Path) -> None:
+    """The same campaign with one word of each copy changed: no two texts are equal, so
+    co-text has nothing; near-dup-text's keys are near-copy clusters, and the burst test
+    finds the 400 pages as one network."""
+    rng = random.Random(3)
+    words = TEXT.split(" ")
+    posts = []
+    for i in range(400):
+        edited = list(words)
+        edited[rng.randrange(len(edited))] = f"w{i}"
+        posts.append((f"page{i}", START + rng.randrange(50), " ".join(edited)))
+    data = tmp_path / "pages.csv"
+    ingest(case_path, [data], options=_pages(data, posts))
+    result = detect(case_path)
+    assert result.bursts_significant["co-text"] == 0
+    assert result.bursts_significant["near-dup-text"] >= 1
+    assert result.networks == 1
+    assert result.flagged_accounts >= 380  # the LSH misses a copy now and then

@@ -355,3 +355,38 @@ def test_neardup_rows_on_the_ingested_ira_sample(shared_data: Path, case_path: P
         got[post].add(key)
     expected = keys_by_post([str(p) for p, _ in posts], [str(t) for _, t in posts])
     assert got == {p: k for p, k in expected.items() if k}
+
+
+def test_near_copy_clusters_join_bands_that_share_two_posts() -> None:
+    """A post's near-dup key is the cluster of its largest band; bands join a cluster when
+    they share two posts or more (an edit that breaks one band leaves others to tie the
+    copies), never on one post alone (a chance collision)."""
+    import duckdb
+
+    from trollscope.traces.neardup import cluster_rows
+
+    bands = {
+        "p1": ["k1", "k2"],
+        "p2": ["k1", "k2"],
+        "p3": ["k2", "k3"],  # k2 and k3 share p3 only: not joined
+        "p4": ["k3", "k4"],
+        "p5": ["k9"],
+    }
+    rows = [(post, key) for post, keys in bands.items() for key in keys]
+    table = pa.table(
+        {
+            "platform": ["x"] * len(rows),
+            "account_id": [f"a{p}" for p, _ in rows],
+            "key": [k for _, k in rows],
+            "us": [0] * len(rows),
+            "post_id": [p for p, _ in rows],
+        }
+    )
+    got = cluster_rows(duckdb.connect(), table).to_pydict()
+    assert dict(zip(got["post_id"], got["key"], strict=True)) == {
+        "p1": "k2",  # k1 and k2 share p1 and p2: one cluster, named by k2 (3 posts)
+        "p2": "k2",
+        "p3": "k2",
+        "p4": "k3",
+        "p5": "k9",
+    }

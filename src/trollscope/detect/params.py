@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from trollscope.engine import MAX_BURST
 
-# Action traces tested by default. near-dup-text is left out until its pairs are tested
-# per post rather than per LSH band (a near-copy shares several bands, which a key count
-# would take for repetition); batch-creation has one key per platform (nothing to repeat)
-# and profile/avatar traces have no time: their evidence enters through the signals.
+# Action traces tested by default. batch-creation has one key per platform (nothing to
+# repeat) and profile/avatar traces have no time: their evidence enters through the
+# signals and the cohort tests. near-dup-text's keys are near-copy clusters, one per post,
+# so it is tested like co-text.
 DEFAULT_TRACES = (
     "co-repost",
     "co-reply",
@@ -19,6 +19,7 @@ DEFAULT_TRACES = (
     "co-hashtag",
     "co-link",
     "co-text",
+    "near-dup-text",
     "co-image",
 )
 

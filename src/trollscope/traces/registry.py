@@ -77,9 +77,13 @@ def _prepare_neardup(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
     # MinHash/LSH is numpy work on the case's texts (neardup.py), not SQL; its rows then
     # go through the same band join on either engine. A cursor: the caller's connection
     # may hold an open result.
-    from trollscope.traces.neardup import neardup_rows
+    from trollscope.traces.neardup import cluster_rows, neardup_rows
 
-    return {inputs.NEARDUP_ROWS: neardup_rows(con.cursor())}
+    cur = con.cursor()
+    try:
+        return {inputs.NEARDUP_ROWS: cluster_rows(cur, neardup_rows(cur))}
+    finally:
+        cur.close()
 
 
 def _neardup(i: Inputs) -> ir.Table:
@@ -198,11 +202,12 @@ TRACES: Registry[Trace] = Registry(
             60.0,
             _neardup,
             "Two accounts posted nearly the same text (a word swapped, a link or emoji "
-            "changed) within the window: MinHash over 5-character shingles, a key being one "
-            "LSH band (Jaccard 0.8 is caught 98% of the time, 0.3 about 2%). Near-copies "
-            "share several bands, so `keys` counts bands. Reposts are left out.",
+            "changed) within the window: MinHash over 5-character shingles in 10 LSH bands "
+            "(Jaccard 0.8 shares a band 98% of the time, 0.3 about 2%); a post's key is its "
+            "near-copy cluster, the band it shares with the most posts, so `keys` counts "
+            "texts. Reposts are left out.",
             prepare=_prepare_neardup,
-            said="posted near-copies of texts of {partner} ({n} LSH bands shared)",
+            said="posted near-copies of {n} of the same texts as {partner}",
             acted="posted near-copies of the same texts",
         ),
         Trace(
