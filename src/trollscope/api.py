@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from trollscope.case.info import case_info
 from trollscope.detect.params import DEFAULT_TRACES, DetectParams
 from trollscope.engine import ENGINES, MAX_BURST
+from trollscope.engine.peers import PeerRule
 from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import IngestResult
@@ -49,6 +50,7 @@ __all__ = [
     "Detection",
     "EdgesRun",
     "IngestResult",
+    "PeerRule",
     "ReadOptions",
     "Scan",
     "avatars",
@@ -98,13 +100,16 @@ def info(case: Path | str) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class EdgesRun:
     """What `edges` did: the edges kept, the window used (and how it was estimated), the
-    keys skipped as viral, and the file written."""
+    keys skipped as viral, the file written, and, with a peer's rule, how many edges it
+    keeps (those are what the file holds)."""
 
     edges: int
     window: float | None
     estimate: WindowEstimate | None
     skipped_keys: int
     out: Path | None
+    rule: PeerRule | None = None
+    kept: int | None = None
 
 
 def estimate_window(case: Path | str, trace: str, quantile: float = 0.1) -> WindowEstimate:
@@ -123,10 +128,14 @@ def edges(
     engine: str = "duckdb",
     memory_limit: str | None = None,
     exact_csv: bool = False,
+    rule: PeerRule | None = None,
 ) -> EdgesRun:
     """One trace's co-action edges into the case; `window` in seconds, None for the
     trace's own, or "auto" to estimate it. With `out`, also write them to a .csv (text
-    cells that a spreadsheet would run are quoted unless `exact_csv`) or .parquet file."""
+    cells that a spreadsheet would run are quoted unless `exact_csv`) or .parquet file.
+    With a peer's `rule` (CooRTweet's min participation, CNT's min weight), the file
+    holds the edges the rule keeps: to compare the peers' networks with what detect
+    finds (the case keeps every edge)."""
     from trollscope.engine.run import edges as compute
     from trollscope.engine.run import skipped_keys
     from trollscope.report.export import write_edges
@@ -138,8 +147,21 @@ def edges(
 
         raise TrollscopeError(f"{seconds!r} is neither a number of seconds nor 'auto'.")
     n = compute(case, trace, seconds, max_burst=max_burst, engine=engine, memory_limit=memory_limit)
-    written = write_edges(case, trace, out, exact=exact_csv) if out is not None else None
-    return EdgesRun(n, seconds, estimate, skipped_keys(case, trace), written)
+    kept = None
+    if rule is not None and rule.active:
+        from trollscope.engine.peers import kept_edges
+
+        kept = kept_edges(case, trace, rule)
+    written = write_edges(case, trace, out, exact=exact_csv, kept=kept) if out else None
+    return EdgesRun(
+        n,
+        seconds,
+        estimate,
+        skipped_keys(case, trace),
+        written,
+        rule if kept is not None else None,
+        kept.num_rows if kept is not None else None,
+    )
 
 
 def signals(

@@ -224,6 +224,22 @@ def evaluate_cmd(
 )
 @click.option("--memory-limit", default=None, metavar="SIZE", help=MEMORY_HELP)
 @click.option("--exact-csv", is_flag=True, help=EXACT_CSV_HELP)
+@click.option(
+    "--min-participation",
+    type=click.IntRange(1),
+    default=None,
+    metavar="N",
+    help="A peer's threshold, not a test: write only the edges CooRTweet's rule keeps "
+    "(accounts with N+ posts; a pair kept if one side has N+ coordinated posts).",
+)
+@click.option(
+    "--min-weight",
+    type=click.IntRange(1),
+    default=None,
+    metavar="N",
+    help="A peer's threshold, not a test: write only the edges with N+ co-actions "
+    "(coordination-network-toolkit's minimum edge weight).",
+)
 @friendly
 def edges_cmd(
     case_path: Path,
@@ -234,23 +250,31 @@ def edges_cmd(
     engine: str,
     memory_limit: str | None,
     exact_csv: bool,
+    min_participation: int | None,
+    min_weight: int | None,
 ) -> None:
     """Co-action edges of one trace: account pairs that acted on the same key within the
     window, with counts, an IDF-weighted score, the median delay and evidence. They are
-    kept in the case (table `edges`) for the later steps."""
+    kept in the case (table `edges`) for the later steps. --min-participation and
+    --min-weight apply a peer's threshold to what is written (-o), to compare the peers'
+    networks with what `detect` tests."""
     try:
         seconds = window if window in (None, "auto") else float(window)
     except ValueError:
         raise click.BadParameter(
             f"{window!r} is neither a number of seconds nor 'auto'.", param_hint="--window"
         ) from None
+    rule = api.PeerRule(min_participation, min_weight)
     run = api.edges(
-        case_path, trace_name, seconds, out_path, max_burst, engine, memory_limit, exact_csv
+        case_path, trace_name, seconds, out_path, max_burst, engine, memory_limit, exact_csv, rule
     )
     if run.estimate is not None:
         out.print(f"window {run.estimate.explain()}", markup=False)
-    where = f" and {out_path}" if out_path else ""
+    where = f" and {out_path}" if out_path and run.kept is None else ""
     out.print(f"{run.edges:,} {trace_name} edges written to {case_path}{where}", markup=False)
+    if run.rule is not None and run.kept is not None:
+        into = f", written to {out_path}" if out_path else ""
+        out.print(f"{run.kept:,} of them pass {run.rule.words()}{into}.", markup=False)
     if run.skipped_keys:
         out.print(
             f"{run.skipped_keys:,} viral keys (over {max_burst:,} accounts within one window) "

@@ -65,6 +65,7 @@ from typing import Any
 import duckdb
 import networkx as nx
 import orjson
+import pyarrow as pa
 
 from trollscope.case import Case, has_table
 from trollscope.errors import TrollscopeError
@@ -131,11 +132,16 @@ def export(
 
 
 def write_edges(
-    case_path: Path | str, trace_name: str, out_path: Path | str, exact: bool = False
+    case_path: Path | str,
+    trace_name: str,
+    out_path: Path | str,
+    exact: bool = False,
+    kept: pa.Table | None = None,
 ) -> Path:
     """Write one trace's edges (the view `edges`, as `trollscope edges -o` writes them) to
     a .csv file, or Parquet for any other suffix, whole or not at all. `exact`: CSV cells
-    as the data has them, formula-like ones included."""
+    as the data has them, formula-like ones included. `kept`: only these edges (rows of
+    the view, e.g. those a peer's threshold keeps)."""
     out = Path(out_path)
     fmt = "csv" if out.suffix.lower() == ".csv" else "parquet"
     with Case.open(case_path, read_only=True) as case:
@@ -143,6 +149,9 @@ def write_edges(
             f"SELECT * FROM edges WHERE trace = {literal(trace_name)} "
             "ORDER BY platform, account_a, account_b"
         )
+        if kept is not None:
+            case.con.register("ts_kept_edges", kept)
+            rows = "SELECT * FROM ts_kept_edges ORDER BY platform, account_a, account_b"
         out.parent.mkdir(parents=True, exist_ok=True)
         with _staged([out]) as (tmp,):
             _write_table(case.con, rows, tmp, fmt, exact)
