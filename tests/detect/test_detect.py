@@ -485,7 +485,16 @@ def test_the_same_case_gives_the_same_detection_to_the_last_bit(tmp_path: Path) 
         results.append(
             [
                 query(case, f"SELECT * FROM {table} ORDER BY ALL")
-                for table in ("pair_tests", "networks", "account_scores", "account_evidence")
+                for table in (
+                    "pair_tests",
+                    "account_tests",
+                    "burst_tests",
+                    "cohort_tests",
+                    "networks",
+                    "network_edges",
+                    "account_scores",
+                    "account_evidence",
+                )
             ]
             + [query(case, "SELECT * FROM edges ORDER BY ALL")]
         )

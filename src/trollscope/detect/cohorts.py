@@ -35,6 +35,7 @@ same story within minutes, is one too; the verdict weighs it with the rest.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import duckdb
@@ -183,7 +184,8 @@ def cohort_tests(
             SELECT cohort, any_value(signal) AS signal, platform, key, max(n) AS n,
                    {", ".join(f"max(m{i}) AS m{i}" for i in range(len(windows)))},
                    min(us) // {period_us} AS h, list(DISTINCT account_id) AS members
-            FROM counted WHERE n >= {MIN_MEMBERS} GROUP BY cohort, platform, key"""
+            FROM counted WHERE n >= {MIN_MEMBERS} GROUP BY cohort, platform, key
+            ORDER BY platform, cohort, key"""
     ).to_arrow_table()
     everyone = int(
         con.execute(f"SELECT count(DISTINCT (platform, cohort)) FROM {COHORTS}").fetchall()[0][0]
@@ -220,7 +222,7 @@ def cohort_tests(
             min(0.0, min(key_log_p[i] for i in keys) + float(np.log(len(keys))))
             for keys in periods.values()
         ]
-        fisher = -2.0 * sum(period_log_p)
+        fisher = -2.0 * math.fsum(sorted(period_log_p))
         log_p = float(stats.chi2.logsf(fisher, 2 * len(period_log_p)))
         top = min(idx, key=lambda i: key_log_p[i])
         members = sorted({m for i in idx for m in frame["members"][i]})

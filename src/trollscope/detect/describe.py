@@ -31,6 +31,14 @@ IDENTITY_SIGNALS = ("creation-burst", "profile", "rhythm", "avatar")
 # accounts in a large fan community does not make the community a farm.
 MIN_SHARE = 0.25
 TOP = 10  # hashtags, amplified and attacked accounts listed per network
+# The background an identity signal is compared with is its rate among the accounts in no
+# network. A case with too few of them has no organic background (a takedown archive is
+# one operation; a campaign sample may hold little else): then a stated reference rate
+# is used, an upper bound assumed for organic accounts. The simulator's organic
+# population is flagged at 0% by each of these; real platforms have waves of sign-ups,
+# organisations' templates and office workers, hence a margin.
+MIN_BACKGROUND = 30  # accounts outside networks, and at least a fifth of all
+REFERENCE_RATES = {"creation-burst": 0.05, "profile": 0.05, "rhythm": 0.10, "avatar": 0.05}
 
 
 def _targets(kinds: str) -> str:
@@ -109,7 +117,7 @@ def describe(con: duckdb.DuckDBPyConnection, network_log_p: dict[int, float], al
         sig AS (SELECT network,
                        list(struct_pack(signal, flagged, share, background, p_value)
                             ORDER BY signal) AS signals,
-                       bool_or(marks) AS inauthentic,
+                       bool_or(marks) AS inauthentic, bool_or(reference) AS reference,
                        string_agg(CASE WHEN marks THEN signal || ' ' ||
                                   round(100 * share)::BIGINT || '%' END, ', '
                                   ORDER BY signal) AS marks
@@ -138,8 +146,19 @@ def describe(con: duckdb.DuckDBPyConnection, network_log_p: dict[int, float], al
                l.log_p, coalesce(traces.traces, []), coalesce(found.found_by, []),
                coalesce(sig.signals, []),
                coalesce(sig.inauthentic, false),
-               CASE WHEN coalesce(sig.inauthentic, false)
+               CASE WHEN coalesce(sig.inauthentic, false) AND sig.reference
                     THEN 'coordinated; inauthentic signs: ' || sig.marks
+                         || ' (against reference rates: the case has no organic background '
+                         || 'to compare with)'
+                    WHEN coalesce(sig.inauthentic, false)
+                    THEN 'coordinated; inauthentic signs: ' || sig.marks
+                    WHEN sig.network IS NULL
+                    THEN 'coordinated; the data hold no creation dates, profiles, rhythms '
+                         || 'or pictures to tell authentic from inauthentic'
+                    WHEN sig.reference
+                    THEN 'coordinated; no identity signal above reference rates, and no organic '
+                         || 'background in this case to compare with: authentic or not cannot '
+                         || 'be told from these data'
                     ELSE 'coordinated; members look organic (no identity signal above the '
                          || 'case''s background): possibly an authentic community' END,
                coalesce(tags.hashtags, []), coalesce(amp.v, []), coalesce(att.v, []),
@@ -156,31 +175,48 @@ def describe(con: duckdb.DuckDBPyConnection, network_log_p: dict[int, float], al
 
 
 def _signal_shares(con: duckdb.DuckDBPyConnection, networks: int, alpha: float) -> pa.Table:
-    """Per network and identity signal: members flagged, their share, the case's
-    background share, a binomial p-value of the excess, and whether it marks the network
+    """Per network and identity signal: members flagged, their share, the background
+    share (among the accounts in no network, or the reference rate where those are too
+    few: `reference`), a binomial p-value of the excess, and whether it marks the network
     (Bonferroni over networks x signals, and at least MIN_SHARE of the members)."""
     has_signals = has_table(con, "account_signals")
     names = ", ".join(f"'{s}'" for s in IDENTITY_SIGNALS)
+    columns = ("network", "signal", "flagged", "size", "background", "outside", "everyone")
     if has_signals:
         counts = con.sql(
-            f"""WITH bg AS (
-                    SELECT signal, count(*) FILTER (WHERE flagged)::DOUBLE /
-                           (SELECT count(*) FROM accounts) AS background
-                    FROM account_signals WHERE signal IN ({names}) GROUP BY signal),
+            f"""WITH outside AS (
+                    SELECT platform, account_id FROM accounts
+                    ANTI JOIN {MEMBERS} USING (platform, account_id)),
+                n AS (SELECT (SELECT count(*) FROM outside) AS outside,
+                             (SELECT count(*) FROM accounts) AS everyone),
+                bg AS (
+                    SELECT signal, count(*) FILTER (WHERE flagged)::DOUBLE
+                               / greatest(1, (SELECT outside FROM n)) AS background
+                    FROM account_signals SEMI JOIN outside USING (platform, account_id)
+                    WHERE signal IN ({names}) GROUP BY signal
+                    UNION ALL
+                    SELECT DISTINCT signal, 0.0 FROM account_signals
+                    WHERE signal IN ({names}) AND signal NOT IN (
+                        SELECT signal FROM account_signals
+                        SEMI JOIN outside USING (platform, account_id))),
                 fl AS (SELECT m.network, a.signal, count(*) FILTER (WHERE a.flagged) AS flagged
                        FROM {MEMBERS} m JOIN account_signals a USING (platform, account_id)
                        WHERE a.signal IN ({names}) GROUP BY ALL),
                 sizes AS (SELECT network, count(*) AS size FROM {MEMBERS} GROUP BY network)
             SELECT sizes.network, bg.signal, coalesce(fl.flagged, 0) AS flagged, sizes.size,
-                   bg.background
-            FROM sizes CROSS JOIN bg LEFT JOIN fl USING (network, signal)
+                   bg.background, n.outside, n.everyone
+            FROM sizes CROSS JOIN bg CROSS JOIN n LEFT JOIN fl USING (network, signal)
             ORDER BY sizes.network, bg.signal"""
         ).fetchnumpy()
     else:
-        counts = {k: np.array([]) for k in ("network", "signal", "flagged", "size", "background")}
+        counts = {k: np.array([]) for k in columns}
     flagged = counts["flagged"].astype(np.int64)
     size = counts["size"].astype(np.int64)
-    background = np.clip(counts["background"].astype(np.float64), 1e-9, 1.0)
+    outside = counts["outside"].astype(np.int64)
+    reference = (outside < MIN_BACKGROUND) | (outside * 5 < counts["everyone"].astype(np.int64))
+    stated = np.array([REFERENCE_RATES.get(str(x), 0.05) for x in counts["signal"]])
+    background = np.where(reference, stated, counts["background"].astype(np.float64))
+    background = np.clip(background, 1e-9, 1.0)
     p = stats.binom.sf(flagged - 1, size, background) if len(size) else np.array([])
     share = flagged / np.maximum(size, 1)
     tests = max(1, networks * len(IDENTITY_SIGNALS))
@@ -194,5 +230,6 @@ def _signal_shares(con: duckdb.DuckDBPyConnection, networks: int, alpha: float) 
             "background": pa.array(background, pa.float64()),
             "p_value": pa.array(p, pa.float64()),
             "marks": pa.array(marks, pa.bool_()),
+            "reference": pa.array(reference, pa.bool_()),
         }
     )

@@ -130,20 +130,27 @@ class Partition:
 def leiden(links: Links, seed: int = 1, runs: int = 5, resolution: float = RESOLUTION) -> Partition:
     """Best of `runs` Leiden partitions (modularity at `resolution`, unweighted) of the
     graph of all links; a burst's members are tied through a node of their own."""
-    index: dict[tuple[str, str], int] = {}
-    edges: set[tuple[int, int]] = set()
-    for table in (links.pairs, links.accounts):
-        for p, a, b in zip(
-            *(table.column(c).to_pylist() for c in ("platform", "account_a", "account_b")),
-            strict=True,
-        ):
-            x = index.setdefault((p, a), len(index))
-            y = index.setdefault((p, b), len(index))
-            edges.add((min(x, y), max(x, y)))
-    hubs = [
-        [index.setdefault((p, m), len(index)) for m in members]
-        for _, p, _, members in links.groups()
-    ]
+    # Vertices are numbered in sorted order, whatever order the tests' rows came in:
+    # Leiden's result for a seed depends on the numbering.
+    pairs = sorted(
+        {
+            (p, min(a, b), max(a, b))
+            for table in (links.pairs, links.accounts)
+            for p, a, b in zip(
+                *(table.column(c).to_pylist() for c in ("platform", "account_a", "account_b")),
+                strict=True,
+            )
+        }
+    )
+    groups = sorted((p, sorted(members)) for _, p, _, members in links.groups())
+    accounts = sorted(
+        {(p, a) for p, a, _ in pairs}
+        | {(p, b) for p, _, b in pairs}
+        | {(p, m) for p, members in groups for m in members}
+    )
+    index = {key: i for i, key in enumerate(accounts)}
+    edges = {(index[(p, a)], index[(p, b)]) for p, a, b in pairs}
+    hubs = [[index[(p, m)] for m in members] for p, members in groups]
     n_accounts = len(index)
     graph_edges = sorted(edges)
     for h, members in enumerate(hubs):

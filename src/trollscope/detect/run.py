@@ -287,7 +287,8 @@ def _candidates(
                     JOIN ts_det_passing USING (platform, account_id))
                 SELECT DISTINCT x.platform, x.account_id AS account_a, y.account_id AS account_b,
                        '{trace}' AS trace
-                FROM {coaction.PAIRS} p JOIN ids x ON x.aid = p.a JOIN ids y ON y.aid = p.b"""
+                FROM {coaction.PAIRS} p JOIN ids x ON x.aid = p.a JOIN ids y ON y.aid = p.b
+                ORDER BY ALL"""
         ).to_arrow_table()
     finally:
         con.unregister("ts_det_passing")
