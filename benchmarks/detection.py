@@ -16,8 +16,9 @@ Scenarios (trollscope.simulate.config.scenario; docs/simulate.md): `default` (28
 `small` (the default population over 5 days: farms about a quarter of the posts),
 `campaign` (a sample collected by the farms' hashtags: farms half the posts),
 `organic-hard` and `hashtag-bursty` (no farms: news shocks, copy-paste chains, live
-events). Real rows: CooRTweet's example data (../shared/data/coortweet), every account's
-timeline shifted by its own offset within +-jitter seconds (seed 11; 0: as it is), then
+events). Real rows: CooRTweet's example data (../shared/data/coortweet), or any file
+given by its path (a simulated scenario's io_tweets.csv, say), every account's timeline
+shifted by its own offset within +-jitter seconds (seed 11; 0: as it is), then
 `detect`: the accounts flagged. Cases are cached in benchmarks/.work. Prints a markdown
 table for docs/benchmarks.md and writes benchmarks/.work/detection.json.
 Targets (issues 6 and 18): farm F1 >= 0.95 at stealth 0-1 and >= 0.8 at stealth 2, ARI
@@ -161,9 +162,10 @@ def _real(name: str, jitter: int, seed: int, period: float) -> dict[str, object]
 
     from trollscope.ingest.run import ingest
 
-    cached = WORK / f"case-real-{name}.duckdb"
+    source = Path(name) if Path(name).exists() else SHARED / name
+    cached = WORK / f"case-real-{source.parent.name}-{source.name}.duckdb"
     if not cached.exists():
-        ingest(cached, [SHARED / name])
+        ingest(cached, [source])
     case = WORK / "case-real-run.duckdb"
     shutil.copy(cached, case)
     con = duckdb.connect(str(case))
@@ -182,7 +184,8 @@ def _real(name: str, jitter: int, seed: int, period: float) -> dict[str, object]
     con.close()
     timing = _detect(case, period)
     case.unlink()
-    return {"data": name, "jitter": jitter, "seed": seed, "accounts": len(accounts), **timing}
+    label = source.name if source.parent == SHARED else source.parent.name
+    return {"data": label, "jitter": jitter, "seed": seed, "accounts": len(accounts), **timing}
 
 
 def _farm_table(rows: list[dict[str, object]]) -> str:
@@ -249,7 +252,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--stealth", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--no-organic", action="store_true", help="skip the organic-only rows")
-    parser.add_argument("--real", nargs="*", default=[], help="CooRTweet files to shift")
+    parser.add_argument(
+        "--real",
+        nargs="*",
+        default=[],
+        help="files to shift: CooRTweet's (by name, from ../shared/data/coortweet) or any path",
+    )
     parser.add_argument("--jitters", type=int, nargs="+", default=[0, 86400, 604800])
     parser.add_argument(
         "--period",

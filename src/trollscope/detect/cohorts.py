@@ -49,6 +49,7 @@ from trollscope.signals.base import SignalResult
 
 SCALES = (1, 5, 15)  # windows tried: W, 5W, 15W (each at most the jitter)
 MIN_MEMBERS = 3
+STRONG_KEY = math.log(1e-3)  # a key whose burst alone is evidence (ln p)
 COHORTS = "ts_det_cohorts"  # (platform, account_id, cohort, signal)
 
 COHORT_TEST_SCHEMA = pa.schema(
@@ -58,7 +59,7 @@ COHORT_TEST_SCHEMA = pa.schema(
         ("platform", pa.string()),
         ("cohort", pa.string()),
         ("signal", pa.string()),
-        ("members", pa.list_(pa.string())),  # the members that acted on a tested key
+        ("members", pa.list_(pa.string())),  # members in the bursts of 2+ strong keys
         ("keys", pa.int64()),  # keys three or more members acted on
         ("periods", pa.int64()),  # the periods those keys fall in
         ("best_burst", pa.int64()),  # the most members on one key within one window
@@ -174,18 +175,29 @@ def cohort_tests(
                            RANGE BETWEEN CURRENT ROW AND {round(w * US)} FOLLOWING) AS m{i}"""
         for i, w in enumerate(windows)
     )
+    scales = range(len(windows))
     keyed = con.sql(
         f"""WITH firsts AS (
                 SELECT c.cohort, c.signal, r.platform, r.key, r.account_id, min(r.us) AS us
                 FROM {rows} r JOIN {COHORTS} c USING (platform, account_id) GROUP BY ALL),
             counted AS (
                 SELECT *, count(*) OVER (PARTITION BY cohort, platform, key) AS n, {dense}
-                FROM firsts)
-            SELECT cohort, any_value(signal) AS signal, platform, key, max(n) AS n,
-                   {", ".join(f"max(m{i}) AS m{i}" for i in range(len(windows)))},
-                   min(us) // {period_us} AS h, list(DISTINCT account_id) AS members
-            FROM counted WHERE n >= {MIN_MEMBERS} GROUP BY cohort, platform, key
-            ORDER BY platform, cohort, key"""
+                FROM firsts),
+            best AS (
+                SELECT cohort, any_value(signal) AS signal, platform, key, max(n) AS n,
+                       {", ".join(f"max(m{i}) AS m{i}" for i in scales)},
+                       {", ".join(f"arg_max(us, (m{i}, -us)) AS s{i}" for i in scales)},
+                       min(us) // {period_us} AS h
+                FROM counted WHERE n >= {MIN_MEMBERS} GROUP BY cohort, platform, key)
+            SELECT b.*, {
+            ", ".join(
+                f"list(f.account_id ORDER BY f.account_id) FILTER "
+                f"(WHERE f.us BETWEEN b.s{i} AND b.s{i} + {round(w * US)}) AS w{i}"
+                for i, w in enumerate(windows)
+            )
+        }
+            FROM best b JOIN firsts f USING (cohort, platform, key)
+            GROUP BY ALL ORDER BY b.platform, b.cohort, b.key"""
     ).to_arrow_table()
     everyone = int(
         con.execute(f"SELECT count(DISTINCT (platform, cohort)) FROM {COHORTS}").fetchall()[0][0]
@@ -202,12 +214,14 @@ def cohort_tests(
     best_window = per_window.argmin(axis=0)
     key_log_p = np.minimum(per_window.min(axis=0) + np.log(len(windows)), 0.0)
     bursts = np.vstack([keyed.column(f"m{i}").to_numpy() for i in range(len(windows))])
+    in_window = [keyed.column(f"w{i}").to_pylist() for i in scales]
     frame = {
         "cohort": keyed.column("cohort").to_pylist(),
         "signal": keyed.column("signal").to_pylist(),
         "platform": keyed.column("platform").to_pylist(),
         "h": keyed.column("h").to_pylist(),
-        "members": keyed.column("members").to_pylist(),
+        # The members in the densest window at the key's best scale.
+        "members": [in_window[best_window[i]][i] or [] for i in range(keyed.num_rows)],
     }
     out: dict[str, list[object]] = {name: [] for name in COHORT_TEST_SCHEMA.names}
     groups: dict[tuple[str, str], list[int]] = {}
@@ -225,7 +239,16 @@ def cohort_tests(
         fisher = -2.0 * math.fsum(sorted(period_log_p))
         log_p = float(stats.chi2.logsf(fisher, 2 * len(period_log_p)))
         top = min(idx, key=lambda i: key_log_p[i])
-        members = sorted({m for i in idx for m in frame["members"][i]})
+        # The members that acted with the cohort: in the densest window of two of its
+        # strong keys or more. A cohort's trait is shared by a few bystanders too (an
+        # organic account created in the same days as a farm): they may touch the keys,
+        # but not inside its bursts, key after key.
+        seen: dict[str, int] = {}
+        for i in idx:
+            if key_log_p[i] <= STRONG_KEY:
+                for m in frame["members"][i]:
+                    seen[m] = seen.get(m, 0) + 1
+        members = sorted(m for m, times in seen.items() if times >= 2)
         values = (
             trace,
             window,
