@@ -8,10 +8,10 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from tests.simulate.test_simulate import _con
 from trollscope.simulate import SimulationConfig, farm_at_stealth, simulate
 from trollscope.simulate.config import SCENARIOS, scenario
 
@@ -48,17 +48,6 @@ def _content(folder: Path) -> str:
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _con(folder: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"CREATE VIEW posts AS SELECT * FROM read_parquet('{folder}/posts.parquet')")
-    con.execute(f"CREATE VIEW accounts AS SELECT * FROM read_parquet('{folder}/accounts.parquet')")
-    con.execute(
-        f"CREATE VIEW labels AS SELECT * FROM read_csv('{folder}/labels.csv', all_varchar=true)"
-    )
-    return con
 
 
 @pytest.fixture(scope="module")

@@ -129,6 +129,7 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
         window: float | None,
         fdr: float,
         period: float,
+        jitter: float,
         seed: int,
         memory_limit: str | None,
         **kwargs: Any,
@@ -138,6 +139,7 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             window=window,
             q=fdr,
             period_s=period,
+            jitter_s=jitter,
             seed=seed,
             memory_limit=memory_limit,
         )
@@ -172,6 +174,14 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             show_default=True,
             help="Seconds over which the null keeps each account's activity and each key's "
             "popularity ('what is popular in those six hours'); see docs/significance.md.",
+        ),
+        click.option(
+            "--jitter",
+            type=click.FloatRange(0, min_open=True),
+            default=DEFAULTS.jitter_s,
+            show_default=True,
+            help="Seconds within which the account, burst and cohort tests shift each "
+            "account's actions (their null); see docs/significance.md.",
         ),
         click.option(
             "--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Leiden's seed."
