@@ -357,12 +357,11 @@ def test_neardup_rows_on_the_ingested_ira_sample(shared_data: Path, case_path: P
     assert got == {p: k for p, k in expected.items() if k}
 
 
-def test_near_copy_clusters_join_bands_that_share_two_posts() -> None:
-    """A post's near-dup key is the cluster of its largest band; bands join a cluster when
-    they share two posts or more (an edit that breaks one band leaves others to tie the
-    copies), never on one post alone (a chance collision)."""
-    import duckdb
-
+def test_near_copy_clusters_take_one_hop_to_a_larger_band() -> None:
+    """A post's near-dup key is its largest band, or the larger band that holds at least
+    half of that band's posts (two or more): an edit that breaks one band leaves others to
+    tie the copies. Never on one post alone (a chance collision), and never a chain of
+    such hops (texts that merely resemble one another would chain into one cluster)."""
     from trollscope.traces.neardup import cluster_rows
 
     bands = {
@@ -371,6 +370,15 @@ def test_near_copy_clusters_join_bands_that_share_two_posts() -> None:
         "p3": ["k2", "k3"],  # k2 and k3 share p3 only: not joined
         "p4": ["k3", "k4"],
         "p5": ["k9"],
+        # kA (5 posts) holds half of kB (4); kB (4) holds two of kC's 3 posts.
+        "q1": ["kA"],
+        "q2": ["kA"],
+        "q3": ["kA", "kB"],
+        "q4": ["kA", "kB"],
+        "q8": ["kA"],
+        "q5": ["kB", "kC"],
+        "q6": ["kB", "kC"],
+        "q7": ["kC"],
     }
     rows = [(post, key) for post, keys in bands.items() for key in keys]
     table = pa.table(
@@ -382,11 +390,19 @@ def test_near_copy_clusters_join_bands_that_share_two_posts() -> None:
             "post_id": [p for p, _ in rows],
         }
     )
-    got = cluster_rows(duckdb.connect(), table).to_pydict()
+    got = cluster_rows(table).to_pydict()
     assert dict(zip(got["post_id"], got["key"], strict=True)) == {
-        "p1": "k2",  # k1 and k2 share p1 and p2: one cluster, named by k2 (3 posts)
+        "p1": "k2",  # largest band k2 (3 posts); k1 is smaller
         "p2": "k2",
         "p3": "k2",
-        "p4": "k3",
+        "p4": "k3",  # k3's posts: only p3 also in k2, one post is not half-and-two
         "p5": "k9",
+        "q1": "kA",
+        "q2": "kA",
+        "q3": "kA",
+        "q4": "kA",
+        "q8": "kA",
+        "q5": "kA",  # largest band kB, which kA holds half of: one hop to kA
+        "q6": "kA",
+        "q7": "kB",  # largest band kC, held by kB: one hop to kB, not on to kA
     }

@@ -335,7 +335,7 @@ def _text_band_hashes(
 _HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % v for v in range(256)), "<u2")
 
 
-def _key_strings(band_hash: U64, band: npt.NDArray[np.int64], bands: int) -> pa.Array:
+def key_strings(band_hash: U64, band: npt.NDArray[np.int64], bands: int) -> pa.Array:
     """Keys 'BB:hhhhhhhhhhhhhhhh' (band number, zero-padded; 64-bit band hash in hex),
     built as one fixed-width byte matrix."""
     digits = len(str(bands - 1))
@@ -378,7 +378,7 @@ def band_keys(hashes: U64) -> pa.Array:
     """The keys of each row of (texts, bands) band hashes, row by row."""
     n, bands = hashes.shape
     band = np.tile(np.arange(bands, dtype=np.int64), n)
-    return _key_strings(hashes.reshape(-1), band, bands)
+    return key_strings(hashes.reshape(-1), band, bands)
 
 
 # --- public API ----------------------------------------------------------------------

@@ -77,11 +77,11 @@ def _prepare_neardup(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
     # MinHash/LSH is numpy work on the case's texts (neardup.py), not SQL; its rows then
     # go through the same band join on either engine. A cursor: the caller's connection
     # may hold an open result.
-    from trollscope.traces.neardup import cluster_rows, neardup_rows
+    from trollscope.traces.neardup import neardup_clusters
 
     cur = con.cursor()
     try:
-        return {inputs.NEARDUP_ROWS: cluster_rows(cur, neardup_rows(cur))}
+        return {inputs.NEARDUP_ROWS: neardup_clusters(cur)}
     finally:
         cur.close()
 
