@@ -10,10 +10,14 @@ from trollscope.engine import MAX_BURST
 # Action traces tested by default. batch-creation has one key per platform (nothing to
 # repeat) and profile/avatar traces have no time: their evidence enters through the
 # signals and the cohort tests. near-dup-text's keys are near-copy clusters, one per post,
-# so it is tested like co-text.
+# so it is tested like co-text. The slow traces test reposts and replies again at a
+# 15-minute window: members that act tens of minutes after a directive (stealth 3)
+# rarely meet within a minute (docs/significance.md, "Slow farms").
 DEFAULT_TRACES = (
     "co-repost",
     "co-reply",
+    "co-repost-slow",
+    "co-reply-slow",
     "co-quote",
     "co-mention",
     "co-hashtag",

@@ -151,6 +151,28 @@ TRACES: Registry[Trace] = Registry(
             said="replied to {n} of the same posts as {partner}",
             acted="replied to the same posts",
         ),
+        # The slow scale: the same actions at a quarter-hour window, for farms whose members
+        # act many minutes after a directive (docs/significance.md, "Slow farms").
+        Trace(
+            "co-repost-slow",
+            900.0,
+            _reference("repost"),
+            "co-repost at a slower scale: two accounts reposted the same post within 15 "
+            "minutes of each other. Members who follow a directive tens of minutes late "
+            "rarely meet within a minute; organic reactions to the same news meet at this "
+            "scale too, so only repetition across many posts is evidence.",
+            said="reposted {n} of the same posts as {partner}, minutes apart",
+            acted="reposted the same posts minutes apart",
+        ),
+        Trace(
+            "co-reply-slow",
+            900.0,
+            _reference("reply"),
+            "co-reply at a slower scale: two accounts replied to the same post within 15 "
+            "minutes of each other (a slow swarm); as co-repost-slow.",
+            said="replied to {n} of the same posts as {partner}, minutes apart",
+            acted="replied to the same posts minutes apart",
+        ),
         Trace(
             "co-quote",
             60.0,
