@@ -69,10 +69,26 @@ COHORT_TEST_SCHEMA = pa.schema(
 )
 
 
+# A cohort's strong keys, each with the densest window of its burst: two significant
+# cohorts that burst on the same keys at the same times are tied in the networks
+# (detect/run.py, _joint_cohorts).
+STRONG_SCHEMA = pa.schema(
+    [
+        ("trace", pa.string()),
+        ("platform", pa.string()),
+        ("cohort", pa.string()),
+        ("key", pa.string()),
+        ("start_us", pa.int64()),
+        ("end_us", pa.int64()),
+    ]
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CohortTests:
     table: pa.Table
     untested: int
+    strong: pa.Table  # STRONG_SCHEMA rows
 
 
 def identity_cohorts(
@@ -203,7 +219,7 @@ def cohort_tests(
         con.execute(f"SELECT count(DISTINCT (platform, cohort)) FROM {COHORTS}").fetchall()[0][0]
     )
     if keyed.num_rows == 0:
-        return CohortTests(COHORT_TEST_SCHEMA.empty_table(), everyone)
+        return CohortTests(COHORT_TEST_SCHEMA.empty_table(), everyone, STRONG_SCHEMA.empty_table())
     n = keyed.column("n").to_numpy()
     per_window = np.vstack(
         [
@@ -223,6 +239,21 @@ def cohort_tests(
         # The members in the densest window at the key's best scale.
         "members": [in_window[best_window[i]][i] or [] for i in range(keyed.num_rows)],
     }
+    starts = np.vstack([keyed.column(f"s{i}").to_numpy() for i in scales])
+    strong = np.flatnonzero(key_log_p <= STRONG_KEY)
+    strong_start = starts[best_window[strong], strong]
+    strong_end = strong_start + np.round(np.asarray(windows)[best_window[strong]] * US)
+    strong_rows = pa.table(
+        {
+            "trace": pa.array([trace] * len(strong), pa.string()),
+            "platform": keyed.column("platform").take(pa.array(strong)),
+            "cohort": keyed.column("cohort").take(pa.array(strong)),
+            "key": keyed.column("key").take(pa.array(strong)),
+            "start_us": pa.array(strong_start, pa.int64()),
+            "end_us": pa.array(strong_end.astype(np.int64), pa.int64()),
+        },
+        schema=STRONG_SCHEMA,
+    )
     out: dict[str, list[object]] = {name: [] for name in COHORT_TEST_SCHEMA.names}
     groups: dict[tuple[str, str], list[int]] = {}
     for i, key in enumerate(zip(frame["platform"], frame["cohort"], strict=True)):
@@ -265,4 +296,4 @@ def cohort_tests(
         for name, value in zip(COHORT_TEST_SCHEMA.names, values, strict=True):
             out[name].append(value)
     table = pa.table(out, schema=COHORT_TEST_SCHEMA)
-    return CohortTests(table, everyone - table.num_rows)
+    return CohortTests(table, everyone - table.num_rows, strong_rows)

@@ -24,7 +24,9 @@ the end, so a failure leaves the previous detection intact.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +42,13 @@ from trollscope.case import Case, has_table, limit_resources, transaction
 from trollscope.case.schema import DETECT_RUNS_DDL
 from trollscope.detect.accounttest import ACCOUNT_TEST_SCHEMA, account_tests
 from trollscope.detect.bursttest import BURST_TEST_SCHEMA, TEXT_TRACES, burst_tests
-from trollscope.detect.cohorts import COHORT_TEST_SCHEMA, COHORTS, cohort_tests, identity_cohorts
+from trollscope.detect.cohorts import (
+    COHORT_TEST_SCHEMA,
+    COHORTS,
+    STRONG_SCHEMA,
+    cohort_tests,
+    identity_cohorts,
+)
 from trollscope.detect.describe import describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.fdr import benjamini_hochberg
@@ -102,6 +110,7 @@ class _Tests:
     cohorts: list[pa.Table] = field(default_factory=list)
     # Co-action links between accounts whose account tests could pass (see _candidates).
     links: list[pa.Table] = field(default_factory=list)
+    strong: list[pa.Table] = field(default_factory=list)  # cohorts' strong keys (cohorts.py)
     untested: dict[str, int] = field(default_factory=dict)  # pairs, per trace
     untested_other: int = 0  # accounts and keys
 
@@ -248,6 +257,7 @@ def _trace_tests(
         if with_cohorts:
             found = cohort_tests(con, name, coaction.ROWS, window, params.jitter_s, params.period_s)
             tests.cohorts.append(found.table)
+            tests.strong.append(found.strong)
             tests.untested_other += found.untested
     finally:
         drop_scratch(con)
@@ -358,7 +368,7 @@ def _links(
 ) -> Links:
     """What ties accounts into networks: significant pairs; co-actions between two
     accounts significant in the same trace's account tests; significant bursts and
-    cohorts."""
+    cohorts; two significant cohorts of one trace that burst together (_joint_cohorts)."""
     significant_pairs = pairs.filter(pairs.column("significant")).select(
         ["platform", "account_a", "account_b", "trace"]
     )
@@ -384,7 +394,70 @@ def _links(
         pairs=significant_pairs,
         accounts=co_acting,
         bursts=burst_rows.select(["platform", "trace", "key", "members"]),
-        cohorts=cohort_rows.select(["platform", "trace", "cohort", "members"]),
+        cohorts=_joint_cohorts(
+            cohort_rows.select(["platform", "trace", "cohort", "members"]), tests.strong
+        ),
+    )
+
+
+def _joint_cohorts(cohorts: pa.Table, strong: list[pa.Table]) -> pa.Table:
+    """The significant `cohorts` (platform, trace, cohort, members), those of one trace
+    that burst on two keys or more at overlapping times (each key strong for both)
+    joined into one group, transitively. A farm created in four bursts is four cohorts,
+    each significant alone; pushing the same posts in the same minutes makes them one
+    network. (Alone, each cohort's star stood apart: the small campaign's stealth-2
+    farms came out as a network per creation burst. A star for each joined two, beside
+    the cohorts' own, still let Leiden cut along the cohorts. Linking the cohorts'
+    members through any repeated co-action merged two farms that only shared
+    camouflage.)"""
+    names = ("platform", "trace", "cohort", "members")
+    found = {
+        (t, p, c): list(m)
+        for p, t, c, m in zip(*(cohorts.column(n).to_pylist() for n in names), strict=True)
+    }
+    bursts: dict[tuple[str, str, str], list[tuple[int, int, str]]] = {}
+    for table in strong:
+        for t, p, c, k, start, end in zip(
+            *(table.column(n).to_pylist() for n in STRONG_SCHEMA.names), strict=True
+        ):
+            if (t, p, c) in found:
+                bursts.setdefault((t, p, k), []).append((start, end, c))
+    strong_keys = Counter(
+        (t, p, c) for (t, p, _), found_on in bursts.items() for _, _, c in found_on
+    )
+    shared: dict[tuple[str, str, str, str], set[str]] = {}
+    for (t, p, k), found_on in bursts.items():
+        for (s1, e1, c1), (s2, e2, c2) in itertools.combinations(sorted(found_on), 2):
+            if c1 != c2 and s1 <= e2 and s2 <= e1:
+                shared.setdefault((t, p, min(c1, c2), max(c1, c2)), set()).add(k)
+    # Union-find over the cohorts, (trace, platform, cohort) -> its root.
+    root = {key: key for key in found}
+
+    def find(key: tuple[str, str, str]) -> tuple[str, str, str]:
+        while root[key] != key:
+            root[key] = root[root[key]]
+            key = root[key]
+        return key
+
+    for (t, p, a, b), keys in sorted(shared.items()):
+        most = max(strong_keys[(t, p, a)], strong_keys[(t, p, b)]) / 2
+        if len(keys) >= 2 and len(keys) > most:
+            ra, rb = find((t, p, a)), find((t, p, b))
+            root[max(ra, rb)] = min(ra, rb)
+    joined: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
+    for key in sorted(found):
+        joined.setdefault(find(key), []).append(key)
+    rows = [
+        (
+            group[0][1],
+            group[0][0],
+            " + ".join(c for _, _, c in group),
+            sorted({m for key in group for m in found[key]}),
+        )
+        for group in joined.values()
+    ]
+    return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)}).cast(
+        cohorts.schema
     )
 
 

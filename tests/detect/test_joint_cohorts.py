@@ -1,0 +1,93 @@
+"""Joining significant cohorts of one trace that burst together (detect/run.py)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from trollscope.detect.cohorts import STRONG_SCHEMA
+from trollscope.detect.run import _joint_cohorts
+
+MINUTE = 60_000_000
+
+
+def _cohorts(groups: dict[str, list[str]]) -> pa.Table:
+    return pa.table(
+        {
+            "platform": ["twitter"] * len(groups),
+            "trace": ["co-repost"] * len(groups),
+            "cohort": list(groups),
+            "members": [sorted(m) for m in groups.values()],
+        }
+    )
+
+
+def _strong(rows: list[tuple[str, str, int]]) -> pa.Table:
+    """(cohort, key, minute of the burst's start): bursts one minute long."""
+    return pa.table(
+        {
+            "trace": ["co-repost"] * len(rows),
+            "platform": ["twitter"] * len(rows),
+            "cohort": [c for c, _, _ in rows],
+            "key": [k for _, k, _ in rows],
+            "start_us": [m * MINUTE for _, _, m in rows],
+            "end_us": [(m + 1) * MINUTE for _, _, m in rows],
+        },
+        schema=STRONG_SCHEMA,
+    )
+
+
+def _groups(table: pa.Table) -> set[frozenset[str]]:
+    return {frozenset(m) for m in table.column("members").to_pylist()}
+
+
+def test_cohorts_bursting_on_most_of_their_keys_together_are_one_group() -> None:
+    """Two creation bursts of one farm pushing the same three posts in the same minutes
+    are one group; a third burst that met them on two keys hours apart stays apart."""
+    cohorts = _cohorts({"a": ["1", "2"], "b": ["3", "4"], "c": ["5", "6"]})
+    strong = _strong(
+        [
+            *[("a", k, m) for k, m in (("k1", 0), ("k2", 10), ("k3", 20))],
+            *[("b", k, m) for k, m in (("k1", 0), ("k2", 10), ("k3", 20))],
+            ("c", "k1", 300),
+            ("c", "k2", 400),
+        ]
+    )
+    joined = _joint_cohorts(cohorts, [strong])
+    assert _groups(joined) == {frozenset("1234"), frozenset("56")}
+    assert sorted(joined.column("cohort").to_pylist()) == ["a + b", "c"]
+
+
+def test_a_cohort_straddling_two_farms_does_not_bridge_them() -> None:
+    """A profile template shared by two farms bursts with each farm on its keys, half of
+    its own: it joins neither, so the farms stay two groups."""
+    cohorts = _cohorts({"farm1": ["1", "2"], "farm2": ["3", "4"], "template": ["2", "3"]})
+    strong = _strong(
+        [("farm1", f"x{i}", i) for i in range(3)]
+        + [("farm2", f"y{i}", 100 + i) for i in range(3)]
+        + [("template", f"x{i}", i) for i in range(3)]
+        + [("template", f"y{i}", 100 + i) for i in range(3)]
+    )
+    joined = _joint_cohorts(cohorts, [strong])
+    assert _groups(joined) == {frozenset("12"), frozenset("34"), frozenset("23")}
+
+
+def test_one_shared_key_is_not_enough() -> None:
+    cohorts = _cohorts({"a": ["1"], "b": ["2"]})
+    strong = _strong([("a", "k1", 0), ("b", "k1", 0)])
+    assert _groups(_joint_cohorts(cohorts, [strong])) == {frozenset("1"), frozenset("2")}
+
+
+def test_no_cohorts_gives_an_empty_table_of_the_same_schema() -> None:
+    cohorts = _cohorts({}).cast(
+        pa.schema(
+            [
+                ("platform", pa.string()),
+                ("trace", pa.string()),
+                ("cohort", pa.string()),
+                ("members", pa.list_(pa.string())),
+            ]
+        )
+    )
+    joined = _joint_cohorts(cohorts, [STRONG_SCHEMA.empty_table()])
+    assert joined.num_rows == 0
+    assert joined.schema == cohorts.schema
