@@ -166,7 +166,10 @@ def write_scores(con: duckdb.DuckDBPyConnection, period_s: float) -> None:
         f"""SELECT * FROM (
                 SELECT s.*, p.handle AS partner_handle,
                        row_number() OVER (PARTITION BY s.platform, s.account_id
-                           ORDER BY s.log_p, s.keys DESC, s.test, s.trace, s.partner_id)
+                           -- cohort last: two cohorts of one trace often tie (both p
+                           -- below 1e-300), and the lines must not depend on row order.
+                           ORDER BY s.log_p, s.keys DESC, s.test, s.trace, s.partner_id,
+                                    s.cohort)
                            AS rank
                 FROM ts_det_sides s
                 SEMI JOIN {MEMBERS} m USING (platform, account_id)
