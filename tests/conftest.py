@@ -11,6 +11,10 @@ from trollscope.case import SAFE_OPTIMIZERS
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
+# Synthetic posts are timed in seconds after T0 (2021-01-01 00:00 UTC, a whole day, so
+# periods of an hour, six hours or a day fall as they would from 0): a record's time
+# must lie after 2004 (model.py), so POSIX seconds near 0 are refused.
+T0 = 1_609_459_200
 # Real third-party data lives beside the repository (../shared/data); CI has it, a user's
 # clone may not: tests that need it skip with a visible reason.
 SHARED = REPO.parent / "shared" / "data"

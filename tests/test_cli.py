@@ -76,7 +76,7 @@ def test_nothing_read_is_exit_1(tmp_path: Path, case_path: Path) -> None:
 def test_some_rejects_is_exit_0(tmp_path: Path, case_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text(
-        "object_id,account_id,content_id,timestamp_share\n1,a,2,100\n1,b,3,later\n",
+        "object_id,account_id,content_id,timestamp_share\n1,a,2,1606451170\n1,b,3,later\n",
         encoding="utf-8",
     )
     code, out, _ = run("ingest", str(path), "--into", str(case_path), "--json")
@@ -99,7 +99,7 @@ def test_info_on_missing_case(tmp_path: Path) -> None:
 def test_hostile_reject_text_is_not_rich_markup(tmp_path: Path, case_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text(
-        "object_id,account_id,content_id,timestamp_share\n1,a,2,100\n1,b,3,[red]x[/red]\n",
+        "object_id,account_id,content_id,timestamp_share\n1,a,2,1606451170\n1,b,3,[red]x[/red]\n",
         encoding="utf-8",
     )
     run("ingest", str(path), "--into", str(case_path))

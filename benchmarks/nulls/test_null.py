@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import query
+from tests.conftest import T0, query
 
 from benchmarks.nulls.null import (
     data_tick,
@@ -31,7 +31,7 @@ def _shares(tmp_path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
     """A CooRTweet shares file: (object, account, content, seconds)."""
     path = tmp_path / "shares.csv"
     lines = ["object_id,account_id,content_id,timestamp_share"]
-    lines += [f"{o},{a},{c},{t}" for o, a, c, t in rows]
+    lines += [f"{o},{a},{c},{T0 + t}" for o, a, c, t in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

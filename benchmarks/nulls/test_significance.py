@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.conftest import T0
 
 from benchmarks.nulls.significance import account_tests
 from trollscope.engine.run import edges
@@ -19,7 +20,7 @@ def _case(tmp_path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
     """A mapped table of reposts: (post, account, reposted post, seconds)."""
     path = tmp_path / "r.csv"
     path.write_text(
-        "id,user,ref,t\n" + "".join(f"{p},{a},{r},{t}\n" for p, a, r, t in rows),
+        "id,user,ref,t\n" + "".join(f"{p},{a},{r},{T0 + t}\n" for p, a, r, t in rows),
         encoding="utf-8",
     )
     case = tmp_path / "case.duckdb"

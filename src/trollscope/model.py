@@ -12,13 +12,49 @@ whose meaning is always UTC (readers convert; nothing stores local time).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 UTC_TIMESTAMP = pa.timestamp("us")
 STRING_LIST = pa.list_(pa.string())
+
+# The times a record may hold (docs/formats.md, "What a record may hold"). Social
+# platforms begin in 2004 (Facebook; Twitter 2006) and nothing is posted tomorrow; a time
+# outside that is a parsing accident (POSIX 0, the year 0 or 10000, 'infinity', 'epoch')
+# that would break every later command (rhythm and creation signals, `info`). Every
+# reader passes its times through the checks below, so the record is rejected, naming the
+# value, instead of stored.
+EARLIEST = datetime(2004, 1, 1)
+TIME_RANGE = "between 2004-01-01 and tomorrow (UTC)"
+
+
+def latest() -> datetime:
+    """The latest time a record may hold: a day from now, UTC (clock skew, time zones)."""
+    return datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+
+
+def time_in_range(when: datetime | None) -> bool:
+    return when is None or EARLIEST <= when.replace(tzinfo=None) <= latest()
+
+
+def times_in_range(times: pa.Array) -> pa.Array:
+    """`times` (naive UTC timestamps) with every value outside the range made null."""
+    low = pa.scalar(EARLIEST, UTC_TIMESTAMP)
+    high = pa.scalar(latest(), UTC_TIMESTAMP)
+    inside = pc.and_(pc.greater_equal(times, low), pc.less_equal(times, high))
+    return pc.if_else(inside, times, pa.nulls(len(times), times.type))
+
+
+def time_in_range_sql(expr: str) -> str:
+    """SQL: the TIMESTAMP `expr` if it lies in the range (finite), else NULL."""
+    high = latest().strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"(CASE WHEN ({expr}) BETWEEN TIMESTAMP '{EARLIEST:%Y-%m-%d}' "
+        f"AND TIMESTAMP '{high}' THEN ({expr}) END)"
+    )
 
 
 class Kind(StrEnum):

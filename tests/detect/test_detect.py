@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from tests.conftest import query
+from tests.conftest import T0, query
 from trollscope.detect.networks import simes_log_p
 from trollscope.detect.pairtest import log_pvalues, pair_tests
 from trollscope.detect.params import DetectParams
@@ -33,7 +33,7 @@ def _shares(tmp_path: Path, rows: list[tuple[str, str, int]]) -> Path:
     """A CooRTweet shares file from (object, account, seconds); content ids numbered."""
     path = tmp_path / "shares.csv"
     lines = ["object_id,account_id,content_id,timestamp_share"]
-    lines += [f"{o},{a},c{i},{t}" for i, (o, a, t) in enumerate(rows)]
+    lines += [f"{o},{a},c{i},{T0 + t}" for i, (o, a, t) in enumerate(rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -87,7 +87,7 @@ def test_evidence_names_the_period_in_words() -> None:
 def _tagged(tmp_path: Path, case_path: Path, rows: list[tuple[str, str, int, str]]) -> None:
     """Ingest (post id, account, seconds, hashtag) rows; a post's rows give its tags."""
     path = tmp_path / "tags.csv"
-    lines = ["id,user,t,tag", *(f"{p},{a},{t},{g}" for p, a, t, g in rows)]
+    lines = ["id,user,t,tag", *(f"{p},{a},{T0 + t},{g}" for p, a, t, g in rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     mapping = parse_mapping("post=id,account=user,time=t,hashtag=tag")
     ingest(case_path, [path], options=ReadOptions(mapping=mapping))
@@ -408,7 +408,7 @@ def test_detect_and_scan_print_hostile_strings_literally(tmp_path: Path) -> None
     lines = ["id,user,time,orig,orig_user,tag,handle"]
     for i, (key, account, t) in enumerate(_organic(rng) + _farm(rng)):
         tag = "[i]x[/i]" if account.startswith("f") else f"topic{i % 7}"
-        lines.append(f"p{i},{account},{t},{key},[b]v[/b],{tag},[blink]{account}")
+        lines.append(f"p{i},{account},{T0 + t},{key},[b]v[/b],{tag},[blink]{account}")
     data = tmp_path / "shares.csv"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     mapping = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import query
+from tests.conftest import T0, query
 from trollscope import api
 from trollscope.engine.run import edges
 from trollscope.ingest.readers import ReadOptions
@@ -23,7 +25,7 @@ def _shares(tmp_path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
     """A CooRTweet shares file: (object, account, content, seconds)."""
     path = tmp_path / "shares.csv"
     lines = ["object_id,account_id,content_id,timestamp_share"]
-    lines += [f"{o},{a},{c},{t}" for o, a, c, t in rows]
+    lines += [f"{o},{a},{c},{T0 + t}" for o, a, c, t in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -36,7 +38,17 @@ def _edges(case: Path) -> dict[tuple[str, str], tuple[int, int]]:
 
 
 def _mapped(tmp_path: Path, case_path: Path, header: str, rows: list[str], mapping: str) -> None:
-    """Ingest a CSV (header and rows) with a column mapping."""
+    """Ingest a CSV (header and rows) with a column mapping; a column `t` holds seconds
+    after T0."""
+    names = header.split(",")
+    if "t" in names:
+        at = names.index("t")
+        parsed = list(csv.reader(rows))
+        for row in parsed:
+            row[at] = str(T0 + int(row[at]))
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(parsed)
+        rows = out.getvalue().splitlines()
     path = tmp_path / "mapped.csv"
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     ingest(case_path, [path], options=ReadOptions(mapping=parse_mapping(mapping)))
@@ -495,7 +507,7 @@ def test_traces_with_checked_keys_never_yield_empty_ones(case_path: Path, tmp_pa
         tmp_path,
         case_path,
         "id,user,when,body",
-        [f'{i},u{i % 3},{1000 + i},"{t}"' for i, t in enumerate(texts)],
+        [f'{i},u{i % 3},{T0 + 1000 + i},"{t}"' for i, t in enumerate(texts)],
         "post_id=id,account_id=user,created_at=when,text=body",
     )
     checked = [t for t in TRACES.values() if t.keys_checked]

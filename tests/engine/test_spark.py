@@ -31,15 +31,15 @@ pytestmark = pytest.mark.slow
 # text that ends in 'v' (Ibis's strip() on Spark once ate it), perceptual hashes, and rows
 # exactly one window apart; a vertical tab (spacing in Java's \s, not in RE2's).
 MIXED = """post,user,time,text,tag,url,mention,reply,phash,acreated
-p1,a,100,Good morning from Kyiv,ＦｒｅｅＩｒａｎ,HTTPS://News.Example.com/s?id=7&utm_source=x#top,@Bob,,fab784480ec6967a,2020-01-01T00:00:00
-p2,b,160,good   morning from kyiv!!,freeiran,https://news.example.com/s?id=7&fbclid=z,bob,r1,FAB784480EC6967A,2020-01-01T00:00:30
-p3,c,161,"الطقس جميل اليوم في Kyiv",كتاب,https://example.org/a/,carol,r1,0x1,2020-01-01T00:01:31
-p4,d,170,"الطقس جمیل الیوم فی kyiv",کتاب,https://example.org/a,carol,r1,,2020-01-02T00:00:00
-p5,e,175,Cafe\u0301 ouvert,کـتاب,,,r2,,
-p6,f,176,Café ouvert,,,,r2,,2020-01-02T00:00:59
-p7,a,500,café OUVERT,freeiran,,,,,2020-01-01T00:00:00
-p8,g,900,"Hello\u000bworld,  again",,,,,,
-p9,h,920,hello world again,,,,,,
+p1,a,1609459300,Good morning from Kyiv,ＦｒｅｅＩｒａｎ,HTTPS://News.Example.com/s?id=7&utm_source=x#top,@Bob,,fab784480ec6967a,2020-01-01T00:00:00
+p2,b,1609459360,good   morning from kyiv!!,freeiran,https://news.example.com/s?id=7&fbclid=z,bob,r1,FAB784480EC6967A,2020-01-01T00:00:30
+p3,c,1609459361,"الطقس جميل اليوم في Kyiv",كتاب,https://example.org/a/,carol,r1,0x1,2020-01-01T00:01:31
+p4,d,1609459370,"الطقس جمیل الیوم فی kyiv",کتاب,https://example.org/a,carol,r1,,2020-01-02T00:00:00
+p5,e,1609459375,Cafe\u0301 ouvert,کـتاب,,,r2,,
+p6,f,1609459376,Café ouvert,,,,r2,,2020-01-02T00:00:59
+p7,a,1609459700,café OUVERT,freeiran,,,,,2020-01-01T00:00:00
+p8,g,1609460100,"Hello\u000bworld,  again",,,,,,
+p9,h,1609460120,hello world again,,,,,,
 """
 
 
@@ -58,7 +58,9 @@ def spark_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ingest(case, [mixed], options=ReadOptions(mapping=mapping, platform="forum"))
     # Quotes within a window of each other (the simulator's organic quotes rarely are).
     quotes = tmp_path / "quotes.csv"
-    quotes.write_text("post,user,time,quoted\nq1,a,1000,x1\nq2,b,1030,x1\nq3,c,5000,x1\n")
+    quotes.write_text(
+        "post,user,time,quoted\nq1,a,1609460200,x1\nq2,b,1609460230,x1\nq3,c,1609464200,x1\n"
+    )
     ingest(
         case,
         [quotes],

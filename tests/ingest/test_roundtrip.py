@@ -29,7 +29,7 @@ HANDLE = st.text(
     max_size=15,
 )
 NUMERIC_ID = st.integers(min_value=1, max_value=2**62).map(str)
-TIME = st.datetimes(min_value=datetime(2007, 1, 1), max_value=datetime(2030, 12, 31)).map(
+TIME = st.datetimes(min_value=datetime(2007, 1, 1), max_value=datetime(2025, 12, 31)).map(
     lambda t: t.replace(microsecond=0)
 )
 TEXT = st.text(TEXT_CHARS, min_size=1, max_size=200).filter(lambda s: s.strip() == s)

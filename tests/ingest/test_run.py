@@ -79,10 +79,11 @@ def test_counts_add_up(case_path: Path) -> None:
 def test_accounts_first_value_wins_and_gaps_fill(tmp_path: Path, case_path: Path) -> None:
     first = tmp_path / "first.csv"
     first.write_text(
-        "id,user,t,name,bio\n1,u1,100,Alice,\n2,u1,101,Alicia,first bio\n", encoding="utf-8"
+        "id,user,t,name,bio\n1,u1,1606451100,Alice,\n2,u1,1606451101,Alicia,first bio\n",
+        encoding="utf-8",
     )
     second = tmp_path / "second.csv"
-    second.write_text("id,user,t,name,bio\n3,u1,102,Al,other bio\n", encoding="utf-8")
+    second.write_text("id,user,t,name,bio\n3,u1,1606451102,Al,other bio\n", encoding="utf-8")
     mapping = parse_mapping("post=id,account=user,time=t,display_name=name,bio=bio")
     ingest(case_path, [first], options=ReadOptions(mapping=mapping))
     ingest(case_path, [second], options=ReadOptions(mapping=mapping))
@@ -100,7 +101,9 @@ def test_progress_reports_every_byte(case_path: Path) -> None:
 
 def test_same_post_twice_in_one_file_is_one_duplicate(tmp_path: Path, case_path: Path) -> None:
     path = tmp_path / "twice.csv"
-    path.write_text("id,user,t,text\n1,u,100,first\n1,u,100,second\n", encoding="utf-8")
+    path.write_text(
+        "id,user,t,text\n1,u,1606451100,first\n1,u,1606451100,second\n", encoding="utf-8"
+    )
     result = ingest(
         case_path,
         [path],

@@ -142,7 +142,8 @@ def test_case_checks_that_labels_match_the_data(tmp_path: Path) -> None:
 
     data = tmp_path / "shares.csv"
     data.write_text(
-        "object_id,account_id,content_id,timestamp_share\n9,f1,1,100\n9,f2,2,101\n", "utf-8"
+        "object_id,account_id,content_id,timestamp_share\n9,f1,1,1609459300\n9,f2,2,1609459301\n",
+        "utf-8",
     )
     case = tmp_path / "case.duckdb"
     ingest(case, [data])

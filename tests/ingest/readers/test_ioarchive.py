@@ -246,7 +246,12 @@ def test_tweet_rejects_name_row_and_field(case_path: Path) -> None:
     found = rejects(case_path)
     # Row numbers: header = row 1, and the three-line quoted text of row 5 is one row,
     # so the bad time on physical line 8 is row 6.
-    assert found[0] == (6, "tweet_time", "expected 'YYYY-MM-DD HH:MM' UTC, got '07/10/2019 03:05'")
+    assert found[0] == (
+        6,
+        "tweet_time",
+        "expected 'YYYY-MM-DD HH:MM' UTC "
+        "between 2004-01-01 and tomorrow (UTC), got '07/10/2019 03:05'",
+    )
     assert found[1][:2] == (8, "tweetid")
     assert str(found[1][2]).startswith(
         "tweetid '1.18103E+18' is in scientific notation: a spreadsheet or a float column "
@@ -254,7 +259,11 @@ def test_tweet_rejects_name_row_and_field(case_path: Path) -> None:
     )
     assert found[2:] == [
         (9, "userid", "userid is empty; every row needs one"),
-        (10, "tweet_time", "expected 'YYYY-MM-DD HH:MM' UTC, got nothing"),
+        (
+            10,
+            "tweet_time",
+            "expected 'YYYY-MM-DD HH:MM' UTC between 2004-01-01 and tomorrow (UTC), got nothing",
+        ),
     ]
     raw = query(case_path, "SELECT file, raw FROM rejects WHERE line = 6")
     assert raw == [(str(TWEETS), f"1181024500000000004,{H1},07/10/2019 03:05,زمان نامعتبر")]
@@ -281,7 +290,8 @@ def test_users_file(case_path: Path) -> None:
         (
             5,
             "account_creation_date",
-            "expected account_creation_date as 'YYYY-MM-DD', got 'May 2017'",
+            "expected account_creation_date as 'YYYY-MM-DD' "
+            "between 2004-01-01 and tomorrow (UTC), got 'May 2017'",
         ),
         (6, "userid", "userid is empty; every row needs one"),
     ]
@@ -345,14 +355,19 @@ def test_bad_rows_in_a_generated_file(tmp_path: Path, case_path: Path) -> None:
     f = ingest(case_path, [path]).files[0]
     assert (f.read, f.stored, f.rejected) == (5, 1, 4)
     found = rejects(case_path)
-    assert found[0] == (3, "tweet_time", "expected 'YYYY-MM-DD HH:MM' UTC, got '1570414500'")
+    assert found[0] == (
+        3,
+        "tweet_time",
+        "expected 'YYYY-MM-DD HH:MM' UTC between 2004-01-01 and tomorrow (UTC), got '1570414500'",
+    )
     assert found[1] == (4, "is_retweet", "expected is_retweet as True/False or 1/0, got 'maybe'")
     assert found[2][:2] == (5, "retweet_tweetid")
     assert str(found[2][2]).startswith("retweet_tweetid '1.18101E+18' is in scientific notation")
     assert found[3] == (
         6,
         "account_creation_date",
-        "expected account_creation_date as 'YYYY-MM-DD', got '2017/05/08'",
+        "expected account_creation_date as 'YYYY-MM-DD' "
+        "between 2004-01-01 and tomorrow (UTC), got '2017/05/08'",
     )
 
 
@@ -404,8 +419,9 @@ def test_nothing_readable_is_an_error(tmp_path: Path, case_path: Path) -> None:
     path = tweets_file(tmp_path, [{**GOOD, "tweet_time": "yesterday"}])
     with pytest.raises(NothingReadError) as info:
         ingest(case_path, [path])
-    assert "line 2, field tweet_time: expected 'YYYY-MM-DD HH:MM' UTC, got 'yesterday'" in str(
-        info.value
+    assert (
+        "line 2, field tweet_time: expected 'YYYY-MM-DD HH:MM' UTC "
+        "between 2004-01-01 and tomorrow (UTC), got 'yesterday'" in str(info.value)
     )
 
 

@@ -167,7 +167,8 @@ def test_rejects_say_why_and_how_to_fix(case_path: Path) -> None:
         (
             16,
             "publish_date",
-            "expected publish_date as 'M/D/YYYY H:MM' UTC (or 'M/D/YY H:MM'), "
+            "expected publish_date as 'M/D/YYYY H:MM' UTC (or 'M/D/YY H:MM') "
+            "between 2004-01-01 and tomorrow (UTC), "
             "got '2016-03-14T08:05:00'",
         ),
         (

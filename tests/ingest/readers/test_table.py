@@ -101,7 +101,12 @@ def test_mapped_csv(case_path: Path) -> None:
     rejects = query(case_path, "SELECT line, field, reason FROM rejects ORDER BY line")
     # Row numbers count the header as row 1 and the two-line quoted field as one row.
     assert rejects == [
-        (4, "created_at", "expected a time (POSIX seconds or ISO 8601), got 'not-a-time'"),
+        (
+            4,
+            "created_at",
+            "expected a time (POSIX seconds or ISO 8601) "
+            "between 2004-01-01 and tomorrow (UTC), got 'not-a-time'",
+        ),
         (5, "account_id", "the account id is empty; every row needs one"),
     ]
 
@@ -129,11 +134,11 @@ def test_row_numbers_after_malformed_rows(tmp_path: Path, case_path: Path) -> No
     path = tmp_path / "shares.csv"
     path.write_bytes(
         b"object_id,account_id,content_id,timestamp_share\n"
-        b"9,a,1,100\n"
-        b"9,b,2,100,extra\n"  # row 3: too many fields
-        b"9,\xff\xfe,3,100\n"  # row 4: invalid UTF-8
+        b"9,a,1,1606451100\n"
+        b"9,b,2,1606451100,extra\n"  # row 3: too many fields
+        b"9,\xff\xfe,3,1606451100\n"  # row 4: invalid UTF-8
         b"9,c,4,soon\n"  # row 5: not a time
-        b"9,d,5,200\n"
+        b"9,d,5,1606451200\n"
     )
     result = ingest(case_path, [path])
     f = result.files[0]
@@ -146,7 +151,10 @@ def test_row_numbers_after_malformed_rows(tmp_path: Path, case_path: Path) -> No
     ]
     assert "more fields than the header" in str(rejects[0][2])
     assert "invalid UTF-8" in str(rejects[1][2])
-    assert rejects[2][2] == "expected a time (POSIX seconds or ISO 8601), got 'soon'"
+    assert (
+        rejects[2][2] == "expected a time (POSIX seconds or ISO 8601) "
+        "between 2004-01-01 and tomorrow (UTC), got 'soon'"
+    )
 
 
 def test_missing_required_column(tmp_path: Path, case_path: Path) -> None:
@@ -245,12 +253,12 @@ def test_phash_column_becomes_canonical_media_keys(tmp_path: Path, case_path: Pa
     path = tmp_path / "posts.csv"
     path.write_text(
         "id,user,ts,picture,img_hash\n"
-        "p1,u1,100,a.jpg,0FAB784480EC6967\n"
-        "p1,u1,100,b.jpg,phash:1111222233334444\n"  # a second image of p1: gathered
-        "p2,u2,160,c.jpg,0xfab784480ec6967\n"  # hex() dropped the leading zero
-        "p3,u3,170,d.jpg,\n"  # no hash: not a reject
-        "p4,u4,180,e.jpg,9280\n"  # row 6: an image id, not a hash
-        "p5,u5,190,f.jpg, 0fab784480ec696 \n",  # row 7: 15 digits
+        "p1,u1,1606451110,a.jpg,0FAB784480EC6967\n"
+        "p1,u1,1606451110,b.jpg,phash:1111222233334444\n"  # a second image of p1: gathered
+        "p2,u2,1606451116,c.jpg,0xfab784480ec6967\n"  # hex() dropped the leading zero
+        "p3,u3,1606451117,d.jpg,\n"  # no hash: not a reject
+        "p4,u4,1606451118,e.jpg,9280\n"  # row 6: an image id, not a hash
+        "p5,u5,1606451119,f.jpg, 0fab784480ec696 \n",  # row 7: 15 digits
         encoding="utf-8",
     )
     mapping = parse_mapping("post=id,user=user,time=ts,image=picture,phash=img_hash")
@@ -286,7 +294,12 @@ def test_phash_alone_fills_media(tmp_path: Path, case_path: Path) -> None:
     path = tmp_path / "posts.parquet"
     pq.write_table(
         pa.table(
-            {"id": ["q1", "q2"], "who": ["x", "y"], "at": [1, 2], "h": ["ABCDEF0123456789", None]}
+            {
+                "id": ["q1", "q2"],
+                "who": ["x", "y"],
+                "at": [1606451101, 1606451102],
+                "h": ["ABCDEF0123456789", None],
+            }
         ),
         path,
     )

@@ -608,7 +608,7 @@ def _written(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
             post_id=post_id,
             account_id=draw(st.sampled_from(["", "user1", "channel9", "کاربر"])),
             created_at=draw(
-                st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1))
+                st.datetimes(min_value=datetime(2004, 1, 1), max_value=datetime(2025, 12, 31))
             ),
             kind=draw(st.sampled_from(list(Kind))),
             text=draw(st.none() | st.text(max_size=40)),

@@ -54,6 +54,7 @@ from trollscope.ingest.readers.entities import (
     mentions_sql,
     tokens_sql,
 )
+from trollscope.model import TIME_RANGE, time_in_range_sql
 from trollscope.sql import ident, literal
 
 COLUMNS = (
@@ -161,8 +162,12 @@ def _normalised(source: str) -> str:
         f"{entity_matches_sql(c['message'])} AS matches FROM {source}"
     )
     return (
-        f"(SELECT *, CASE WHEN seconds BETWEEN {MIN_SECONDS} AND {MAX_SECONDS} "
-        f"THEN make_timestamp(CAST(seconds * 1000000 AS BIGINT)) END AS created_at "
+        "(SELECT *, "
+        + time_in_range_sql(
+            f"CASE WHEN seconds BETWEEN {MIN_SECONDS} AND {MAX_SECONDS} "
+            "THEN make_timestamp(CAST(seconds * 1000000 AS BIGINT)) END"
+        )
+        + " AS created_at "
         f"FROM ({inner}))"
     )
 
@@ -207,7 +212,7 @@ def build_plan(platform: str, header_rows: int) -> TablePlan:
             f"CASE WHEN NOT coalesce(regexp_full_match(trim({stamp}), {literal(NUMBER)}), "
             "false) THEN 'expected seconds since 1970 (a number such "
             f"as 1606451170 or 1606451170.5), got ' || {shown_time} "
-            f"ELSE 'the timestamp ' || {shown_time} || ' is outside the years 1 to 9999' END",
+            f"ELSE 'the timestamp ' || {shown_time} || ' is not {TIME_RANGE}' END",
         ),
     ]
     fields = ", ".join(f"coalesce({ident(name)}, '')" for name in COLUMNS)

@@ -75,6 +75,7 @@ from trollscope.ingest.readers.tweetsql import (
     quoted_sql,
     scientific_sql,
 )
+from trollscope.model import TIME_RANGE, time_in_range_sql
 from trollscope.sql import ident, literal
 
 COLUMNS = (
@@ -163,7 +164,7 @@ def _local_sql(stamp: str) -> str:
 def _utc_sql(local: str, offset: str, timezone: str | None) -> str:
     """UTC time from a wall-clock time and its row's offset, else the --timezone zone."""
     fallback = f"CAST(timezone({literal(timezone)}, {local}) AS TIMESTAMP)" if timezone else "NULL"
-    return (
+    return time_in_range_sql(
         f"CASE WHEN {offset} IS NOT NULL THEN {local} - to_minutes(CAST({offset} AS BIGINT)) "
         f"ELSE {fallback} END"
     )
@@ -215,7 +216,9 @@ def _time_reason() -> str:
         "America/Chicago or Asia/Manila)"
     )
     return (
-        "CASE WHEN _local IS NULL THEN 'expected Post Created as ''YYYY-MM-DD HH:MM:SS "
+        f"CASE WHEN _local IS NOT NULL AND {time_in_range_sql('_local')} IS NULL THEN "
+        f"'Post Created ' || {quoted_sql(ident('Post Created'))} || ' is not {TIME_RANGE}' "
+        "WHEN _local IS NULL THEN 'expected Post Created as ''YYYY-MM-DD HH:MM:SS "
         f"ZONE'' (e.g. ''2021-07-05 18:02:45 EDT''), got ' || {quoted_sql(ident('Post Created'))} "
         f"ELSE CASE _label WHEN '' THEN 'Post Created ' || {quoted_sql(ident('Post Created'))} "
         f"|| ' has no time zone' {ambiguous} "

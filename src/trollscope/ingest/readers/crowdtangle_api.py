@@ -51,7 +51,7 @@ from trollscope.ingest.readers.csvsql import MAX_LINE_BYTES
 from trollscope.ingest.readers.jsonfile import skip_line
 from trollscope.ingest.readers.jsonrows import snippet
 from trollscope.ingest.readers.telegram_json import BOM, REPLACEMENT, Utf8Guard, why
-from trollscope.model import Account, Post, Reject
+from trollscope.model import TIME_RANGE, Account, Post, Reject, time_in_range
 
 EXPECTED = (
     'expected CrowdTangle API JSON: responses {"status", "result": {"posts": [...]}} '
@@ -96,9 +96,12 @@ def _time(value: Any, field: str) -> datetime:
     if isinstance(value, str):
         for fmt in _DATE_FORMATS:
             try:
-                return datetime.strptime(value.strip(), fmt)
+                when = datetime.strptime(value.strip(), fmt)
             except ValueError:
                 continue
+            if not time_in_range(when):
+                raise _Bad(field, f"{field} {snippet(value)!s:.80} is not {TIME_RANGE}")
+            return when
     raise _Bad(
         field, f"expected {field} as 'YYYY-MM-DD HH:MM:SS' (UTC), got {snippet(value)!s:.80}"
     )

@@ -31,7 +31,7 @@ from trollscope.errors import FormatError
 from trollscope.ingest import staging
 from trollscope.ingest.batches import Batch
 from trollscope.ingest.readers.base import Reader, ReadOptions, is_gzip, open_input
-from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA
+from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA, time_in_range_sql
 from trollscope.sql import ident, literal
 
 ORDINAL = "__ord"
@@ -138,6 +138,8 @@ def parquet_source(path: Path) -> str:
 
 
 _OFFSET = "(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_BAD_OFFSET = "[+-](1[5-9]|[2-9][0-9]):?[0-9]{2}$"  # no zone is 15 hours off UTC
+_MAX_SECONDS = 253402300800  # 10000-01-01 in POSIX seconds
 
 
 def time_sql(column: str, timezone: str | None = None) -> str:
@@ -154,10 +156,14 @@ def time_sql(column: str, timezone: str | None = None) -> str:
         if timezone
         else ""
     )
-    return (
-        f"CASE WHEN regexp_full_match(trim({column}), '-?[0-9]+(\\.[0-9]+)?') "
+    # POSIX seconds beyond the year 9999 would make make_timestamp fail for the whole
+    # file; they are left NULL here (a reject), like every time outside the record's range.
+    return time_in_range_sql(
+        f"CASE WHEN regexp_matches(trim({column}), {literal(_BAD_OFFSET)}) THEN NULL "
+        f"WHEN regexp_full_match(trim({column}), '-?[0-9]+(\\.[0-9]+)?') "
+        f"THEN CASE WHEN abs(CAST(trim({column}) AS DOUBLE)) < {_MAX_SECONDS} "
         f"THEN make_timestamp(CAST(round(CAST(trim({column}) AS DOUBLE) * 1000000) AS BIGINT)) "
-        f"{offset_less}ELSE CAST(try_cast(trim({column}) AS TIMESTAMPTZ) AS TIMESTAMP) END"
+        f"END {offset_less}ELSE CAST(try_cast(trim({column}) AS TIMESTAMPTZ) AS TIMESTAMP) END"
     )
 
 

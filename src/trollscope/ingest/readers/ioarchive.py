@@ -67,6 +67,7 @@ from trollscope.ingest.readers.tweetsql import (
     scientific_sql,
     unescape_common_sql,
 )
+from trollscope.model import TIME_RANGE, time_in_range_sql
 from trollscope.sql import literal
 
 PLATFORM = "twitter"
@@ -135,7 +136,7 @@ def _parsed(column: str, layouts: Mapping[int, str]) -> str:
         f"WHEN {length} THEN try_strptime({value}, {literal(fmt)})"
         for length, fmt in layouts.items()
     )
-    return f"CASE length({value}) {cases} END"
+    return time_in_range_sql(f"CASE length({value}) {cases} END")
 
 
 def _got(column: str) -> str:
@@ -175,7 +176,8 @@ _CREATION_CHECK = Check(
     "account_creation_date",
     "account_creation_date IS NOT NULL AND trim(account_creation_date) <> '' "
     "AND _account_created IS NULL",
-    "'expected account_creation_date as ''YYYY-MM-DD'', got ' || " + _got("account_creation_date"),
+    f"'expected account_creation_date as ''YYYY-MM-DD'' {TIME_RANGE}, got ' || "
+    + _got("account_creation_date"),
 )
 
 
@@ -186,7 +188,7 @@ TWEET_CHECKS = (
     Check(
         "tweet_time",
         "_time IS NULL",
-        "'expected ''YYYY-MM-DD HH:MM'' UTC, got ' || " + _got("tweet_time"),
+        f"'expected ''YYYY-MM-DD HH:MM'' UTC {TIME_RANGE}, got ' || " + _got("tweet_time"),
     ),
     Check(
         "is_retweet",

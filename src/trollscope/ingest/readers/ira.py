@@ -61,6 +61,7 @@ from trollscope.ingest.readers.tweetsql import (
     quoted_sql,
     scientific_sql,
 )
+from trollscope.model import TIME_RANGE, time_in_range_sql
 from trollscope.sql import literal
 
 PLATFORM = "twitter"
@@ -160,7 +161,7 @@ def _exact(column: str) -> str:
 
 def _time(column: str) -> str:
     value = f"trim({column})"
-    return (
+    return time_in_range_sql(
         f"CASE WHEN regexp_full_match({value}, {literal(_LONG_YEAR)}) "
         f"THEN try_strptime({value}, ['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M']) "
         f"WHEN regexp_full_match({value}, {literal(_SHORT_YEAR)}) "
@@ -257,8 +258,8 @@ def ira_plan(platform: str) -> TablePlan:
         Check(
             "publish_date",
             "_time IS NULL",
-            "'expected publish_date as ''M/D/YYYY H:MM'' UTC (or ''M/D/YY H:MM''), got ' || "
-            + quoted_sql("publish_date"),
+            "'expected publish_date as ''M/D/YYYY H:MM'' UTC (or ''M/D/YY H:MM'') "
+            f"{TIME_RANGE}, got ' || " + quoted_sql("publish_date"),
         ),
     ]
     return TablePlan(

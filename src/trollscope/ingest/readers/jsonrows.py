@@ -24,7 +24,14 @@ import pyarrow.compute as pc
 from trollscope.errors import MappingError
 from trollscope.ingest.batches import Batch
 from trollscope.ingest.readers.base import ReadOptions
-from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA, STRING_LIST
+from trollscope.model import (
+    ACCOUNTS_SCHEMA,
+    POSTS_SCHEMA,
+    REJECTS_SCHEMA,
+    STRING_LIST,
+    TIME_RANGE,
+    times_in_range,
+)
 
 # One post: the POSTS_SCHEMA columns without platform and domains (added per chunk), the
 # time as text, then the physical line and where in that line's JSON the tweet sits.
@@ -422,17 +429,21 @@ def _times(
         if isinstance(originals, pa.Array):
             originals = originals.to_pylist()
         texts = pa.array([None if v is None else to_iso(v) for v in originals], pa.string())
-    parsed = _cast_times(texts)
+    read = _cast_times(texts)
+    parsed = times_in_range(read)
     bad: dict[int, Any] = {}
     if parsed.null_count:
         if isinstance(originals, pa.Array):
             originals = originals.to_pylist()
         valid = parsed.is_valid().to_pylist()
+        was_read = read.is_valid().to_pylist()
         for row, (value, ok) in enumerate(zip(originals, valid, strict=True)):
             if not ok and value is not None:
                 bad[row] = (
                     "created_at",
-                    f"expected a time like {_example(to_iso)}, got {snippet(value)}",
+                    f"the time {snippet(value)} is not {TIME_RANGE}"
+                    if was_read[row]
+                    else f"expected a time like {_example(to_iso)}, got {snippet(value)}",
                 )
     return parsed, bad
 

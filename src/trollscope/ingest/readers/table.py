@@ -51,6 +51,7 @@ from trollscope.ingest.readers.csvsql import (
     require_columns,
     time_sql,
 )
+from trollscope.model import TIME_RANGE
 from trollscope.sql import ident, literal
 
 SCALAR_POST = ("post_id", "account_id", "created_at", "text", "lang", "client", "platform")
@@ -292,7 +293,7 @@ def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
         Check(
             "created_at",
             "created_at IS NULL",
-            "'expected a time (POSIX seconds or ISO 8601), got ' || "
+            f"'expected a time (POSIX seconds or ISO 8601) {TIME_RANGE}, got ' || "
             "coalesce('''' || left(raw_created_at, 80) || '''', 'nothing')",
         ),
     ]

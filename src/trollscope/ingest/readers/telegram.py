@@ -76,7 +76,7 @@ from trollscope.ingest.readers.telegram_json import (
     sniff_head,
     why,
 )
-from trollscope.model import Account, Kind, Post, Reject
+from trollscope.model import TIME_RANGE, Account, Kind, Post, Reject, time_in_range
 
 PLATFORM = "telegram"
 FORWARD_PREFIX = "name:"
@@ -288,6 +288,14 @@ def _holds_replacement(value: Any) -> bool:
 
 
 def _created_at(value: dict[str, Any], extra: dict[str, Any]) -> datetime:
+    when = _read_time(value, extra)
+    if not time_in_range(when):
+        field = "date_unixtime" if value.get("date_unixtime") is not None else "date"
+        raise _Bad(field, f"{field} {_short(value.get(field))} is not {TIME_RANGE}")
+    return when
+
+
+def _read_time(value: dict[str, Any], extra: dict[str, Any]) -> datetime:
     raw = value.get("date_unixtime")
     if raw is None:
         return _local_date(value, extra)
