@@ -25,7 +25,7 @@ from trollscope.case import Case, rows_written, transaction
 from trollscope.errors import FormatError, NothingReadError
 from trollscope.ingest import staging
 from trollscope.ingest.readers import Reader, ReadOptions, get, sniff
-from trollscope.ingest.readers.base import check_timezone
+from trollscope.ingest.readers.base import GZIP_ERRORS, check_timezone, damaged_gzip
 from trollscope.ingest.readers.table import TableReader
 from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
 
@@ -163,7 +163,10 @@ def _stage_and_merge(
             progress(n)
 
     staging.create(con)
-    staged = reader.stage(con, path, options, advance)
+    try:
+        staged = reader.stage(con, path, options, advance)
+    except GZIP_ERRORS as error:
+        raise damaged_gzip(path, error) from None
     if progress and size > reported:
         progress(size - reported)
     res.read = staged.records

@@ -16,6 +16,7 @@ reader, merges them into `posts` and `accounts`.
 from __future__ import annotations
 
 import gzip
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import IO, ClassVar, Literal, cast
 
 import duckdb
 
-from trollscope.errors import MappingError
+from trollscope.errors import FormatError, MappingError
 from trollscope.ingest import staging
 from trollscope.ingest.batches import DEFAULT_CHUNK, Batch
 
@@ -76,9 +77,23 @@ class Head:
         with open_input(path) as handle:
             try:
                 data = handle.read(HEAD_BYTES)
-            except (OSError, EOFError):
-                data = b""  # a broken gzip stream: nothing recognisable
+            except (OSError, EOFError, zlib.error) as error:
+                raise damaged_gzip(path, error) from None
             return cls(path=path, data=data)
+
+
+# What a gzip stream raises when it is cut short (EOFError) or corrupt (BadGzipFile, an
+# OSError; zlib.error): the whole file is refused in words, never read in part.
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def damaged_gzip(path: Path, error: BaseException) -> FormatError:
+    detail = str(error) or type(error).__name__
+    return FormatError(
+        path,
+        f"the gzip data is damaged ({detail}): the file was cut short or corrupted.",
+        f"Test it with `gunzip -t {path.name}`, then copy or download it again.",
+    )
 
 
 @dataclass(frozen=True, slots=True)

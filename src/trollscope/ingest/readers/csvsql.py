@@ -30,7 +30,13 @@ import pyarrow.compute as pc
 from trollscope.errors import FormatError
 from trollscope.ingest import staging
 from trollscope.ingest.batches import Batch
-from trollscope.ingest.readers.base import Reader, ReadOptions, is_gzip, open_input
+from trollscope.ingest.readers.base import (
+    Reader,
+    ReadOptions,
+    damaged_gzip,
+    is_gzip,
+    open_input,
+)
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, REJECTS_SCHEMA, time_in_range_sql
 from trollscope.sql import ident, literal
 
@@ -324,7 +330,7 @@ def stream_table(
                 records=records,
             )
     except duckdb.Error as exc:
-        raise FormatError(path, f"could not be read as a table: {exc}") from exc
+        raise _read_error(path, exc) from exc
     finally:
         con.close()
 
@@ -408,7 +414,7 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
             + build_query(q.source, q.plan, numbered=grouped)
         )
     except duckdb.Error as exc:
-        raise FormatError(q.path, f"could not be read as a table: {exc}") from exc
+        raise _read_error(q.path, exc) from exc
     # Without grouping the query ran in parallel, unnumbered; insertion order is kept,
     # so rowids follow the file (from an offset: rows of an open transaction are numbered
     # from a high base).
@@ -447,3 +453,10 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
     finally:
         for table in ("__rejects", "__reject_scans"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _read_error(path: Path, exc: duckdb.Error) -> FormatError:
+    """DuckDB's error reading a table, in words; a damaged gzip stream says so."""
+    if is_gzip(path) and "gzip" in str(exc).lower():
+        return damaged_gzip(path, exc)
+    return FormatError(path, f"could not be read as a table: {exc}")
