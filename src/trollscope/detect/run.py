@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import igraph as ig
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -402,14 +403,16 @@ def _links(
 
 def _joint_cohorts(cohorts: pa.Table, strong: list[pa.Table]) -> pa.Table:
     """The significant `cohorts` (platform, trace, cohort, members), those of one trace
-    that burst on two keys or more at overlapping times (each key strong for both)
-    joined into one group, transitively. A farm created in four bursts is four cohorts,
-    each significant alone; pushing the same posts in the same minutes makes them one
-    network. (Alone, each cohort's star stood apart: the small campaign's stealth-2
-    farms came out as a network per creation burst. A star for each joined two, beside
-    the cohorts' own, still let Leiden cut along the cohorts. Linking the cohorts'
-    members through any repeated co-action merged two farms that only shared
-    camouflage.)"""
+    that burst at overlapping times on two keys or more (each key strong for both), and
+    on more than half of the larger one's strong keys, joined into one group,
+    transitively. A farm created in four bursts is four cohorts, each significant alone;
+    pushing the same posts in the same minutes makes them one network. The majority
+    keeps a profile template that two farms share (it bursts with each on that farm's
+    keys, half its own) from bridging them. (Alone, each cohort's star stood apart: the
+    small campaign's stealth-2 farms came out as a network per creation burst. A star
+    for each joined two, beside the cohorts' own, still let Leiden cut along the
+    cohorts. Linking the cohorts' members through any repeated co-action merged two
+    farms that only shared camouflage.)"""
     names = ("platform", "trace", "cohort", "members")
     found = {
         (t, p, c): list(m)
@@ -430,32 +433,24 @@ def _joint_cohorts(cohorts: pa.Table, strong: list[pa.Table]) -> pa.Table:
         for (s1, e1, c1), (s2, e2, c2) in itertools.combinations(sorted(found_on), 2):
             if c1 != c2 and s1 <= e2 and s2 <= e1:
                 shared.setdefault((t, p, min(c1, c2), max(c1, c2)), set()).add(k)
-    # Union-find over the cohorts, (trace, platform, cohort) -> its root.
-    root = {key: key for key in found}
-
-    def find(key: tuple[str, str, str]) -> tuple[str, str, str]:
-        while root[key] != key:
-            root[key] = root[root[key]]
-            key = root[key]
-        return key
-
-    for (t, p, a, b), keys in sorted(shared.items()):
-        most = max(strong_keys[(t, p, a)], strong_keys[(t, p, b)]) / 2
-        if len(keys) >= 2 and len(keys) > most:
-            ra, rb = find((t, p, a)), find((t, p, b))
-            root[max(ra, rb)] = min(ra, rb)
-    joined: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
-    for key in sorted(found):
-        joined.setdefault(find(key), []).append(key)
-    rows = [
-        (
-            group[0][1],
-            group[0][0],
-            " + ".join(c for _, _, c in group),
-            sorted({m for key in group for m in found[key]}),
-        )
-        for group in joined.values()
+    order = sorted(found)
+    index = {key: i for i, key in enumerate(order)}
+    links = [
+        (index[(t, p, a)], index[(t, p, b)])
+        for (t, p, a, b), keys in sorted(shared.items())
+        if len(keys) >= 2 and len(keys) > max(strong_keys[(t, p, a)], strong_keys[(t, p, b)]) / 2
     ]
+    rows = []
+    for component in ig.Graph(n=len(order), edges=links).connected_components():
+        group = [order[i] for i in sorted(component)]
+        rows.append(
+            (
+                group[0][1],
+                group[0][0],
+                " + ".join(c for _, _, c in group),
+                sorted({m for key in group for m in found[key]}),
+            )
+        )
     return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)}).cast(
         cohorts.schema
     )

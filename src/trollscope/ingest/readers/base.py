@@ -77,7 +77,7 @@ class Head:
         with open_input(path) as handle:
             try:
                 data = handle.read(HEAD_BYTES)
-            except (OSError, EOFError, zlib.error) as error:
+            except GZIP_ERRORS as error:
                 raise damaged_gzip(path, error) from None
             return cls(path=path, data=data)
 
