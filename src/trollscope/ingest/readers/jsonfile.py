@@ -37,6 +37,7 @@ from trollscope.errors import FormatError
 from trollscope.ingest.batches import Batch
 from trollscope.ingest.readers.base import ReadOptions, is_gzip, open_input, raw_position
 from trollscope.ingest.readers.jsonrows import RAW_CHARS, Rows, snippet
+from trollscope.ingest.workers import die_with_parent
 
 R = TypeVar("R")
 
@@ -196,7 +197,13 @@ def _in_file_order(
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    # Workers end with this process, even one killed with SIGKILL (`die_with_parent`).
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
     with warnings.catch_warnings():
         # The pool forks its workers on its first task. Python 3.12+ warns on every fork
         # of a process that has threads (DuckDB's); see `_workers` for why it is safe here.
