@@ -3,7 +3,6 @@ the result (`show.py`). A TrollscopeError becomes one sentence and exit code 1."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -61,7 +60,7 @@ def ingest_cmd(
     with progress_bar("ingest", hide_progress, "bytes", input_bytes(files)) as bar:
         result = api.ingest(case_path, files, fmt=fmt, options=options, progress=bar.advance)
     if as_json:
-        click.echo(json.dumps(result.as_dict()))
+        show.print_json(result.as_dict())
     else:
         show.ingest_table(result)
 
@@ -74,7 +73,7 @@ def info_cmd(case_path: Path, as_json: bool) -> None:
     """What a case holds: posts and accounts per platform, time span, kinds, rejects."""
     info = api.info(case_path)
     if as_json:
-        click.echo(json.dumps(info))
+        show.print_json(info)
     else:
         show.info_tables(info)
 
@@ -134,7 +133,7 @@ def simulate_cmd(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--formats") from exc
     if as_json:
-        click.echo(json.dumps(result.as_dict()))
+        show.print_json(result.as_dict())
         return
     out.print(
         f"{result.posts:,} posts by {result.accounts:,} accounts "
@@ -177,7 +176,7 @@ def evaluate_cmd(
         )
     result = api.evaluate(labels_path, answer_path, case_path)
     if as_json:
-        click.echo(json.dumps(result.as_dict()))
+        show.print_json(result.as_dict())
     else:
         show.evaluation_table(result, answer_path is None, case_path)
 
@@ -311,9 +310,9 @@ def signals_cmd(case_path: Path, names: tuple[str, ...], alpha: float, as_json: 
 
     flagged = api.signals(case_path, names or None, SignalParams(alpha=alpha))
     if as_json:
-        out.print(json.dumps({"flagged": flagged}), markup=False)
+        show.print_json({"flagged": flagged})
         return
-    table = Table(title=f"Account signals in {case_path} (alpha {alpha:g})")
+    table = Table(title=plain(f"Account signals in {case_path} (alpha {alpha:g})"))
     table.add_column("signal")
     table.add_column("accounts flagged", justify="right")
     for name, n in flagged.items():
@@ -365,7 +364,7 @@ def detect_cmd(
     with progress_bar("detect", hide_progress, "stages") as bar:
         found = api.detect(case_path, params, progress=bar.stage)
     if as_json:
-        click.echo(json.dumps(found.as_dict()))
+        show.print_json(found.as_dict())
     else:
         show.detection_tables(case_path, found, params.q)
 
@@ -408,7 +407,7 @@ def scan_cmd(
             ingested=None if as_json else show.ingest_table,
         )
     if as_json:
-        click.echo(json.dumps(done.as_dict()))
+        show.print_json(done.as_dict())
     else:
         show.detection_tables(done.case, done.detection, params.q)
         out.print(show.report_line(done.report), markup=False)

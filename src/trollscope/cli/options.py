@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from trollscope.cli.show import terminal_safe
 from trollscope.detect.params import DetectParams
 from trollscope.errors import TrollscopeError
 from trollscope.ingest.readers import ReadOptions
@@ -83,7 +84,7 @@ def input_options(func: Callable[..., R]) -> Callable[..., R]:
         try:
             parsed = parse_mapping(mapping)
         except TrollscopeError as exc:  # outside the command's `friendly`: say it here
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(terminal_safe(str(exc))) from exc
         options = ReadOptions(platform=platform, mapping=parsed, timezone=timezone)
         return func(*args, options=options, **kwargs)
 

@@ -3,6 +3,8 @@ tables of each command's results. Everything here prints; nothing here computes.
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -26,13 +29,49 @@ if TYPE_CHECKING:  # the report (jinja2, igraph) loads only when a command needs
 P = ParamSpec("P")
 R = TypeVar("R")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# What must not reach a terminal as it is: C0 controls (ESC starts the sequences that
+# clear the screen, retitle the window or write the clipboard; newline and tab too, as
+# nothing we print holds them and one from the data would forge a line or a column),
+# DEL, C1 controls (U+009B and U+009D are CSI and OSC on terminals that honour them), and
+# the bidi embeddings, overrides and isolates, which reorder what is shown after them.
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with each character of UNSAFE written as its Python escape (`\\x1b`,
+    `\\u202e`): visible to the reader, inert to the terminal."""
+    return UNSAFE.sub(_written_out, text)
+
+
+def _written_out(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class SafeConsole(Console):
+    """A Console that escapes control characters (`terminal_safe`) in every string it is
+    handed: messages, table cells, titles. Rich passes ESC, C1 and bidi controls through
+    to the terminal (it drops only BEL, BS, VT, FF and CR), so a file name or a handle
+    could drive the terminal; `Text` objects do not come through here (`plain`)."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(terminal_safe(text), **options)
+
+
+out = SafeConsole(highlight=False)
+err = SafeConsole(stderr=True, highlight=False)
 
 
 def plain(value: object) -> Text:
-    """Text shown as is: file names and reject reasons can hold `[markup]` from the data."""
-    return Text(str(value))
+    """Text shown as is: file names and reject reasons can hold `[markup]` from the data
+    (shown, not applied) and control characters (escaped)."""
+    return Text(terminal_safe(str(value)))
+
+
+def print_json(data: object) -> None:
+    """One JSON object on stdout, for scripts. ASCII only: json escapes C0 controls by
+    itself, but C1 and bidi controls only as \\uXXXX."""
+    click.echo(json.dumps(data, ensure_ascii=True))
 
 
 def friendly(func: Callable[P, R]) -> Callable[P, R]:
@@ -42,7 +81,7 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except TrollscopeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(terminal_safe(str(exc))) from exc
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
@@ -60,7 +99,10 @@ class Bar:
         self._progress.advance(self._task, amount)
 
     def stage(self, description: str, done: int, total: int) -> None:
-        self._progress.update(self._task, description=description, completed=done, total=total)
+        # The description column parses it as markup into Text itself, past SafeConsole:
+        # a stage names a trace or a signal, shown as it is and inert.
+        shown = escape(terminal_safe(description))
+        self._progress.update(self._task, description=shown, completed=done, total=total)
 
     def count(self, done: int, total: int) -> None:
         self._progress.update(self._task, completed=done, total=total)
@@ -90,7 +132,7 @@ def input_bytes(files: tuple[Path, ...]) -> int:
 
 
 def ingest_table(result: IngestResult) -> None:
-    table = Table(title=f"ingested into {result.case}", title_justify="left")
+    table = Table(title=plain(f"ingested into {result.case}"), title_justify="left")
     for col in ("file", "format", "read", "stored", "duplicate", "rejected", "new accounts"):
         # Paths wrap rather than being cut: the file is what the user needs to see.
         table.add_column(
@@ -115,7 +157,8 @@ def ingest_table(result: IngestResult) -> None:
     if result.total("rejected"):
         out.print(
             f"{result.total('rejected'):,} rejected records are listed with their reasons: "
-            f"`trollscope info {result.case}`."
+            f"`trollscope info {result.case}`.",
+            markup=False,
         )
 
 
