@@ -25,6 +25,7 @@ from trollscope.case.info import case_info
 from trollscope.detect.params import DEFAULT_TRACES, DetectParams
 from trollscope.engine import ENGINES, MAX_BURST
 from trollscope.engine.peers import PeerRule
+from trollscope.errors import writing
 from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import IngestResult
@@ -256,7 +257,8 @@ def scan(
     """Ingest `files` into OUT/case.duckdb, detect, and write OUT/report.html.
     `ingested` is called with the ingest's result before detection starts."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
     case = out / "case.duckdb"
     loaded = ingest(case, files, fmt=fmt, options=options, progress=ingest_progress)
     if ingested is not None:

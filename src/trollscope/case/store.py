@@ -6,10 +6,12 @@ a clear error rather than a silent misread.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -17,7 +19,7 @@ import duckdb
 
 from trollscope import __version__
 from trollscope.case.schema import SCHEMA_VERSION, ingest_ddl
-from trollscope.errors import CaseError, TrollscopeError
+from trollscope.errors import CaseError, TrollscopeError, write_error, writing
 
 
 @contextmanager
@@ -29,7 +31,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        # A commit the disk refused ends the transaction itself: a ROLLBACK then fails,
+        # and must not hide the error that says why.
+        with suppress(duckdb.Error):
+            con.execute("ROLLBACK")
         raise
 
 
@@ -96,11 +101,13 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 class Case:
-    """An open case file. Use as a context manager; write through `transaction()`."""
+    """An open case file. Use as a context manager; write through `transaction()`.
+    `created`: this process made the file (ingest removes it again if it fails)."""
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, created: bool = False) -> None:
         self.path = path
         self.con = con
+        self.created = created
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = False, read_only: bool = False) -> Case:
@@ -112,29 +119,45 @@ class Case:
                     f"`trollscope ingest FILES --into {path}`."
                 )
             return cls._create(path)
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise CaseError(f"{path}: not a readable DuckDB case file ({exc}).") from exc
-        case = cls(path, con)
+        case = cls(path, _connect(path, read_only))
         case._check_version()
-        _session(con)
+        _session(case.con)
         return case
 
     @classmethod
     def _create(cls, path: Path) -> Case:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
-        _session(con)
-        con.execute("BEGIN")
-        for statement in ingest_ddl():
-            con.execute(statement)
-        con.execute(
-            "INSERT INTO meta VALUES ('schema_version', ?), ('created_with', ?)",
-            [str(SCHEMA_VERSION), f"trollscope {__version__}"],
-        )
-        con.execute("COMMIT")
-        return cls(path, con)
+        """A new case at `path`, made whole beside it and then put in place, so that no
+        other process sees a case without its tables, and a failure (a full disk, no
+        permission) leaves no file. If another process put its new case there first,
+        that case is opened instead."""
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            with writing(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                con = duckdb.connect(str(temp))
+                try:
+                    _session(con)
+                    with transaction(con):
+                        for statement in ingest_ddl():
+                            con.execute(statement)
+                        con.execute(
+                            "INSERT INTO meta VALUES ('schema_version', ?), ('created_with', ?)",
+                            [str(SCHEMA_VERSION), f"trollscope {__version__}"],
+                        )
+                    con.execute("CHECKPOINT")  # all in the file: its WAL is not moved with it
+                finally:
+                    con.close()
+                placed = _place(temp, path)
+        finally:
+            for leftover in (temp, temp.with_name(temp.name + ".wal")):
+                # Cleaning up must not hide why the case could not be made.
+                with suppress(OSError):
+                    leftover.unlink(missing_ok=True)
+        if not placed:
+            return cls.open(path)
+        case = cls(path, _connect(path, read_only=False), created=True)
+        _session(case.con)
+        return case
 
     def _check_version(self) -> None:
         try:
@@ -166,3 +189,32 @@ class Case:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to an existing case file. A file another process holds is a
+    CaseBusyError; one the OS will not open for writing, a WriteError; anything else
+    DuckDB cannot open, a CaseError."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        refused = write_error(path, exc)
+        if isinstance(refused, CaseError) or (refused is not None and not read_only):
+            raise refused from exc
+        raise CaseError(f"{path}: not a readable DuckDB case file ({exc}).") from exc
+
+
+def _place(temp: Path, path: Path) -> bool:
+    """Move the finished new case `temp` to `path` unless a file is there already (then
+    False: another process made it meanwhile). A hard link cannot replace a file, so two
+    processes creating one case cannot overwrite each other's; where the file system has
+    no hard links, a check and a rename come close."""
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        return False
+    except OSError:
+        if path.exists():
+            return False
+        os.replace(temp, path)
+    return True

@@ -12,8 +12,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +24,7 @@ import duckdb
 
 from trollscope import __version__
 from trollscope.case import Case, rows_written, transaction
-from trollscope.errors import FormatError, NothingReadError
+from trollscope.errors import FormatError, NothingReadError, TrollscopeError, write_error
 from trollscope.ingest import staging
 from trollscope.ingest.readers import Reader, ReadOptions, get, sniff
 from trollscope.ingest.readers.base import GZIP_ERRORS, check_timezone, damaged_gzip
@@ -99,7 +101,6 @@ def ingest(
     for path in files:
         if not path.is_file():
             raise FormatError(path, "no such file (or it is a folder).")
-    created = not case_path.exists()
     result = IngestResult(case=str(case_path))
     case = Case.open(case_path, create=True)
     # Readers make millions of small tuples and no reference cycles; the cyclic garbage
@@ -113,17 +114,40 @@ def ingest(
                 reader = choose_reader(path, fmt, options)
                 check_timezone(path, reader, options.timezone)
                 result.files.append(_ingest_file(con, path, reader, options, progress))
-    except BaseException:
-        case.close()
-        if created:
-            for leftover in (case_path, case_path.with_name(case_path.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+    except BaseException as exc:
+        _give_up(case)
+        refused = _refused(case_path, exc)
+        if refused is not None:
+            raise refused from exc
         raise
     finally:
         if collecting:
             gc.enable()
     case.close()
     return result
+
+
+def _give_up(case: Case) -> None:
+    """Close the case after a failed ingest (rolled back), and remove it if this ingest
+    created it. On POSIX the file goes while it is still open, so that no other process
+    can open it, ingest into it and lose its data to this removal."""
+    files = (case.path, case.path.with_name(case.path.name + ".wal"))
+    early = case.created and os.name == "posix"
+    for leftover in files if early else ():
+        leftover.unlink(missing_ok=True)
+    with suppress(duckdb.Error):  # after a failed write DuckDB may refuse even this
+        case.close()
+    for leftover in files if case.created and not early else ():
+        leftover.unlink(missing_ok=True)
+
+
+def _refused(case_path: Path, error: BaseException) -> TrollscopeError | None:
+    """A write to the case that the OS refused (a full disk, say) in one sentence. DuckDB
+    names the file in its message: only the case's own files (the file, its WAL, its
+    temporary folder) make it the case's error, not an input file DuckDB was reading."""
+    if isinstance(error, duckdb.Error) and case_path.name in str(error):
+        return write_error(case_path, error)
+    return None
 
 
 def _ingest_file(

@@ -47,7 +47,8 @@ with =, +, -, @, a tab or a carriage return) gets a single quote in front (`csvs
 with `exact=True` CSV values are the data's own.
 
 Every file is written to a temporary file in the same folder and moved into place when
-complete, so a failed export leaves no half-written file.
+complete, so a failed export leaves no half-written file; a write the system refuses (no
+such folder, no permission, a full disk) is a WriteError naming the file.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ import orjson
 import pyarrow as pa
 
 from trollscope.case import Case, has_table
-from trollscope.errors import TrollscopeError
+from trollscope.errors import TrollscopeError, write_error, writing
 from trollscope.report.csvsafe import safe_sql
 from trollscope.sql import literal
 
@@ -120,7 +121,8 @@ def export(
     with Case.open(case_path, read_only=True) as case:
         con = case.con
         _require_detection(con, Path(case_path))
-        out.parent.mkdir(parents=True, exist_ok=True)
+        with writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
         if what == "networks":
             return _export_networks(con, out, fmt, exact)
         flat = fmt == "csv"
@@ -152,7 +154,8 @@ def write_edges(
         if kept is not None:
             case.con.register("ts_kept_edges", kept)
             rows = "SELECT * FROM ts_kept_edges ORDER BY platform, account_a, account_b"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        with writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
         with _staged([out]) as (tmp,):
             _write_table(case.con, rows, tmp, fmt, exact)
     return out
@@ -277,16 +280,34 @@ def _scores_sql(flat: bool) -> str:
 
 @contextmanager
 def _staged(targets: Sequence[Path]) -> Iterator[list[Path]]:
-    """Temporary paths beside `targets`, moved onto them only if the block succeeds."""
+    """Temporary paths beside `targets`, moved onto them only if the block succeeds. An
+    OS error writing one (a full disk, no permission) is a WriteError naming its target."""
     tag = uuid.uuid4().hex[:12]
     temps = [t.with_name(f".{t.name}.{tag}.tmp") for t in targets]
     try:
         yield temps
         for tmp, target in zip(temps, targets, strict=True):
             os.replace(tmp, target)
+    except (OSError, duckdb.Error) as exc:
+        refused = write_error(_target_of(exc, temps, targets), exc)
+        if refused is None:
+            raise
+        raise refused from exc
     finally:
         for tmp in temps:
-            tmp.unlink(missing_ok=True)
+            # A temporary file that could not be made cannot be removed either: cleaning
+            # up must not raise a second error over the one that says why.
+            with suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+
+def _target_of(error: BaseException, temps: Sequence[Path], targets: Sequence[Path]) -> Path:
+    """The target whose temporary file `error` names (the first target if none)."""
+    said = f"{getattr(error, 'filename', '')} {error}"
+    for tmp, target in zip(temps, targets, strict=True):
+        if tmp.name in said:
+            return target
+    return targets[0]
 
 
 def _write_table(

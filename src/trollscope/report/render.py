@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from trollscope.errors import TrollscopeError
+from trollscope.errors import TrollscopeError, folder_missing, writing
 from trollscope.report import plots
 from trollscope.report.data import (
     BIDI_CONTROLS,
@@ -179,25 +179,25 @@ def write_report(
     is written to a temporary file beside `out_path` and moved into place, so a failure
     leaves no half-written report (and an older report at that path intact)."""
     out = Path(out_path)
-    if not out.parent.is_dir():
-        raise TrollscopeError(
-            f"{out.parent}: no such folder for the report; create it or choose another -o path."
-        )
+    # Checked before the report is built, which can take a while.
+    if (no_folder := folder_missing(out)) is not None:
+        raise no_folder
     if out.is_dir():
         raise TrollscopeError(f"{out} is a folder; give the report a file name, e.g. report.html.")
     data = load_report(case_path, max_members=max_members, max_networks=max_networks)
     page = render(data).encode("utf-8")
-    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(page)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with writing(out):
+        fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(page)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o644)
+            os.replace(temp, out)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
     listed = sum(len(n.members) for n in data.networks)
     return ReportSummary(
         path=out,

@@ -12,6 +12,7 @@ import csv
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trollscope.errors import writing
 from trollscope.ingest.batches import BatchBuilder
 from trollscope.ingest.writers import WRITERS
 from trollscope.model import ACCOUNTS_SCHEMA, POSTS_SCHEMA, Account, Kind, Post
@@ -36,6 +38,9 @@ from trollscope.simulate.population import COMMUNITY, FARM, Population, build
 # Real formats the simulator writes, and their file names.
 FORMAT_FILES = {"twarc2": "twarc2.jsonl", "io-tweets": "io_tweets.csv"}
 READ_BATCH = 50_000
+# The last line of a child's traceback when the system refused a write ("OSError: [Errno
+# 28] No space left on device").
+_CHILD_OS_ERROR = re.compile(r"\w*Error: \[Errno (\d+)\]")
 _POST_FIELDS = tuple(f.name for f in fields(Post))
 _LIST_FIELDS = frozenset(("hashtags", "urls", "mentions", "media", "domains"))
 _KINDS = {k.value: k for k in Kind}
@@ -88,8 +93,10 @@ def simulate(
     if unknown:
         raise ValueError(f"cannot simulate format(s) {unknown}; choose from {sorted(FORMAT_FILES)}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with _gc_paused():
+    # Only files are written in these blocks: an OS error is the folder's (a full disk).
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+    with _gc_paused(), writing(out):
         result = _canonical(cfg, out, progress)
         _write_formats(out, formats)
     result.files += [FORMAT_FILES[fmt] for fmt in formats]
@@ -98,9 +105,10 @@ def simulate(
     if not cfg.has_hard_cases:
         summary = {k: v for k, v in summary.items() if k not in _HARD_CASE_RESULTS}
     manifest = {"config": _config_json(cfg), "result": summary}
-    (out / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, sort_keys=True) + "\n", "utf-8"
-    )
+    with writing(out / "manifest.json"):
+        (out / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n", "utf-8"
+        )
     result.files.append("manifest.json")
     return result
 
@@ -152,7 +160,8 @@ def _write_formats(out: Path, formats: tuple[str, ...]) -> None:
         for fmt in parallel:
             # stderr to a temporary file, not a pipe: a full pipe would stall the child.
             log = stack.enter_context(tempfile.TemporaryFile())
-            command = [sys.executable, "-m", "trollscope.simulate.worker", str(out), fmt]
+            parent = str(os.getpid())  # the child ends with this process (worker.py)
+            command = [sys.executable, "-m", "trollscope.simulate.worker", str(out), fmt, parent]
             child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
             stack.callback(_stop, child)
             children.append((fmt, child, log))
@@ -163,6 +172,10 @@ def _write_formats(out: Path, formats: tuple[str, ...]) -> None:
             if child.wait() != 0:
                 output.seek(0)
                 tail = output.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+                if tail and (refused := _CHILD_OS_ERROR.match(tail[-1])):
+                    # The child's last line is its error: a full disk says so in words.
+                    code = int(refused.group(1))
+                    raise OSError(code, os.strerror(code), str(out / FORMAT_FILES[fmt]))
                 raise RuntimeError(
                     f"writing {out / FORMAT_FILES[fmt]} failed (exit {child.returncode}): "
                     + " | ".join(tail)
