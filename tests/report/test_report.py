@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -157,6 +158,54 @@ def hostile_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     ingest(case, [path], options=ReadOptions(mapping=mapping))
     detect(case, DetectParams(traces=("co-repost", "co-text")))
+    return case
+
+
+def _token(kind: str, m: int) -> str:
+    """A 300-character token with nowhere to break: no space, no hyphen, no slash."""
+    return f"{kind}{m}".ljust(300, "W" if kind != "url" else "w")
+
+
+@pytest.fixture(scope="module")
+def long_token_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The farm of `small_case`, its members' handles, names, bios, hashtags, copied
+    texts and the account they amplify each one unbreakable 300-character token (URLs
+    too): the evidence lines name the partners by those handles."""
+    folder = tmp_path_factory.mktemp("long")
+    rng = random.Random(3)
+    t0 = 1_700_000_000
+    rows: list[list[object]] = []
+    target = _token("target", 0)
+    for i, (obj, account, t) in enumerate(_organic(rng)):
+        rows.append([f"r{i}", account, t0 + t, obj, "", "", account, "", "", "", ""])
+    for i, (obj, account, t) in enumerate(_farm(rng)):
+        m = int(account[1:])
+        rows.append(
+            [f"fr{i}", account, t0 + t, obj, "", target, _token("handle", m),
+             _token("name", m), "https://" + _token("url", m), _token("tag", m), ""]
+        )  # fmt: skip
+    for k in range(12):  # each text posted by all five within ten seconds
+        for m in range(5):
+            rows.append(
+                [f"fp{k}_{m}", f"f{m}", t0 + k * 3600 + 1800 + rng.randrange(10), "",
+                 f"see https://{_token('url', k)}", "", _token("handle", m), _token("name", m),
+                 "https://" + _token("url", m), _token("tag", m),
+                 f"https://example.com/{_token('url', k)}"]
+            )  # fmt: skip
+    path = folder / "long.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["id", "user", "time", "orig", "text", "ref", "handle", "name", "bio", "tag", "url"]
+        )
+        writer.writerows(rows)
+    case = folder / "case.duckdb"
+    mapping = parse_mapping(
+        "post_id=id,account_id=user,created_at=time,repost_of=orig,text=text,"
+        "ref_account_id=ref,handle=handle,display_name=name,bio=bio,hashtags=tag,urls=url"
+    )
+    ingest(case, [path], options=ReadOptions(mapping=mapping))
+    detect(case, DetectParams(traces=("co-repost", "co-text", "co-link")))
     return case
 
 
@@ -353,6 +402,15 @@ def test_displayed_strings_lose_bidi_controls_and_are_cut() -> None:
     assert "<script" not in svg and "&lt;script&gt;" in svg and "\u202e" not in svg
 
 
+def test_evidence_keeps_p_values_and_dates_whole_and_escaped() -> None:
+    whole = report_render.environment().filters["whole"]
+    got = str(whole("as @<b>\u202ex</b> on 2024-02-21 (1-2-3); p = 3.7e-19 and p < 1e-300"))
+    assert got == (
+        'as @&lt;b&gt;x&lt;/b&gt; on <span class="whole">2024-02-21</span> (1-2-3); '
+        '<span class="whole">p = 3.7e-19</span> and <span class="whole">p &lt; 1e-300</span>'
+    )
+
+
 # --- hostile data in a real browser --------------------------------------------------------
 
 
@@ -455,3 +513,86 @@ def test_the_demo_report_renders_cleanly_with_its_charts(demo_report: Path, tmp_
     )
     image = cv2.imread(str(png))
     assert image is not None and float(image.std()) > 20
+
+
+# --- long unbreakable tokens ---------------------------------------------------------------
+
+# Appended to a copy of the report (the report itself has no script): how wide the page
+# is against its viewport, the outermost elements that stick out, and the p-values and
+# dates in the page's text that a line break cuts in two.
+MEASURE = """<script>
+const root = document.documentElement;
+const right = (e) => e.getBoundingClientRect().right;
+const out = [...document.body.querySelectorAll("*")].filter(
+  (e) => right(e) > root.clientWidth + 0.5 && right(e.parentElement) <= root.clientWidth + 0.5);
+const broken = [];
+const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+  for (const m of node.data.matchAll(/p [=<] [0-9.]+(?:e-[0-9]+)?|[0-9]{4}-[0-9]{2}-[0-9]{2}/g)) {
+    const range = document.createRange();
+    range.setStart(node, m.index);
+    range.setEnd(node, m.index + m[0].length);
+    const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+    if (tops.size > 1) broken.push(m[0]);
+  }
+}
+document.body.dataset.measured = [root.scrollWidth, root.clientWidth, broken.length].join(" ");
+document.body.dataset.out = out.map((e) => e.tagName + "." + e.className).join(" ");
+document.body.dataset.broken = broken.slice(0, 5).join(", ");
+</script>"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    scroll_width: int
+    client_width: int
+    sticking_out: str  # the outermost elements wider than the viewport
+    broken: int  # p-values and dates cut by a line break
+    broken_examples: str
+
+
+def _measured(report: Path, width: int, folder: Path) -> Measured:
+    """How the report lies in a window `width` pixels wide."""
+    page = folder / f"measured-{width}.html"
+    page.write_text(
+        report.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), "utf-8"
+    )
+    dom = _browser([f"--window-size={width},1000", "--dump-dom", page.as_uri()], folder / "p")
+    found = re.search(r'data-measured="(\d+) (\d+) (\d+)"', dom)
+    assert found, "the measuring script did not run"
+
+    def attribute(name: str) -> str:
+        value = re.search(f'data-{name}="([^"]*)"', dom)
+        return unescape(value[1]) if value else ""
+
+    return Measured(
+        int(found[1]), int(found[2]), attribute("out"), int(found[3]), attribute("broken")
+    )
+
+
+@pytest.mark.parametrize("width", [800, 1280, 1920])
+def test_long_unbreakable_tokens_stay_inside_the_page(
+    long_token_case: Path, tmp_path: Path, width: int
+) -> None:
+    """Handles, names, bios, hashtags, URLs and the evidence lines that name partners
+    wrap inside their cells; p-values and dates do not (a p-value cut after "e-", a date
+    after its month, were read wrongly)."""
+    report = tmp_path / "report.html"
+    write_report(long_token_case, report)
+    text = report.read_text(encoding="utf-8")
+    assert _token("handle", 1)[:100] in text and _token("tag", 1).lower()[:100] in text
+    got = _measured(report, width, tmp_path)
+    assert got.client_width > width * 0.9, got  # the window is the size asked for
+    assert got.scroll_width <= got.client_width, (
+        f"{got.scroll_width} px wide in a {got.client_width} px viewport; "
+        f"sticking out: {got.sticking_out}"
+    )
+    assert got.broken == 0, f"{got.broken} p-values or dates cut: {got.broken_examples}"
+
+
+def test_p_values_and_dates_in_evidence_stay_whole(small_report: Path, tmp_path: Path) -> None:
+    """The members table of an ordinary report, in a narrow window: the evidence column
+    wraps its lines between words, never inside "p = 4.9e-12" or "2023-10-05"."""
+    got = _measured(small_report, 800, tmp_path)
+    assert got.scroll_width <= got.client_width, got
+    assert got.broken == 0, f"{got.broken} p-values or dates cut: {got.broken_examples}"

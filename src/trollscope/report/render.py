@@ -10,13 +10,14 @@ guard behind `data.shown`.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from trollscope.errors import TrollscopeError, folder_missing, writing
 from trollscope.report import plots
@@ -99,6 +100,28 @@ def _pvalue(value: object) -> str:
     return "< 1e-300" if p <= 0 else f"{p:.2g}"
 
 
+# A p-value or a date in running text (the evidence lines). Chromium ends a line after any
+# hyphen, so "p = 3.7e-19" could be read as "3.7e-" and "19", "2024-02-21" as "2024-02-"
+# and "21". Each is at most 14 characters, so a line of them still wraps.
+_WHOLE = re.compile(r"\bp [=<] \d(?:\.\d+)?(?:e-\d+)?\b|\b\d{4}-\d{2}-\d{2}\b")
+
+
+def _whole(value: object) -> Markup:
+    """Text from the data, escaped and without bidi controls (Markup skips `_finalize`),
+    its p-values and dates each in a span that is never broken across lines."""
+    text = BIDI_CONTROLS.sub("", str(value))
+    parts: list[Markup] = []
+    last = 0
+    for found in _WHOLE.finditer(text):
+        parts += [
+            escape(text[last : found.start()]),
+            Markup('<span class="whole">%s</span>') % found[0],
+        ]
+        last = found.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
 def _offset(value: float) -> str:
     hours, minutes = divmod(round(abs(value) * 60), 60)
     return f"UTC{'+' if value >= 0 else '-'}{hours:02d}:{minutes:02d}"
@@ -114,7 +137,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=_num, when=_when, day=_day, pct=_pct, pvalue=_pvalue, offset=_offset)
+    env.filters.update(
+        num=_num, when=_when, day=_day, pct=_pct, pvalue=_pvalue, offset=_offset, whole=_whole
+    )
     return env
 
 
