@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from tests.conftest import query
@@ -239,6 +240,23 @@ def test_a_template_is_found_on_a_hand_made_case(tmp_path: Path) -> None:
     # Expected count under independence: N p_bio p_location p_shape, all ten alike here.
     n = sum(1 for r in _farm_and_crowd() if r[3] and r[4])
     assert top["expected"] == pytest.approx(n * (10 / n) ** 3)
+
+
+def test_the_example_bio_does_not_depend_on_the_order_accounts_come_in(tmp_path: Path) -> None:
+    """The farm's ten bios are near-copies, each written once: the example is the
+    commonest, ties broken by the text, whichever order the accounts were stored in
+    (DuckDB's `mode` took the first it met, which changed from run to run)."""
+    examples = []
+    for name, rows in (("forward", _farm_and_crowd()), ("backward", _farm_and_crowd()[::-1])):
+        path = _accounts_case(tmp_path / f"{name}.duckdb", rows)
+        with Case.open(path, read_only=True) as case:
+            result = compute(case.con, SignalParams(alpha=0.01))
+        top = result.tables["profile_templates"].to_pylist()[0]
+        evidence = result.accounts.filter(pc.equal(result.accounts["account_id"], "f3"))
+        examples.append((top["example_bio"], evidence["evidence"].to_pylist()))
+    assert examples[0] == examples[1]
+    assert examples[0][0] == "Ali | human rights | freedom"  # the first of ten, by text
+    assert "bio ('Ali | human rights | freedom')" in examples[0][1][0]
 
 
 def test_the_trace_pairs_the_template_on_a_hand_made_case(tmp_path: Path) -> None:

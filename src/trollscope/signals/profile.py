@@ -171,9 +171,7 @@ WITH best AS (
         max(c.score) AS score, min(c.p_value) AS p_value
     FROM ({candidates}) c
     GROUP BY ALL),
-example AS (
-    SELECT platform, bio_cluster, mode(regexp_replace(bio, '\\s+', ' ', 'g')) AS bio
-    FROM {features} WHERE bio_cluster IS NOT NULL GROUP BY ALL),
+example AS ({example}),
 shape AS (SELECT platform, handle_shape, count(*) AS n FROM {features} GROUP BY ALL),
 parts AS (
     SELECT f.*, b.kind, b.accounts, b.expected, coalesce(b.score, 0.0) AS value,
@@ -220,6 +218,16 @@ FROM said ORDER BY platform, account_id
 """
 
 
+def _example(bio: str) -> str:
+    """Per bio cluster, its commonest `bio` (an SQL expression), ties broken by the text:
+    `mode` breaks them by the order rows come in, and the same case gave another example
+    from run to run."""
+    return f"""SELECT platform, bio_cluster, arg_min(bio, (-n, bio)) AS bio FROM (
+            SELECT platform, bio_cluster, {bio} AS bio, count(*) AS n FROM {_FEATURES}
+            WHERE bio_cluster IS NOT NULL GROUP BY ALL)
+        GROUP BY ALL"""
+
+
 def _candidates() -> str:
     """Each account's templates (one equality join per kind)."""
     return " UNION ALL ".join(
@@ -242,6 +250,7 @@ def compute(con: duckdb.DuckDBPyConnection, params: SignalParams) -> SignalResul
             rows = con.sql(
                 _EVIDENCE.format(
                     features=_FEATURES,
+                    example=_example("regexp_replace(bio, '\\s+', ' ', 'g')"),
                     candidates=_candidates(),
                     tests=round(tests),
                     alpha=float(params.alpha),
@@ -308,9 +317,7 @@ def _with_examples(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return con.sql(
         f"""SELECT c.kind, c.platform, c.bio_cluster, c.location_key AS location,
             c.handle_shape, c.accounts, c.expected, c.score, c.p_value, e.bio AS example_bio
-        FROM {_CELLS} c LEFT JOIN (
-            SELECT platform, bio_cluster, mode(bio) AS bio FROM {_FEATURES}
-            WHERE bio_cluster IS NOT NULL GROUP BY ALL) e USING (platform, bio_cluster)
+        FROM {_CELLS} c LEFT JOIN ({_example("bio")}) e USING (platform, bio_cluster)
         ORDER BY c.score DESC, c.kind, c.platform, c.bio_cluster, location, c.handle_shape"""
     ).to_arrow_table()
 
