@@ -28,6 +28,7 @@ import duckdb
 from trollscope.errors import FormatError, MappingError
 from trollscope.ingest import staging
 from trollscope.ingest.batches import DEFAULT_CHUNK, Batch
+from trollscope.ingest.readers.lines import first_content_line
 
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -74,9 +75,14 @@ class Head:
 
     @classmethod
     def of(cls, path: Path) -> Head:
+        """The file's first HEAD_BYTES; when they are all blank, its first HEAD_BYTES
+        from the first line that is not (blank lines are not records), if any."""
         with open_input(path) as handle:
             try:
                 data = handle.read(HEAD_BYTES)
+                if len(data) == HEAD_BYTES and not data.strip():
+                    line = first_content_line(handle, HEAD_BYTES) or b""
+                    data = line + handle.read(max(0, HEAD_BYTES - len(line)))
             except GZIP_ERRORS as error:
                 raise damaged_gzip(path, error) from None
             return cls(path=path, data=data)

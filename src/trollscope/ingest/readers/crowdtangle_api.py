@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import ijson
 import orjson
@@ -48,8 +48,9 @@ from trollscope.ingest.batches import Batch, BatchBuilder
 from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions, open_input, raw_position
 from trollscope.ingest.readers.csvsql import MAX_LINE_BYTES
-from trollscope.ingest.readers.jsonfile import skip_line
+from trollscope.ingest.readers.jsonfile import BLOCK_BYTES, line_blocks
 from trollscope.ingest.readers.jsonrows import snippet
+from trollscope.ingest.readers.lines import content_lines, first_content_line
 from trollscope.ingest.readers.telegram_json import BOM, REPLACEMENT, Utf8Guard, why
 from trollscope.model import TIME_RANGE, Account, Post, Reject, time_in_range
 
@@ -279,9 +280,7 @@ class CrowdTangleApiReader(Reader):
         builder = BatchBuilder(options.chunk_size)
         records = 0
         with open_input(path) as handle:
-            for number, line in enumerate(_physical_lines(handle), start=1):
-                if not line.strip():
-                    continue
+            for number, line in _content_lines(handle):
                 try:
                     value = orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
@@ -352,21 +351,19 @@ def _holds_replacement(value: Any) -> bool:
 
 def _first_char(path: Path) -> bytes:
     with open_input(path) as handle:
-        return handle.read(4096).removeprefix(BOM).lstrip()[:1]
+        line = first_content_line(handle, 4096) or b""
+    return line.lstrip()[:1]
 
 
-def _physical_lines(handle: Any) -> Iterator[bytes]:
-    """Lines of the file; one longer than MAX_LINE_BYTES is cut (it becomes a reject)."""
-    first = True
-    while True:
-        line = handle.readline(MAX_LINE_BYTES)
-        if not line:
-            return
-        if first:
-            line, first = line.removeprefix(BOM), False
-        if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
-            skip_line(handle)  # the rest of the over-long line
-        yield line
+def _content_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """The lines of the file that are not blank, with their numbers (blank lines are
+    not records, and are passed over in C); one longer than MAX_LINE_BYTES is cut (it
+    becomes a reject)."""
+    for block in line_blocks(handle, BLOCK_BYTES):
+        if block.too_long:
+            yield block.line, block.data
+        else:
+            yield from content_lines(block.data, block.line)
 
 
 def _bad_utf8(line: bytes) -> bool:
@@ -381,11 +378,11 @@ def _is_json_lines(path: Path) -> bool:
     """JSON lines when the first non-empty line is a whole JSON value by itself (a
     pretty-printed document's first line, `{` or `[`, is not)."""
     with open_input(path) as handle:
-        for line in _physical_lines(handle):
-            if line.strip():
-                try:
-                    orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    return False
-                return True
-    return False
+        line = first_content_line(handle, MAX_LINE_BYTES)
+    if line is None:
+        return False
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True

@@ -37,6 +37,7 @@ from trollscope.errors import FormatError
 from trollscope.ingest.batches import Batch
 from trollscope.ingest.readers.base import ReadOptions, is_gzip, open_input, raw_position
 from trollscope.ingest.readers.jsonrows import RAW_CHARS, Rows, snippet
+from trollscope.ingest.readers.lines import content_lines, first_content_line
 from trollscope.ingest.workers import die_with_parent
 
 R = TypeVar("R")
@@ -61,7 +62,7 @@ class Block(NamedTuple):
     too_long: bool = False
 
 
-def _blocks(handle: IO[bytes], size: int) -> Iterator[Block]:
+def line_blocks(handle: IO[bytes], size: int) -> Iterator[Block]:
     line = 1
     first = True
     while data := handle.read(size):
@@ -109,10 +110,7 @@ def _too_long(block: Block, platform: str) -> list[Batch]:
 def _first_line(block: Block) -> bytes | None:
     if block.too_long:
         return block.data
-    for line in block.data.split(b"\n"):
-        if line.strip():
-            return line
-    return None
+    return next((line for _, line in content_lines(block.data, block.line)), None)
 
 
 def _workers(size: int) -> int:
@@ -148,7 +146,7 @@ def read_json_lines(
         yield from _in_ranges(path, size, workers, parse_block, platform, chunk, read_id)
         return
     with open_input(path) as handle:
-        blocks = _checked(path, _blocks(handle, BLOCK_BYTES), check_first, description)
+        blocks = _checked(path, line_blocks(handle, BLOCK_BYTES), check_first, description)
         if workers == 1:
             for block in blocks:
                 if block.too_long:
@@ -294,15 +292,10 @@ def _with_progress(batches: list[Batch], position: int) -> list[Batch]:
 def _check_start(path: Path, check_first: CheckFirst, description: str) -> None:
     """Check the file's first line that is not blank (see `_check_first`)."""
     with open_input(path) as handle:
-        line = handle.readline(MAX_LINE_BYTES)
-        if line.startswith(BOM):
-            line = line[3:]
-        while line:
-            if line.strip():
-                _check_first(path, line, check_first, description)
-                return
-            line = handle.readline(MAX_LINE_BYTES)
-    raise FormatError(path, f"the file is empty; expected a {description}.")
+        line = first_content_line(handle, MAX_LINE_BYTES)
+    if line is None:
+        raise FormatError(path, f"the file is empty; expected a {description}.")
+    _check_first(path, line, check_first, description)
 
 
 def _checked(

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from trollscope.errors import MappingError
 from trollscope.ingest.batches import Batch
 from trollscope.ingest.readers.base import ReadOptions
+from trollscope.ingest.readers.lines import content_lines
 from trollscope.model import (
     ACCOUNTS_SCHEMA,
     POSTS_SCHEMA,
@@ -375,18 +376,18 @@ def _parse_lines(
     loads = orjson.loads
     # Looking at the chunk's size costs a little; with big chunks, every 64 lines will do.
     every = 63 if chunk_size >= 4096 else 0
-    for offset, data in enumerate(block.split(b"\n")):
+    # Blank lines are not records: content_lines passes over them in C.
+    for seen, (line, data) in enumerate(content_lines(block, first_line)):
         try:
             obj = loads(data)
         except orjson.JSONDecodeError as exc:
-            if data.strip():
-                rows.bad_line(first_line + offset, data, exc)
+            rows.bad_line(line, data, exc)
             continue
         if type(obj) is dict:
-            add(rows, obj, first_line + offset)
+            add(rows, obj, line)
         else:
-            rows.not_an_object(first_line + offset, obj)
-        if not offset & every:
+            rows.not_an_object(line, obj)
+        if not seen & every:
             if rows.pending >= chunk_size:
                 out.append(rows.take())
             elif len(rows.posts) >= SPILL_ROWS:
