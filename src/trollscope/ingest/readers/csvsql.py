@@ -21,7 +21,6 @@ from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -247,16 +246,16 @@ def _sub_table(batch: pa.RecordBatch, schema: pa.Schema, prefix: str) -> pa.Tabl
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _true_line(ordinal: int, skipped: Sequence[int]) -> int:
-    """Row number of the `ordinal`-th parsed row (header = 1), given the malformed rows'
-    numbers that the parser skipped (sorted): each skipped row at or before it shifts it."""
-    line = ordinal
-    for skipped_line in skipped:
-        if skipped_line <= line:
-            line += 1
-        else:
-            break
-    return line
+def _true_lines(ordinals: Sequence[int], skipped: Sequence[int]) -> list[int]:
+    """Row numbers of the `ordinals`-th parsed rows (header = 1; both sorted), given the
+    malformed rows' numbers that the parser skipped: each skipped row at or before a row
+    shifts it. One walk over both lists: a file with many bad rows stays linear."""
+    lines, passed = [], 0
+    for ordinal in ordinals:
+        while passed < len(skipped) and skipped[passed] <= ordinal + passed:
+            passed += 1
+        lines.append(ordinal + passed)
+    return lines
 
 
 def stream_table(
@@ -310,24 +309,13 @@ def stream_table(
                 records=good.num_rows + repeats,
                 repeats=repeats,
             )
-        malformed = _malformed_rows(con) if is_csv else []
-        skipped = sorted({line for line, *_ in malformed})
-        rows: list[dict[str, Any]] = [
-            {"line": line, "field": fld, "reason": reason, "raw": raw}
-            for line, fld, reason, raw in malformed
-        ]
-        rows += [
-            {"line": _true_line(ordinal, skipped), "field": fld, "reason": reason, "raw": raw}
-            for ordinal, fld, reason, raw in held
-        ]
-        if rows:
-            # One malformed row may produce several parser errors; it is one record.
-            records = len(skipped) + len(held)
+        rejects = _rejects(_malformed_rows(con) if is_csv else [], held)
+        if rejects.num_rows:
             yield Batch(
                 posts=POSTS_SCHEMA.empty_table(),
                 accounts=ACCOUNTS_SCHEMA.empty_table(),
-                rejects=pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA),
-                records=records,
+                rejects=rejects,
+                records=rejects.num_rows,
             )
     except duckdb.Error as exc:
         raise _read_error(path, exc) from exc
@@ -344,19 +332,45 @@ _PARSER_REASONS = {
 }
 
 
-def _malformed_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str | None, str, str]]:
+RejectRow = tuple[int, str | None, str, str | None]
+
+
+def _malformed_rows(con: duckdb.DuckDBPyConnection) -> list[RejectRow]:
+    """One reject per malformed row, however many errors the parser found in it (a
+    short row is one error per missing column): its fields joined with ", ", the
+    problems with "; ". One rejected record is one row in `rejects`."""
     try:
         found = con.execute(
-            "SELECT line, column_name, error_type, error_message, csv_line "
-            "FROM __rejects ORDER BY line"
+            """SELECT line, error_type, any_value(error_message), any_value(csv_line),
+                      string_agg(column_name, ', ' ORDER BY column_idx)
+               FROM (SELECT DISTINCT line, column_idx, column_name, error_type,
+                                     error_message, csv_line FROM __rejects)
+               GROUP BY line, error_type ORDER BY line, min(column_idx) NULLS FIRST"""
         ).fetchall()
     except duckdb.CatalogException:
         return []
-    out = []
-    for line, column, error_type, message, csv_line in found:
-        reason = _PARSER_REASONS.get(str(error_type), str(message))
-        out.append((int(line), column, reason, (csv_line or "")[:500]))
-    return out
+    rows: dict[int, tuple[list[str], list[str], str]] = {}
+    for line, error_type, message, csv_line, columns in found:
+        fields, reasons, _ = rows.setdefault(int(line), ([], [], (csv_line or "")[:500]))
+        reasons.append(_PARSER_REASONS.get(str(error_type), str(message)))
+        fields += [c for c in (columns or "").split(", ") if c and c not in fields]
+    return [
+        (line, ", ".join(fields) or None, "; ".join(dict.fromkeys(reasons)), raw)
+        for line, (fields, reasons, raw) in rows.items()
+    ]
+
+
+def _rejects(malformed: list[RejectRow], held: Sequence[RejectRow]) -> pa.Table:
+    """The rejects of a table: the malformed rows the parser skipped, and the parsed rows
+    that failed a check (`held`, by ordinal, sorted), renumbered as rows of the file."""
+    held = sorted(held, key=lambda row: row[0])
+    lines = _true_lines([row[0] for row in held], [row[0] for row in malformed])
+    rows = malformed + [(line, *row[1:]) for line, row in zip(lines, held, strict=True)]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in REJECTS_SCHEMA]
+    return pa.Table.from_arrays(
+        [pa.array(col, f.type) for col, f in zip(columns, REJECTS_SCHEMA, strict=True)],
+        schema=REJECTS_SCHEMA,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,14 +455,16 @@ def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged
             f"SELECT {ordinal} AS o, {REJECT_FIELD}, {REJECT_REASON}, {REJECT_RAW} "
             f"FROM {source} WHERE {REJECT_REASON} IS NOT NULL ORDER BY o"
         ).fetchall()
-        malformed = _malformed_rows(con) if q.is_csv else []
-        skipped = sorted({line for line, *_ in malformed})
-        rejects = [*malformed]
-        rejects += [(_true_line(o, skipped), f, r, raw) for o, f, r, raw in held]
-        if rejects:
-            con.executemany("INSERT INTO stage_rejects VALUES (?, ?, ?, ?)", rejects)
+        rejects = _rejects(_malformed_rows(con) if q.is_csv else [], held)
+        if rejects.num_rows:
+            # Through Arrow: executemany took 0.4 ms a row (13 s for 30,000).
+            con.register("incoming_rejects", rejects)
+            try:
+                con.execute("INSERT INTO stage_rejects SELECT * FROM incoming_rejects")
+            finally:
+                con.unregister("incoming_rejects")
         kept = staged.posts if q.plan.posts is not None else staged.accounts
-        staged.records = kept + staged.repeats + len(skipped) + len(held)
+        staged.records = kept + staged.repeats + rejects.num_rows
         return staged
     finally:
         for table in ("__rejects", "__reject_scans"):
