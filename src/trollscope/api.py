@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import IngestResult
 from trollscope.ingest.run import ingest as _ingest
+from trollscope.model import EARLIEST_DAY, TimeRange
 
 if TYPE_CHECKING:
     from trollscope.detect.run import DetectResult, NetworkSummary
@@ -54,6 +56,7 @@ __all__ = [
     "PeerRule",
     "ReadOptions",
     "Scan",
+    "TimeRange",
     "avatars",
     "detect",
     "edges",
@@ -74,11 +77,21 @@ StageProgress = Callable[[str, int, int], None]  # (stage, stages done, stages i
 
 
 def read_options(
-    platform: str | None = None, mapping: str = "", timezone: str | None = None
+    platform: str | None = None,
+    mapping: str = "",
+    timezone: str | None = None,
+    earliest: date = EARLIEST_DAY,
+    latest: date | None = None,
 ) -> ReadOptions:
     """How to read input files: `mapping` as the CLI's --map takes it
-    ("post_id=id,account_id=user,...")."""
-    return ReadOptions(platform=platform, mapping=parse_mapping(mapping), timezone=timezone)
+    ("post_id=id,account_id=user,..."); `earliest` and `latest` the days (UTC) a
+    record's times may lie between, as --earliest and --latest (latest None: tomorrow)."""
+    return ReadOptions(
+        platform=platform,
+        mapping=parse_mapping(mapping),
+        timezone=timezone,
+        times=TimeRange(earliest, latest),
+    )
 
 
 def ingest(

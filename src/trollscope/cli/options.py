@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -15,6 +16,7 @@ from trollscope.errors import TrollscopeError
 from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers import names as format_names
 from trollscope.ingest.readers.table import parse_mapping
+from trollscope.model import EARLIEST_DAY, TimeRange
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,6 +56,10 @@ class LazyChoice(click.Choice[str]):
         pass
 
 
+# The bounds of --earliest and --latest: calendar days (UTC).
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
 def trace_names() -> list[str]:
     from trollscope.traces import TRACES
 
@@ -79,13 +85,20 @@ def input_options(func: Callable[..., R]) -> Callable[..., R]:
 
     @functools.wraps(func)
     def wrapper(
-        *args: Any, mapping: str, platform: str | None, timezone: str | None, **kwargs: Any
+        *args: Any,
+        mapping: str,
+        platform: str | None,
+        timezone: str | None,
+        earliest: datetime,
+        latest: datetime | None,
+        **kwargs: Any,
     ) -> R:
         try:
             parsed = parse_mapping(mapping)
+            times = TimeRange(earliest.date(), latest.date() if latest else None)
         except TrollscopeError as exc:  # outside the command's `friendly`: say it here
             raise click.ClickException(terminal_safe(str(exc))) from exc
-        options = ReadOptions(platform=platform, mapping=parsed, timezone=timezone)
+        options = ReadOptions(platform=platform, mapping=parsed, timezone=timezone, times=times)
         return func(*args, options=options, **kwargs)
 
     options = [
@@ -113,6 +126,22 @@ def input_options(func: Callable[..., R]) -> Callable[..., R]:
             metavar="ZONE",
             help="The IANA time zone (e.g. America/Chicago) of local times that carry no "
             "offset, or an ambiguous label: mapped tables, CrowdTangle exports (CST, IST, ...).",
+        ),
+        click.option(
+            "--earliest",
+            type=DAY,
+            default=EARLIEST_DAY.isoformat(),
+            show_default=True,
+            metavar="YYYY-MM-DD",
+            help="The first day (UTC) a post or an account's creation may lie in; a record "
+            "with a time before it is rejected. Earlier for platforms older than 2004.",
+        ),
+        click.option(
+            "--latest",
+            type=DAY,
+            default=None,
+            metavar="YYYY-MM-DD",
+            help="The last day (UTC) a record's times may lie in (default: tomorrow).",
         ),
     ]
     return _stacked(options, wrapper)

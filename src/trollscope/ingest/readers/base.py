@@ -29,6 +29,7 @@ from trollscope.errors import FormatError, MappingError
 from trollscope.ingest import staging
 from trollscope.ingest.batches import DEFAULT_CHUNK, Batch
 from trollscope.ingest.readers.lines import first_content_line
+from trollscope.model import TimeRange
 
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -109,13 +110,15 @@ class ReadOptions:
     `mapping` maps canonical field names to the file's column names (`--map`);
     `platform` overrides the platform a reader would otherwise assume; `timezone` (an
     IANA name) is the zone of local times whose own label does not settle it (CrowdTangle
-    exports).
+    exports); `times` is the range a record's times must lie in (`--earliest`,
+    `--latest`), which every reader checks its times against.
     """
 
     platform: str | None = None
     mapping: Mapping[str, str] = field(default_factory=dict)
     timezone: str | None = None
     chunk_size: int = DEFAULT_CHUNK
+    times: TimeRange = field(default_factory=TimeRange)
 
 
 def check_timezone(path: Path, reader: Reader, timezone: str | None) -> None:

@@ -47,6 +47,8 @@ from trollscope.ingest.readers.csvsql import (
     TableQuery,
     csv_source,
     id_sql,
+    key_check,
+    keys_guard_sql,
 )
 from trollscope.ingest.readers.entities import (
     entity_matches_sql,
@@ -54,7 +56,7 @@ from trollscope.ingest.readers.entities import (
     mentions_sql,
     tokens_sql,
 )
-from trollscope.model import TIME_RANGE, time_in_range_sql
+from trollscope.model import TimeRange
 from trollscope.sql import ident, literal
 
 COLUMNS = (
@@ -69,6 +71,15 @@ COLUMNS = (
 )
 
 TIMESTAMP = COLUMNS.index("timestamp")
+# The keys of a row (ids and the handle, which may hold no control character): each
+# column and its cleaned value (see _normalised).
+KEYS = {
+    "message_id": "post_id",
+    "user_id": "account_id",
+    "username": ident("username"),
+    "repost_id": "repost",
+    "reply_id": "reply",
+}
 # A number as CNT writes one (what float() takes, less inf, nan and digit underscores).
 NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 _NUMBER = re.compile(NUMBER)
@@ -146,7 +157,7 @@ def layout(path: Path, first: Sequence[str]) -> tuple[tuple[str, ...], bool]:
     return COLUMNS, True
 
 
-def _normalised(source: str) -> str:
+def _normalised(source: str, times: TimeRange) -> str:
     """Source columns cleaned once: ids, the time, and the text's hashtag and mention
     matches."""
     c = {name: ident(name) for name in COLUMNS}
@@ -163,16 +174,16 @@ def _normalised(source: str) -> str:
     )
     return (
         "(SELECT *, "
-        + time_in_range_sql(
+        + times.sql(
             f"CASE WHEN seconds BETWEEN {MIN_SECONDS} AND {MAX_SECONDS} "
             "THEN make_timestamp(CAST(seconds * 1000000 AS BIGINT)) END"
         )
-        + " AS created_at "
+        + f" AS created_at, {keys_guard_sql(list(KEYS.values()))} AS _keys_bad "
         f"FROM ({inner}))"
     )
 
 
-def build_plan(platform: str, header_rows: int) -> TablePlan:
+def build_plan(platform: str, header_rows: int, times: TimeRange) -> TablePlan:
     """The SQL plan: one post per row, kind and reference from the two id columns."""
     platform_sql = literal(platform)
     posts = {
@@ -212,12 +223,14 @@ def build_plan(platform: str, header_rows: int) -> TablePlan:
             f"CASE WHEN NOT coalesce(regexp_full_match(trim({stamp}), {literal(NUMBER)}), "
             "false) THEN 'expected seconds since 1970 (a number such "
             f"as 1606451170 or 1606451170.5), got ' || {shown_time} "
-            f"ELSE 'the timestamp ' || {shown_time} || ' is not {TIME_RANGE}' END",
+            f"ELSE 'the timestamp ' || {shown_time} || ' is not {times.words}' END",
         ),
+        # What a record may hold (model.py): ids and the handle without control characters.
+        *(key_check(column, key, "_keys_bad") for column, key in KEYS.items()),
     ]
     fields = ", ".join(f"coalesce({ident(name)}, '')" for name in COLUMNS)
     raw = (
-        "CASE WHEN post_id IS NULL OR account_id IS NULL OR created_at IS NULL "
+        "CASE WHEN post_id IS NULL OR account_id IS NULL OR created_at IS NULL OR _keys_bad "
         f"THEN left(concat_ws(',', {fields}), 500) END"
     )
     return TablePlan(
@@ -261,8 +274,10 @@ class CntReader(SqlTableReader):
             )
         names, has_header = layout(path, first)
         source = csv_source(path, names, has_header=has_header)
-        plan = build_plan(options.platform or DEFAULT_PLATFORM, 1 if has_header else 0)
-        return TableQuery(path, _normalised(source), plan, is_csv=True)
+        plan = build_plan(
+            options.platform or DEFAULT_PLATFORM, 1 if has_header else 0, options.times
+        )
+        return TableQuery(path, _normalised(source, options.times), plan, is_csv=True)
 
 
 def _looks_like_record(row: Sequence[str]) -> bool:

@@ -61,7 +61,10 @@ from trollscope.ingest.readers.csvsql import (
     SqlTableReader,
     TablePlan,
     TableQuery,
+    count_check,
     csv_source,
+    key_check,
+    keys_guard_sql,
     read_csv_header,
     require_columns,
 )
@@ -75,7 +78,7 @@ from trollscope.ingest.readers.tweetsql import (
     quoted_sql,
     scientific_sql,
 )
-from trollscope.model import TIME_RANGE, time_in_range_sql
+from trollscope.model import TimeRange, shown_sql
 from trollscope.sql import ident, literal
 
 COLUMNS = (
@@ -107,6 +110,17 @@ COLUMNS = (
     "Sponsor Name",
 )
 REQUIRED = ("User Name", "URL", "Post Created")
+# The counts of a row: the page's (followers, else likes) and the post's.
+COUNTS = (
+    "Likes at Posting",
+    "Followers at Posting",
+    "Total Interactions",
+    "Likes",
+    "Comments",
+    "Shares",
+)
+# A count as exports write it: digits, in groups of three after a locale's separator.
+_LOCALE_COUNT = "[0-9]+|[0-9]{1,3}([.,' \u00a0\u202f\u2019][0-9]{3})+"
 LABEL = "CrowdTangle CSV export"
 
 # Zone labels that name one UTC offset (minutes east of UTC). CrowdTangle writes the
@@ -161,25 +175,37 @@ def _local_sql(stamp: str) -> str:
     return f"try_strptime(regexp_extract({stamp}, {literal(_STAMP)}, 1), {_FORMATS})"
 
 
-def _utc_sql(local: str, offset: str, timezone: str | None) -> str:
-    """UTC time from a wall-clock time and its row's offset, else the --timezone zone."""
+def _utc_sql(local: str, offset: str, timezone: str | None, times: TimeRange) -> str:
+    """UTC time from a wall-clock time and its row's offset, else the --timezone zone;
+    NULL outside `times`."""
     fallback = f"CAST(timezone({literal(timezone)}, {local}) AS TIMESTAMP)" if timezone else "NULL"
-    return time_in_range_sql(
+    return times.sql(
         f"CASE WHEN {offset} IS NOT NULL THEN {local} - to_minutes(CAST({offset} AS BIGINT)) "
         f"ELSE {fallback} END"
     )
 
 
-def _digits_sql(column: str) -> str:
-    """A count written in any locale ('407.137', '407,137', '407137') as BIGINT, or NULL."""
-    return f"TRY_CAST(nullif(regexp_replace({column}, '[^0-9]', '', 'g'), '') AS BIGINT)"
+def _count_sql(column: str) -> str:
+    """A count written in any locale ('407.137', '407,137', '407 137', '407137') as
+    BIGINT; NULL when empty or not a count (negative, '12K', beyond 64 bits)."""
+    value = f"trim({column})"
+    return (
+        f"CASE WHEN regexp_full_match({value}, {literal(_LOCALE_COUNT)}) "
+        f"THEN TRY_CAST(regexp_replace({value}, '[^0-9]', '', 'g') AS BIGINT) END"
+    )
+
+
+def _count_name(column: str) -> str:
+    return f"_count{COUNTS.index(column)}"
 
 
 def _nonempty(column: str) -> str:
     return f"nullif(trim({column}), '')"
 
 
-def crowdtangle_source(projected: str, id_column: str, text: str, timezone: str | None) -> str:
+def crowdtangle_source(
+    projected: str, id_column: str, text: str, timezone: str | None, times: TimeRange
+) -> str:
     """The export with ids, times and entities resolved, under `_`-prefixed names."""
     column = ident(id_column)
     # A numeric id in scientific notation has lost digits; a handle ("1e5") has not.
@@ -195,17 +221,19 @@ def crowdtangle_source(projected: str, id_column: str, text: str, timezone: str 
         f"(SELECT *, {fast_id_sql(ident('URL'))} AS _post_id, {account} AS _account_id, "
         f"{_local_sql(stamp)} AS _local, {label} AS _label, "
         f"{_local_sql(page_stamp)} AS _page_local, "
-        f"{entity_matches_sql(text, dotted=id_column == 'User Name')} AS _entities "
-        f"FROM {projected})"
+        f"{entity_matches_sql(text, dotted=id_column == 'User Name')} AS _entities, "
+        f"{keys_guard_sql([ident('URL'), column, ident('User Name')])} AS _keys_bad, "
+        + ", ".join(f"{_count_sql(ident(c))} AS {_count_name(c)}" for c in COUNTS)
+        + f" FROM {projected})"
     )
     return (
-        f"(SELECT *, {_utc_sql('_local', '_offset', timezone)} AS _time, "
-        f"{_utc_sql('_page_local', '_offset', timezone)} AS _page_created "
+        f"(SELECT *, {_utc_sql('_local', '_offset', timezone, times)} AS _time, "
+        f"{_utc_sql('_page_local', '_offset', timezone, times)} AS _page_created "
         f"FROM (SELECT *, {_offset_sql('_label')} AS _offset FROM {inner}))"
     )
 
 
-def _time_reason() -> str:
+def _time_reason(times: TimeRange) -> str:
     """Why Post Created gave no UTC time, and how to fix it."""
     ambiguous = " ".join(
         f"WHEN {literal(k)} THEN {literal(f'the zone {k} could be {v}')}"
@@ -216,8 +244,8 @@ def _time_reason() -> str:
         "America/Chicago or Asia/Manila)"
     )
     return (
-        f"CASE WHEN _local IS NOT NULL AND {time_in_range_sql('_local')} IS NULL THEN "
-        f"'Post Created ' || {quoted_sql(ident('Post Created'))} || ' is not {TIME_RANGE}' "
+        f"CASE WHEN _local IS NOT NULL AND {times.sql('_local')} IS NULL THEN "
+        f"'Post Created ' || {quoted_sql(ident('Post Created'))} || ' is not {times.words}' "
         "WHEN _local IS NULL THEN 'expected Post Created as ''YYYY-MM-DD HH:MM:SS "
         f"ZONE'' (e.g. ''2021-07-05 18:02:45 EDT''), got ' || {quoted_sql(ident('Post Created'))} "
         f"ELSE CASE _label WHEN '' THEN 'Post Created ' || {quoted_sql(ident('Post Created'))} "
@@ -227,7 +255,7 @@ def _time_reason() -> str:
     )
 
 
-def crowdtangle_plan(platform: str, id_column: str, text: str) -> TablePlan:
+def crowdtangle_plan(platform: str, id_column: str, text: str, times: TimeRange) -> TablePlan:
     final_link = _nonempty(ident("Final Link"))
     link = _nonempty(ident("Link"))
     # A link to the post itself (Instagram's Link, a Facebook photo's own page) is not a
@@ -252,10 +280,10 @@ def crowdtangle_plan(platform: str, id_column: str, text: str) -> TablePlan:
         "extra": json_object_sql(
             [
                 ("type", _nonempty(ident("Type"))),
-                ("total_interactions", _digits_sql(ident("Total Interactions"))),
-                ("likes", _digits_sql(ident("Likes"))),
-                ("comments", _digits_sql(ident("Comments"))),
-                ("shares", _digits_sql(ident("Shares"))),
+                ("total_interactions", _count_name("Total Interactions")),
+                ("likes", _count_name("Likes")),
+                ("comments", _count_name("Comments")),
+                ("shares", _count_name("Shares")),
                 ("link", f"CASE WHEN {final_link} <> {link} THEN {link} END"),
                 ("link_text", _nonempty(ident("Link Text"))),
                 ("image_text", _nonempty(ident("Image Text"))),
@@ -280,8 +308,7 @@ def crowdtangle_plan(platform: str, id_column: str, text: str) -> TablePlan:
         "location": _nonempty(ident("Page Admin Top Country")),
         "created_at": "_page_created",
         "followers": (
-            f"coalesce({_digits_sql(ident('Followers at Posting'))}, "
-            f"{_digits_sql(ident('Likes at Posting'))})"
+            f"coalesce({_count_name('Followers at Posting')}, {_count_name('Likes at Posting')})"
         ),
         "extra": json_object_sql([("page_category", _nonempty(ident("Page Category")))]),
     }
@@ -297,7 +324,22 @@ def crowdtangle_plan(platform: str, id_column: str, text: str) -> TablePlan:
             "rounded it and its digits are lost; re-export the file with ids as text' "
             f"ELSE {literal(id_column + ' is empty')} END",
         ),
-        Check("Post Created", "_time IS NULL", _time_reason()),
+        Check("Post Created", "_time IS NULL", _time_reason(times)),
+        # What a record may hold (model.py); the page's fields are on the post's row.
+        key_check("URL", "_post_id", "_keys_bad"),
+        key_check(id_column, "_account_id", "_keys_bad"),
+        *(
+            [key_check("User Name", ident("User Name"), "_keys_bad")]
+            if id_column != "User Name"
+            else []
+        ),
+        *(count_check(c, ident(c), _count_name(c)) for c in COUNTS),
+        Check(
+            "Page Created",
+            f"_page_created IS NULL AND nullif(trim({ident('Page Created')}), '') IS NOT NULL",
+            "'expected Page Created as ''YYYY-MM-DD HH:MM:SS'' "
+            f"{times.words}, got ' || {shown_sql(ident('Page Created'))}",
+        ),
     ]
     return TablePlan(
         posts=posts,
@@ -334,6 +376,6 @@ class CrowdTangleReader(SqlTableReader):
         caption_only = "Message" not in header and "Description" in header
         text = ident("Description" if caption_only else "Message")
         projected = fixed_columns_sql(csv_source(path, header), header, COLUMNS)
-        source = crowdtangle_source(projected, id_column, text, options.timezone)
-        plan = crowdtangle_plan(platform, id_column, text)
+        source = crowdtangle_source(projected, id_column, text, options.timezone, options.times)
+        plan = crowdtangle_plan(platform, id_column, text, options.times)
         return TableQuery(path, source, plan, is_csv=True)

@@ -52,7 +52,7 @@ from trollscope.ingest.readers.jsonfile import BLOCK_BYTES, line_blocks
 from trollscope.ingest.readers.jsonrows import snippet
 from trollscope.ingest.readers.lines import content_lines, first_content_line
 from trollscope.ingest.readers.telegram_json import BOM, REPLACEMENT, Utf8Guard, why
-from trollscope.model import TIME_RANGE, Account, Post, Reject, time_in_range
+from trollscope.model import Account, Post, Reject, TimeRange, count_value, key_problem, shown
 
 EXPECTED = (
     'expected CrowdTangle API JSON: responses {"status", "result": {"posts": [...]}} '
@@ -84,35 +84,31 @@ def _id(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _count(value: Any, field: str) -> int | None:
+    """A count (None when absent), or _Bad naming `field` when it is not one."""
+    count, problem = count_value(field, value)
+    if problem:
+        raise _Bad(field, problem)
+    return count
 
 
-def _first_count(*values: Any) -> int | None:
-    """The first of `values` that is a count (0 included)."""
-    return next((c for c in map(_count, values) if c is not None), None)
+def _check_key(value: str | None, field: str) -> None:
+    """_Bad naming `field` when the id or handle `value` holds a control character."""
+    if problem := key_problem(field, value):
+        raise _Bad(field, problem)
 
 
-def _time(value: Any, field: str) -> datetime:
+def _time(value: Any, field: str, times: TimeRange) -> datetime:
     if isinstance(value, str):
         for fmt in _DATE_FORMATS:
             try:
                 when = datetime.strptime(value.strip(), fmt)
             except ValueError:
                 continue
-            if not time_in_range(when):
-                raise _Bad(field, f"{field} {snippet(value)!s:.80} is not {TIME_RANGE}")
+            if not times.contains(when):
+                raise _Bad(field, f"{field} {shown(value)} is not {times.words}")
             return when
-    raise _Bad(
-        field, f"expected {field} as 'YYYY-MM-DD HH:MM:SS' (UTC), got {snippet(value)!s:.80}"
-    )
-
-
-def _optional_time(value: Any) -> datetime | None:
-    try:
-        return _time(value, "pageCreatedDate") if value is not None else None
-    except _Bad:
-        return None
+    raise _Bad(field, f"expected {field} as 'YYYY-MM-DD HH:MM:SS' (UTC), got {shown(value)}")
 
 
 def _platform(value: dict[str, Any], account: dict[str, Any], override: str | None) -> str:
@@ -144,8 +140,10 @@ def _extra(pairs: dict[str, Any]) -> str | None:
     return orjson.dumps(kept).decode("utf-8") if kept else None
 
 
-def post_of(value: Any, override: str | None) -> tuple[Post, Account]:
-    """The canonical post and author of one API post object, or _Bad saying why not."""
+def post_of(value: Any, override: str | None, times: TimeRange) -> tuple[Post, Account]:
+    """The canonical post and author of one API post object, or _Bad saying why not:
+    among others, a value a record may not hold (model.py), in the post or in the
+    account it carries."""
     if not isinstance(value, dict):
         raise _Bad(None, f"expected a post object, got {snippet(value)!s:.80}")
     account = value.get("account")
@@ -156,22 +154,31 @@ def post_of(value: Any, override: str | None) -> tuple[Post, Account]:
     if post_url is None:
         raise _Bad("postUrl", "postUrl is missing: the post's link is its id")
     post_url = post_url.strip()
+    _check_key(post_url, "postUrl")
     instagram = (_text(value.get("platform")) or "").lower() == "instagram"
+    field = "account.handle" if instagram else "account.platformId"
     account_id = _id(account.get("handle")) if instagram else _id(account.get("platformId"))
     if account_id is None:
-        field = "account.handle" if instagram else "account.platformId"
         raise _Bad(field, f"{field} is missing")
-    created_at = _time(value.get("date"), "date")
+    _check_key(account_id, field)
+    created_at = _time(value.get("date"), "date", times)
     text = _text(value.get("message"))
     if text is None and instagram:
         text = _text(value.get("description"))
     statistics = value.get("statistics")
     actual = statistics.get("actual") if isinstance(statistics, dict) else None
-    counts = (
-        {k: _count(actual.get(k)) for k in STATISTICS if _count(actual.get(k)) is not None}
-        if isinstance(actual, dict)
-        else {}
-    )
+    counts = {}
+    if isinstance(actual, dict):
+        for name in STATISTICS:
+            count = _count(actual.get(name), f"statistics.actual.{name}")
+            if count is not None:
+                counts[name] = count
+    followers = _count(account.get("subscriberCount"), "account.subscriberCount")
+    if followers is None:
+        followers = _count(value.get("subscriberCount"), "subscriberCount")
+    page_created = account.get("pageCreatedDate")
+    handle = _text(account.get("handle"))
+    _check_key(handle, "account.handle")
     post = Post(
         platform=platform,
         post_id=post_url,
@@ -200,12 +207,14 @@ def post_of(value: Any, override: str | None) -> tuple[Post, Account]:
     author = Account(
         platform=platform,
         account_id=account_id,
-        handle=_text(account.get("handle")),
+        handle=handle,
         display_name=_text(account.get("name")),
         bio=_text(account.get("pageDescription")),
         location=_text(account.get("pageAdminTopCountry")),
-        created_at=_optional_time(account.get("pageCreatedDate")),
-        followers=_first_count(account.get("subscriberCount"), value.get("subscriberCount")),
+        created_at=(
+            None if page_created is None else _time(page_created, "account.pageCreatedDate", times)
+        ),
+        followers=followers,
         avatar=_text(account.get("profileImage")),
         extra=_extra(
             {
@@ -239,10 +248,14 @@ def posts_in(value: Any) -> Iterator[tuple[int, Any]]:
 
 
 def _add(
-    builder: BatchBuilder, value: Any, line: int | None, where: str, platform: str | None
+    builder: BatchBuilder,
+    value: Any,
+    line: int | None,
+    where: str,
+    options: ReadOptions,
 ) -> None:
     try:
-        post, author = post_of(value, platform)
+        post, author = post_of(value, options.platform, options.times)
     except _Bad as bad:
         builder.add_reject(Reject(line, bad.field, f"{where}{bad.reason}", snippet(value)))
         return
@@ -295,7 +308,7 @@ class CrowdTangleApiReader(Reader):
                 for i, post in posts_in(value):
                     records += 1
                     where = f"post {i + 1} of the response: " if is_response(value) else ""
-                    _add(builder, post, number, where, options.platform)
+                    _add(builder, post, number, where, options)
                 if builder.full():
                     yield builder.take(raw_position(handle))
             position = raw_position(handle)
@@ -318,7 +331,7 @@ class CrowdTangleApiReader(Reader):
                             reason = f"post {count}: invalid UTF-8 bytes; re-save the file as UTF-8"
                             builder.add_reject(Reject(None, None, reason, snippet(post)))
                         else:
-                            _add(builder, post, None, f"post {count}: ", options.platform)
+                            _add(builder, post, None, f"post {count}: ", options)
                     if builder.full():
                         yield builder.take(guard.position)
             except (ijson.JSONError, EOFError, zlib.error, gzip.BadGzipFile) as exc:

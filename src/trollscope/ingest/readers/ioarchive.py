@@ -49,12 +49,14 @@ from trollscope.ingest.readers.csvsql import (
     SqlTableReader,
     TablePlan,
     TableQuery,
+    count_check,
     csv_source,
+    key_check,
+    keys_guard_sql,
     read_csv_header,
     require_columns,
 )
 from trollscope.ingest.readers.tweetsql import (
-    count_sql,
     fast_id_sql,
     fixed_columns_sql,
     header_names,
@@ -67,7 +69,7 @@ from trollscope.ingest.readers.tweetsql import (
     scientific_sql,
     unescape_common_sql,
 )
-from trollscope.model import TIME_RANGE, time_in_range_sql
+from trollscope.model import TimeRange, count_sql
 from trollscope.sql import literal
 
 PLATFORM = "twitter"
@@ -118,6 +120,7 @@ REF_IDS = (
 )
 
 COUNT_COLUMNS = ("quote_count", "reply_count", "like_count", "retweet_count")
+ACCOUNT_COUNTS = ("follower_count", "following_count")
 
 # Accepted time layouts by their length: telling them apart by length first keeps
 # strptime strict (alone, '%Y' would take '19' as the year 19) and costs no regex.
@@ -129,14 +132,14 @@ _FLAGS = {"true": True, "t": True, "1": True, "1.0": True, "yes": True}
 _FLAGS |= {"false": False, "f": False, "0": False, "0.0": False, "no": False, "": False}
 
 
-def _parsed(column: str, layouts: Mapping[int, str]) -> str:
-    """A TIMESTAMP from text in one of `layouts` (by length), else NULL."""
+def _parsed(column: str, layouts: Mapping[int, str], times: TimeRange) -> str:
+    """A TIMESTAMP from text in one of `layouts` (by length) within `times`, else NULL."""
     value = f"trim({column})"
     cases = " ".join(
         f"WHEN {length} THEN try_strptime({value}, {literal(fmt)})"
         for length, fmt in layouts.items()
     )
-    return time_in_range_sql(f"CASE length({value}) {cases} END")
+    return times.sql(f"CASE length({value}) {cases} END")
 
 
 def _got(column: str) -> str:
@@ -144,10 +147,11 @@ def _got(column: str) -> str:
     return f"coalesce('''' || left({column}, 80) || '''', 'nothing')"
 
 
-def _account_columns() -> str:
+def _account_columns(times: TimeRange) -> str:
     """Derived account columns, shared by the tweets and users layouts."""
-    created = _parsed("account_creation_date", _DATES)
-    return f"{fast_id_sql('userid')} AS _account_id, {created} AS _account_created"
+    created = _parsed("account_creation_date", _DATES, times)
+    counts = ", ".join(f"{count_sql(name)} AS _{name}" for name in ACCOUNT_COUNTS)
+    return f"{fast_id_sql('userid')} AS _account_id, {created} AS _account_created, {counts}"
 
 
 def _account_map(platform: str) -> dict[str, str]:
@@ -159,8 +163,8 @@ def _account_map(platform: str) -> dict[str, str]:
         "bio": "user_profile_description",
         "location": "user_reported_location",
         "created_at": "_account_created",
-        "followers": count_sql("follower_count"),
-        "following": count_sql("following_count"),
+        "followers": "_follower_count",
+        "following": "_following_count",
         "lang": "account_language",
         "extra": json_object_sql([("profile_url", "user_profile_url")]),
     }
@@ -170,47 +174,66 @@ _ACCOUNT_ID_CHECKS = (
     Check("userid", "_account_id IS NULL", "'userid is empty; every row needs one'"),
     Check("userid", scientific_sql("userid"), lossy_reason_sql("userid", "userid")),
 )
-# A bad creation date is rejected, not blanked: the releases always have a valid one, so
-# a bad one means a damaged row, and the batch-creation signal relies on this field.
-_CREATION_CHECK = Check(
-    "account_creation_date",
-    "account_creation_date IS NOT NULL AND trim(account_creation_date) <> '' "
-    "AND _account_created IS NULL",
-    f"'expected account_creation_date as ''YYYY-MM-DD'' {TIME_RANGE}, got ' || "
-    + _got("account_creation_date"),
-)
 
 
-TWEET_CHECKS = (
-    Check("tweetid", "_post_id IS NULL", "'tweetid is empty; every tweet needs its id'"),
-    Check("tweetid", scientific_sql("tweetid"), lossy_reason_sql("tweetid", "tweetid")),
-    *_ACCOUNT_ID_CHECKS,
-    Check(
-        "tweet_time",
-        "_time IS NULL",
-        f"'expected ''YYYY-MM-DD HH:MM'' UTC {TIME_RANGE}, got ' || " + _got("tweet_time"),
-    ),
-    Check(
-        "is_retweet",
-        "_is_retweet IS NULL",
-        "'expected is_retweet as True/False or 1/0, got ' || " + _got("is_retweet"),
-    ),
-    *(Check(name, scientific_sql(name), lossy_reason_sql(name, name)) for name in REF_IDS),
-    _CREATION_CHECK,
-)
-USER_CHECKS = (*_ACCOUNT_ID_CHECKS, _CREATION_CHECK)
+def _account_checks(times: TimeRange) -> tuple[Check, ...]:
+    """What a row's account must hold (model.py): a key and a handle without control
+    characters, counts, and a creation date in the range. A bad creation date is
+    rejected, not blanked: the releases always have a valid one, so a bad one means a
+    damaged row, and the batch-creation signal relies on this field."""
+    return (
+        key_check("userid", "_account_id", "_keys_bad"),
+        key_check("user_screen_name", "user_screen_name", "_keys_bad"),
+        *(count_check(name, name, f"_{name}") for name in ACCOUNT_COUNTS),
+        Check(
+            "account_creation_date",
+            "account_creation_date IS NOT NULL AND trim(account_creation_date) <> '' "
+            "AND _account_created IS NULL",
+            f"'expected account_creation_date as ''YYYY-MM-DD'' {times.words}, got ' || "
+            + _got("account_creation_date"),
+        ),
+    )
 
 
-def tweets_source(source: str) -> str:
-    """The tweets CSV with parsed ids, times and kind, under `_`-prefixed names."""
-    time = _parsed("tweet_time", _TIMES)
+def tweet_checks(times: TimeRange) -> tuple[Check, ...]:
+    return (
+        Check("tweetid", "_post_id IS NULL", "'tweetid is empty; every tweet needs its id'"),
+        Check("tweetid", scientific_sql("tweetid"), lossy_reason_sql("tweetid", "tweetid")),
+        *_ACCOUNT_ID_CHECKS,
+        Check(
+            "tweet_time",
+            "_time IS NULL",
+            f"'expected ''YYYY-MM-DD HH:MM'' UTC {times.words}, got ' || " + _got("tweet_time"),
+        ),
+        Check(
+            "is_retweet",
+            "_is_retweet IS NULL",
+            "'expected is_retweet as True/False or 1/0, got ' || " + _got("is_retweet"),
+        ),
+        *(Check(name, scientific_sql(name), lossy_reason_sql(name, name)) for name in REF_IDS),
+        key_check("tweetid", "_post_id", "_keys_bad"),
+        *(key_check(name, f"_{name}", "_keys_bad") for name in REF_IDS),
+        *(count_check(name, name, f"_{name}") for name in COUNT_COLUMNS),
+        *_account_checks(times),
+    )
+
+
+def user_checks(times: TimeRange) -> tuple[Check, ...]:
+    return (*_ACCOUNT_ID_CHECKS, *_account_checks(times))
+
+
+def tweets_source(source: str, times: TimeRange) -> str:
+    """The tweets CSV with parsed ids, times, counts and kind, under `_`-prefixed names."""
+    time = _parsed("tweet_time", _TIMES, times)
     flag = "lower(trim(coalesce(is_retweet, '')))"
     flags = " ".join(f"WHEN {literal(k)} THEN {str(v).lower()}" for k, v in _FLAGS.items())
     ids = ", ".join(f"{fast_id_sql(name)} AS _{name}" for name in REF_IDS)
+    counts = ", ".join(f"{count_sql(name)} AS _{name}" for name in COUNT_COLUMNS)
     parsed = (
-        f"SELECT *, {fast_id_sql('tweetid')} AS _post_id, {_account_columns()}, {time} AS _time, "
-        f"CASE {flag} {flags} END "
-        f"AS _is_retweet, {ids}, {unescape_common_sql('hashtags')} AS _hashtags FROM {source}"
+        f"SELECT *, {fast_id_sql('tweetid')} AS _post_id, {_account_columns(times)}, "
+        f"{time} AS _time, CASE {flag} {flags} END AS _is_retweet, {ids}, {counts}, "
+        f"{keys_guard_sql(['tweetid', 'userid', 'user_screen_name', *REF_IDS])} AS _keys_bad, "
+        f"{unescape_common_sql('hashtags')} AS _hashtags FROM {source}"
     )
     kind = (
         "CASE WHEN _is_retweet OR _retweet_tweetid IS NOT NULL THEN 'repost' "
@@ -218,19 +241,20 @@ def tweets_source(source: str) -> str:
         "WHEN _in_reply_to_tweetid IS NOT NULL OR _in_reply_to_userid IS NOT NULL "
         "THEN 'reply' ELSE 'post' END"
     )
-    return f"(SELECT *, {kind} AS _kind, {problem_sql(TWEET_CHECKS)} AS _problem FROM ({parsed}))"
+    problem = problem_sql(tweet_checks(times))
+    return f"(SELECT *, {kind} AS _kind, {problem} AS _problem FROM ({parsed}))"
 
 
 def _placeholder_null(column: str) -> str:
     return f"CASE WHEN trim({column}) IN ('', 'absent') THEN NULL ELSE {column} END"
 
 
-def tweets_plan(platform: str) -> TablePlan:
+def tweets_plan(platform: str, times: TimeRange) -> TablePlan:
     extra = json_object_sql(
         [
             ("latitude", _placeholder_null("latitude")),
             ("longitude", _placeholder_null("longitude")),
-            *((name, count_sql(name)) for name in COUNT_COLUMNS),
+            *((name, f"_{name}") for name in COUNT_COLUMNS),
             ("poll_choices", "nullif(trim(poll_choices), '')"),
             ("in_reply_to_tweetid", "CASE WHEN _kind <> 'reply' THEN _in_reply_to_tweetid END"),
             ("in_reply_to_userid", "CASE WHEN _kind <> 'reply' THEN _in_reply_to_userid END"),
@@ -264,16 +288,16 @@ def tweets_plan(platform: str) -> TablePlan:
     return TablePlan(
         posts=posts,
         accounts=_account_map(platform),
-        checks=indexed_checks(TWEET_CHECKS),
+        checks=indexed_checks(tweet_checks(times)),
         raw="left(concat_ws(',', tweetid, userid, tweet_time, tweet_text), 500)",
     )
 
 
-def users_plan(platform: str) -> TablePlan:
+def users_plan(platform: str, times: TimeRange) -> TablePlan:
     return TablePlan(
         posts=None,
         accounts=_account_map(platform),
-        checks=indexed_checks(USER_CHECKS),
+        checks=indexed_checks(user_checks(times)),
         raw="left(concat_ws(',', userid, user_screen_name, account_creation_date), 500)",
     )
 
@@ -283,10 +307,10 @@ class _ArchiveReader(SqlTableReader):
     columns: ClassVar[tuple[str, ...]]
     required: ClassVar[tuple[str, ...]]
 
-    def plan(self, platform: str) -> TablePlan:
+    def plan(self, platform: str, times: TimeRange) -> TablePlan:
         raise NotImplementedError
 
-    def source(self, projected: str) -> str:
+    def source(self, projected: str, times: TimeRange) -> str:
         return projected
 
     def query(self, path: Path, options: ReadOptions) -> TableQuery:
@@ -294,8 +318,8 @@ class _ArchiveReader(SqlTableReader):
         header = read_csv_header(path, self.description)
         require_columns(path, header, self.required, self.description)
         projected = fixed_columns_sql(csv_source(path, header), header, self.columns)
-        plan = self.plan(options.platform or PLATFORM)
-        return TableQuery(path, self.source(projected), plan, is_csv=True)
+        plan = self.plan(options.platform or PLATFORM, options.times)
+        return TableQuery(path, self.source(projected, options.times), plan, is_csv=True)
 
 
 class IoTweetsReader(_ArchiveReader):
@@ -309,11 +333,11 @@ class IoTweetsReader(_ArchiveReader):
     def sniff(self, head: Head) -> bool:
         return set(TWEETS_REQUIRED) <= header_names(head.first_line)
 
-    def plan(self, platform: str) -> TablePlan:
-        return tweets_plan(platform)
+    def plan(self, platform: str, times: TimeRange) -> TablePlan:
+        return tweets_plan(platform, times)
 
-    def source(self, projected: str) -> str:
-        return tweets_source(projected)
+    def source(self, projected: str, times: TimeRange) -> str:
+        return tweets_source(projected, times)
 
 
 class IoUsersReader(_ArchiveReader):
@@ -330,9 +354,10 @@ class IoUsersReader(_ArchiveReader):
         names = header_names(head.first_line)
         return set(USERS_REQUIRED) <= names and "tweetid" not in names
 
-    def plan(self, platform: str) -> TablePlan:
-        return users_plan(platform)
+    def plan(self, platform: str, times: TimeRange) -> TablePlan:
+        return users_plan(platform, times)
 
-    def source(self, projected: str) -> str:
-        checked = f"(SELECT *, {_account_columns()} FROM {projected})"
-        return f"(SELECT *, {problem_sql(USER_CHECKS)} AS _problem FROM {checked})"
+    def source(self, projected: str, times: TimeRange) -> str:
+        guard = keys_guard_sql(["userid", "user_screen_name"])
+        checked = f"(SELECT *, {_account_columns(times)}, {guard} AS _keys_bad FROM {projected})"
+        return f"(SELECT *, {problem_sql(user_checks(times))} AS _problem FROM {checked})"

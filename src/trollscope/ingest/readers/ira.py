@@ -46,13 +46,15 @@ from trollscope.ingest.readers.csvsql import (
     SqlTableReader,
     TablePlan,
     TableQuery,
+    count_check,
     csv_source,
+    key_check,
+    keys_guard_sql,
     read_csv_header,
     require_columns,
 )
 from trollscope.ingest.readers.entities import entity_matches_sql, hashtags_sql, mentions_sql
 from trollscope.ingest.readers.tweetsql import (
-    count_sql,
     fast_id_sql,
     fixed_columns_sql,
     header_names,
@@ -61,7 +63,7 @@ from trollscope.ingest.readers.tweetsql import (
     quoted_sql,
     scientific_sql,
 )
-from trollscope.model import TIME_RANGE, time_in_range_sql
+from trollscope.model import TimeRange, count_sql
 from trollscope.sql import literal
 
 PLATFORM = "twitter"
@@ -89,6 +91,8 @@ COLUMNS = (
     "tco3_step1",
 )
 
+# Counts: the account's followers and following, and its tweets so far (`updates`).
+COUNTS = ("followers", "following", "updates")
 REQUIRED = ("external_author_id", "author", "content", "publish_date")
 NO_REGION = "Unknown"
 # Language names as the release writes them -> ISO 639-1 (the codes other readers store).
@@ -159,9 +163,9 @@ def _exact(column: str) -> str:
     return f"CASE WHEN NOT {scientific_sql(column)} THEN {fast_id_sql(column)} END"
 
 
-def _time(column: str) -> str:
+def _time(column: str, times: TimeRange) -> str:
     value = f"trim({column})"
-    return time_in_range_sql(
+    return times.sql(
         f"CASE WHEN regexp_full_match({value}, {literal(_LONG_YEAR)}) "
         f"THEN try_strptime({value}, ['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M']) "
         f"WHEN regexp_full_match({value}, {literal(_SHORT_YEAR)}) "
@@ -177,8 +181,8 @@ def _language(column: str) -> str:
     return f"CASE {column} {cases} ELSE {column} END"
 
 
-def ira_source(projected: str) -> str:
-    """The release with exact ids, parsed time and kind, under `_`-prefixed names."""
+def ira_source(projected: str, times: TimeRange) -> str:
+    """The release with exact ids, parsed time, counts and kind, under `_`-prefixed names."""
     url_user = f"nullif(regexp_extract(article_url, {literal(_STATUS_URL)}, 1), '')"
     url_tweet = f"nullif(regexp_extract(article_url, {literal(_STATUS_URL)}, 2), '')"
     post_type = "upper(trim(coalesce(post_type, '')))"
@@ -191,7 +195,10 @@ def ira_source(projected: str) -> str:
     account = f"coalesce({url_user}, {_exact('alt_external_id')}, {_exact('external_author_id')})"
     return (
         f"(SELECT *, coalesce({url_tweet}, {_exact('tweet_id')}) AS _post_id, "
-        f"{account} AS _account_id, {_time('publish_date')} AS _time, {kind} AS _kind, "
+        f"{account} AS _account_id, {_time('publish_date', times)} AS _time, {kind} AS _kind, "
+        f"{', '.join(f'{count_sql(name)} AS _{name}' for name in COUNTS)}, "
+        f"{keys_guard_sql(['tweet_id', 'alt_external_id', 'external_author_id', 'author'])} "
+        "AS _keys_bad, "
         f"{entity_matches_sql('content')} AS _entities "
         f"FROM {projected})"
     )
@@ -213,7 +220,7 @@ def _no_link() -> str:
     )
 
 
-def ira_plan(platform: str) -> TablePlan:
+def ira_plan(platform: str, times: TimeRange) -> TablePlan:
     posts = {
         "platform": literal(platform),
         "post_id": "_post_id",
@@ -227,17 +234,15 @@ def ira_plan(platform: str) -> TablePlan:
         "mentions": mentions_sql("_entities"),
         "media": "[]::VARCHAR[]",
         "domains": "[]::VARCHAR[]",
-        "extra": json_object_sql(
-            [("harvested_date", "harvested_date"), ("updates", count_sql("updates"))]
-        ),
+        "extra": json_object_sql([("harvested_date", "harvested_date"), ("updates", "_updates")]),
     }
     accounts = {
         "platform": literal(platform),
         "account_id": "_account_id",
         "handle": "author",
         "location": f"CASE WHEN trim(region) = {literal(NO_REGION)} THEN NULL ELSE region END",
-        "followers": count_sql("followers"),
-        "following": count_sql("following"),
+        "followers": "_followers",
+        "following": "_following",
         "extra": json_object_sql(
             [(name, name) for name in ("account_type", "account_category", "new_june_2018")]
         ),
@@ -259,8 +264,13 @@ def ira_plan(platform: str) -> TablePlan:
             "publish_date",
             "_time IS NULL",
             "'expected publish_date as ''M/D/YYYY H:MM'' UTC (or ''M/D/YY H:MM'') "
-            f"{TIME_RANGE}, got ' || " + quoted_sql("publish_date"),
+            f"{times.words}, got ' || " + quoted_sql("publish_date"),
         ),
+        # What a record may hold (model.py); the account's fields are on the post's row.
+        key_check("tweet_id", "_post_id", "_keys_bad"),
+        key_check("external_author_id", "_account_id", "_keys_bad"),
+        key_check("author", "author", "_keys_bad"),
+        *(count_check(name, name, f"_{name}") for name in COUNTS),
     ]
     return TablePlan(
         posts=posts,
@@ -286,5 +296,5 @@ class IraReader(SqlTableReader):
         header = read_csv_header(path, self.description)
         require_columns(path, header, REQUIRED, self.description)
         projected = fixed_columns_sql(csv_source(path, header), header, COLUMNS)
-        plan = ira_plan(options.platform or PLATFORM)
-        return TableQuery(path, ira_source(projected), plan, is_csv=True)
+        plan = ira_plan(options.platform or PLATFORM, options.times)
+        return TableQuery(path, ira_source(projected, options.times), plan, is_csv=True)

@@ -13,7 +13,8 @@ one, and the rows at fault become rejects naming their line and field.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -30,8 +31,12 @@ from trollscope.model import (
     POSTS_SCHEMA,
     REJECTS_SCHEMA,
     STRING_LIST,
-    TIME_RANGE,
-    times_in_range,
+    UTC_TIMESTAMP,
+    TimeRange,
+    count_value,
+    key_problem,
+    keys_bad_arrow,
+    shown,
 )
 
 # One post: the POSTS_SCHEMA columns without platform and domains (added per chunk), the
@@ -54,6 +59,16 @@ _LINE = len(POST_COLUMNS)
 _WHERE = _LINE + 1
 _TIME = POST_COLUMNS.index("created_at")
 _ACCOUNT_TIME = ACCOUNT_COLUMNS.index("created_at")
+_HANDLE = ACCOUNT_COLUMNS.index("handle")
+# The counts of a profile row: followers, following, then tweet_count and listed_count.
+_COUNTS = (
+    ACCOUNT_COLUMNS.index("followers"),
+    ACCOUNT_COLUMNS.index("following"),
+    len(ACCOUNT_COLUMNS),
+    len(ACCOUNT_COLUMNS) + 1,
+)
+# The posts' keys (model.py: no control characters).
+_KEYS = ("post_id", "account_id", "ref_post_id", "ref_account_id")
 _UTC = pa.timestamp("us", tz="UTC")
 _NAIVE = pa.timestamp("us")
 _NO_STRINGS = pa.array([], pa.string())
@@ -180,7 +195,8 @@ class Rows:
     `fields` names, for each canonical post column, the source field a reject should
     name when a value has the wrong type (`text` -> `text`, `hashtags` ->
     `entities.hashtags`). `to_iso` turns the format's times into ISO 8601 (None: they
-    are). `seen` is what the read has emitted so far (`seen_for`).
+    are). `seen` is what the read has emitted so far (`seen_for`). `times` is the range
+    posts' and profiles' times must lie in.
     """
 
     __slots__ = (
@@ -194,6 +210,7 @@ class Rows:
         "seen_users",
         "spilled",
         "spilled_records",
+        "times",
         "to_iso",
     )
 
@@ -203,10 +220,12 @@ class Rows:
         platform: str,
         to_iso: ToIso | None = None,
         seen: Seen | None = None,
+        times: TimeRange | None = None,
     ) -> None:
         self.fields = fields
         self.platform = platform
         self.to_iso = to_iso
+        self.times = times or TimeRange()
         self.posts: list[PostRow] = []
         self.accounts: list[AccountRow] = []
         self.rejects: list[RejectRow] = []
@@ -293,7 +312,7 @@ class Rows:
         rows, platform, to_iso = self.posts, self.platform, self.to_iso
         while True:
             cols = _columns(rows, len(POST_COLUMNS))
-            times, bad = _times(cols[_TIME], to_iso)
+            times, bad = _times(cols[_TIME], to_iso, self.times)
             arrays: dict[str, pa.Array] = {"created_at": times}
             for index, name in enumerate(POST_COLUMNS):
                 if name == "created_at":
@@ -304,6 +323,12 @@ class Rows:
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
                     for row in _bad_values(cols[index], type_):
                         bad.setdefault(row, (name, _type_reason(type_, cols[index][row])))
+            for name in _KEYS:
+                if name in arrays and pc.any(keys_bad_arrow(arrays[name])).as_py():
+                    source = self.fields.get(name, name)
+                    for row in _true_rows(keys_bad_arrow(arrays[name])):
+                        value = cols[POST_COLUMNS.index(name)][row]
+                        bad.setdefault(row, (name, key_problem(source, value) or ""))
             if not bad:
                 break
             for row, (name, reason) in sorted(bad.items()):
@@ -317,14 +342,61 @@ class Rows:
         arrays["domains"] = _empty_lists(count)
         return pa.Table.from_arrays([arrays[n] for n in POSTS_SCHEMA.names], schema=POSTS_SCHEMA)
 
+    def profile(
+        self, row: AccountRow, names: Mapping[int, str]
+    ) -> tuple[AccountRow, tuple[str, str] | None]:
+        """A profile row as it is stored (its creation time parsed, its counts whole
+        numbers), or the (field, reason) of the first value in it that a record may not
+        hold (model.py): a handle with a control character, a count that is not one, a
+        creation time that is unreadable or outside the range. `names` names the source
+        field of each of those values (by its index in the row).
+
+        Callers reject the record that carries a bad profile (a tweet with its author),
+        and leave out a bad profile that comes with no record of its own.
+        """
+        handle = row[_HANDLE]
+        if handle is not None:
+            name = names[_HANDLE]
+            if type(handle) is not str:
+                return row, (name, f"expected {name} as text, got {snippet(handle)}")
+            if problem := key_problem(name, handle):
+                return row, (name, problem)
+        fixed = list(row)
+        for index in _COUNTS:
+            count, problem = count_value(names[index], row[index])
+            if problem:
+                return row, (names[index], problem)
+            fixed[index] = count
+        created = row[_ACCOUNT_TIME]
+        if created is not None:
+            when, problem = self._profile_time(names[_ACCOUNT_TIME], created)
+            if problem:
+                return row, (names[_ACCOUNT_TIME], problem)
+            fixed[_ACCOUNT_TIME] = when
+        return tuple(fixed), None
+
+    def _profile_time(self, name: str, value: object) -> tuple[datetime | None, str | None]:
+        text = self.to_iso(value) if self.to_iso and type(value) is str else value
+        try:
+            when = datetime.fromisoformat(text) if type(text) is str else None
+        except ValueError:
+            when = None
+        if when is None:
+            return None, f"expected {name} like {_example(self.to_iso)}, got {shown(value)}"
+        if when.tzinfo is not None:
+            when = when.replace(tzinfo=None) - (when.utcoffset() or timedelta(0))
+        if not self.times.contains(when):
+            return None, f"{name} {shown(value)} is not {self.times.words}"
+        return when, None
+
     def _accounts_table(self) -> pa.Table:
-        platform, to_iso = self.platform, self.to_iso
+        platform = self.platform
         cols = _columns(self.accounts, ACCOUNT_WIDTH)
         arrays = {"platform": _constant(len(self.accounts), platform)}
         for index, name in enumerate(ACCOUNT_COLUMNS):
             if index == _ACCOUNT_TIME:
-                # A profile is not a record: a bad value in it is dropped, not rejected.
-                arrays[name] = _times(_clean_array(cols[index], pa.string()), to_iso)[0]
+                # Parsed and checked by `profile`, as every value a record may not hold.
+                arrays[name] = pa.array(cols[index], UTC_TIMESTAMP)
                 continue
             arrays[name] = _clean_array(cols[index], ACCOUNTS_SCHEMA.field(name).type)
         counts = zip(*cols[len(ACCOUNT_COLUMNS) :], strict=True)
@@ -418,8 +490,12 @@ def _constant(count: int, value: str) -> pa.Array:
     return pc.fill_null(pa.nulls(count, pa.string()), value)
 
 
+def _true_rows(mask: pa.Array) -> list[int]:
+    return [i for i, flag in enumerate(mask.to_pylist()) if flag]
+
+
 def _times(
-    values: Sequence[Any] | pa.Array, to_iso: ToIso | None
+    values: Sequence[Any] | pa.Array, to_iso: ToIso | None, times: TimeRange
 ) -> tuple[pa.Array, dict[int, Any]]:
     """Times as naive UTC timestamps, and the rows whose time is not one (with why, quoting
     the value as the file has it)."""
@@ -431,7 +507,7 @@ def _times(
             originals = originals.to_pylist()
         texts = pa.array([None if v is None else to_iso(v) for v in originals], pa.string())
     read = _cast_times(texts)
-    parsed = times_in_range(read)
+    parsed = times.arrow(read)
     bad: dict[int, Any] = {}
     if parsed.null_count:
         if isinstance(originals, pa.Array):
@@ -442,7 +518,7 @@ def _times(
             if not ok and value is not None:
                 bad[row] = (
                     "created_at",
-                    f"the time {snippet(value)} is not {TIME_RANGE}"
+                    f"the time {snippet(value)} is not {times.words}"
                     if was_read[row]
                     else f"expected a time like {_example(to_iso)}, got {snippet(value)}",
                 )

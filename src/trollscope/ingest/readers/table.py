@@ -44,14 +44,17 @@ from trollscope.ingest.readers.csvsql import (
     SqlTableReader,
     TablePlan,
     TableQuery,
+    count_check,
     csv_source,
     id_sql,
+    key_check,
+    keys_guard_sql,
     parquet_source,
     read_csv_header,
     require_columns,
     time_sql,
 )
-from trollscope.model import TIME_RANGE
+from trollscope.model import TimeRange, count_sql, shown_sql
 from trollscope.sql import ident, literal
 
 SCALAR_POST = ("post_id", "account_id", "created_at", "text", "lang", "client", "platform")
@@ -69,6 +72,10 @@ ACCOUNT_FIELDS = (
     "following",
     "avatar",
 )
+
+# Ids and handles (keys: no control characters) and counts, checked per row.
+KEYS = ("post_id", "account_id", *REFERENCES, "ref_account_id", "handle")
+COUNTS = ("followers", "following")
 
 FIELDS = (*SCALAR_POST, *REFERENCES, "ref_account_id", *LISTS, PHASH, *ACCOUNT_FIELDS)
 ALIASES = {
@@ -161,8 +168,9 @@ class _TableBase(SqlTableReader):
         require_columns(path, header, sorted(set(mapping.values())), self.description)
         source = parquet_source(path) if is_parquet else csv_source(path, header)
         platform = options.platform or self.default_platform
-        plan = build_plan(mapping, platform)
-        normalised = f"(SELECT {_normalised_columns(mapping, options.timezone)} FROM {source})"
+        plan = build_plan(mapping, platform, options.times)
+        columns = _normalised_columns(mapping, options.times, options.timezone)
+        normalised = f"(SELECT {columns} FROM {source})"
         return TableQuery(path, normalised, plan, is_csv=not is_parquet)
 
 
@@ -182,24 +190,28 @@ def _parquet_header(path: Path) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def _normalised_columns(mapping: Mapping[str, str], timezone: str | None = None) -> str:
+def _normalised_columns(
+    mapping: Mapping[str, str], times: TimeRange, timezone: str | None = None
+) -> str:
     """Source columns under canonical names: ids cleaned, times parsed (those without an
-    offset in `timezone`, else UTC), raw text kept."""
+    offset in `timezone`, else UTC; NULL outside `times`), counts parsed, raw text kept."""
     cols = []
     for canonical, column in mapping.items():
         src = ident(column)
         raw = f"CAST({src} AS VARCHAR)"
         cols.append(f"{raw} AS {ident('raw_' + canonical)}")
         if canonical in ("created_at", "account_created_at"):
-            cols.append(f"{time_sql(raw, timezone)} AS {ident(canonical)}")
-        elif canonical in ("followers", "following"):
-            cols.append(f"try_cast(trim({raw}) AS DOUBLE)::BIGINT AS {ident(canonical)}")
+            cols.append(f"{time_sql(raw, times, timezone)} AS {ident(canonical)}")
+        elif canonical in COUNTS:
+            cols.append(f"{count_sql(raw)} AS {ident(canonical)}")
         elif canonical in ("text", "bio", "display_name", "location", "client", "lang"):
             cols.append(f"{raw} AS {ident(canonical)}")
         elif canonical == PHASH:
             cols.append(f"{phash_sql(raw)} AS {ident(canonical)}")
         else:
             cols.append(f"{id_sql(raw)} AS {ident(canonical)}")
+    keys = [f"CAST({ident(mapping[name])} AS VARCHAR)" for name in KEYS if name in mapping]
+    cols.append(f"{keys_guard_sql(keys) if keys else 'false'} AS _keys_bad")
     return ", ".join(cols)
 
 
@@ -222,7 +234,11 @@ def phash_sql(column: str) -> str:
     )
 
 
-def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
+def _time_reason(raw: str, times: TimeRange) -> str:
+    return f"'expected a time (POSIX seconds or ISO 8601) {times.words}, got ' || {shown_sql(raw)}"
+
+
+def build_plan(mapping: Mapping[str, str], platform: str, times: TimeRange) -> TablePlan:
     """The SQL plan for a mapped table: one post per (post id, referenced post)."""
     has = set(mapping)
     refs = [r for r in REFERENCES if r in has]
@@ -290,13 +306,21 @@ def build_plan(mapping: Mapping[str, str], platform: str) -> TablePlan:
     checks = [
         Check("post_id", "post_id IS NULL", "'the post id is empty; every row needs one'"),
         Check("account_id", "account_id IS NULL", "'the account id is empty; every row needs one'"),
-        Check(
-            "created_at",
-            "created_at IS NULL",
-            f"'expected a time (POSIX seconds or ISO 8601) {TIME_RANGE}, got ' || "
-            "coalesce('''' || left(raw_created_at, 80) || '''', 'nothing')",
-        ),
+        Check("created_at", "created_at IS NULL", _time_reason("raw_created_at", times)),
+        # What a record may hold (model.py): keys without control characters, counts,
+        # and the author's creation time in the range (its row is the post's record).
+        *(key_check(name, ident(name), "_keys_bad") for name in KEYS if name in has),
+        *(count_check(name, ident("raw_" + name), ident(name)) for name in COUNTS if name in has),
     ]
+    if "account_created_at" in has:
+        checks.append(
+            Check(
+                "account_created_at",
+                "account_created_at IS NULL "
+                "AND nullif(trim(raw_account_created_at), '') IS NOT NULL",
+                _time_reason("raw_account_created_at", times),
+            )
+        )
     if PHASH in has:
         checks.append(
             Check(

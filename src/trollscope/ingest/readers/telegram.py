@@ -76,7 +76,7 @@ from trollscope.ingest.readers.telegram_json import (
     sniff_head,
     why,
 )
-from trollscope.model import TIME_RANGE, Account, Kind, Post, Reject, time_in_range
+from trollscope.model import Account, Kind, Post, Reject, TimeRange, key_problem
 
 PLATFORM = "telegram"
 FORWARD_PREFIX = "name:"
@@ -129,7 +129,7 @@ class TelegramReader(Reader):
                     _add_profile(builder, item.value, platform)
                     continue
                 last = item
-                _add_message(builder, item, platform, named, folder)
+                _add_message(builder, item, platform, named, folder, options.times)
                 if builder.full():
                     yield builder.take(walker.position)
         except (ijson.JSONError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -190,6 +190,8 @@ def _add_profile(builder: BatchBuilder, value: Any, platform: str) -> None:
     display = " ".join(n for n in names if isinstance(n, str) and n) or None
     username = value.get("username")
     handle = username.removeprefix("@") if isinstance(username, str) and username else None
+    if key_problem("username", handle):
+        return  # not a record: a profile holding a bad handle is left out
     bio = value.get("bio") if isinstance(value.get("bio"), str) else None
     builder.add_account(
         Account(
@@ -203,7 +205,12 @@ def _add_profile(builder: BatchBuilder, value: Any, platform: str) -> None:
 
 
 def _add_message(
-    builder: BatchBuilder, msg: Message, platform: str, named: set[str], folder: Path
+    builder: BatchBuilder,
+    msg: Message,
+    platform: str,
+    named: set[str],
+    folder: Path,
+    times: TimeRange,
 ) -> None:
     """Add one message as a post (and its author) or a reject. `named` holds the authors
     already added with a name: adding them again could change nothing (first name wins).
@@ -212,7 +219,7 @@ def _add_message(
     if isinstance(value, dict) and value.get("type") == "service":
         return
     try:
-        post, account = _post(msg, platform, folder)
+        post, account = _post(msg, platform, folder, times)
     except _Bad as bad:
         builder.add_reject(Reject(None, bad.field, f"{_where(msg)}: {bad.reason}", _raw(value)))
         return
@@ -223,7 +230,7 @@ def _add_message(
     builder.add_post(post)
 
 
-def _post(msg: Message, platform: str, folder: Path) -> tuple[Post, Account]:
+def _post(msg: Message, platform: str, folder: Path, times: TimeRange) -> tuple[Post, Account]:
     value = msg.value
     chat = msg.chat
     if not isinstance(value, dict):
@@ -247,7 +254,7 @@ def _post(msg: Message, platform: str, folder: Path) -> tuple[Post, Account]:
     if not isinstance(mid, int) or isinstance(mid, bool):
         raise _Bad("id", f"expected a numeric message id, got {_raw(mid)!s:.40}")
     extra: dict[str, Any] = {}
-    created_at = _created_at(value, extra)
+    created_at = _created_at(value, extra, times)
     account = _author(value, chat, platform)
     text, hashtags, urls, mentions = _text(value)
     post = Post(
@@ -262,6 +269,7 @@ def _post(msg: Message, platform: str, folder: Path) -> tuple[Post, Account]:
         media=_media(value, extra, folder),
     )
     _reference(post, value, chat, extra)
+    _check_keys(post, value)
     via_bot = value.get("via_bot")
     post.client = via_bot if isinstance(via_bot, str) and via_bot else None
     for name in ("media_type", "author", "saved_from", "edited_unixtime"):
@@ -287,11 +295,25 @@ def _holds_replacement(value: Any) -> bool:
     return False
 
 
-def _created_at(value: dict[str, Any], extra: dict[str, Any]) -> datetime:
+def _check_keys(post: Post, value: dict[str, Any]) -> None:
+    """Ids are keys (model.py): one holding a control character rejects the message.
+    Each is named by the field it came from (the forwarded name as the export has it)."""
+    forwarded = value.get("forwarded_from")
+    for field, key in (
+        ("id", post.post_id),
+        ("from_id", post.account_id),
+        ("reply_to_peer_id", post.ref_post_id),
+        ("forwarded_from", forwarded if isinstance(forwarded, str) else None),
+    ):
+        if problem := key_problem(field, key):
+            raise _Bad(field, problem)
+
+
+def _created_at(value: dict[str, Any], extra: dict[str, Any], times: TimeRange) -> datetime:
     when = _read_time(value, extra)
-    if not time_in_range(when):
+    if not times.contains(when):
         field = "date_unixtime" if value.get("date_unixtime") is not None else "date"
-        raise _Bad(field, f"{field} {_short(value.get(field))} is not {TIME_RANGE}")
+        raise _Bad(field, f"{field} {_short(value.get(field))} is not {times.words}")
     return when
 
 

@@ -44,6 +44,7 @@ the API's report, not records of this file. The platform is `twitter` unless --p
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,10 +66,13 @@ from trollscope.ingest.readers.jsonrows import (
     snippet,
     where_path,
 )
+from trollscope.model import TimeRange
 
 PLATFORM = "twitter"
 # The source field a reject names when a canonical column gets a value of the wrong type.
 FIELDS = {
+    "post_id": "id",
+    "account_id": "author_id",
     "text": "text",
     "lang": "lang",
     "ref_post_id": "referenced_tweets",
@@ -82,6 +86,17 @@ FIELDS = {
 _PAGE_KEYS = ("data", "includes", "meta", "errors")
 _NO_DICT: dict[str, Any] = {}
 _NO_PROFILE = (None,) * 13
+# The source field of each profile value a record may not hold (jsonrows.Rows.profile).
+PROFILE_FIELDS = {
+    1: "username",
+    5: "created_at",
+    6: "public_metrics.followers_count",
+    7: "public_metrics.following_count",
+    10: "public_metrics.tweet_count",
+    11: "public_metrics.listed_count",
+}
+# An author whose profile holds a bad value: (field, reason) for the tweets it wrote.
+BadAuthors = dict[str, tuple[str, str]]
 
 
 class Twarc2Reader(Reader):
@@ -109,7 +124,7 @@ class Twarc2Reader(Reader):
         yield from read_json_lines(
             path,
             options,
-            parse_block,
+            partial(parse_block, times=options.times),
             check_first,
             self.description,
             options.platform or PLATFORM,
@@ -139,10 +154,16 @@ def check_first(first: dict[str, Any]) -> str | None:
 
 
 def parse_block(
-    block: bytes, first_line: int, platform: str, chunk_size: int, read_id: str = ""
+    block: bytes,
+    first_line: int,
+    platform: str,
+    chunk_size: int,
+    read_id: str = "",
+    *,
+    times: TimeRange | None = None,
 ) -> list[Batch]:
     """The batches of a block of lines (`first_line` is the block's first line number)."""
-    rows = Rows(FIELDS, platform, None, seen_for(read_id) if read_id else None)
+    rows = Rows(FIELDS, platform, None, seen_for(read_id) if read_id else None, times)
     return parse_lines(block, first_line, rows, chunk_size, _line)
 
 
@@ -163,8 +184,15 @@ def _page(rows: Rows, page: dict[str, Any], line: int) -> None:
             snippet(includes),
         )
         return
-    for user in _listed(includes.get("users")):
-        _user(rows, user)
+    # A page's profiles sit apart from its tweets: a bad one rejects the tweets its
+    # account wrote (that is the record carrying it); a bad profile of an account that
+    # is only mentioned or replied to is left out.
+    bad: BadAuthors = {}
+    for index, user in enumerate(_listed(includes.get("users"))):
+        problem = _user(rows, user)
+        if problem:
+            uid, field, reason = problem
+            bad.setdefault(uid, (f"includes.users[{index}].{field}", reason))
     included = _listed(includes.get("tweets"))
     tweets = {t["id"]: t for t in included if type(t) is dict and type(t.get("id")) is str}
     media = {
@@ -182,7 +210,7 @@ def _page(rows: Rows, page: dict[str, Any], line: int) -> None:
         return
     for index, tweet in enumerate(data):
         if type(tweet) is dict:
-            _tweet(rows, tweet, line, ((), "data", index), tweets, media)
+            _tweet(rows, tweet, line, ((), "data", index), tweets, media, bad)
         else:
             rows.reject(line, f"data[{index}]", "expected a tweet object", snippet(tweet))
     seen = rows.seen_posts
@@ -195,7 +223,7 @@ def _page(rows: Rows, page: dict[str, Any], line: int) -> None:
                 rows.repeats += 1
                 continue
             seen.add(tid)
-        _tweet(rows, tweet, line, ((), "includes.tweets", index), tweets, media)
+        _tweet(rows, tweet, line, ((), "includes.tweets", index), tweets, media, bad)
 
 
 def _listed(value: object) -> list[Any]:
@@ -209,9 +237,11 @@ def _tweet(
     where: Where,
     tweets: dict[str, Any] | None,
     media: dict[str, Any] | None,
+    bad_authors: BadAuthors | None = None,
 ) -> None:
-    """Add one tweet: from a page (`tweets` and `media` are its includes), or flattened
-    (`tweets` is None), with the users and tweets embedded in it.
+    """Add one tweet: from a page (`tweets` and `media` are its includes, `bad_authors`
+    the accounts whose profile there holds a bad value), or flattened (`tweets` is
+    None), with the users and tweets embedded in it.
 
     This runs once per tweet of files with millions: the common case is written for
     speed, and anything unusual drops to a slower path that says what is wrong.
@@ -267,6 +297,16 @@ def _tweet(
             snippet(tw),
         )
         return
+    if bad_authors and aid in bad_authors:
+        field, reason = bad_authors[aid]
+        rows.reject(line, field, reason, snippet(tw))
+        return
+    author = get("author") if tweets is None else None
+    if author:
+        problem = _user(rows, author)
+        if problem:
+            rows.reject(line, where_path(where, f"author.{problem[1]}"), problem[2], snippet(tw))
+            return
     rows.posts.append(
         (
             tid,
@@ -289,9 +329,6 @@ def _tweet(
     )
     seen = rows.seen_users
     if tweets is None:  # flattened: the users and tweets it carries
-        author = get("author")
-        if author:
-            _user(rows, author)
         replied_user = get("in_reply_to_user")
         if replied_user:
             _user(rows, replied_user)
@@ -394,15 +431,17 @@ def _media(attachments: dict[str, Any], media: dict[str, Any] | None) -> list[st
     return out
 
 
-def _user(rows: Rows, user: object) -> None:
+def _user(rows: Rows, user: object) -> tuple[str, str, str] | None:
+    """Add a user object's profile; or, when it holds a value a record may not hold,
+    leave it out and return (account id, field, reason)."""
     if type(user) is not dict:
-        return
+        return None
     get = user.get
     uid = get("id")
     if type(uid) is not str:
         uid = id_text(uid)
         if uid is None:
-            return
+            return None
     metrics = get("public_metrics")
     if type(metrics) is not dict:
         metrics = _NO_DICT
@@ -424,8 +463,12 @@ def _user(rows: Rows, user: object) -> None:
     )
     seen = rows.seen_users
     if seen.get(uid) != row:
+        stored, problem = rows.profile(row, PROFILE_FIELDS)
+        if problem:
+            return uid, *problem
         seen[uid] = row
-        rows.accounts.append(row)
+        rows.accounts.append(stored)
+    return None
 
 
 def _mention(rows: Rows, mention: object) -> None:
@@ -439,8 +482,9 @@ def _mention(rows: Rows, mention: object) -> None:
         _user(rows, mention)
         return
     row = (uid, mention.get("username") or None, *_NO_PROFILE[1:])
-    rows.seen_users[uid] = row
-    rows.accounts.append(row)
+    if rows.profile(row, PROFILE_FIELDS)[1] is None:  # a bad handle: left out
+        rows.seen_users[uid] = row
+        rows.accounts.append(row)
 
 
 def _missing(tw: dict[str, Any], tid: object, aid: object, created: object) -> tuple[str, str]:

@@ -78,11 +78,6 @@ def quoted_sql(column: str) -> str:
     return f"coalesce('''' || left(trim({column}), 80) || '''', 'nothing')"
 
 
-def count_sql(column: str) -> str:
-    """A count column ('17', '17.0', '1e3') as BIGINT; NULL when empty or not a number."""
-    return f"try_cast(try_cast(trim({column}) AS DOUBLE) AS BIGINT)"
-
-
 def _char_sql(code: str, token: str) -> str:
     """chr(code) for a valid Unicode scalar value; else the escape `token` kept as text."""
     return (
@@ -180,8 +175,11 @@ def _json_key(key: str) -> str:
 
 
 def header_names(first_line: str) -> set[str]:
-    """The column names in a CSV header line, for sniffing."""
-    row = next(csv.reader([first_line]), [])
+    """The column names in a CSV header line, for sniffing (none when it is not CSV)."""
+    try:
+        row = next(csv.reader([first_line]), [])
+    except csv.Error:  # a NUL or a lone carriage return: not a header
+        return set()
     return {cell.strip() for cell in row}
 
 

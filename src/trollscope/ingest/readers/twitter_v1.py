@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,9 +56,12 @@ from trollscope.ingest.readers.jsonrows import (
     snippet,
     where_path,
 )
+from trollscope.model import TimeRange
 
 PLATFORM = "twitter"
 FIELDS = {
+    "post_id": "id_str",
+    "account_id": "user.id_str",
     "text": "full_text",
     "lang": "lang",
     "ref_post_id": "in_reply_to_status_id_str",
@@ -81,6 +85,15 @@ _MONTHS = {
 _WEEKDAYS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
 _NO_DICT: dict[str, Any] = {}
 _STUB = (None,) * 11  # the profile fields a mention does not carry
+# The source field of each profile value a record may not hold (jsonrows.Rows.profile).
+PROFILE_FIELDS = {
+    1: "screen_name",
+    5: "created_at",
+    6: "followers_count",
+    7: "friends_count",
+    10: "statuses_count",
+    11: "listed_count",
+}
 _CLIENTS: dict[str, str] = {}  # source HTML -> client name; a file has few distinct ones
 _CLIENT_CACHE = 10_000
 
@@ -116,7 +129,7 @@ class TwitterV1Reader(Reader):
         yield from read_json_lines(
             path,
             options,
-            parse_block,
+            partial(parse_block, times=options.times),
             check_first,
             self.description,
             options.platform or PLATFORM,
@@ -140,10 +153,16 @@ def check_first(first: dict[str, Any]) -> str | None:
 
 
 def parse_block(
-    block: bytes, first_line: int, platform: str, chunk_size: int, read_id: str = ""
+    block: bytes,
+    first_line: int,
+    platform: str,
+    chunk_size: int,
+    read_id: str = "",
+    *,
+    times: TimeRange | None = None,
 ) -> list[Batch]:
     """The batches of a block of lines (`first_line` is the block's first line number)."""
-    rows = Rows(FIELDS, platform, to_iso, seen_for(read_id) if read_id else None)
+    rows = Rows(FIELDS, platform, to_iso, seen_for(read_id) if read_id else None, times)
     return parse_lines(block, first_line, rows, chunk_size, _line)
 
 
@@ -212,6 +231,11 @@ def _tweet(rows: Rows, tw: dict[str, Any], line: int, where: Where) -> None:
             snippet(tw),
         )
         return
+    # The author's profile comes with the tweet: a bad value in it rejects the tweet.
+    problem = _user(rows, aid, user)
+    if problem:
+        rows.reject(line, where_path(where, f"user.{problem[0]}"), problem[1], snippet(tw))
+        return
     rows.posts.append(
         (
             tid,
@@ -232,7 +256,6 @@ def _tweet(rows: Rows, tw: dict[str, Any], line: int, where: Where) -> None:
             where,
         )
     )
-    _user(rows, aid, user)
     if entities:
         for mention in entities.get("user_mentions") or EMPTY:
             _mention(rows, mention)
@@ -301,7 +324,9 @@ def _client(source: str) -> str:
     return name
 
 
-def _user(rows: Rows, aid: str, user: Any) -> None:
+def _user(rows: Rows, aid: str, user: Any) -> tuple[str, str] | None:
+    """Add the profile of a tweet's user; or, when it holds a value a record may not
+    hold, leave it out and return (field, reason)."""
     get = user.get
     row = (
         aid,
@@ -321,8 +346,12 @@ def _user(rows: Rows, aid: str, user: Any) -> None:
     )
     seen = rows.seen_users
     if seen.get(aid) != row:
+        stored, problem = rows.profile(row, PROFILE_FIELDS)
+        if problem:
+            return problem
         seen[aid] = row
-        rows.accounts.append(row)
+        rows.accounts.append(stored)
+    return None
 
 
 def _mention(rows: Rows, mention: object) -> None:
@@ -333,8 +362,9 @@ def _mention(rows: Rows, mention: object) -> None:
     if uid is None or uid in rows.seen_users:
         return
     row = (uid, mention.get("screen_name") or None, mention.get("name") or None, *_STUB)
-    rows.seen_users[uid] = row
-    rows.accounts.append(row)
+    if rows.profile(row, PROFILE_FIELDS)[1] is None:  # a bad handle: left out
+        rows.seen_users[uid] = row
+        rows.accounts.append(row)
 
 
 def _missing(
