@@ -27,8 +27,9 @@ from trollscope.case import Case, rows_written, transaction
 from trollscope.errors import FormatError, NothingReadError, TrollscopeError, write_error
 from trollscope.ingest import staging
 from trollscope.ingest.readers import Reader, ReadOptions, get, sniff
-from trollscope.ingest.readers.base import GZIP_ERRORS, check_timezone, damaged_gzip
-from trollscope.ingest.readers.table import TableReader
+from trollscope.ingest.readers.base import GZIP_ERRORS, Head, check_timezone, damaged_gzip
+from trollscope.ingest.readers.kinds import refuse_unreadable
+from trollscope.ingest.readers.table import CoortweetReader, TableReader
 from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
 
 Progress = Callable[[int], None]
@@ -67,7 +68,13 @@ class IngestResult:
 
 
 def choose_reader(path: Path, fmt: str | None, options: ReadOptions) -> Reader:
-    """--format wins; else the content decides; a mapping alone means a generic table."""
+    """--format wins; else the content decides; a mapping alone means a generic table.
+
+    A file no reader takes (an archive, a database, UTF-16 text, ...) is refused first,
+    whatever was asked: a reader would fail on it with less to say.
+    """
+    as_table = fmt in (TableReader.name, CoortweetReader.name) or (not fmt and options.mapping)
+    refuse_unreadable(Head.of(path), table=bool(as_table))
     if fmt:
         return get(fmt)
     try:

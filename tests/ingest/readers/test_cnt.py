@@ -284,8 +284,11 @@ def test_broken_gzip(tmp_path: Path, case_path: Path) -> None:
     path.write_bytes(gzip.compress(MESSAGES.read_bytes())[:20])
     with pytest.raises(FormatError) as info:
         ingest(case_path, [path], fmt="cnt-csv")
-    assert str(info.value).startswith(f"{path}: could not be read (")
-    assert str(info.value).endswith("a gzip file may be cut short or damaged.")
+    # Found before the reader runs (a named format is checked like a sniffed one).
+    assert str(info.value).startswith(f"{path}: the gzip data is damaged (")
+    assert str(info.value).endswith(
+        "Test it with `gunzip -t cut.csv.gz`, then copy or download it again."
+    )
 
 
 def test_sniff() -> None:

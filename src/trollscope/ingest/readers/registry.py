@@ -15,6 +15,7 @@ from trollscope.ingest.readers.crowdtangle import CrowdTangleReader
 from trollscope.ingest.readers.crowdtangle_api import CrowdTangleApiReader
 from trollscope.ingest.readers.ioarchive import IoTweetsReader, IoUsersReader
 from trollscope.ingest.readers.ira import IraReader
+from trollscope.ingest.readers.kinds import refuse_unreadable
 from trollscope.ingest.readers.table import CoortweetReader, TableReader
 from trollscope.ingest.readers.telegram import TelegramReader
 from trollscope.ingest.readers.twarc2 import Twarc2Reader
@@ -56,6 +57,7 @@ def sniff(path: Path) -> Reader:
     head = Head.of(path)
     if not head.data.strip():
         raise FormatError(path, "the file is empty; there is nothing to ingest.")
+    refuse_unreadable(head)
     for cls in READERS.values():
         reader = cls()
         if reader.sniffable and reader.sniff(head):
