@@ -19,6 +19,7 @@ import csv
 import io
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from trollscope.ingest.readers.base import (
     is_gzip,
     open_input,
 )
+from trollscope.ingest.readers.csvlines import emptied_copy, has_space_lines
 from trollscope.model import (
     ACCOUNTS_SCHEMA,
     POSTS_SCHEMA,
@@ -167,6 +169,7 @@ def csv_source(path: Path, header: Sequence[str], *, has_header: bool = True) ->
     With `has_header=False` the first row is a record and `header` only names the columns.
     """
     columns = ", ".join(f"{literal(name)}: 'VARCHAR'" for name in header)
+    path = _READ_AS.get(path, path)
     compression = "gzip" if is_gzip(path) else "none"
     return (
         f"read_csv({literal(str(path))}, columns={{{columns}}}, "
@@ -175,6 +178,30 @@ def csv_source(path: Path, header: Sequence[str], *, has_header: bool = True) ->
         f"store_rejects=true, rejects_table='__rejects', rejects_scan='__reject_scans', "
         f"max_line_size={MAX_LINE_BYTES}, encoding='utf-8', compression='{compression}')"
     )
+
+
+# An input DuckDB reads in the form of its copy with whitespace-only lines emptied, while
+# it is being read (`_spaces_emptied`).
+_READ_AS: dict[Path, Path] = {}
+
+
+@contextmanager
+def _spaces_emptied(path: Path) -> Iterator[None]:
+    """While `path` is read, have `csv_source` read a copy of it with its whitespace-only
+    lines emptied, when it has any (csvlines.py: they are not records, and cost DuckDB's
+    parser a reject per missing column)."""
+    with path.open("rb") as handle:
+        parquet = handle.read(4) == b"PAR1"
+    if parquet or not has_space_lines(path):
+        yield
+        return
+    copy = emptied_copy(path)
+    _READ_AS[path] = copy
+    try:
+        yield
+    finally:
+        del _READ_AS[path]
+        copy.unlink(missing_ok=True)
 
 
 def parquet_source(path: Path) -> str:
@@ -436,8 +463,9 @@ class SqlTableReader(Reader):
         """The query for `path`; raise FormatError when the file is not this format."""
 
     def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
-        q = self.query(path, options)
-        yield from stream_table(q.path, q.source, q.plan, options.chunk_size, is_csv=q.is_csv)
+        with _spaces_emptied(path):
+            q = self.query(path, options)
+            yield from stream_table(q.path, q.source, q.plan, options.chunk_size, is_csv=q.is_csv)
 
     def stage(
         self,
@@ -446,7 +474,8 @@ class SqlTableReader(Reader):
         options: ReadOptions,
         progress: staging.Progress | None = None,
     ) -> staging.Staged:
-        return stage_table(con, self.query(path, options))
+        with _spaces_emptied(path):
+            return stage_table(con, self.query(path, options))
 
 
 def stage_table(con: duckdb.DuckDBPyConnection, q: TableQuery) -> staging.Staged:
