@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from tests.conftest import T0, query
+from tests.conftest import DATA, T0, query
 from trollscope.detect.networks import simes_log_p
 from trollscope.detect.pairtest import log_pvalues, pair_tests
 from trollscope.detect.params import DetectParams
@@ -500,3 +500,12 @@ def test_the_same_case_gives_the_same_detection_to_the_last_bit(tmp_path: Path) 
         )
     assert results[0][0], "the data holds pair tests to compare"
     assert results[0] == results[1]
+
+
+def test_a_case_of_accounts_and_no_posts_detects_nothing(case_path: Path) -> None:
+    # Found by the fuzz tests: an io-users file alone gave content-mix a rates table
+    # with no columns, which DuckDB refuses to store, and detect crashed.
+    ingest(case_path, [DATA / "ioarchive" / "users.csv"])
+    found = detect(case_path)
+    assert (found.networks, found.flagged_accounts) == (0, 0)
+    assert query(case_path, "SELECT count(*) FROM content_rates") == [(0,)]

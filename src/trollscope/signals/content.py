@@ -344,8 +344,16 @@ def compute(con: duckdb.DuckDBPyConnection, params: SignalParams) -> SignalResul
     table = table.append_column("p_value", pa.array(p_value, pa.float64()))
     return SignalResult(
         accounts,
-        {"content_mix": table, "content_rates": pa.Table.from_pylist([asdict(r) for r in rates])},
+        {"content_mix": table, "content_rates": _rates_table(rates)},
     )
+
+
+def _rates_table(rates: list[Rate]) -> pa.Table:
+    """The rates as a table, with its columns even when there are none (a case of
+    accounts and no posts): a table without columns cannot be stored."""
+    if rates:
+        return pa.Table.from_pylist([asdict(r) for r in rates])
+    return RATES_SCHEMA.empty_table()
 
 
 def _counts(mix: pa.Table, column: str) -> Ints:
@@ -364,6 +372,18 @@ class Rate:
     typical: float
     rho: float
     accounts: int
+
+
+RATES_SCHEMA = pa.schema(
+    [
+        ("platform", pa.string()),
+        ("share", pa.string()),
+        ("pooled", pa.float64()),
+        ("typical", pa.float64()),
+        ("rho", pa.float64()),
+        ("accounts", pa.int64()),
+    ]
+)
 
 
 def _tails(mix: pa.Table, seed: int) -> tuple[dict[str, Floats], list[Rate]]:
