@@ -49,6 +49,15 @@ def _case(tmp: Path) -> bytes:
     return other.read_bytes()
 
 
+IRA = DATA / "ira" / "IRAhandle_tweets_sample.csv"
+
+
+def _line_ends(ends: tuple[bytes, bytes]) -> bytes:
+    """The IRA sample with its lines ending in each of `ends` in turn."""
+    lines = _lf(IRA.read_bytes()).split(b"\n")
+    return b"".join(line + ends[i % 2] for i, line in enumerate(lines[:-1]))
+
+
 def _elf(_: Path) -> bytes:
     # An ELF header, then the bytes a program holds: NULs, and lone carriage returns.
     return b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56 + b"\x89\r\x05\x00text\r\x01" * 40
@@ -61,6 +70,15 @@ REFUSED: dict[str, tuple[str, Callable[[Path], bytes], str]] = {
         lambda _: _lf(TWEETS.read_bytes()).replace(b"\n", b"\r"),
         "this is text with carriage-return-only line endings (classic Mac): "
         "convert them to \\n, e.g. with tr '\\r' '\\n'.",
+    ),
+    # Every other line converted to CRLF twice: DuckDB's parser stopped with a dump of
+    # its settings, many lines long.
+    "doubled carriage returns": (
+        "ira.csv",
+        lambda _: _line_ends((b"\r\r\n", b"\r\n")),
+        "has lines that end in two carriage returns (\\r\\r\\n, as after a second CRLF "
+        "conversion), which the CSV parser cannot follow; strip them first, e.g. "
+        "`sed -i 's/\\r*$//' FILE`.",
     ),
     "utf-16 crlf": (
         "tweets.csv",
@@ -160,3 +178,11 @@ def test_a_utf8_bom_is_read(tmp_path: Path) -> None:
     plain = ingest(tmp_path / "plain.duckdb", [TWEETS]).files[0]
     result = ingest(tmp_path / "case.duckdb", [path]).files[0]
     assert (result.format, result.read, result.stored) == ("io-tweets", plain.read, plain.stored)
+
+
+def test_a_file_that_mixes_crlf_and_lf_reads_as_one_kind(tmp_path: Path) -> None:
+    path = tmp_path / "ira.csv"
+    path.write_bytes(_line_ends((b"\n", b"\r\n")))
+    plain = ingest(tmp_path / "plain.duckdb", [IRA]).files[0]
+    mixed = ingest(tmp_path / "case.duckdb", [path]).files[0]
+    assert (mixed.read, mixed.stored, mixed.rejected) == (plain.read, plain.stored, plain.rejected)

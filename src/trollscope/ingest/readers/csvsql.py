@@ -31,6 +31,7 @@ from trollscope.errors import FormatError
 from trollscope.ingest import staging
 from trollscope.ingest.batches import Batch
 from trollscope.ingest.readers.base import (
+    GZIP_ERRORS,
     Reader,
     ReadOptions,
     damaged_gzip,
@@ -544,4 +545,25 @@ def _read_error(path: Path, exc: duckdb.Error) -> FormatError:
     """DuckDB's error reading a table, in words; a damaged gzip stream says so."""
     if is_gzip(path) and "gzip" in str(exc).lower():
         return damaged_gzip(path, exc)
-    return FormatError(path, f"could not be read as a table: {exc}")
+    if _doubled_carriage_returns(path):
+        return FormatError(
+            path,
+            "has lines that end in two carriage returns (\\r\\r\\n, as after a second "
+            "CRLF conversion), which the CSV parser cannot follow;",
+            "strip them first, e.g. `sed -i 's/\\r*$//' FILE`.",
+        )
+    # DuckDB's first line says what failed; the rest is its reader's settings dump.
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return FormatError(path, f"could not be read as a table: {first}")
+
+
+def _doubled_carriage_returns(path: Path, limit: int = 64 * 1024 * 1024) -> bool:
+    """Whether the file's first `limit` bytes hold a line that ends in \\r\\r\\n (a cheap
+    look after a parse error, never on the way of a good file). A file that mixes CRLF
+    and LF line ends alone reads well."""
+    try:
+        with open_input(path) as handle:
+            data = handle.read(limit)
+    except (OSError, *GZIP_ERRORS):
+        return False
+    return b"\r\r\n" in data
