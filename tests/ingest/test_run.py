@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,7 @@ from trollscope.ingest import staging
 from trollscope.ingest.readers import ReadOptions, get
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import ingest
+from trollscope.model import TimeRange
 
 SHARES = DATA / "table" / "coortweet_shares.csv"
 OBJECTS = DATA / "table" / "coortweet_objects.csv"
@@ -61,7 +63,13 @@ def test_provenance(case_path: Path) -> None:
     assert (sid, path, fmt, reader_version) == (1, str(SHARES), "coortweet", "1")
     assert sha == hashlib.sha256(SHARES.read_bytes()).hexdigest()
     assert size == SHARES.stat().st_size
-    assert json.loads(str(options)) == {"mapping": {}, "platform": "twitter"}
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    assert json.loads(str(options)) == {
+        "mapping": {},
+        "platform": "twitter",
+        "timezone": None,
+        "times": ["2004-01-01", f"{tomorrow:%Y-%m-%d}"],
+    }
     assert tool
     assert (read, stored, dup, rej, acc) == (6, 5, 1, 0, 3)
     assert result.files[0].sha256 == sha
@@ -188,3 +196,10 @@ def test_failed_ingest_of_a_row_wise_reader(tmp_path: Path, case_path: Path) -> 
     with pytest.raises(NothingReadError):
         ingest(case_path, [good, junk], fmt="twarc2")
     assert table_counts(case_path) == before
+
+
+def test_provenance_records_the_time_range(case_path: Path) -> None:
+    times = TimeRange(earliest=date(2010, 1, 1), latest=date(2023, 12, 31))
+    ingest(case_path, [SHARES], options=ReadOptions(platform="twitter", times=times))
+    (options,) = query(case_path, "SELECT options FROM sources")[0]
+    assert json.loads(str(options))["times"] == ["2010-01-01", "2023-12-31"]

@@ -304,8 +304,17 @@ def _record_source(
     reader: Reader,
     options: ReadOptions,
 ) -> None:
+    # What the file was read with, so that a reader of the case can tell what a reject
+    # or a missing row was measured against: the time range as it stood that day.
+    times = options.times
     opts = json.dumps(
-        {"platform": options.platform, "mapping": dict(options.mapping)}, sort_keys=True
+        {
+            "platform": options.platform,
+            "mapping": dict(options.mapping),
+            "timezone": options.timezone,
+            "times": [f"{times.low():%Y-%m-%d}", f"{times.high():%Y-%m-%d}"],
+        },
+        sort_keys=True,
     )
     con.execute(
         "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
