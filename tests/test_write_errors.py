@@ -388,3 +388,38 @@ def test_a_rollback_that_fails_hides_not_why(tmp_path: Path) -> None:
         transaction(refusing),  # type: ignore[arg-type]
     ):
         pass
+
+
+def _disk_full(case: Path) -> duckdb.IOException:
+    return duckdb.IOException(
+        f'IO Error: Could not write file "{case}.wal": No space left on device'
+    )
+
+
+@pytest.mark.parametrize("command", ["detect", "signals", "edges"])
+def test_a_full_disk_while_a_command_writes_the_case_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """detect, signals and edges write their results in one transaction at the end: a
+    full disk there was DuckDB's traceback; the case keeps what it held."""
+    from trollscope.detect import run as detect_run
+    from trollscope.engine import edgestore
+    from trollscope.signals import run as signals_run
+
+    case = tmp_path / "case.duckdb"
+    ingest(case, [SHARES])
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise _disk_full(case)
+
+    target = {
+        "detect": (detect_run, "describe"),
+        "signals": (signals_run, "compute_signals"),
+        "edges": (edgestore, "prepare"),
+    }[command]
+    monkeypatch.setattr(*target, full)
+    extra = ["--trace", "co-repost"] if command == "edges" else []
+    assert run(command, str(case), *extra) == (1, f"Error: cannot write {case}: {FULL}.\n")
+    con = duckdb.connect(str(case), read_only=True)
+    assert con.execute("SELECT count(*) FROM posts").fetchall() == [(5,)]
+    con.close()

@@ -8,10 +8,19 @@ what a case holds. Everything above reads and writes the case through these.
 from trollscope.case.store import (
     SAFE_OPTIMIZERS,
     Case,
+    file_of,
     has_table,
     limit_resources,
     rows_written,
     transaction,
 )
 
-__all__ = ["SAFE_OPTIMIZERS", "Case", "has_table", "limit_resources", "rows_written", "transaction"]
+__all__ = [
+    "SAFE_OPTIMIZERS",
+    "Case",
+    "file_of",
+    "has_table",
+    "limit_resources",
+    "rows_written",
+    "transaction",
+]

@@ -23,19 +23,32 @@ from trollscope.errors import CaseError, TrollscopeError, write_error, writing
 
 
 @contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def transaction(con: duckdb.DuckDBPyConnection, path: Path | str | None = None) -> Iterator[None]:
     """Everything inside commits together or not at all: a failure (an interrupt
-    included) rolls back, so the case is left as it was."""
+    included) rolls back, so the case is left as it was. With the case's `path`, an error
+    the OS gave (a full disk, a read-only folder) is said in one sentence naming it."""
     con.execute("BEGIN")
     try:
         yield
         con.execute("COMMIT")
-    except BaseException:
+    except BaseException as exc:
         # A commit the disk refused ends the transaction itself: a ROLLBACK then fails,
         # and must not hide the error that says why.
         with suppress(duckdb.Error):
             con.execute("ROLLBACK")
-        raise
+        translated = write_error(path, exc) if path is not None else None
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def file_of(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The case file `con` writes to (None for an in-memory database): what a write error
+    met deep inside a computation is said about."""
+    found = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return Path(found[0][0]) if found and found[0][0] else None
 
 
 def rows_written(cursor: duckdb.DuckDBPyConnection) -> int:

@@ -169,7 +169,7 @@ def detect(
         log_p = network_log_p(con, members, *decided, len(params.traces))
 
         try:
-            with transaction(con):
+            with transaction(con, case.path):
                 if signals is not None:
                     store_signals(con, signals)
                 say("describing networks")

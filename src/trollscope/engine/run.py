@@ -32,7 +32,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from trollscope.case import Case, limit_resources, rows_written, transaction
+from trollscope.case import Case, file_of, limit_resources, rows_written, transaction
 from trollscope.case.schema import SKIPPED_KEYS_DDL
 from trollscope.engine import ENGINES, MAX_BURST, coaction, edgestore
 from trollscope.errors import TrollscopeError
@@ -186,7 +186,7 @@ def _compute_and_store(
     engine.materialize(coaction.PAIRS, coaction.pairs(id_rows, window))
     pairs = coaction.pairs_table(ids)
     engine.materialize(coaction.MULTI, coaction.multi(pairs))
-    with transaction(con):
+    with transaction(con, file_of(con)):
         edgestore.prepare(con)
         tid = edgestore.replace(con, trace.name, window)
         con.execute(SKIPPED_KEYS_DDL)

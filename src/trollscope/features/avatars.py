@@ -219,7 +219,7 @@ def avatars(
         raise TrollscopeError(f"{folder}: no such folder of avatar images.")
     with Case.open(case_path) as case:
         table, run = _hash(case.con, folder, progress)
-        with transaction(case.con):
+        with transaction(case.con, case.path):
             case.con.register("ts_avatar_rows", table)
             case.con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM ts_avatar_rows")
             case.con.unregister("ts_avatar_rows")

@@ -69,6 +69,6 @@ def signals(
     unknown = [n for n in chosen if n not in SIGNALS]
     if unknown:
         raise TrollscopeError(f"unknown signal {unknown[0]!r}; choose among: {', '.join(SIGNALS)}.")
-    with Case.open(case_path) as case, transaction(case.con):
+    with Case.open(case_path) as case, transaction(case.con, case.path):
         flagged = compute_signals(case.con, chosen, params or SignalParams())
     return flagged
