@@ -29,17 +29,22 @@ a beta distribution of mean mu, rho the correlation between one account's trials
 is the binomial). mu and rho are fitted to the data robustly (`fit_null`, on up to 1,000
 accounts with 10 trials or more): with the right (mu, rho), the randomised probability
 integral transforms of the counts are uniform, so mu is set where their median is 1/2 and
-rho where the median of those below 1/2 is 1/4. The pooled share (all trials of all
-accounts) is kept in `content_rates` but is not the centre: a farm posts so much that it
-moves the pooled share towards itself (the simulator's 90 farm members among 3,100
-accounts moved the pooled hashtag share from 22% to 28%), and then a variance-based rho
-widens the null around it until nobody is flagged; medians, and the lower half only for
-rho, leave the farm (in the upper tail of the share that tests it) almost no say unless it
-is half the accounts. Synthetic checks (`tests/signals/test_content.py`, 5,000 accounts
-of typical share 0.2, twelve seeds): rho 0.01 comes back as 0.005-0.014 and 0.1 as
-0.09-0.13 (the sample of 1,000 accounts is the noise); with a tenth of the accounts
-planted at a share of 0.8, the typical share comes back as 0.20-0.24 (the pooled one is
-0.26) and rho as 1-1.7 times the truth.
+rho, jointly, where the median of those below 1/2 is 1/4 (where most accounts count 0,
+where the median of those above the zeros' share z is (1 + z) / 2). The pooled share (all
+trials of all accounts) is kept in `content_rates` but is not the centre: a farm posts so
+much that it moves the pooled share towards itself (the simulator's 90 farm members among
+3,100 accounts moved the pooled hashtag share from 22% to 28%), and then a variance-based
+rho widens the null around it until nobody is flagged; medians, and the lower half only
+for rho, leave the farm (in the upper tail of the share that tests it) almost no say
+unless it is half the accounts. Synthetic checks (`tests/signals/test_content.py`, 5,000
+accounts of typical share 0.2, twelve seeds): rho 0.01 comes back as 0.006-0.013 and 0.1
+as 0.08-0.11 (the sample of 1,000 accounts is the noise); with a tenth of the accounts
+planted at a share of 0.8, the typical share comes back as 0.21-0.23 (the pooled one is
+0.26) and rho as 0.95-1.8 times the truth. Crowds at the edges (typical share 0.9 or
+0.95, a quarter to a half of the accounts at k = n; 0.05 or 0.02, two thirds at 0) come
+back within a quarter of their typical share and half of their rho, and none of their
+accounts is flagged; the alternating fit used before (issue 20) tested the first against
+the binomial at 0.5 and the second at 0.004, flagging 10-90% of the crowd.
 
 The p-value of a share is the upper tail P(X >= k), exact, summed in log space; an
 account's p-value is its smallest, times the number of tests (Bonferroni over accounts and
@@ -175,12 +180,20 @@ def fit_null(k: Ints, n: Ints, seed: int = 1) -> tuple[float, float]:
     """The null's typical share mu and dispersion rho, fitted robustly (module docstring).
 
     With the right (mu, rho) the randomised probability integral transforms u = P(X < k)
-    + V P(X = k) (V uniform) of the accounts' counts are uniform on [0, 1]. mu is set so
-    that their median is 1/2, rho so that the median of those below 1/2 is 1/4 (too small
-    a rho puts the counts too far out, that median below 1/4), alternately, twice.
-    Medians, and only the lower half for rho: a farm sits in the upper tail of the share
-    that tests it, so it cannot drag the centre to itself (as it drags the pooled share)
-    nor widen its own null (as it widens a variance) unless it is half the accounts.
+    + V P(X = k) (V uniform) of the accounts' counts are uniform on [0, 1]. For each rho
+    tried, mu is set so that their median is 1/2; rho is the smallest at which the median
+    of those below 1/2 is then 1/4 (too small a rho puts the counts too far out, that
+    median below 1/4). Medians, and the lower half for rho: a farm sits in the upper tail
+    of the share that tests it, so it cannot drag the centre to itself (as it drags the
+    pooled share) nor widen its own null (as it widens a variance) unless it is half the
+    accounts. Where most accounts count 0, the lower half says nothing and the PITs above
+    the zeros' share are used (below).
+
+    mu and rho are fitted jointly, not alternately (issue 20): a crowd near 1 (the
+    simulator's copy share, 40% of accounts copying every text) has its median far off
+    at rho = 0, no rho then brought the lower median to 1/4 around that mu, and the
+    alternation fell to a U-shaped beta and then to the binomial at 0.5: a crowd at 0.9
+    tested against 0.5 flagged 4-5% of the simulator's organic accounts.
     Without 30 accounts of 10 trials or more: the pooled share and the binomial.
     """
     total = int(n.sum())
@@ -194,53 +207,87 @@ def fit_null(k: Ints, n: Ints, seed: int = 1) -> tuple[float, float]:
     kk, nn = k[use], n[use]
     v = rng.random(len(use))
 
+    # The fit asks for some 400 PITs of the same counts: each summed over the shorter
+    # side of k (0..k or k..n), the ranges laid end to end once, P(X = k) read off them.
+    lower = kk <= nn - kk
+    lengths = np.where(lower, kk + 1, nn - kk + 1)
+    seg, pos = _ragged(lengths)
+    x = np.where(lower, 0, kk)[seg] + pos
+    starts = np.cumsum(lengths) - lengths
+    at_k = np.where(lower, starts + lengths - 1, starts)
+    top = int(nn.max())
+
     def pit(mu: float, rho: float) -> Floats:
-        at_least = np.exp(log_betabinom_tail(kk, nn, mu, rho))
-        at = np.exp(log_betabinom_pmf(kk, nn, mu, rho))
-        u: Floats = 1.0 - at_least + v * at
-        return u
+        terms = _log_pmf(top, mu, rho)(x, nn[seg])
+        peak = np.maximum.reduceat(terms, starts)
+        side = np.exp(peak) * np.add.reduceat(np.exp(terms - peak[seg]), starts)
+        at = np.exp(terms[at_k])
+        u: Floats = np.where(lower, side - at, 1.0 - side) + v * at
+        return np.clip(u, 0.0, 1.0)
 
-    def lower_median(mu: float, rho: float) -> float:
-        u = pit(mu, rho)
-        low = u[u < 0.5]
-        return float(np.median(low)) if low.size else 0.25
-
-    mu, rho = pooled, 0.0
-    for _ in range(2):
-        # The median PIT falls as mu rises: bisection on the log-odds of mu.
+    @functools.cache
+    def centre(rho: float) -> float:
+        # The median PIT falls as mu rises: bisection on the log-odds of mu, to 3e-5
+        # (far inside the noise of a sample of 1,000; each step is a pass over the counts,
+        # and the fit of rho asks for mu at some twenty rhos).
         lo, hi = -14.0, 14.0
-        for _ in range(24):
+        for _ in range(20):
             mid = (lo + hi) / 2
             if np.median(pit(_expit(mid), rho)) > 0.5:
                 lo = mid
             else:
                 hi = mid
-        mu = _expit((lo + hi) / 2)
-        rho = _fit_rho(functools.partial(lower_median, mu))
-    return mu, rho
+        return _expit((lo + hi) / 2)
+
+    # The part of the PITs that tells the crowd's width is the lower half, which a farm
+    # (in the upper tail) does not reach. But where most accounts count 0, the lower half
+    # is those zeros spread at random, which any rho fits (a crowd of typical share 0.05
+    # and rho 0.3, 64% zeros, came out as the binomial at 0.004 and 18% of it was
+    # flagged): then the PITs above the zeros' share z tell (their median must be
+    # (1 + z) / 2), and a farm among them widens the null, never narrows it.
+    zeros = float(np.mean(kk == 0))
+    cut = max(zeros, 0.5)
+
+    def width(rho: float) -> float:
+        u = pit(centre(rho), rho)
+        part = u[u >= cut] if zeros >= 0.5 else u[u < 0.5]
+        if not part.size:  # nothing to judge by: take this rho
+            return 0.0
+        if zeros >= 0.5:
+            return (1.0 + cut) / 2 - float(np.median(part))
+        return float(np.median(part)) - 0.25
+
+    rho = _fit_rho(width)
+    return centre(rho), rho
 
 
 def _expit(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def _fit_rho(lower_median: Callable[[float], float]) -> float:
-    """The smallest rho at which `lower_median` reaches 1/4: the first crossing on a grid
-    half a decade apart from 1e-6 (beyond it a U-shaped beta would cross again), refined by
-    bisection on log rho."""
-    if lower_median(0.0) >= 0.25:
+def _fit_rho(width: Callable[[float], float]) -> float:
+    """The smallest rho at which `width` (how far the half's median is inside its target)
+    reaches 0: the first crossing on a grid half a decade apart from 1e-6 (beyond it a
+    U-shaped beta would cross again), refined by bisection on log rho. Without a crossing
+    (counts no beta-binomial fits), the grid's rho that comes closest, never the grid's
+    end: a U-shaped beta is no crowd."""
+    best, closest = 0.0, width(0.0)
+    if closest >= 0.0:
         return 0.0
     lo = 0.0
     for rho in np.logspace(-6, math.log10(0.999), 13):
-        if lower_median(float(rho)) >= 0.25:
+        reached = width(float(rho))
+        if reached >= 0.0:
             hi = float(rho)
             break
+        if reached > closest:
+            best, closest = float(rho), reached
         lo = float(rho)
     else:
-        return 0.999
-    for _ in range(12):
+        return best
+    for _ in range(8):  # to 0.5% of rho
         mid = math.sqrt(lo * hi) if lo > 0 else hi / 10
-        lo, hi = (lo, mid) if lower_median(mid) >= 0.25 else (mid, hi)
+        lo, hi = (lo, mid) if width(mid) >= 0.0 else (mid, hi)
     return (lo + hi) / 2
 
 
@@ -271,15 +318,6 @@ def log_betabinom_tail(k: Ints, n: Ints, mu: float, rho: float) -> Floats:
     total = np.add.reduceat(np.exp(terms - top[seg]), starts)
     out[todo] = np.minimum(top + np.log(total), 0.0)
     return out
-
-
-def log_betabinom_pmf(k: Ints, n: Ints, mu: float, rho: float) -> Floats:
-    """ln P(X = k), as in `log_betabinom_tail` (0 < mu < 1, 0 <= k <= n)."""
-    k = np.asarray(k, np.int64)
-    n = np.asarray(n, np.int64)
-    if len(k) == 0:
-        return np.zeros(0, np.float64)
-    return _log_pmf(int(n.max()), mu, rho)(k, n)
 
 
 def _log_pmf(top: int, mu: float, rho: float) -> Callable[[Ints, Ints], Floats]:
