@@ -75,6 +75,16 @@ def test_repeat_pvalue_is_the_conditional_poisson_tail() -> None:
     assert got[1] == 0.0 and got[2] == 0.0  # one meeting is what made the pair a candidate
 
 
+def test_repeat_pvalue_far_in_the_tail_is_a_number() -> None:
+    # scipy's logsf underflowed to -inf there, and -inf reached account_tests.log_p.
+    # For tiny E, P(X >= S) / P(X >= 1) is E^(S - 1) / S! to many digits.
+    got = log_pvalues(np.array([50, 400]), np.array([1e-10, 2.0]))
+    assert np.isfinite(got).all()
+    assert math.isclose(got[0], 49 * math.log(1e-10) - math.lgamma(51), rel_tol=1e-9)
+    want = 400 * math.log(2.0) - 2.0 - math.lgamma(401) - math.log(1 - math.exp(-2.0))
+    assert math.isclose(got[1], want, rel_tol=1e-3)
+
+
 def test_evidence_names_the_period_in_words() -> None:
     from trollscope.detect.words import period_words
 
