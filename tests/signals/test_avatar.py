@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from skimage import data
 
 from tests.conftest import query
@@ -23,8 +23,16 @@ from trollscope.features.avatar_image import (
     detect_eyes,
     gan_eye_distance,
     gan_score,
-    group_keys,
     hash_image,
+)
+from trollscope.features.avatar_match import (
+    CROPS,
+    MIRROR,
+    SAME_PICTURE,
+    THUMB_SIDE,
+    Fingerprint,
+    correlation,
+    group_keys,
 )
 from trollscope.features.avatars import avatars
 from trollscope.features.media import phash_file
@@ -105,32 +113,66 @@ def test_reencoded_copies_share_a_key(tmp_path: Path) -> None:
         image.save(tmp_path / name, quality=40)
         found = hash_image(tmp_path / name)
         assert found is not None
-        hashes.append((found.phash, found.mirrored_phash))
+        hashes.append(found.fingerprint)
     assert (tmp_path / "small.jpg").read_bytes() != (tmp_path / "a.png").read_bytes()
     keys = group_keys(hashes)
     assert len(set(keys[:5])) == 1
     assert keys[5] != keys[0]
 
 
-def h(value: int) -> str:
-    return f"phash:{value:016x}"
+def hand_made(
+    hashes: tuple[int, int, int, int], look: int, *, mirrored: bool = False
+) -> Fingerprint:
+    """A fingerprint by hand: hashes of the crops and the mirror image, and one random
+    thumbnail drawn from seed `look` for every crop (one look, one picture to the
+    verification), flipped when `mirrored`."""
+    pixels = np.random.default_rng(look).integers(0, 256, (THUMB_SIDE, THUMB_SIDE, 3))
+    if mirrored:
+        pixels = pixels[:, ::-1]
+    return Fingerprint(hashes, np.stack([pixels] * len(CROPS)).astype(np.uint8))
 
 
 def test_group_keys_by_hand() -> None:
-    far = 0xFF00FF00FF00FF00
+    # Fillers: random hashes, far (16 bits or more) from each other and from the named ones.
+    far = iter(int(v) for v in np.random.default_rng(0).integers(0, 2**63, 20, dtype=np.int64))
+    named = [0x0, 0x3F, 0xFF00, 0xF, 0x3, 0x3 << 32]
     pictures = [
-        (h(0x0), h(far)),  # key phash:0000000000000000 (the smaller)
-        (h(0xF), h(0x1234)),  # 4 bits from the first: one picture
-        (h(0x1F000), h(0xABCDEF)),  # 5 bits from both: another picture
-        (h(far ^ 0x3), h(0x5555)),  # 2 bits from the first one's mirror: the first again
-        (h(0x1F000 ^ 0x1), h(0x9)),
+        hand_made((0x0, next(far), next(far), next(far)), 1),  # own key phash:000...0
+        hand_made((0x3F, next(far), next(far), next(far)), 1),  # 6 bits from the first: one
+        hand_made((0xFF00, next(far), next(far), next(far)), 1),  # 8 bits from all: another
+        hand_made((next(far), next(far), 0xF, next(far)), 1),  # crop 4 bits from the first
+        hand_made((next(far), next(far), next(far), 0x3), 1, mirrored=True),  # its mirror
+        hand_made((0x3 << 32, 0x0, next(far), next(far)), 2),  # near the first, another look
     ]
-    # The fifth links the third (1 bit) to the first (its mirror 0x9 is 2 bits from 0x0).
-    assert group_keys(pictures) == [h(0x0)] * 5
-    assert group_keys(pictures[:3]) == [h(0x0), h(0x0), h(0x1F000)]
+    fillers = [x for p in pictures for x in p.hashes if x not in named]
+    for i, x in enumerate(fillers):
+        assert all((x ^ y).bit_count() >= 16 for y in fillers[i + 1 :] + named)
+    keys = group_keys(pictures)
+    assert keys[:5] == [h(0x0), h(0x0), h(0xFF00), h(0x0), h(0x0)]
+    # The last is 0 bits from the first (its crop) but its thumbnails are another
+    # picture's: no group; its own key is the smaller of its whole and mirrored hashes.
+    assert keys[5] == h(min(0x3 << 32, pictures[5].hashes[MIRROR]))
+    twin = hand_made((0x0, next(far), next(far), 0x0), 3)  # the first's own key, another look
+    assert group_keys([pictures[0], twin]) == [h(0x0), h(0x0) + "-2"]
     assert group_keys([]) == []
     with pytest.raises(ValueError, match="max_bits"):
-        group_keys(pictures, max_bits=5)
+        group_keys(pictures, max_bits=7)
+
+
+def test_correlation_aligns_crops_and_mirror() -> None:
+    one = hand_made((0, 0, 0, 0), 4)
+    flipped = hand_made((0, 0, 0, 0), 4, mirrored=True)
+    assert correlation(one, 2, one, 2) == pytest.approx(1.0)
+    assert correlation(one, MIRROR, flipped, 0) == pytest.approx(1.0)
+    assert correlation(one, 0, flipped, 0) < SAME_PICTURE
+    brighter = Fingerprint((0, 0, 0, 0), (one.thumbs // 2 + 20).astype(np.uint8))
+    assert correlation(one, 0, brighter, 0) > 0.99  # brightness and contrast do not count
+    flat = Fingerprint((0, 0, 0, 0), np.full_like(one.thumbs, 90))
+    assert correlation(one, 0, flat, 0) == 0.0
+
+
+def h(value: int) -> str:
+    return f"phash:{value:016x}"
 
 
 def test_another_picture_gets_another_key(tmp_path: Path) -> None:
@@ -278,6 +320,67 @@ def test_reused_pictures_and_strings_are_flagged(tmp_path: Path, case_path: Path
     assert reuse[1][0] == "data:https://pbs.twimg.com/profile_images/77/face.jpg"
     evidence = query(case_path, "SELECT evidence FROM account_signals WHERE account_id = '2'")
     assert "shared with 2 other accounts" in str(evidence[0][0])
+
+
+def drawn_face(
+    skin: tuple[int, int, int],
+    hair: tuple[int, int, int],
+    background: tuple[int, int, int],
+    clothes: tuple[int, int, int],
+    width: float,
+) -> Image.Image:
+    """A face framed like a StyleGAN face (eyes at its two points, 256 px): two such
+    faces share their layout, as GAN faces do, and differ in colours and shape."""
+    side = 256
+    image = Image.new("RGB", (side, side), background)
+    draw = ImageDraw.Draw(image)
+    (lx, ly), (rx, _) = ((x * side, y * side) for x, y in (GAN_LEFT_EYE, GAN_RIGHT_EYE))
+    cx, w = (lx + rx) / 2, (rx - lx) * width
+    draw.ellipse((cx - side * 0.42, ly + side * 0.33, cx + side * 0.42, side * 1.4), clothes)
+    draw.ellipse((cx - w * 1.2, ly - side * 0.3, cx + w * 1.2, ly + side * 0.3), hair)
+    draw.ellipse((cx - w, ly - side * 0.24, cx + w, ly + side * 0.3), skin)
+    for x in (lx, rx):
+        draw.ellipse((x - 11, ly - 5, x + 11, ly + 5), (245, 245, 240))
+        draw.ellipse((x - 5, ly - 5, x + 5, ly + 5), (60, 40, 30))
+    draw.chord((cx - 20, ly + side * 0.17, cx + 20, ly + side * 0.23), 0, 180, (170, 70, 70))
+    return image.filter(ImageFilter.GaussianBlur(1))
+
+
+def keys_of(tmp_path: Path, case_path: Path, images: dict[str, Image.Image]) -> dict[str, str]:
+    """The reuse key of each picture, hashed by `avatars` from files named after accounts."""
+    folder = tmp_path / "avatars"
+    folder.mkdir()
+    for account, image in images.items():
+        image.save(folder / f"{account}.png")
+    ingest_accounts(tmp_path, case_path, [(account, account, "") for account in images])
+    avatars(case_path, folder)
+    return {
+        str(a): str(k) for a, k in query(case_path, "SELECT account_id, key FROM avatar_hashes")
+    }
+
+
+def test_a_copy_cropped_two_and_a_half_percent_a_side_is_the_same_picture(
+    tmp_path: Path, case_path: Path
+) -> None:
+    # Issue 20: cutting 2.5 % off each side moved the pHash 6-12 bits, past the 4 that
+    # made one picture. The astronaut (a real photo) moves 8 bits.
+    photo = Image.fromarray(data.astronaut())
+    cropped = photo.crop((13, 13, 499, 499))  # 13 px = 2.5 % of 512
+    other = astronaut_aligned()  # the same photo cropped and turned otherwise: another
+    keys = keys_of(tmp_path, case_path, {"1": photo, "2": cropped, "3": other})
+    assert keys["1"] == keys["2"]
+    assert keys["3"] != keys["1"]
+
+
+def test_two_faces_framed_alike_are_two_pictures(tmp_path: Path, case_path: Path) -> None:
+    one = drawn_face((230, 190, 160), (30, 20, 15), (170, 180, 200), (150, 30, 30), 0.85)
+    two = drawn_face((200, 150, 120), (110, 70, 40), (220, 220, 215), (40, 40, 60), 0.95)
+    three = ImageOps.mirror(one.resize((128, 128)))  # one's copy: still one picture
+    keys = keys_of(tmp_path, case_path, {"1": one, "2": two, "3": three})
+    # Issue 20: GAN faces were 4 bits apart, and so one picture to the pHash alone.
+    assert (int(keys["1"][6:], 16) ^ int(keys["2"][6:], 16)).bit_count() <= 4
+    assert keys["1"] != keys["2"]
+    assert keys["1"] == keys["3"]
 
 
 def test_trace_rows_pair_accounts_by_avatar(tmp_path: Path, case_path: Path) -> None:

@@ -3,11 +3,10 @@
 The picture-level half of the avatar signal (signals/avatar.py has the case-level half).
 
 **Hashes.** The 64-bit pHash of media.py (so a picture's `phash` equals its co-image hash),
-of the picture and of its mirror image. Resizing and recompression move a pHash by a few
-bits: `group_keys` links pictures within `MAX_BITS` bits of each other in either
-orientation and gives each group one key, its smallest canonical (mirror-independent)
-hash. A flipped copy, the cheapest way to dodge a reverse-image search, is one picture
-with its original.
+of the picture and of its mirror image, and what `avatar_match.py` needs to tell copies
+of one picture (cropped, mirrored, re-encoded) from pictures framed alike: the hashes of
+centre crops and colour thumbnails (`Fingerprint`). `group_keys` there gives each group
+of copies one key.
 
 **GAN-like faces.** StyleGAN (and so thispersondoesnotexist) is trained on FFHQ, whose
 faces were cropped and scaled so that the eyes land at fixed places in the frame
@@ -36,18 +35,15 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-import imagehash
 import numpy as np
-import pyarrow as pa
 from PIL import Image, ImageOps
 
 from trollscope.errors import TrollscopeError
+from trollscope.features.avatar_match import MIRROR, Fingerprint, fingerprint
 from trollscope.features.media import PREFIX
 
 if TYPE_CHECKING:
@@ -143,18 +139,25 @@ def detect_eyes(image: Image.Image) -> tuple[Point, Point] | None:
 
 @dataclass(frozen=True, slots=True)
 class AvatarImage:
-    """What one picture gives: its pHash and its mirror's, and the eyes found in it."""
+    """What one picture gives: its hashes and thumbnails, and the eyes found in it."""
 
-    phash: str
-    mirrored_phash: str
+    fingerprint: Fingerprint
     blank: bool
     eyes: tuple[Point, Point] | None
 
     @property
+    def phash(self) -> str:
+        return f"{PREFIX}{self.fingerprint.hashes[0]:016x}"
+
+    @property
+    def mirrored_phash(self) -> str:
+        return f"{PREFIX}{self.fingerprint.hashes[MIRROR]:016x}"
+
+    @property
     def key(self) -> str | None:
-        """The reuse key: the smaller hash (one key for a picture and its mirror image),
-        None for a blank picture."""
-        return None if self.blank else min(self.phash, self.mirrored_phash)
+        """The picture's own key, the smaller hash (one key for a picture and its mirror
+        image), None for a blank picture; its group's key comes from `group_keys`."""
+        return None if self.blank else self.fingerprint.key
 
     @property
     def eye_distance(self) -> float | None:
@@ -179,8 +182,7 @@ def hash_image(path: Path) -> AvatarImage | None:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 upright = ImageOps.exif_transpose(image)
-        plain = PREFIX + str(imagehash.phash(upright))
-        mirrored = PREFIX + str(imagehash.phash(ImageOps.mirror(upright)))
+        found = fingerprint(upright)
         thumb = np.asarray(upright.convert("L").resize((64, 64)), dtype=np.float64)
     except Exception:
         # Deliberately broad, as in media.phash_file: Pillow's decoders each fail their own
@@ -188,53 +190,4 @@ def hash_image(path: Path) -> AvatarImage | None:
         return None
     blank = float(thumb.std()) < BLANK_STD
     eyes = None if blank else detect_eyes(upright)
-    return AvatarImage(plain, mirrored, blank, eyes)
-
-
-# --- one picture among many ---------------------------------------------------------------
-
-# Pictures whose hashes (either orientation) differ in at most this many of 64 bits are one
-# picture. Re-encodings measured on scikit-image's sample photos (resized to 400, 200, 96
-# and 48 px, JPEG quality 95 to 30) differed by 0 to 4 bits (6 for a 48 px star field);
-# unrelated photos by 22 or more. Exact equality would miss about half of re-encodings.
-MAX_BITS = 4
-# Pigeonhole: two 64-bit hashes within MAX_BITS bits agree exactly on at least one of
-# MAX_BITS + 1 disjoint blocks, so only pairs sharing a block value are compared.
-_BLOCKS = [(start, min(13, 64 - start)) for start in range(0, 64, 13)]
-
-
-def group_keys(hashes: Sequence[tuple[str, str]], max_bits: int = MAX_BITS) -> list[str]:
-    """The reuse key of each picture given as (phash, mirrored_phash): pictures within
-    `max_bits` bits of each other, in either orientation, are linked, and each linked group
-    (transitively) takes its smallest canonical hash as the key. A picture alone keeps
-    min(phash, mirrored_phash)."""
-    if len(_BLOCKS) < max_bits + 1:
-        raise ValueError(f"max_bits must be at most {len(_BLOCKS) - 1}, not {max_bits}")
-    canonical = [min(pair) for pair in hashes]
-    pid = [i for i in range(len(hashes)) for _ in range(2)]
-    bits = [int(h.removeprefix(PREFIX), 16) for pair in hashes for h in pair]
-    entries = pa.table({"pid": pa.array(pid, pa.int64()), "h": pa.array(bits, pa.uint64())})
-    con = duckdb.connect()
-    con.register("e", entries)
-    same_block = " UNION ".join(
-        f"SELECT a.pid AS p, b.pid AS q FROM e a JOIN e b ON a.pid < b.pid "
-        f"AND (a.h >> {start}) & {(1 << width) - 1} = (b.h >> {start}) & {(1 << width) - 1} "
-        f"WHERE bit_count(xor(a.h, b.h)) <= {max_bits}"
-        for start, width in _BLOCKS[: max_bits + 1]
-    )
-    links = con.sql(same_block).fetchall()
-    con.close()
-    parent = list(range(len(hashes)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for p, q in links:
-        a, b = root(p), root(q)
-        if a != b:  # the root with the smaller key stays the root
-            a, b = (a, b) if canonical[a] <= canonical[b] else (b, a)
-            parent[b] = a
-    return [canonical[root(i)] for i in range(len(hashes))]
+    return AvatarImage(found, blank, eyes)

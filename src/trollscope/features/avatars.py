@@ -7,8 +7,8 @@ photo, a handful of stock faces), and faces made by a generator (thispersondoesn
 same avatar. Two kinds of key:
 
 - `phash:<16 hex>`, from the picture itself (`hash_avatars`): the key of its group of
-  near-identical pictures, mirror images included (avatar_image.py, `group_keys`), so a
-  re-encoded, resized or flipped copy is the same picture.
+  copies (avatar_match.py, `group_keys`), so a re-encoded, resized, flipped or slightly
+  cropped copy is the same picture, and a face merely framed like another is not.
 - `data:<string>`, the avatar as the data names it (`accounts.avatar`: a URL, a path, an
   id). Equal strings mean one stored file: on Twitter each upload is stored under its own
   media id (`pbs.twimg.com/profile_images/<id>/<name>`), so two accounts with one URL were
@@ -43,7 +43,8 @@ from PIL import Image
 
 from trollscope.case import Case, transaction
 from trollscope.errors import TrollscopeError
-from trollscope.features.avatar_image import AvatarImage, group_keys, hash_image
+from trollscope.features.avatar_image import AvatarImage, hash_image
+from trollscope.features.avatar_match import group_keys
 
 TABLE = "avatar_hashes"
 
@@ -188,21 +189,13 @@ def _hash(
         values += [found.eye_distance, found.gan_score]
         for name, value in zip(AVATAR_HASHES_SCHEMA.names, values, strict=True):
             columns[name].append(value)
-    # The key of a picture is its group's: the same picture re-encoded is a few bits away.
-    pictures = sorted(
-        {
-            (str(p), str(m))
-            for p, m, k in zip(
-                *(columns[c] for c in ("phash", "mirrored_phash", "key")), strict=True
-            )
-            if k
-        }
+    # The key of a picture is its group's: copies of one picture (re-encoded, cropped,
+    # mirrored) are grouped across all the case's files, in the order of their paths.
+    files = sorted((str(p), f) for p, f in seen.items() if f is not None and not f.blank)
+    grouped = dict(
+        zip((p for p, _ in files), group_keys([f.fingerprint for _, f in files]), strict=True)
     )
-    grouped = dict(zip(pictures, group_keys(pictures), strict=True))
-    columns["key"] = [
-        grouped[(str(p), str(m))] if k else None
-        for p, m, k in zip(columns["phash"], columns["mirrored_phash"], columns["key"], strict=True)
-    ]
+    columns["key"] = [grouped.get(str(p)) for p in columns["file"]]
     table = pa.table(columns, schema=AVATAR_HASHES_SCHEMA)
     accounts = len(set(zip(columns["platform"], columns["account_id"], strict=True)))
     run = AvatarRun(table.num_rows, accounts, tuple(unreadable), tuple(unmatched), tuple(missing))

@@ -88,8 +88,8 @@ def _compute(cur: duckdb.DuckDBPyConnection) -> SignalResult:
 SIGNAL = Signal(
     NAME,
     compute,
-    "Accounts wearing the same avatar (the same picture, mirrored or re-encoded, or the "
-    "same stored file), and faces framed the way GAN faces are (eyes at fixed places). "
+    "Accounts wearing the same avatar (the same picture, mirrored, cropped or re-encoded, "
+    "or the same stored file), and faces framed the way GAN faces are (eyes at fixed places). "
     "Fans use their idol's photo and brands their logo; an aligned real photo is framed "
     "like a GAN face: evidence to look at, not proof.",
 )
