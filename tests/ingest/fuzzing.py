@@ -125,26 +125,24 @@ def encoding(name: str) -> Mutation:
     return lambda data: data.decode("utf-8", "replace").encode(name, "replace")
 
 
-def repeat_line(share: float) -> Mutation:
+def _line_edit(share: float, edit: Callable[[list[bytes], int], list[bytes]]) -> Mutation:
+    """`edit` applied to the file's lines at the line `share` of the way through."""
+
     def apply(data: bytes) -> bytes:
         lines = data.splitlines(keepends=True)
         if not lines:
             return data
-        i = min(_at(lines, share), len(lines) - 1)  # type: ignore[arg-type]
-        return b"".join(lines[: i + 1] + lines[i:])
+        return b"".join(edit(lines, min(int(len(lines) * share), len(lines) - 1)))
 
     return apply
+
+
+def repeat_line(share: float) -> Mutation:
+    return _line_edit(share, lambda lines, i: lines[: i + 1] + lines[i:])
 
 
 def drop_line(share: float) -> Mutation:
-    def apply(data: bytes) -> bytes:
-        lines = data.splitlines(keepends=True)
-        if not lines:
-            return data
-        i = min(_at(lines, share), len(lines) - 1)  # type: ignore[arg-type]
-        return b"".join(lines[:i] + lines[i + 1 :])
-
-    return apply
+    return _line_edit(share, lambda lines, i: lines[:i] + lines[i + 1 :])
 
 
 def gzipped(damage: Mutation | None = None) -> Mutation:
