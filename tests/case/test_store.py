@@ -52,7 +52,7 @@ def test_duckdb_file_that_is_not_a_case(case_path: Path) -> None:
 def test_file_that_is_not_duckdb(tmp_path: Path) -> None:
     path = tmp_path / "notes.duckdb"
     path.write_text("hello", encoding="utf-8")
-    with pytest.raises(CaseError, match="not a readable DuckDB case file"):
+    with pytest.raises(CaseError, match=r"notes.duckdb is not a trollscope case \(not a DuckDB"):
         Case.open(path)
 
 

@@ -132,6 +132,7 @@ class Case:
                     f"`trollscope ingest FILES --into {path}`."
                 )
             return cls._create(path)
+        _require_duckdb(path)
         case = cls(path, _connect(path, read_only))
         case._check_version()
         _session(case.con)
@@ -202,6 +203,31 @@ class Case:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# A DuckDB database file says "DUCK" at bytes 8-11 (its main header).
+_DUCKDB_MAGIC = (8, b"DUCK")
+
+
+def _require_duckdb(path: Path) -> None:
+    """Refuse a file that is not a DuckDB database before DuckDB sees it: DuckDB 2 opens a
+    .jsonl, .csv or .parquet file as an in-memory database with a view over it (then says
+    "Cannot launch in-memory database in read-only mode"), so a data file given as CASE
+    would be answered in DuckDB's words, or not at all."""
+    offset, magic = _DUCKDB_MAGIC
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(offset + len(magic))
+    except IsADirectoryError:
+        raise CaseError(f"{path} is a folder, not a trollscope case: give the case file.") from None
+    except OSError:
+        return  # unreadable: DuckDB's own attempt says why (permission, a lock)
+    if head[offset:] != magic:
+        raise CaseError(
+            f"{path} is not a trollscope case (not a DuckDB file): give the case that "
+            f"`trollscope ingest FILES --into CASE` made, or read this file into one with "
+            f"`trollscope ingest {path} --into CASE`."
+        )
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
