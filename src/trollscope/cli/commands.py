@@ -12,7 +12,10 @@ from trollscope.cli import show
 from trollscope.cli.options import (
     EXACT_CSV_HELP,
     MEMORY_HELP,
+    WINDOW_METAVAR,
+    EdgesWindow,
     LazyChoice,
+    OutFile,
     case_argument,
     detect_options,
     input_options,
@@ -192,8 +195,9 @@ def evaluate_cmd(
 )
 @click.option(
     "--window",
+    type=EdgesWindow(),
     default=None,
-    metavar="SECONDS|auto",
+    metavar=WINDOW_METAVAR,
     help="Seconds between two accounts' actions on one key (0: any time), or 'auto' to "
     "estimate it from the data. Default: the trace's own (60 s).",
 )
@@ -201,7 +205,7 @@ def evaluate_cmd(
     "-o",
     "--out",
     "out_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutFile("edges.csv"),
     default=None,
     help="Also write the edges to this .parquet or .csv file.",
 )
@@ -243,7 +247,7 @@ def evaluate_cmd(
 def edges_cmd(
     case_path: Path,
     trace_name: str,
-    window: str | None,
+    window: float | str | None,
     out_path: Path | None,
     max_burst: int,
     engine: str,
@@ -257,15 +261,9 @@ def edges_cmd(
     kept in the case (table `edges`) for the later steps. --min-participation and
     --min-weight apply a peer's threshold to what is written (-o), to compare the peers'
     networks with what `detect` tests."""
-    try:
-        seconds = window if window in (None, "auto") else float(window)
-    except ValueError:
-        raise click.BadParameter(
-            f"{window!r} is neither a number of seconds nor 'auto'.", param_hint="--window"
-        ) from None
     rule = api.PeerRule(min_participation, min_weight)
     run = api.edges(
-        case_path, trace_name, seconds, out_path, max_burst, engine, memory_limit, exact_csv, rule
+        case_path, trace_name, window, out_path, max_burst, engine, memory_limit, exact_csv, rule
     )
     if run.estimate is not None:
         out.print(f"window {run.estimate.explain()}", markup=False)
@@ -437,7 +435,7 @@ def scan_cmd(
     "--out",
     "out_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutFile("networks.gexf"),
     help="The file to write.",
 )
 @click.option("--exact-csv", is_flag=True, help=EXACT_CSV_HELP)
@@ -456,7 +454,7 @@ def export_cmd(case_path: Path, fmt: str, what: str, out_path: Path, exact_csv: 
     "--out",
     "out_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutFile("report.html"),
     help="The HTML file to write (one self-contained file: it opens offline).",
 )
 @click.option(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +56,77 @@ class LazyChoice(click.Choice[str]):
     @choices.setter
     def choices(self, value: object) -> None:
         pass
+
+
+class OutFile(click.Path):
+    """The file an -o option names. A folder (an existing one, or any path written with a
+    trailing separator, which Path would drop: `report -o out/` wrote a file named out) is
+    refused in one sentence that shows a file name to give, `example`, inside it."""
+
+    def __init__(self, example: str) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+        self.example = example
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        raw = os.fspath(value)
+        seps = (os.sep, os.altsep) if os.altsep else (os.sep,)
+        if isinstance(raw, str) and (raw.endswith(seps) or Path(raw).is_dir()):
+            inside = Path(raw) / self.example
+            self.fail(
+                f"{terminal_safe(raw)} is a folder: give the path of the file to write, "
+                f"e.g. {terminal_safe(str(inside))}.",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
+# What --window means, in edges, detect and scan alike: seconds between two accounts'
+# actions on one key; 0 is "any time"; "auto" estimates one trace's window from the data.
+WINDOW_METAVAR = "SECONDS|auto"
+
+
+class EdgesWindow(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 only
+    """`edges --window`: seconds (0: any time), or "auto"."""
+
+    name = "window"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, float) or value == "auto":
+            return value
+        try:
+            seconds = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of seconds nor 'auto'.", param, ctx)
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{value!r}: give 0 (any time) or more seconds, or 'auto'.", param, ctx)
+        return seconds
+
+
+class DetectWindow(EdgesWindow):
+    """`detect --window` and `scan --window`: the same words as `edges`, but only a
+    positive window can be tested, and one window is set for every trace, where "auto"
+    estimates each trace's own: both are explained rather than refused as a bad float."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "auto":
+            self.fail(
+                "'auto' estimates one trace's window: run `trollscope edges CASE --trace "
+                "TRACE --window auto` to see it, then pass that number here (or leave "
+                "--window out for each trace's own).",
+                param,
+                ctx,
+            )
+        seconds = super().convert(value, param, ctx)
+        if seconds == 0:
+            self.fail(
+                "0 means any time (as in `trollscope edges`), which detect cannot test "
+                "against chance (its tests shift actions within the window): give a positive "
+                "number of seconds, or leave --window out for each trace's own.",
+                param,
+                ctx,
+            )
+        return seconds
 
 
 # The bounds of --earliest and --latest: calendar days (UTC).
@@ -185,9 +258,11 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
         ),
         click.option(
             "--window",
-            type=click.FloatRange(0, min_open=True),
+            type=DetectWindow(),
             default=None,
-            help="Co-action window in seconds for every trace (default: each trace's, 60 s).",
+            metavar="SECONDS",
+            help="Co-action window in seconds for every trace, positive (default: each "
+            "trace's, 60 s; see `trollscope edges --window` for 0 and auto).",
         ),
         click.option(
             "--q",

@@ -267,7 +267,8 @@ def detection_tables(case_path: Path, found: Detection, fdr: float) -> None:
     if not found.networks:
         return
     table = Table(title="Networks, strongest first", title_justify="left")
-    for col in ("rank", "size", "log10 p", "found by", "verdict", "hashtags", "amplified"):
+    # "network": its id (the rank), as the report, the exports and --json number it.
+    for col in ("network", "size", "log10_p", "found by", "verdict", "hashtags", "amplified"):
         table.add_column(col, overflow="fold")
     for n in found.networks:
         table.add_row(

@@ -147,13 +147,15 @@ def write_edges(
     out = Path(out_path)
     fmt = "csv" if out.suffix.lower() == ".csv" else "parquet"
     with Case.open(case_path, read_only=True) as case:
+        # CSV has no nested values: the evidence is written as JSON, as every CSV does.
+        columns = "* REPLACE (to_json(evidence) AS evidence)" if fmt == "csv" else "*"
         rows = (
-            f"SELECT * FROM edges WHERE trace = {literal(trace_name)} "
+            f"SELECT {columns} FROM edges WHERE trace = {literal(trace_name)} "
             "ORDER BY platform, account_a, account_b"
         )
         if kept is not None:
             case.con.register("ts_kept_edges", kept)
-            rows = "SELECT * FROM ts_kept_edges ORDER BY platform, account_a, account_b"
+            rows = f"SELECT {columns} FROM ts_kept_edges ORDER BY platform, account_a, account_b"
         with writing(out):
             out.parent.mkdir(parents=True, exist_ok=True)
         with _staged([out]) as (tmp,):
@@ -191,7 +193,8 @@ def _nodes_sql(flat: bool, xml: bool = False) -> str:
     return f"""
         SELECT s.platform || ':' || s.account_id AS id,
                coalesce(s.handle, s.account_id) AS label,
-               s.platform, s.account_id, {handle} AS handle, s.network, s.score, s.partners,
+               s.platform, s.account_id, {handle} AS handle, s.network AS network_id,
+               s.score, s.partners,
                {_list("s.traces", flat)} AS traces,
                {_list("s.identity_signals", flat)} AS identity_signals,
                coalesce(n.inauthentic, false) AS inauthentic, {verdict} AS verdict
@@ -214,11 +217,20 @@ def _graph_edges_sql(flat: bool, links: bool = True) -> str:
             SELECT platform, account_a, account_b, trace, 'pair' AS test, log_p, q_value, keys
             FROM pair_tests WHERE significant
             {others}),
+        -- The pair's co-actions in each trace that links it (any window: the most).
+        coacted AS (
+            SELECT e.platform, e.account_a, e.account_b, e.trace, max(e.coactions) AS coactions
+            FROM edges e
+            SEMI JOIN found f USING (platform, account_a, account_b, trace)
+            GROUP BY ALL),
+        together AS (
+            SELECT platform, account_a, account_b, sum(coactions)::BIGINT AS coactions
+            FROM coacted GROUP BY ALL),
         pairs AS (
             SELECT platform, account_a, account_b,
                    list_sort(list_distinct(list(trace))) AS traces,
                    list_sort(list_distinct(list(test))) AS tests,
-                   count(DISTINCT trace) AS weight,
+                   count(DISTINCT trace) AS trace_count,
                    arg_min(trace, coalesce(log_p, 0.0)) AS strongest_trace,
                    min(log_p) / ln(10) AS log10_p,
                    min(q_value) AS q_value,
@@ -226,33 +238,24 @@ def _graph_edges_sql(flat: bool, links: bool = True) -> str:
             FROM found GROUP BY platform, account_a, account_b)
         SELECT p.platform || ':' || p.account_a AS source,
                p.platform || ':' || p.account_b AS target,
-               'Undirected' AS type, p.weight, {_list("p.traces", flat)} AS traces,
+               'Undirected' AS type, coalesce(c.coactions, 1) AS weight,
+               p.trace_count, {_list("p.traces", flat)} AS traces,
                {_list("p.tests", flat)} AS tests,
                p.strongest_trace, p.log10_p, p.q_value, p.keys,
                p.platform, p.account_a, p.account_b
-        FROM pairs p
+        FROM pairs p LEFT JOIN together c USING (platform, account_a, account_b)
         SEMI JOIN account_scores a ON a.platform = p.platform AND a.account_id = p.account_a
         SEMI JOIN account_scores b ON b.platform = p.platform AND b.account_id = p.account_b
         ORDER BY source, target"""
 
 
-def _escape(expr: str) -> str:
-    """Percent-escape the separators of the flattened evidence in one part of it."""
-    return f"replace(replace(replace({expr}, '%', '%25'), '|', '%7C'), ';', '%3B')"
-
-
 def _pairs_sql(flat: bool) -> str:
-    if flat:
-        part = " || '|' || ".join(
-            _escape(f"coalesce(x.{c}, '')") for c in ("key", "post_a", "post_b")
-        )
-        evidence = f"array_to_string(list_transform(e.evidence, lambda x: {part}), ';')"
-    else:
-        evidence = "e.evidence"
+    evidence = "to_json(e.evidence)" if flat else "e.evidence"
     return f"""
         SELECT p.trace, p.window_s, p.platform, p.account_a, sa.handle AS handle_a,
                p.account_b, sb.handle AS handle_b, p.keys, p.coactions, p.shared, p.expected,
-               p.repeat_log_p, p.sync_log_p, p.log_p, p.q_value, e.median_delay,
+               p.repeat_log_p / ln(10) AS repeat_log10_p, p.sync_log_p / ln(10) AS sync_log10_p,
+               p.log_p / ln(10) AS log10_p, p.q_value, e.median_delay,
                e.evidence_total, {evidence} AS evidence
         FROM pair_tests p
         LEFT JOIN edges e USING (trace, window_s, platform, account_a, account_b)
@@ -264,7 +267,8 @@ def _pairs_sql(flat: bool) -> str:
 
 def _scores_sql(flat: bool) -> str:
     return f"""
-        SELECT s.platform, s.account_id, s.handle, s.network, s.score, s.partners,
+        SELECT s.platform, s.account_id, s.handle, s.network AS network_id, s.score,
+               s.partners,
                {_list("s.traces", flat)} AS traces,
                {_list("s.identity_signals", flat)} AS identity_signals,
                n.inauthentic, n.verdict, e.line AS evidence

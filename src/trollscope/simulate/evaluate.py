@@ -241,16 +241,28 @@ def read_labels(path: Path) -> Labels:
     return Labels(farm=farm, community=community, accounts=accounts)
 
 
-def read_answer(path: Path) -> Answer:
-    """An answer CSV: account_id, network_id (empty if in no network), score (optional)."""
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no", ""}
+
+
+def read_answer(path: Path) -> tuple[Answer, Answer | None]:
+    """An answer CSV: account_id, network_id (empty if in no network), score (optional),
+    inauthentic (optional): (the answer, None), or where the file says which networks are
+    inauthentic, as `trollscope export --what scores` writes it, (members of those
+    networks, members of every network), as `case_answers` reads a case."""
     network: dict[str, str] = {}
+    inauthentic: dict[str, str] = {}
     scores: dict[str, float] = {}
-    for line, row in _rows(path, ("account_id", "network_id")):
+    rows = _rows(path, ("account_id", "network_id"))
+    verdicts = bool(rows) and "inauthentic" in rows[0][1]
+    for line, row in rows:
         account = (row["account_id"] or "").strip()
         if not account:
             raise FormatError(path, f"line {line}, field account_id: empty.")
         if (row.get("network_id") or "").strip():
             network[account] = row["network_id"].strip()
+            if verdicts and _flag(path, line, row.get("inauthentic")):
+                inauthentic[account] = network[account]
         raw = (row.get("score") or "").strip()
         if raw:
             try:
@@ -259,7 +271,16 @@ def read_answer(path: Path) -> Answer:
                 raise FormatError(
                     path, f"line {line}, field score: expected a number, got {raw!r}."
                 ) from None
-    return Answer(network=network, score=scores)
+    if verdicts:
+        return Answer(network=inauthentic, score=scores), Answer(network=network, score=scores)
+    return Answer(network=network, score=scores), None
+
+
+def _flag(path: Path, line: int, raw: str | None) -> bool:
+    said = (raw or "").strip().lower()
+    if said in _TRUE | _FALSE:
+        return said in _TRUE
+    raise FormatError(path, f"line {line}, field inauthentic: expected true or false, got {raw!r}.")
 
 
 def evaluate(
@@ -271,14 +292,13 @@ def evaluate(
     another data set score nothing meaningful."""
     labels = read_labels(Path(labels_path))
     if answer_path is not None:
-        result = score(labels, read_answer(Path(answer_path)))
+        answer, coordinated = read_answer(Path(answer_path))
+        if coordinated is None:
+            result = score(labels, answer)
+        else:  # networks with verdicts (an exported scores file): scored as a case is
+            result = _with_verdicts(labels, answer, coordinated)
     elif case_path is not None:
-        inauthentic, coordinated = case_answers(case_path)
-        result = score(labels, inauthentic, coordinated)
-        result = replace(
-            result,
-            communities_called_inauthentic=_called_inauthentic(labels, inauthentic, coordinated),
-        )
+        result = _with_verdicts(labels, *case_answers(case_path))
     else:
         raise FormatError(Path(labels_path), "nothing to score.", "Pass --answer FILE or a CASE.")
     if case_path is None:
@@ -290,6 +310,14 @@ def evaluate(
             "SELECT count(DISTINCT account_id) FROM labelled SEMI JOIN accounts USING (account_id)"
         ).fetchone()
     return replace(result, labelled_in_case=int(row[0]) if row else 0)
+
+
+def _with_verdicts(labels: Labels, inauthentic: Answer, coordinated: Answer) -> Evaluation:
+    """Farms against the networks labelled inauthentic, communities against all."""
+    return replace(
+        score(labels, inauthentic, coordinated),
+        communities_called_inauthentic=_called_inauthentic(labels, inauthentic, coordinated),
+    )
 
 
 def _called_inauthentic(labels: Labels, inauthentic: Answer, coordinated: Answer) -> int:
