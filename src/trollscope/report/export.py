@@ -6,11 +6,14 @@ and the account scores, for Gephi and for analysis.
 what="networks" (the graph of the accounts in networks)
     Nodes are the accounts of `account_scores`, with the id "platform:account_id" (unique
     across platforms) and the attributes label (the handle, else the account id), platform,
-    account_id, handle, network, score, partners, traces, identity_signals, inauthentic and
-    verdict (of the account's network). Edges are the significant pairs of `pair_tests`,
-    one per account pair over all traces and windows: traces, weight (how many traces found
-    the pair significant), strongest_trace, log10_p (log10 of the smallest p-value of the
-    pair's tests, that trace's), q_value (the smallest), keys (the most keys in any trace).
+    account_id, handle, network_id (the network's rank, 1 = strongest, as everywhere),
+    score, partners, traces, identity_signals, inauthentic and verdict (of the account's
+    network). Edges are the significant pairs of `pair_tests`, one per account pair over
+    all traces and windows: weight (the pair's co-actions, summed over the traces that link
+    it, the most of any window; 1 for a burst or cohort link whose pair has no edge kept),
+    traces, trace_count (how many), strongest_trace, log10_p (log10 of the smallest p-value
+    of the pair's tests, that trace's), q_value (the smallest), keys (the most keys in any
+    trace).
     A pair with an account outside `account_scores` is left out (an edge needs both nodes).
     Besides significant pairs, the edges hold the other links the networks were found by
     (`network_edges`: two co-acting accounts significant in their account tests, members of
@@ -31,20 +34,22 @@ what="networks" (the graph of the accounts in networks)
       `nx.node_link_graph(data, edges="edges")`.
 
 what="edges" (the significant pair tests with their evidence), one row per significant
-    (trace, window_s, platform, account_a, account_b): the pair test's columns, the handles
-    of both accounts, and from the co-action edge its median_delay, evidence (a sample of
-    the co-actions: key, post_a, post_b) and evidence_total (how many there were).
-what="scores" (one row per account in a network): `account_scores`, its network's
-    inauthentic and verdict, and evidence, the account's first evidence line in words.
+    (trace, window_s, platform, account_a, account_b): the pair test's columns (its
+    p-values as log10: repeat_log10_p, sync_log10_p, log10_p; the case keeps natural logs),
+    the handles of both accounts, and from the co-action edge its median_delay, evidence (a
+    sample of the co-actions: key, post_a, post_b) and evidence_total (how many there were).
+what="scores" (one row per account in a network): `account_scores` (its network as
+    network_id), its network's inauthentic and verdict, and evidence, the account's first
+    evidence line in words. As CSV it is an answer `trollscope evaluate --answer` reads.
 
 For edges and scores, csv/parquet/json write one file, `out`. Parquet keeps lists and the
 nested evidence as they are; json writes one JSON array of objects, one object per line,
-with lists and evidence nested; csv joins lists with ";" and writes evidence as
-"key|post_a|post_b;key|post_a|post_b;...", with "%", "|" and ";" inside a key or post id
-written as "%25", "%7C" and "%3B" (keys are hostile: hashtags, URLs, texts), so the string
-splits unambiguously. A text cell that a spreadsheet would run as a formula (it begins
-with =, +, -, @, a tab or a carriage return) gets a single quote in front (`csvsafe.py`);
-with `exact=True` CSV values are the data's own.
+with lists and evidence nested; csv joins lists with ";" and writes evidence as JSON,
+[{"key": ..., "post_a": ..., "post_b": ...}, ...] (keys are hostile: hashtags, URLs, texts;
+JSON reads back whatever they hold), as `write_edges` does. A text cell that a
+spreadsheet would run as a formula (it begins with =, +, -, @, a tab or a carriage return)
+gets a single quote in front (`csvsafe.py`); with `exact=True` CSV values are the data's
+own.
 
 Every file is written to a temporary file in the same folder and moved into place when
 complete, so a failed export leaves no half-written file; a write the system refuses (no
