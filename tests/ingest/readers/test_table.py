@@ -350,3 +350,132 @@ def test_timezone_is_refused_where_the_format_says_its_zone(case_path: Path) -> 
     with pytest.raises(MappingError, match="--timezone does not apply to the twarc2 format"):
         ingest(case_path, [twarc2], options=ReadOptions(timezone="Europe/Berlin"))
     assert not case_path.exists()
+
+
+# --- entities and reposts from text ------------------------------------------------------
+
+TEXT_MAP = "post_id=id,account_id=user,created_at=ts,text=body"
+
+
+def _texts_file(tmp_path: Path, rows: list[str], header: str = "id,user,ts,body") -> Path:
+    path = tmp_path / "texts.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _lists(case: Path) -> dict[str, tuple[object, ...]]:
+    rows = query(case, "SELECT post_id, hashtags, mentions, urls, kind, ref_account_id FROM posts")
+    return {str(r[0]): r[1:] for r in rows}
+
+
+def test_a_mapped_table_takes_entities_from_its_text(tmp_path: Path, case_path: Path) -> None:
+    path = _texts_file(
+        tmp_path,
+        [
+            '1,a,1606451100,"#Vote now @Alice https://x.com/a?utm_source=t. #نه_به_جنگ"',
+            '2,b,1606451110,"no entities at all, a@b.com"',
+            '3,c,1606451120,"(https://y.org/p), https://t.co/cut\u2026"',
+            "4,d,1606451130,",
+        ],
+    )
+    ingest(case_path, [path], options=ReadOptions(mapping=parse_mapping(TEXT_MAP)), fmt="table")
+    got = _lists(case_path)
+    assert got["1"][:3] == (
+        ["Vote", "نه_به_جنگ"],
+        ["Alice"],
+        ["https://x.com/a?utm_source=t"],
+    )
+    assert got["2"][:3] == ([], [], [])
+    assert got["3"][:3] == ([], [], ["https://y.org/p"])
+    assert got["4"][:3] == ([], [], [])
+
+
+def test_mapped_entity_columns_win_over_the_text(tmp_path: Path, case_path: Path) -> None:
+    path = _texts_file(
+        tmp_path,
+        [
+            '1,a,1606451100,"#fromtext @fromtext https://from.text/",listed',
+            '1,a,1606451100,"#fromtext @fromtext https://from.text/",second',
+            '2,b,1606451110,"#fromtext @fromtext",',
+        ],
+        header="id,user,ts,body,tags",
+    )
+    mapping = parse_mapping(TEXT_MAP + ",hashtags=tags")
+    ingest(case_path, [path], options=ReadOptions(mapping=mapping), fmt="table")
+    got = _lists(case_path)
+    # hashtags: the column's values, gathered; mentions and urls: from the text, once.
+    assert got["1"][:3] == (["listed", "second"], ["fromtext"], ["https://from.text/"])
+    assert got["2"][:3] == ([], ["fromtext"], [])
+
+
+def test_without_text_nothing_is_taken(case_path: Path) -> None:
+    """CooRTweet's objects table names its lists and has no text: they stay as given."""
+    ingest(case_path, [OBJECTS])
+    got = _lists(case_path)
+    assert got["10"][:3] == (["33"], [], ["500", "501"])
+
+
+def test_retweet_texts_become_reposts(tmp_path: Path, case_path: Path) -> None:
+    path = _texts_file(
+        tmp_path,
+        [
+            '1,a,1606451100,"RT @Source_1: #Vote now",,',
+            '2,b,1606451110,"RT @Source_1: #Vote now",,',
+            '3,c,1606451120,"RT @Source_1: replying, in retweet form",1,',
+            '4,d,1606451130,"RT @Source_1: with its author given",,acct9',
+            '5,e,1606451140,"not RT @Source_1: a quote of a retweet",,',
+            '6,f,1606451150,"RT @Source_1 no colon",,',
+        ],
+        header="id,user,ts,body,parent,author",
+    )
+    mapping = parse_mapping(TEXT_MAP + ",reply_to=parent,ref_account_id=author")
+    ingest(case_path, [path], options=ReadOptions(mapping=mapping), fmt="table")
+    got = {k: v[3:] for k, v in _lists(case_path).items()}
+    assert got == {
+        "1": ("repost", "Source_1"),
+        "2": ("repost", "Source_1"),
+        "3": ("reply", None),  # the column says reply: the text does not overrule it
+        "4": ("repost", "acct9"),  # the column names the author: kept
+        "5": ("post", None),
+        "6": ("post", None),
+    }
+    # The retweeted account is mentioned, as in Twitter's own entities.
+    assert _lists(case_path)["1"][:2] == (["Vote"], ["Source_1"])
+
+
+def test_a_repost_column_is_the_only_repost_flag(tmp_path: Path, case_path: Path) -> None:
+    path = _texts_file(
+        tmp_path,
+        ['1,a,1606451100,"RT @Source_1: hi",', '2,b,1606451110,"RT @Source_1: hi",9'],
+        header="id,user,ts,body,obj",
+    )
+    mapping = parse_mapping(TEXT_MAP + ",repost_of=obj")
+    ingest(case_path, [path], options=ReadOptions(mapping=mapping), fmt="table")
+    got = {k: v[3:] for k, v in _lists(case_path).items()}
+    assert got == {"1": ("post", None), "2": ("repost", None)}
+
+
+@pytest.mark.parametrize(
+    ("trace", "key"),
+    [("co-hashtag", "#Vote"), ("co-mention", "@Alice"), ("co-link", "https://x.com/a")],
+)
+def test_traces_find_pairs_in_a_mapped_table_by_its_text(
+    tmp_path: Path, case_path: Path, trace: str, key: str
+) -> None:
+    """Issue 21: a troll archive mapped as a table had no keys for these traces."""
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+
+    # a and b use four keys, each within seconds of the other; c uses them hours later.
+    rows = [
+        f'{who}{i},{who},{1606451100 + 600 * i + lag},"text {key}{i}, said {who}"'
+        for i in range(4)
+        for who, lag in (("a", 0), ("b", 3), ("c", 7200))
+    ]
+    path = _texts_file(tmp_path, rows)
+    ingest(case_path, [path], options=ReadOptions(mapping=parse_mapping(TEXT_MAP)), fmt="table")
+    run = CliRunner().invoke(cli, ["edges", str(case_path), "--trace", trace, "--window", "60"])
+    assert run.exit_code == 0, run.output
+    assert f"1 {trace} edges written" in run.stdout
+    assert query(case_path, "SELECT account_a, account_b, keys FROM edges") == [("a", "b", 4)]

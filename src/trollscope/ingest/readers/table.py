@@ -25,6 +25,15 @@ Rows that share a post id are one post (their list fields are gathered). If rows
 post id point at different referenced posts (an object-share table can say that a
 retweet shared two objects), each pair is kept as its own post `ID~REF`, so no share is
 lost; see docs/formats.md.
+
+A table with a text column and no column for hashtags, mentions or urls takes them from
+the text (`entities.py`, the definition every reader without entity columns uses): a
+troll archive mapped as a table otherwise had no keys for co-hashtag, co-mention or
+co-link at all. A column that is mapped is used as it is. Without `repost_of` the table
+has no repost flag, so a text in Twitter's retweet form `RT @handle: ...` makes its post
+a repost (unless the row refers to a post as a reply or quote), with `ref_account_id`
+the handle when no column gives it: the text names no id, and its reference post is
+unknown, so co-repost cannot use it, but the post is no longer the account's own text.
 """
 
 from __future__ import annotations
@@ -53,6 +62,13 @@ from trollscope.ingest.readers.csvsql import (
     read_csv_header,
     require_columns,
     time_sql,
+)
+from trollscope.ingest.readers.entities import (
+    entity_matches_sql,
+    hashtags_sql,
+    mentions_sql,
+    repost_handle_sql,
+    urls_sql,
 )
 from trollscope.model import TimeRange, count_sql, shown_sql
 from trollscope.sql import ident, literal
@@ -93,6 +109,10 @@ ALIASES = {
     "domain": "domains",
 }
 REQUIRED = ("post_id", "account_id", "created_at")
+# The lists a text holds, taken from it when no column gives them.
+TEXT_LISTS = ("hashtags", "mentions", "urls")
+# Columns computed from each row's text (`_normalised_columns`) for `build_plan`.
+ENTITIES, TEXT_URLS, RT_HANDLE = "_entities", "_text_urls", "_rt_handle"
 
 # CooRTweet's shapes: the raw object-share table, and its prepared multi-object table.
 # (In the files' own column order, so that error messages show the header as it is.)
@@ -190,6 +210,33 @@ def _parquet_header(path: Path) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+def lists_from_text(mapping: Mapping[str, str]) -> tuple[str, ...]:
+    """The entity lists a mapped table takes from its text: those no column gives."""
+    return tuple(name for name in TEXT_LISTS if name not in mapping) if "text" in mapping else ()
+
+
+def reposts_from_text(mapping: Mapping[str, str]) -> bool:
+    """Whether `RT @handle:` texts mark reposts: there is text and no repost column."""
+    return "text" in mapping and "repost_of" not in mapping
+
+
+def _text_columns(mapping: Mapping[str, str]) -> list[str]:
+    """Per row, what `build_plan` takes from the text: the entity matches, the URLs and
+    the retweeted handle, each only when needed (the regexes cost on every row)."""
+    if "text" not in mapping:
+        return []
+    text = f"CAST({ident(mapping['text'])} AS VARCHAR)"
+    found = lists_from_text(mapping)
+    cols = []
+    if "hashtags" in found or "mentions" in found:
+        cols.append(f"{entity_matches_sql(text)} AS {ENTITIES}")
+    if "urls" in found:
+        cols.append(f"{urls_sql(text)} AS {TEXT_URLS}")
+    if reposts_from_text(mapping):
+        cols.append(f"{repost_handle_sql(text)} AS {RT_HANDLE}")
+    return cols
+
+
 def _normalised_columns(
     mapping: Mapping[str, str], times: TimeRange, timezone: str | None = None
 ) -> str:
@@ -212,6 +259,7 @@ def _normalised_columns(
             cols.append(f"{id_sql(raw)} AS {ident(canonical)}")
     keys = [f"CAST({ident(mapping[name])} AS VARCHAR)" for name in KEYS if name in mapping]
     cols.append(f"{keys_guard_sql(keys) if keys else 'false'} AS _keys_bad")
+    cols += _text_columns(mapping)
     return ", ".join(cols)
 
 
@@ -267,7 +315,27 @@ def build_plan(mapping: Mapping[str, str], platform: str, times: TimeRange) -> T
         # Distinct values, sorted, NULLs dropped (list_distinct drops them).
         return f"list_sort(list_distinct({values}))"
 
+    def listed(name: str) -> str:
+        # A column given wins; else the first row's text holds the list (the row whose
+        # text is the post's).
+        if name in has or name not in lists_from_text(mapping):
+            return gathered(name)
+        if name == "urls":
+            return f"arg_min({TEXT_URLS}, {ORDINAL})"
+        matches = f"arg_min({ENTITIES}, {ORDINAL})"
+        return hashtags_sql(matches) if name == "hashtags" else mentions_sql(matches)
+
     ref_key = ident(ref) if ref else "NULL"
+    # A post that refers to no post (by a column) is a repost when its text says so.
+    retweeted = f"arg_min({RT_HANDLE}, {ORDINAL})" if reposts_from_text(mapping) else None
+    as_retweet = f"{ref_key} IS NULL AND {retweeted} IS NOT NULL" if retweeted else "false"
+    own_kind = f"CASE WHEN {as_retweet} THEN 'repost' ELSE 'post' END" if retweeted else "'post'"
+    ref_account = (
+        f"CASE WHEN {as_retweet} THEN coalesce({first('ref_account_id')}, {retweeted}) "
+        f"ELSE {first('ref_account_id')} END"
+        if retweeted
+        else first("ref_account_id")
+    )
     post_id = (
         f"CASE WHEN count(*) OVER (PARTITION BY post_id) > 1 "
         f"THEN post_id || '~' || {ref_key} ELSE post_id END"
@@ -282,13 +350,13 @@ def build_plan(mapping: Mapping[str, str], platform: str, times: TimeRange) -> T
         "text": first("text"),
         "lang": first("lang"),
         "kind": (
-            f"CASE WHEN {ref_key} IS NULL THEN 'post' ELSE {literal(REFERENCES[ref])} END"
+            f"CASE WHEN {ref_key} IS NULL THEN {own_kind} ELSE {literal(REFERENCES[ref])} END"
             if ref
-            else "'post'"
+            else own_kind
         ),
         "ref_post_id": ref_key,
-        "ref_account_id": first("ref_account_id"),
-        **{name: gathered(name) for name in LISTS},
+        "ref_account_id": ref_account,
+        **{name: listed(name) for name in LISTS},
         "client": first("client"),
     }
     accounts = {
