@@ -143,13 +143,15 @@ def edges(
     memory_limit: str | None = None,
     exact_csv: bool = False,
     rule: PeerRule | None = None,
+    progress: StageProgress | None = None,
 ) -> EdgesRun:
     """One trace's co-action edges into the case; `window` in seconds, None for the
     trace's own, or "auto" to estimate it. With `out`, also write them to a .csv (text
     cells that a spreadsheet would run are quoted unless `exact_csv`) or .parquet file.
     With a peer's `rule` (CooRTweet's min participation, CNT's min weight), the file
     holds the edges the rule keeps: to compare the peers' networks with what detect
-    finds (the case keeps every edge)."""
+    finds (the case keeps every edge). `progress(stage, done, total)` as each stage of
+    the computation starts."""
     from trollscope.engine.run import edges as compute
     from trollscope.engine.run import skipped_keys
     from trollscope.report.export import write_edges
@@ -160,7 +162,10 @@ def edges(
         from trollscope.errors import TrollscopeError
 
         raise TrollscopeError(f"{seconds!r} is neither a number of seconds nor 'auto'.")
-    n = compute(case, trace, seconds, max_burst=max_burst, engine=engine, memory_limit=memory_limit)
+    n = compute(
+        case, trace, seconds, max_burst=max_burst, engine=engine, memory_limit=memory_limit,
+        progress=progress,
+    )  # fmt: skip
     kept = None
     if rule is not None and rule.active:
         from trollscope.engine.peers import kept_edges
@@ -179,12 +184,16 @@ def edges(
 
 
 def signals(
-    case: Path | str, names: Sequence[str] | None = None, params: SignalParams | None = None
+    case: Path | str,
+    names: Sequence[str] | None = None,
+    params: SignalParams | None = None,
+    progress: StageProgress | None = None,
 ) -> dict[str, int]:
-    """Account signals (all by default) into the case; the flagged accounts per signal."""
+    """Account signals (all by default) into the case; the flagged accounts per signal.
+    `progress(stage, done, total)` as each signal starts."""
     from trollscope.signals.run import signals as compute
 
-    return compute(case, names, params)
+    return compute(case, names, params, progress)
 
 
 def avatars(
@@ -222,20 +231,31 @@ def detect(
     return Detection(result, summary(case))
 
 
-def report(case: Path | str, out: Path | str, max_members: int = 200) -> ReportSummary:
-    """The HTML report of the case's last detection."""
+def report(
+    case: Path | str,
+    out: Path | str,
+    max_members: int = 200,
+    progress: StageProgress | None = None,
+) -> ReportSummary:
+    """The HTML report of the case's last detection; `progress` as each stage starts."""
     from trollscope.report import write_report
 
-    return write_report(case, out, max_members=max_members)
+    return write_report(case, out, max_members=max_members, progress=progress)
 
 
 def export(
-    case: Path | str, out: Path | str, fmt: str, what: str = "networks", exact: bool = False
+    case: Path | str,
+    out: Path | str,
+    fmt: str,
+    what: str = "networks",
+    exact: bool = False,
+    progress: StageProgress | None = None,
 ) -> ExportSummary:
-    """The last detection as a graph (gexf, graphml) or tables (csv, parquet, json)."""
+    """The last detection as a graph (gexf, graphml) or tables (csv, parquet, json);
+    `progress` as each stage starts."""
     from trollscope.report.export import export as write
 
-    return write(case, out, fmt=fmt, what=what, exact=exact)
+    return write(case, out, fmt=fmt, what=what, exact=exact, progress=progress)
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,6 +243,7 @@ def evaluate_cmd(
     help="A peer's threshold, not a test: write only the edges with N+ co-actions "
     "(coordination-network-toolkit's minimum edge weight).",
 )
+@click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
 @friendly
 def edges_cmd(
     case_path: Path,
@@ -255,6 +256,7 @@ def edges_cmd(
     exact_csv: bool,
     min_participation: int | None,
     min_weight: int | None,
+    hide_progress: bool,
 ) -> None:
     """Co-action edges of one trace: account pairs that acted on the same key within the
     window, with counts, an IDF-weighted score, the median delay and evidence. They are
@@ -262,9 +264,11 @@ def edges_cmd(
     --min-weight apply a peer's threshold to what is written (-o), to compare the peers'
     networks with what `detect` tests."""
     rule = api.PeerRule(min_participation, min_weight)
-    run = api.edges(
-        case_path, trace_name, window, out_path, max_burst, engine, memory_limit, exact_csv, rule
-    )
+    with progress_bar("edges", hide_progress, "stages") as bar:
+        run = api.edges(
+            case_path, trace_name, window, out_path, max_burst, engine, memory_limit,
+            exact_csv, rule, progress=bar.stage,
+        )  # fmt: skip
     if run.estimate is not None:
         out.print(f"window {run.estimate.explain()}", markup=False)
     where = f" and {out_path}" if out_path and run.kept is None else ""
@@ -297,8 +301,11 @@ def edges_cmd(
     help="Significance level of each signal's test (corrected within the signal).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print flagged counts as JSON.")
+@click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
 @friendly
-def signals_cmd(case_path: Path, names: tuple[str, ...], alpha: float, as_json: bool) -> None:
+def signals_cmd(
+    case_path: Path, names: tuple[str, ...], alpha: float, as_json: bool, hide_progress: bool
+) -> None:
     """Account signals (creation bursts, rhythms, profile templates, content mix,
     avatars): per-account values, tests and evidence, kept in the case (table
     `account_signals` and one table per signal's details)."""
@@ -306,11 +313,14 @@ def signals_cmd(case_path: Path, names: tuple[str, ...], alpha: float, as_json: 
 
     from trollscope.signals import SignalParams
 
-    flagged = api.signals(case_path, names or None, SignalParams(alpha=alpha))
+    with progress_bar("signals", hide_progress, "stages") as bar:
+        flagged = api.signals(case_path, names or None, SignalParams(alpha=alpha), bar.stage)
     if as_json:
         show.print_json({"flagged": flagged})
         return
-    table = Table(title=plain(f"Account signals in {case_path} (alpha {alpha:g})"))
+    # The case on a line of its own: a table's title wraps at the table's width.
+    out.print(f"Account signals in {case_path} (alpha {alpha:g}):", markup=False)
+    table = Table()
     table.add_column("signal")
     table.add_column("accounts flagged", justify="right")
     for name, n in flagged.items():
@@ -359,7 +369,7 @@ def detect_cmd(
     chance, Benjamini-Hochberg over all pairs, Leiden networks described and ranked, and
     per-account scores and evidence in words. Kept in the case (tables pair_tests,
     networks, account_scores, account_evidence)."""
-    with progress_bar("detect", hide_progress, "stages") as bar:
+    with progress_bar("detect", hide_progress, "stages", params.stages, timed=True) as bar:
         found = api.detect(case_path, params, progress=bar.stage)
     if as_json:
         show.print_json(found.as_dict())
@@ -392,7 +402,7 @@ def scan_cmd(
     """Ingest FILES into OUT/case.duckdb, detect, and write OUT/report.html, in one go."""
     with (
         progress_bar("ingest", hide_progress, "bytes", input_bytes(files)) as loading,
-        progress_bar("detect", hide_progress, "stages") as detecting,
+        progress_bar("detect", hide_progress, "stages", params.stages, timed=True) as detecting,
     ):
         done = api.scan(
             files,
@@ -439,11 +449,17 @@ def scan_cmd(
     help="The file to write.",
 )
 @click.option("--exact-csv", is_flag=True, help=EXACT_CSV_HELP)
+@click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
 @friendly
-def export_cmd(case_path: Path, fmt: str, what: str, out_path: Path, exact_csv: bool) -> None:
+def export_cmd(
+    case_path: Path, fmt: str, what: str, out_path: Path, exact_csv: bool, hide_progress: bool
+) -> None:
     """Export the last detection of CASE: networks for Gephi (GEXF, GraphML) or as tables,
     the significant pairs with their evidence, or the account scores."""
-    summary = api.export(case_path, out_path, fmt=fmt, what=what, exact=exact_csv)
+    with progress_bar("export", hide_progress, "stages") as bar:
+        summary = api.export(
+            case_path, out_path, fmt=fmt, what=what, exact=exact_csv, progress=bar.stage
+        )
     out.print(summary.describe(), markup=False)
 
 
@@ -464,11 +480,13 @@ def export_cmd(case_path: Path, fmt: str, what: str, out_path: Path, exact_csv: 
     show_default=True,
     help="Members listed per network (the strongest first); the page says how many more.",
 )
+@click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
 @friendly
-def report_cmd(case_path: Path, out_path: Path, max_members: int) -> None:
+def report_cmd(case_path: Path, out_path: Path, max_members: int, hide_progress: bool) -> None:
     """Write the takedown report of CASE's last detection: a summary with method,
     parameters and provenance, then per network its members and their evidence, creation
     histogram, hour-of-week heatmaps, hashtags, accounts amplified and attacked, near-
     identical posts side by side, the network drawn, and the limitations."""
-    written = api.report(case_path, out_path, max_members=max_members)
+    with progress_bar("report", hide_progress, "stages") as bar:
+        written = api.report(case_path, out_path, max_members=max_members, progress=bar.stage)
     out.print(show.report_line(written), markup=False)

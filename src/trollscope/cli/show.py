@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -48,14 +55,34 @@ def _written_out(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+# The width of what is printed when it goes to a file or a pipe: rich would wrap at 80
+# columns there, cutting a long path, a network's hashtags or an evidence line across
+# lines for whatever reads them. Wide enough that no line we print reaches it.
+PIPED_WIDTH = 100_000
+
+
 class SafeConsole(Console):
     """A Console that escapes control characters (`terminal_safe`) in every string it is
     handed: messages, table cells, titles. Rich passes ESC, C1 and bidi controls through
     to the terminal (it drops only BEL, BS, VT, FF and CR), so a file name or a handle
-    could drive the terminal; `Text` objects do not come through here (`plain`)."""
+    could drive the terminal; `Text` objects do not come through here (`plain`).
+    Not on a terminal, lines are never wrapped (PIPED_WIDTH); on one, tables fit it."""
 
     def render_str(self, text: str, **options: Any) -> Text:
         return super().render_str(terminal_safe(text), **options)
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        # Asked at each print, as is_terminal: CliRunner and pipes swap the stream.
+        # COLUMNS still rules where it is set (rich reads it for terminals and pipes).
+        dimensions = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self.is_terminal or "COLUMNS" in self._environ:
+            return dimensions  # type: ignore[no-any-return]
+        return ConsoleDimensions(PIPED_WIDTH, dimensions.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
 
 
 out = SafeConsole(highlight=False)
@@ -89,11 +116,16 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
 
 
 class Bar:
-    """A progress bar's two ways of moving: by an amount, or to a stage of a total."""
+    """A progress bar's two ways of moving: by an amount, or to a stage of a total. With
+    `timed`, each stage's time is printed above the bar as the next one starts (a
+    transient bar leaves nothing behind: these lines say where the time went)."""
 
-    def __init__(self, progress: Progress, task: Any) -> None:
+    def __init__(self, progress: Progress, task: Any, label: str = "", timed: bool = False) -> None:
         self._progress = progress
         self._task = task
+        self._label = label
+        self._timed = timed and not progress.disable
+        self._current: tuple[str, float] | None = None  # the stage shown, and its start
 
     def advance(self, amount: int) -> None:
         self._progress.advance(self._task, amount)
@@ -102,29 +134,65 @@ class Bar:
         # The description column parses it as markup into Text itself, past SafeConsole:
         # a stage names a trace or a signal, shown as it is and inert.
         shown = escape(terminal_safe(description))
-        self._progress.update(self._task, description=shown, completed=done, total=total)
+        self.finish()
+        self._current = (description, time.perf_counter())
+        self._progress.update(
+            self._task, description=self._named(shown), completed=done, total=total
+        )
+        # Stages are seconds apart: show each as it starts, not at the next refresh.
+        self._progress.refresh()
 
     def count(self, done: int, total: int) -> None:
         self._progress.update(self._task, completed=done, total=total)
 
+    def finish(self) -> None:
+        """Print the time of the stage under way, if timed (called as a stage ends)."""
+        if self._current is None:
+            return
+        description, started = self._current
+        self._current = None
+        if self._timed:
+            took = time.perf_counter() - started
+            self._progress.console.print(plain(self._named(f"{description} ({took:.1f} s)")))
+
+    def _named(self, what: str) -> str:
+        return f"{self._label}: {what}" if self._label else what
+
+
+class Counter(ProgressColumn):
+    """ "3/7 stages", or "3 pictures" while the total is unknown (not "3/None")."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self._unit = unit
+
+    def render(self, task: Task) -> Text:
+        done = int(task.completed)
+        counted = f"{done:,}" if task.total is None else f"{done:,}/{int(task.total):,}"
+        return Text(f"{counted} {self._unit}", style="progress.download")
+
 
 @contextmanager
-def progress_bar(label: str, hide: bool, unit: str, total: int | None = None) -> Iterator[Bar]:
-    """A bar on stderr, hidden when stderr is not a terminal or with `hide`. `unit`:
-    "bytes" (sized by the input), or what is counted ("stages", "pictures", "posts")."""
-    counter: ProgressColumn | str = (
-        DownloadColumn() if unit == "bytes" else f"{{task.completed}}/{{task.total}} {unit}"
-    )
+def progress_bar(
+    label: str, hide: bool, unit: str, total: int | None = None, timed: bool = False
+) -> Iterator[Bar]:
+    """A bar on stderr, hidden when stderr is not a terminal (as rich sees it: set
+    TTY_COMPATIBLE=1 or FORCE_COLOR to force one) or with `hide`. `unit`: "bytes" (sized
+    by the input), or what is counted ("stages", "pictures", "posts"). `timed`: print
+    each stage's time on stderr as it ends (see `Bar`)."""
+    counter = DownloadColumn() if unit == "bytes" else Counter(unit)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         counter,
         TimeRemainingColumn(),
         console=err,
-        disable=hide or not sys.stderr.isatty(),
+        disable=hide or not err.is_terminal,
         transient=True,
     ) as progress:
-        yield Bar(progress, progress.add_task(label, total=total))
+        bar = Bar(progress, progress.add_task(label, total=total), label, timed)
+        yield bar
+        bar.finish()
 
 
 def input_bytes(files: tuple[Path, ...]) -> int:
@@ -132,7 +200,9 @@ def input_bytes(files: tuple[Path, ...]) -> int:
 
 
 def ingest_table(result: IngestResult) -> None:
-    table = Table(title=plain(f"ingested into {result.case}"), title_justify="left")
+    # The case on a line of its own: a table's title wraps at the table's width.
+    out.print(f"ingested into {result.case}:", markup=False)
+    table = Table()
     for col in ("file", "format", "read", "stored", "duplicate", "rejected", "new accounts"):
         # Paths wrap rather than being cut: the file is what the user needs to see.
         table.add_column(

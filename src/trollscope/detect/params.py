@@ -51,3 +51,10 @@ class DetectParams:
     max_burst: int = MAX_BURST
     signals: bool = True  # compute the account signals (else use those in the case)
     memory_limit: str | None = None  # DuckDB's, like '6GB' (None: its default)
+
+    @property
+    def stages(self) -> int:
+        """The stages a run reports to its progress callback: the account signals, each
+        trace's edges and tests, the networks and their description. Known before the
+        run starts, so that a progress bar shows its total from the first moment."""
+        return 2 * len(self.traces) + 2 + int(self.signals)

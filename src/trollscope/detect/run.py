@@ -132,7 +132,7 @@ def detect(
     """Run the whole detection on a case and store its results there."""
     params = params or DetectParams()
     _check(params)
-    stages = 2 * len(params.traces) + 2 + int(params.signals)
+    stages = params.stages
     done = 0
 
     def say(stage: str) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,7 @@ from trollscope.case import Case, file_of, limit_resources, rows_written, transa
 from trollscope.case.schema import SKIPPED_KEYS_DDL
 from trollscope.engine import ENGINES, MAX_BURST, coaction, edgestore
 from trollscope.errors import TrollscopeError
+from trollscope.progress import StageProgress, Stages
 from trollscope.traces import TRACES, Trace, inputs
 
 
@@ -99,6 +100,10 @@ def drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
 
 NEW_SKIPPED = "ts_new_skipped"
 
+# `compute_edges`'s stages, as its progress callback names them; the band join ("pairs")
+# is where the time goes at scale.
+EDGE_STAGES = ("trace rows", "viral keys", "account and key ids", "pairs", "storing edges")
+
 
 def compute_edges(
     con: duckdb.DuckDBPyConnection,
@@ -109,6 +114,7 @@ def compute_edges(
     backend: Backend | None = None,
     keep_scratch: bool = False,
     min_keys: int = 1,
+    progress: StageProgress | None = None,
 ) -> tuple[int, int]:
     """Compute the edges of `trace` on `backend` (default: DuckDB on `con`) and replace the
     trace's edges and skipped keys in the case by them, in one short transaction. Returns
@@ -122,7 +128,8 @@ def compute_edges(
     scale) as transaction-local storage, which spilled past 60 GB on 1M posts. The
     transaction holds only the final INSERTs (one-row pairs and what their numbers refer
     to, then the others), straight from the scratch tables into the edge tables (a copy
-    through a temporary table first cost 20 s more at 10M posts)."""
+    through a temporary table first cost 20 s more at 10M posts). `progress` is called
+    as each of EDGE_STAGES starts."""
     engine: Backend
     own: DuckDBBackend | None = None
     if backend is None:
@@ -130,7 +137,10 @@ def compute_edges(
     else:
         engine = backend
     try:
-        return _compute_and_store(con, engine, trace, window, evidence_limit, max_burst, min_keys)
+        stages = Stages(progress, len(EDGE_STAGES))
+        return _compute_and_store(
+            con, engine, trace, window, evidence_limit, max_burst, min_keys, stages.start
+        )
     finally:
         # Also after a failure (out of memory, say): detect goes on with one connection.
         con.execute(f"DROP TABLE IF EXISTS {NEW_SKIPPED}")
@@ -146,8 +156,10 @@ def _compute_and_store(
     evidence_limit: int,
     max_burst: int,
     min_keys: int,
+    stage: Callable[[str], None],
 ) -> tuple[int, int]:
     """`compute_edges`'s stages, on `engine`; the caller drops the scratch tables."""
+    stage(EDGE_STAGES[0])
     if trace.prepare is not None:
         for name, table in trace.prepare(con).items():
             engine.register(name, table)
@@ -155,6 +167,7 @@ def _compute_and_store(
     engine.materialize(coaction.ROWS, coaction.trace_rows(raw, trace.keys_checked))
     rows = coaction.rows_table()
 
+    stage(EDGE_STAGES[1])
     viral = engine.fetch(coaction.viral(rows, window, max_burst))
     con.register("ts_viral", viral)
     con.execute(
@@ -173,6 +186,7 @@ def _compute_and_store(
             "data (a time span or a platform per case)."
         )
     ids = coaction.id_type(n_rows)
+    stage(EDGE_STAGES[2])
     engine.materialize(coaction.ACCOUNT_IDS, coaction.account_ids(rows, ids))
     account_ids = coaction.account_ids_table(ids)
     # IDF's A, the trace's accounts: the rows of the table just made.
@@ -183,9 +197,11 @@ def _compute_and_store(
     key_ids = coaction.key_ids_table(ids)
     engine.materialize(coaction.ID_ROWS, coaction.id_rows(rows, account_ids, key_ids, ids))
     id_rows = coaction.id_rows_table(ids)
+    stage(EDGE_STAGES[3])
     engine.materialize(coaction.PAIRS, coaction.pairs(id_rows, window))
     pairs = coaction.pairs_table(ids)
     engine.materialize(coaction.MULTI, coaction.multi(pairs))
+    stage(EDGE_STAGES[4])
     with transaction(con, file_of(con)):
         edgestore.prepare(con)
         tid = edgestore.replace(con, trace.name, window)
@@ -239,9 +255,11 @@ def edges(
     max_burst: int = MAX_BURST,
     engine: str = "duckdb",
     memory_limit: str | None = None,
+    progress: StageProgress | None = None,
 ) -> int:
     """Compute one trace's edges into the case (atomically) on `engine`; the number of
-    edges. `memory_limit` caps DuckDB's memory (see `case.limit_resources`)."""
+    edges. `memory_limit` caps DuckDB's memory (see `case.limit_resources`); `progress`
+    is called as each of EDGE_STAGES starts."""
     if trace_name not in TRACES:
         raise TrollscopeError(f"unknown trace {trace_name!r}; choose one of: {', '.join(TRACES)}.")
     if engine not in ENGINES:
@@ -254,7 +272,14 @@ def edges(
         limit_resources(case.con, case_path, memory_limit)
         try:
             with _backend(engine, case.con) as backend:
-                n, _ = compute_edges(case.con, trace, chosen, max_burst=max_burst, backend=backend)
+                n, _ = compute_edges(
+                    case.con,
+                    trace,
+                    chosen,
+                    max_burst=max_burst,
+                    backend=backend,
+                    progress=progress,
+                )
         except duckdb.OutOfMemoryException as exc:
             raise TrollscopeError(
                 f"the {trace.name} edges at a {chosen:g} s window need more memory and disk "

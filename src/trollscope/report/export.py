@@ -75,6 +75,7 @@ import pyarrow as pa
 
 from trollscope.case import Case, has_table
 from trollscope.errors import TrollscopeError, write_error, writing
+from trollscope.progress import StageProgress, Stages
 from trollscope.report.csvsafe import safe_sql
 from trollscope.sql import literal
 
@@ -108,9 +109,12 @@ def export(
     fmt: str,
     what: str = "networks",
     exact: bool = False,
+    progress: StageProgress | None = None,
 ) -> ExportSummary:
     """Export the last detection in a case (see the module docstring for the files).
-    `exact`: CSV cells as the data has them, formula-like ones included."""
+    `exact`: CSV cells as the data has them, formula-like ones included. `progress` is
+    called as each stage starts: nodes, edges (and writing, for a graph or JSON) for the
+    networks; the one table otherwise."""
     if fmt not in FORMATS:
         raise TrollscopeError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     if what not in WHATS:
@@ -129,10 +133,13 @@ def export(
         with writing(out):
             out.parent.mkdir(parents=True, exist_ok=True)
         if what == "networks":
-            return _export_networks(con, out, fmt, exact)
+            tables = fmt in ("csv", "parquet")  # written as they are read: no stage of writing
+            stages = Stages(progress, 2 if tables else 3)
+            return _export_networks(con, out, fmt, exact, stages)
         flat = fmt == "csv"
         sql = _pairs_sql(flat) if what == "edges" else _scores_sql(flat)
         kind = "edges" if what == "edges" else "accounts"
+        Stages(progress, 1).start(kind)
         with _staged([out]) as (tmp,):
             rows = _write_table(con, sql, tmp, fmt, exact)
         return ExportSummary(fmt, what, (out,), {kind: rows})
@@ -361,19 +368,24 @@ def _table_paths(out: Path, fmt: str) -> tuple[Path, Path]:
 
 
 def _export_networks(
-    con: duckdb.DuckDBPyConnection, out: Path, fmt: str, exact: bool
+    con: duckdb.DuckDBPyConnection, out: Path, fmt: str, exact: bool, stages: Stages
 ) -> ExportSummary:
     links = has_table(con, "network_edges")  # a case detected by an older version: pairs only
     if fmt in ("csv", "parquet"):
         targets = _table_paths(out, fmt)
         flat = fmt == "csv"
         with _staged(targets) as (nodes_tmp, edges_tmp):
+            stages.start("nodes")
             nodes = _write_table(con, _nodes_sql(flat), nodes_tmp, fmt, exact)
+            stages.start("edges")
             edges = _write_table(con, _graph_edges_sql(flat, links), edges_tmp, fmt, exact)
         return ExportSummary(fmt, "networks", targets, {"nodes": nodes, "edges": edges})
     if fmt == "json":
+        stages.start("nodes")
         node_rows = _rows(con, _nodes_sql(False))
+        stages.start("edges")
         edge_rows = _rows(con, _graph_edges_sql(False, links))
+        stages.start("writing")
         head = b'{"directed": false, "multigraph": false, "graph": {},\n"nodes": '
         data = head + _json_array(node_rows) + b',\n"edges": ' + _json_array(edge_rows) + b"}\n"
         with _staged([out]) as (tmp,):
@@ -381,9 +393,11 @@ def _export_networks(
         return ExportSummary(
             fmt, "networks", (out,), {"nodes": len(node_rows), "edges": len(edge_rows)}
         )
-    graph = _graph(
-        _rows(con, _nodes_sql(True, xml=True)), _rows(con, _graph_edges_sql(True, links))
-    )
+    stages.start("nodes")
+    nodes_xml = _rows(con, _nodes_sql(True, xml=True))
+    stages.start("edges")
+    graph = _graph(nodes_xml, _rows(con, _graph_edges_sql(True, links)))
+    stages.start("writing")
     with _staged([out]) as (tmp,):
         if fmt == "gexf":
             nx.write_gexf(graph, tmp)

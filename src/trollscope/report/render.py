@@ -20,6 +20,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from trollscope.errors import TrollscopeError, folder_missing, writing
+from trollscope.progress import StageProgress, Stages
 from trollscope.report import plots
 from trollscope.report.data import (
     BIDI_CONTROLS,
@@ -190,27 +191,38 @@ def render(data: ReportData) -> str:
     )
 
 
+# `write_report`'s stages, as its progress callback names them: "drawing" lays out and
+# draws each network's graph and charts, the slow part with many networks.
+REPORT_STAGES = ("reading the case", "drawing", "writing the file")
+
+
 def write_report(
     case_path: Path | str,
     out_path: Path | str,
     *,
     max_members: int = 200,
     max_networks: int = 100,
+    progress: StageProgress | None = None,
 ) -> ReportSummary:
     """Write the HTML takedown report of the case's last detection to `out_path`.
 
     At most `max_members` members are listed per network (the page says how many more)
     and `max_networks` networks get a section (the rest are listed in one table). The file
     is written to a temporary file beside `out_path` and moved into place, so a failure
-    leaves no half-written report (and an older report at that path intact)."""
+    leaves no half-written report (and an older report at that path intact). `progress` is
+    called as each of REPORT_STAGES starts."""
     out = Path(out_path)
     # Checked before the report is built, which can take a while.
     if (no_folder := folder_missing(out)) is not None:
         raise no_folder
     if out.is_dir():
         raise TrollscopeError(f"{out} is a folder; give the report a file name, e.g. report.html.")
+    stages = Stages(progress, len(REPORT_STAGES))
+    stages.start(REPORT_STAGES[0])
     data = load_report(case_path, max_members=max_members, max_networks=max_networks)
+    stages.start(REPORT_STAGES[1])
     page = render(data).encode("utf-8")
+    stages.start(REPORT_STAGES[2])
     with writing(out):
         fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -11,17 +11,24 @@ import pyarrow as pa
 from trollscope.case import Case, transaction
 from trollscope.case.schema import ACCOUNT_SIGNALS_DDL
 from trollscope.errors import TrollscopeError
+from trollscope.progress import StageProgress, Stages
 from trollscope.signals.base import ACCOUNT_SIGNALS_SCHEMA, SignalParams, SignalResult
 from trollscope.signals.registry import SIGNALS
 
 
 def collect_signals(
-    con: duckdb.DuckDBPyConnection, names: Sequence[str], params: SignalParams
+    con: duckdb.DuckDBPyConnection,
+    names: Sequence[str],
+    params: SignalParams,
+    stage: Callable[[str], None] | None = None,
 ) -> dict[str, SignalResult]:
     """Compute `names` on an open case connection, writing nothing: detect reads the
-    identity flags before it tests, and stores the results with its own."""
+    identity flags before it tests, and stores the results with its own. `stage` is
+    told each signal's name as it starts."""
     results: dict[str, SignalResult] = {}
     for name in names:
+        if stage is not None:
+            stage(name)
         result = SIGNALS[name].compute(con, params)
         rows = result.accounts
         rows = rows.add_column(0, "signal", pa.array([name] * rows.num_rows, pa.string()))
@@ -53,22 +60,32 @@ def store_signals(
 
 
 def compute_signals(
-    con: duckdb.DuckDBPyConnection, names: Sequence[str], params: SignalParams
+    con: duckdb.DuckDBPyConnection,
+    names: Sequence[str],
+    params: SignalParams,
+    progress: StageProgress | None = None,
 ) -> dict[str, int]:
     """Compute `names` on an open case connection and store them (inside the caller's
-    transaction); returns the flagged accounts per signal."""
-    return store_signals(con, collect_signals(con, names, params))
+    transaction); returns the flagged accounts per signal. `progress` is called as each
+    signal starts, then as they are stored."""
+    stages = Stages(progress, len(names) + 1)
+    results = collect_signals(con, names, params, stages.start)
+    stages.start("storing signals")
+    return store_signals(con, results)
 
 
 def signals(
-    case_path: Path | str, names: Sequence[str] | None = None, params: SignalParams | None = None
+    case_path: Path | str,
+    names: Sequence[str] | None = None,
+    params: SignalParams | None = None,
+    progress: StageProgress | None = None,
 ) -> dict[str, int]:
     """Compute account signals (all by default) into the case; a failure leaves the case
-    as it was. Returns the flagged accounts per signal."""
+    as it was. Returns the flagged accounts per signal; `progress` as `compute_signals`."""
     chosen = list(names) if names else list(SIGNALS)
     unknown = [n for n in chosen if n not in SIGNALS]
     if unknown:
         raise TrollscopeError(f"unknown signal {unknown[0]!r}; choose among: {', '.join(SIGNALS)}.")
     with Case.open(case_path) as case, transaction(case.con, case.path):
-        flagged = compute_signals(case.con, chosen, params or SignalParams())
+        flagged = compute_signals(case.con, chosen, params or SignalParams(), progress)
     return flagged
