@@ -100,7 +100,10 @@ def _session(con: duckdb.DuckDBPyConnection) -> None:
     (library code never prints; the CLI draws its own bars), no common-subplan optimizer
     (see SAFE_OPTIMIZERS)."""
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    # In Jupyter without ipywidgets DuckDB starts with its bar off and refuses any change
+    # to the setting, even to off (an InvalidInputException): change it only when it is on.
+    if con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
+        con.execute("SET enable_progress_bar = false")
     con.execute(SAFE_OPTIMIZERS)
 
 
