@@ -22,7 +22,7 @@ from trollscope.errors import CaseError, TrollscopeError
 from trollscope.handle import CaseHandle, _params
 from trollscope.simulate.config import SimulationConfig
 
-from .conftest import query
+from .conftest import REPO, query
 
 NETWORK_COLUMNS = [
     "network", "size", "pairs", "density", "log10_p", "inauthentic", "verdict", "traces",
@@ -171,3 +171,19 @@ def test_detect_options_by_name() -> None:
     assert params.seed == api.DetectParams().seed
     with pytest.raises(TrollscopeError, match=r"detect has no option 'qq': the options are"):
         _params(None, {"qq": 1})
+
+
+def test_evaluate_scores_the_detection_against_the_labels(detected: CaseHandle) -> None:
+    scored = detected.evaluate(detected.path.parent / "sim" / "labels.csv")
+    assert scored.labelled_in_case == detected.info()["accounts"]
+    assert scored.networks == 2 and scored.communities_called_inauthentic == 0
+
+
+def test_ingest_passes_the_read_options(tmp_path: Path) -> None:
+    """platform and mapping reach the reader, as --platform and --map do."""
+    case = trollscope.open(tmp_path / "c.duckdb", create=True)
+    source = REPO / "tests" / "data" / "table" / "comments.csv"
+    mapping = "post_id=comment_id,account_id=user,created_at=posted,text=body"
+    result = case.ingest([source], platform="forum", mapping=mapping)
+    stored = query(case.path, "SELECT DISTINCT platform FROM posts")
+    assert result.total("stored") > 0 and stored == [("forum",)]
