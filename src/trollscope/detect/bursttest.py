@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
 from trollscope.detect.clock import US, clock_tick_us
+from trollscope.detect.tails import binom_log_sf
 
 # The traces whose keys are texts an account wrote.
 TEXT_TRACES = ("co-text", "near-dup-text")
@@ -69,7 +69,7 @@ def log_pvalues(accounts: np.ndarray, burst: np.ndarray, q: float) -> np.ndarray
     """ln min(1, n P(Binomial(n - 1, q) >= M - 1)); 0 where M < MIN_BURST."""
     n = accounts.astype(np.float64)
     m = burst.astype(np.float64)
-    tail = stats.binom.logsf(m - 2, n - 1, min(1.0, q))  # ln P(X >= M - 1)
+    tail = binom_log_sf(m - 1, n - 1, min(1.0, q))  # ln P(X >= M - 1)
     out = np.where(m >= MIN_BURST, np.log(np.maximum(n, 1.0)) + tail, 0.0)
     return np.minimum(out, 0.0)
 

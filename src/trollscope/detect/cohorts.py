@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
 from trollscope.detect.clock import US, clock_tick_us
+from trollscope.detect.tails import binom_log_sf, fisher_log_p
 from trollscope.features.avatars import keys_sql
 from trollscope.signals.base import SignalResult
 
@@ -170,8 +170,9 @@ def identity_cohorts(
 def log_pvalues(members: np.ndarray, burst: np.ndarray, q: float) -> np.ndarray:
     """ln min(1, n P(Binomial(n - 1, q) >= M - 1)) per key, at one window."""
     n = members.astype(np.float64)
-    tail = stats.binom.logsf(burst.astype(np.float64) - 2, n - 1, min(1.0, q))
-    return np.minimum(np.log(np.maximum(n, 1.0)) + tail, 0.0)
+    tail = binom_log_sf(burst.astype(np.float64) - 1, n - 1, min(1.0, q))
+    out: np.ndarray = np.minimum(np.log(np.maximum(n, 1.0)) + tail, 0.0)
+    return out
 
 
 def cohort_tests(
@@ -267,8 +268,7 @@ def cohort_tests(
             min(0.0, min(key_log_p[i] for i in keys) + float(np.log(len(keys))))
             for keys in periods.values()
         ]
-        fisher = -2.0 * math.fsum(sorted(period_log_p))
-        log_p = float(stats.chi2.logsf(fisher, 2 * len(period_log_p)))
+        log_p = fisher_log_p(period_log_p)
         top = min(idx, key=lambda i: key_log_p[i])
         # The members that acted with the cohort: in the densest window of two of its
         # strong keys or more. A cohort's trait is shared by a few bystanders too (an

@@ -68,9 +68,9 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy import special, stats
 
 from trollscope.detect.clock import clock_tick_us
+from trollscope.detect.tails import poisson_log_sf
 from trollscope.engine.run import trace_rows_sql
 from trollscope.traces import TRACES
 
@@ -109,13 +109,7 @@ def log_pvalues(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """ln P(X >= S | X >= 1) for X ~ Poisson(E); 0 (p = 1) where S < 2 or E is 0."""
     s = shared.astype(np.float64)
     e = np.maximum(expected.astype(np.float64), 1e-300)
-    tail = stats.poisson.logsf(s - 1, e)  # ln P(X >= S)
-    # Far in the tail logsf underflows to -inf (S = 50 at E = 1e-10); there P(X >= S) is
-    # P(X = S) to many digits (the next term is E / (S + 1) of it), and its log is finite:
-    # a score and an evidence line need a number, not -inf.
-    with np.errstate(divide="ignore"):
-        point = s * np.log(e) - e - special.gammaln(s + 1)
-    tail = np.where(np.isfinite(tail), tail, point)
+    tail = poisson_log_sf(s, e)  # ln P(X >= S), a number far in the tail too
     met = np.log(-np.expm1(-e))  # ln P(X >= 1)
     out = np.where(s >= 2, tail - met, 0.0)
     return np.minimum(out, 0.0)
