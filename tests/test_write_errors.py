@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import random
 import stat
 import subprocess
 import sys
@@ -21,10 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import DATA
-from tests.detect.test_detect import _farm, _organic, _shares
+from tests.detect.test_detect import detected_farm
 from trollscope.cli import cli
-from trollscope.detect.params import DetectParams
-from trollscope.detect.run import detect
 from trollscope.errors import (
     CaseBusyError,
     WriteError,
@@ -71,12 +68,7 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def detected(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small case with a detected farm (as in tests/report), for report and export."""
-    folder = tmp_path_factory.mktemp("detected")
-    case = folder / "case.duckdb"
-    rng = random.Random(3)
-    ingest(case, [_shares(folder, _organic(rng) + _farm(rng))])
-    detect(case, DetectParams(traces=("co-repost",)))
-    return case
+    return detected_farm(tmp_path_factory.mktemp("detected"))
 
 
 # -- the library's translation ---------------------------------------------------------

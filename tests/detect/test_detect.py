@@ -62,6 +62,16 @@ def _farm(rng: random.Random, offsets: dict[str, int] | None = None) -> list[tup
     return rows
 
 
+def detected_farm(folder: Path) -> Path:
+    """A case in `folder`: the five-member farm among organic reposters, detected on
+    co-repost (one network). Shared by the report, export and write-error tests."""
+    case = folder / "case.duckdb"
+    rng = random.Random(3)
+    ingest(case, [_shares(folder, _organic(rng) + _farm(rng))])
+    detect(case, DetectParams(traces=("co-repost",)))
+    return case
+
+
 # -- the tests' arithmetic, by hand --------------------------------------------------
 
 

@@ -18,9 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import query
-from tests.detect.test_detect import _farm, _organic, _shares
-from trollscope.detect.params import DetectParams
-from trollscope.detect.run import detect
+from tests.detect.test_detect import _farm, _shares, detected_farm
 from trollscope.errors import TrollscopeError
 from trollscope.ingest.run import ingest
 from trollscope.report.export import export, xml_safe
@@ -35,11 +33,7 @@ HOSTILE_XML = HOSTILE.replace("\x01", "")
 @pytest.fixture(scope="module")
 def detected(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The five-member farm among organic reposters, detected (built once: ~5 s)."""
-    folder = tmp_path_factory.mktemp("detected")
-    case = folder / "case.duckdb"
-    rng = random.Random(3)
-    ingest(case, [_shares(folder, _organic(rng) + _farm(rng))])
-    detect(case, DetectParams(traces=("co-repost",)))
+    case = detected_farm(tmp_path_factory.mktemp("detected"))
     assert query(case, "SELECT count(*) FROM pair_tests WHERE significant") == [(10,)]
     return case
 

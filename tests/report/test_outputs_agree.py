@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import random
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import query
-from tests.detect.test_detect import _farm, _organic, _shares
+from tests.detect.test_detect import detected_farm
 from trollscope.cli import cli
-from trollscope.detect.params import DetectParams
-from trollscope.detect.run import detect, summary
+from trollscope.detect.run import summary
 from trollscope.errors import CaseError
-from trollscope.ingest.run import ingest
 from trollscope.report.export import export, write_edges
 from trollscope.simulate.evaluate import evaluate
 
@@ -34,12 +31,7 @@ FARM = {f"f{m}" for m in range(5)}
 @pytest.fixture(scope="module")
 def detected(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The five-member farm among organic reposters, detected: one network."""
-    folder = tmp_path_factory.mktemp("agree")
-    case = folder / "case.duckdb"
-    rng = random.Random(3)
-    ingest(case, [_shares(folder, _organic(rng) + _farm(rng))])
-    detect(case, DetectParams(traces=("co-repost",)))
-    return case
+    return detected_farm(tmp_path_factory.mktemp("agree"))
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
