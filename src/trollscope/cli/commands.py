@@ -490,3 +490,30 @@ def report_cmd(case_path: Path, out_path: Path, max_members: int, hide_progress:
     with progress_bar("report", hide_progress, "stages") as bar:
         written = api.report(case_path, out_path, max_members=max_members, progress=bar.stage)
     out.print(show.report_line(written), markup=False)
+
+
+@cli.command("serve")
+@case_argument
+@click.option(
+    "--host",
+    default=None,
+    help="The address to listen on (default 127.0.0.1: this machine only). Any other "
+    "address lets others read the case, and is warned about.",
+)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@friendly
+def serve_cmd(case_path: Path, host: str | None, port: int) -> None:
+    """Browse CASE in a local, read-only web dashboard: networks, members, accounts and
+    their evidence, the case's sources; every page has a JSON twin (add .json)."""
+    # Imported here: `--help` and the other commands need no web server.
+    import uvicorn
+
+    from trollscope.serve import DEFAULT_HOST, create_app, host_warning
+
+    app = create_app(case_path)
+    bind = host or DEFAULT_HOST
+    warning = host_warning(bind)
+    if warning:
+        click.echo(warning, err=True)
+    click.echo(f"Serving {case_path} read-only at http://{bind}:{port}/ (Ctrl+C stops)", err=True)
+    uvicorn.run(app, host=bind, port=port, log_level="warning")
