@@ -28,6 +28,7 @@ from trollscope import __version__
 from trollscope.case import Case, has_table
 from trollscope.detect.words import format_p, period_words
 from trollscope.errors import TrollscopeError
+from trollscope.report.words import pair_line, param_name, param_value, signal_name
 
 # Bidi embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): a handle
 # holding U+202E would flip the order of whatever the page prints after it. Zero-width
@@ -38,7 +39,13 @@ SHORT_LIMIT = 120  # characters of a handle, name, hashtag or evidence line show
 EVIDENCE_LIMIT = 400
 HOURS_OF_WEEK = 168
 NODES_PER_NETWORK = 300  # drawn; the rest are counted in the page
-EDGES_PER_NETWORK = 4000  # drawn, strongest first
+EDGES_PER_NETWORK = 4000  # drawn (an even sample of the links); all of them place the nodes
+STRONGEST_LINES = 3  # evidence lines on a network's card, one per test and trace
+# A hashtag or an account targeted is listed when at least this share of the members used
+# it, and never fewer than LISTED_MIN members: one or two members' tags are not the
+# network's (issue 22).
+LISTED_SHARE = 0.05
+LISTED_MIN = 3
 EXAMPLES_PER_NETWORK = 3
 AVATAR_GROUPS = 12  # groups of accounts sharing a picture shown per network
 AVATAR_HANDLES = 8  # handles listed under a picture
@@ -100,7 +107,8 @@ class Member:
     score: float
     partners: int
     traces: tuple[str, ...]
-    evidence: tuple[str, ...]
+    evidence: tuple[str, ...]  # co-action, strongest first
+    identity: tuple[tuple[str, str], ...]  # (signal in words, its evidence line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +185,19 @@ class GraphEdge:
 
 @dataclass(frozen=True, slots=True)
 class Graph:
-    """The drawable part of a network: its strongest members and their significant pairs."""
+    """The drawable part of a network: its strongest members and every link between them
+    (one per pair of accounts, with the trace of its strongest test), strongest first."""
 
     labels: tuple[str, ...]  # node labels (handles), index = node
     edges: tuple[GraphEdge, ...]
     nodes_total: int
-    edges_total: int
+    edges_total: int  # links among all members
+
+    @property
+    def complete(self) -> bool:
+        """Whether every two drawn nodes are linked."""
+        n = len(self.labels)
+        return n > 2 and len(self.edges) == n * (n - 1) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +225,10 @@ class Found:
     def words(self) -> str:
         return f"{self.test} tests on {self.trace}: {self.found:,} {FOUND_UNITS.get(self.test, '')}"
 
+    @property
+    def units(self) -> str:
+        return FOUND_UNITS.get(self.test, "found")
+
 
 @dataclass(frozen=True, slots=True)
 class Network:
@@ -227,9 +246,12 @@ class Network:
     traces: tuple[Count, ...]  # members: pairs of the trace; posts unused (0)
     found_by: tuple[Found, ...]
     signals: tuple[SignalShare, ...]
-    hashtags: tuple[Count, ...]
-    amplified: tuple[Target, ...]
-    attacked: tuple[Target, ...]
+    hashtags: tuple[Count, ...]  # used by at least `listed_min` members
+    amplified: tuple[Target, ...]  # likewise
+    attacked: tuple[Target, ...]  # likewise
+    listed_min: int
+    unlisted: tuple[int, int, int]  # hashtags, amplified, attacked used by fewer
+    strongest: tuple[str, ...]  # the network's strongest evidence lines
     languages: tuple[Count, ...]  # members unused (0)
     members: tuple[Member, ...]  # the first max_members, strongest first
     creation: tuple[CreationBin, ...]
@@ -268,7 +290,7 @@ class ReportData:
     sources: tuple[Source, ...]
     run_at: datetime | None
     detect_version: str
-    params: tuple[tuple[str, str], ...]
+    params: tuple[tuple[str, str, str], ...]  # (name in words, key in the case, value)
     q: float | None
     period: str  # the null's period in words ("6-hour period"), or "period" if unknown
     networks: tuple[Network, ...]  # in rank order, at most max_networks
@@ -323,7 +345,7 @@ def load_report(
             sources=_sources(con),
             run_at=run_at,
             detect_version=version,
-            params=tuple((k, _param_text(v)) for k, v in params.items()),
+            params=tuple((param_name(k), k, param_value(k, v)) for k, v in params.items()),
             q=float(q) if isinstance(q, int | float) else None,
             period=period,
             networks=networks,
@@ -334,12 +356,6 @@ def load_report(
             generated_at=datetime.now(UTC).replace(microsecond=0),
             tool_version=__version__,
         )
-
-
-def _param_text(value: object) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return "default" if value is None else str(value)
 
 
 def _last_run(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, str, dict[str, object]]:
@@ -428,16 +444,20 @@ def _networks(
     if not rows:
         return (), others, total, inauthentic
     wanted = [int(r[0]) for r in rows]
-    members = _members(con, wanted, max_members)
+    members = _members(con, tables, wanted, max_members)
     creation, bin_days, unknown = _creation(con, tables, wanted)
     hours_utc, offsets, hours_local = _hours(con, tables, wanted)
     # A case detected before edges were kept has no evidence posts to show.
     examples = _examples(con, wanted) if "edges" in tables else {}
     graphs = _graphs(con, wanted)
+    strongest = _strongest(con, wanted)
     avatars, avatar_files = _avatars(con, tables, wanted)
     networks = []
     for r in rows:
         n = int(r[0])
+        least = min(int(r[2]), max(LISTED_MIN, math.ceil(LISTED_SHARE * int(r[2]))))
+        hashtags = [Count(shown(h["tag"]), int(h["members"]), int(h["posts"])) for h in r[10] or []]
+        amplified, attacked = _targets(r[11]), _targets(r[12])
         networks.append(
             Network(
                 network=n,
@@ -463,11 +483,16 @@ def _networks(
                     )
                     for s in r[9] or []
                 ),
-                hashtags=tuple(
-                    Count(shown(h["tag"]), int(h["members"]), int(h["posts"])) for h in r[10] or []
+                hashtags=tuple(h for h in hashtags if h.members >= least),
+                amplified=tuple(t for t in amplified if t.members >= least),
+                attacked=tuple(t for t in attacked if t.members >= least),
+                listed_min=least,
+                unlisted=(
+                    sum(1 for h in hashtags if h.members < least),
+                    sum(1 for t in amplified if t.members < least),
+                    sum(1 for t in attacked if t.members < least),
                 ),
-                amplified=_targets(r[11]),
-                attacked=_targets(r[12]),
+                strongest=tuple(strongest.get(n, ())),
                 languages=tuple(Count(shown(x["lang"]), 0, int(x["posts"])) for x in r[13] or []),
                 members=tuple(members.get(n, ())),
                 creation=tuple(creation.get(n, ())),
@@ -511,15 +536,29 @@ def _in_list(column: str, networks: Sequence[int]) -> str:
     return f"{column} IN ({', '.join(str(int(n)) for n in networks)})"
 
 
+def _evidence_line(test: object, line: object) -> str:
+    return shown(pair_line(str(line)) if test == "pair" else line, EVIDENCE_LIMIT)
+
+
 def _members(
-    con: duckdb.DuckDBPyConnection, networks: Sequence[int], limit: int
+    con: duckdb.DuckDBPyConnection, tables: set[str], networks: Sequence[int], limit: int
 ) -> dict[int, list[Member]]:
+    # Each listed member's identity evidence: the signals that flagged it, in their own
+    # words (account_signals.evidence), so that a reader sees it beside the co-action.
+    identity = (
+        """(SELECT list([s.signal, s.evidence] ORDER BY s.signal) FROM account_signals s
+            WHERE s.platform = m.platform AND s.account_id = m.account_id AND s.flagged
+              AND coalesce(s.evidence, '') <> '')"""
+        if "account_signals" in tables
+        else "NULL"
+    )
     rows = con.execute(
         f"""WITH m AS ({_RANKED})
             SELECT m.network, m.platform, m.account_id, a.handle, a.display_name, a.bio,
                    a.created_at, a.followers, m.score, m.partners, m.traces,
-                   (SELECT list(e.line ORDER BY e.rank) FROM account_evidence e
-                    WHERE e.platform = m.platform AND e.account_id = m.account_id)
+                   (SELECT list([e.test, e.line] ORDER BY e.rank) FROM account_evidence e
+                    WHERE e.platform = m.platform AND e.account_id = m.account_id),
+                   {identity}
             FROM m LEFT JOIN {_ACCOUNTS} a USING (platform, account_id)
             WHERE m.member_rank <= ? AND {_in_list("m.network", networks)}
             ORDER BY m.network, m.member_rank""",
@@ -539,9 +578,35 @@ def _members(
                 score=float(r[8]),
                 partners=int(r[9]),
                 traces=tuple(shown(t) for t in r[10] or []),
-                evidence=tuple(shown(x, EVIDENCE_LIMIT) for x in r[11] or []),
+                evidence=tuple(_evidence_line(t, x) for t, x in r[11] or []),
+                identity=tuple(
+                    (signal_name(str(sig)), shown(x, EVIDENCE_LIMIT)) for sig, x in r[12] or []
+                ),
             )
         )
+    return found
+
+
+def _strongest(con: duckdb.DuckDBPyConnection, networks: Sequence[int]) -> dict[int, list[str]]:
+    """Per network, its STRONGEST_LINES strongest evidence lines, one per kind of test and
+    trace (so that the card shows what kinds of evidence there are, not one kind thrice)."""
+    rows = con.execute(
+        f"""WITH e AS (
+                SELECT m.network, e.test, e.line,
+                       row_number() OVER (PARTITION BY m.network, e.test, e.trace
+                                          ORDER BY e.log_p, e.account_id, e.rank) AS per_kind,
+                       e.log_p, e.account_id, e.rank
+                FROM account_evidence e JOIN account_scores m USING (platform, account_id)
+                WHERE {_in_list("m.network", networks)})
+            SELECT network, test, line FROM (
+                SELECT *, row_number() OVER (PARTITION BY network
+                                             ORDER BY log_p, account_id, rank) AS r
+                FROM e WHERE per_kind = 1)
+            WHERE r <= {STRONGEST_LINES} ORDER BY network, r"""
+    ).fetchall()
+    found: dict[int, list[str]] = defaultdict(list)
+    for network, test, line in rows:
+        found[int(network)].append(_evidence_line(test, line))
     return found
 
 
@@ -740,8 +805,10 @@ _TEST_ORDER = "CASE e.test WHEN 'pair' THEN 0 WHEN 'account' THEN 1 WHEN 'burst'
 
 
 def _graphs(con: duckdb.DuckDBPyConnection, networks: Sequence[int]) -> dict[int, Graph]:
-    """The drawn nodes (the NODES_PER_NETWORK strongest members) and their significant
-    pairs, each with its strongest trace, at most EDGES_PER_NETWORK, strongest first."""
+    """The drawn nodes (the NODES_PER_NETWORK strongest members) and every link between
+    them, each pair once with the trace of its strongest test, strongest first. All are
+    kept: the layout needs them all to be faithful (a complete graph capped to its first
+    few thousand links was drawn as three clusters); the drawing samples them."""
     nodes = con.execute(
         f"""WITH m AS ({_RANKED})
             SELECT m.network, m.platform, m.account_id, a.handle
@@ -786,16 +853,16 @@ def _graphs(con: duckdb.DuckDBPyConnection, networks: Sequence[int]) -> dict[int
         index[n][(str(platform), str(account_id))] = len(labels[n])
         labels[n].append(shown(handle or account_id))
     edges: dict[int, list[GraphEdge]] = defaultdict(list)
+    seen: dict[int, set[tuple[int, int]]] = defaultdict(set)
     totals: dict[int, int] = defaultdict(int)
     for network, platform, a, b, trace, drawn in pairs:
         n = int(network)
         totals[n] += 1
-        if drawn and len(edges[n]) < EDGES_PER_NETWORK:
-            edges[n].append(
-                GraphEdge(
-                    index[n][(str(platform), str(a))], index[n][(str(platform), str(b))], trace
-                )
-            )
+        if drawn:
+            i, j = index[n][(str(platform), str(a))], index[n][(str(platform), str(b))]
+            if i != j and (min(i, j), max(i, j)) not in seen[n]:
+                seen[n].add((min(i, j), max(i, j)))
+                edges[n].append(GraphEdge(i, j, trace))
     return {
         n: Graph(tuple(labels[n]), tuple(edges[n]), sizes.get(n, len(labels[n])), totals[n])
         for n in networks

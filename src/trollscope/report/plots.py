@@ -18,10 +18,11 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import igraph as ig
 
-from trollscope.report.data import CreationBin, Graph, shown
+from trollscope.report.data import EDGES_PER_NETWORK, CreationBin, Graph, GraphEdge, shown
 
 Point = tuple[float, float]
 
@@ -60,6 +61,7 @@ BURST = "#c0392b"
 CASE = "#d9d9d9"
 # The case's bars are drawn behind the members' unless they are this many times taller.
 CONTEXT_RATIO = 10
+DATE_TICKS = 7  # dated ticks on the creation chart's time axis, at most
 HEAT = "#b2182b"
 EMPTY = "#f2f2f2"
 
@@ -87,49 +89,81 @@ def _svg(css: str, width: float, height: float, label: str, body: list[str]) -> 
     )
 
 
+# --- axes --------------------------------------------------------------------------------
+
+
+def nice_ticks(most: float, count: int = 4) -> list[float]:
+    """Round tick values from 0 to at least `most`: about `count` steps of 1, 2 or 5 times
+    a power of ten ([0, 5, 10, 15] for 14)."""
+    if most <= 0:
+        return [0.0, 1.0]
+    raw = most / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    step = max(step, 1.0)  # counts: no fractional ticks
+    top = math.ceil(most / step) * step
+    return [i * step for i in range(round(top / step) + 1)]
+
+
+def _y_axis(
+    ticks: Sequence[float], left: float, top: float, plot_h: float, right: float
+) -> list[str]:
+    """Tick labels and faint grid lines of a count axis from 0 (bottom) to ticks[-1]."""
+    out = []
+    for t in ticks:
+        y = top + plot_h - plot_h * t / ticks[-1]
+        out.append(
+            f'<line x1="{left:g}" y1="{y:.1f}" x2="{right:g}" y2="{y:.1f}" stroke="#e4e4e4"/>'
+            f'<text class="tick" x="{left - 6:g}" y="{y + 4:.1f}" text-anchor="end" '
+            f'font-size="11">{t:,.0f}</text>'
+        )
+    return out
+
+
 # --- account creation --------------------------------------------------------------------
 
 
 def creation_svg(bins: Sequence[CreationBin], bin_days: int) -> str:
     """Bars of members created per day (per `bin_days` days when binned), red where the
     bin holds a day of a creation burst of the case, over light grey bars of all the
-    case's accounts created then (left out when they would flatten the members' bars).
-    '' when no bins."""
+    case's accounts created then (left out when they would flatten the members' bars),
+    on a count axis and a dated time axis. '' when no bins."""
     if not bins:
         return ""
-    width, height = 760.0, 230.0
-    left, right, top, bottom = 44.0, 12.0, 40.0, 34.0
+    width, height = 760.0, 250.0
+    left, right, top, bottom = 52.0, 16.0, 44.0, 48.0
     plot_w, plot_h = width - left - right, height - top - bottom
     first = bins[0].start
     slots = (bins[-1].start - first).days // bin_days + 1
     most_members = max(b.accounts for b in bins) or 1
     most_case = max(b.case_accounts for b in bins)
     context = 0 < most_case <= CONTEXT_RATIO * most_members
-    scale = max(most_members, most_case if context else 0)
+    ticks = nice_ticks(max(most_members, most_case if context else 0))
+    scale = ticks[-1]
     slot_w = plot_w / slots
     bar_w = max(1.0, slot_w * 0.85)
     per = "day" if bin_days == 1 else f"{bin_days} days"
     body = [
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
-        'stroke="#444" stroke-width="1"/>',
-        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="11">{scale}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" font-size="11">0</text>',
-        f'<text x="{left}" y="14" font-size="12">Accounts created per {per} (UTC)</text>',
-        f'<rect x="{left}" y="22" width="10" height="10" fill="{BAR}"/>'
-        f'<text x="{left + 14}" y="31" font-size="11">members</text>',
-        f'<rect x="{left + 80}" y="22" width="10" height="10" fill="{BURST}"/>'
-        f'<text x="{left + 94}" y="31" font-size="11">members, in a creation burst of the '
+        f'<text x="0" y="14" font-size="12" font-weight="600">Accounts created per {per} '
+        "(UTC)</text>",
+        f'<rect x="{left}" y="24" width="10" height="10" fill="{BAR}"/>'
+        f'<text x="{left + 14}" y="33" font-size="11">members</text>',
+        f'<rect x="{left + 80}" y="24" width="10" height="10" fill="{BURST}"/>'
+        f'<text x="{left + 94}" y="33" font-size="11">members, in a creation burst of the '
         "case</text>",
+        *_y_axis(ticks, left, top, plot_h, width - right),
+        f'<text x="12" y="{top + plot_h / 2:g}" font-size="11" text-anchor="middle" '
+        f'transform="rotate(-90 12 {top + plot_h / 2:g})">accounts</text>',
     ]
     if context:
         body.append(
-            f'<rect x="{left + 330}" y="22" width="10" height="10" fill="{CASE}"/>'
-            f'<text x="{left + 344}" y="31" font-size="11">all accounts of the case</text>'
+            f'<rect x="{left + 330}" y="24" width="10" height="10" fill="{CASE}"/>'
+            f'<text x="{left + 344}" y="33" font-size="11">all accounts of the case</text>'
         )
     elif most_case:
         body.append(
-            f'<text x="{left + 330}" y="31" font-size="11">(all accounts of the case: up to '
-            f"{most_case} per {per}, not drawn)</text>"
+            f'<text x="{left + 330}" y="33" font-size="11">(all accounts of the case: up to '
+            f"{most_case:,} per {per}, not drawn)</text>"
         )
     for b in bins:
         i = (b.start - first).days // bin_days
@@ -153,39 +187,58 @@ def creation_svg(bins: Sequence[CreationBin], bin_days: int) -> str:
                 f'y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                 f'fill="{BURST if b.burst else BAR}"><title>{_esc(tip)}</title></rect>'
             )
-    last = bins[-1].start
-    body.append(
-        f'<text x="{left}" y="{height - 12}" font-size="11">{_esc(first.isoformat())}</text>'
-    )
-    if last != first:
+    base = top + plot_h
+    body.append(f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#444"/>')
+    # Dated ticks: at most DATE_TICKS, evenly spaced over the slots, first and last included.
+    step = max(1, math.ceil((slots - 1) / (DATE_TICKS - 1))) if slots > 1 else 1
+    for i in range(0, slots, step):
+        x = left + (i + 0.5) * slot_w
+        day = first + timedelta(days=i * bin_days)
+        # A date is ~64 px wide: the first and last keep inside the chart.
+        anchor = "start" if x - left < 34 else "end" if width - x < 34 else "middle"
         body.append(
-            f'<text x="{width - right}" y="{height - 12}" font-size="11" '
-            f'text-anchor="end">{_esc(last.isoformat())}</text>'
+            f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" stroke="#444"/>'
+            f'<text class="tick" x="{x:.1f}" y="{base + 17}" font-size="11" '
+            f'text-anchor="{anchor}">{_esc(day.isoformat())}</text>'
         )
+    body.append(
+        f'<text x="{left + plot_w / 2:g}" y="{height - 6}" font-size="11" '
+        f'text-anchor="middle">creation date (UTC){", " + per + " per bar" if bin_days > 1 else ""}'
+        "</text>"
+    )
     return _svg("creation", width, height, f"Accounts created per {per}", body)
 
 
-# --- hour of week --------------------------------------------------------------------------
+# --- posting hours -----------------------------------------------------------------------
+
+
+def _heat_opacity(count: int, most: int) -> float:
+    return 0.12 + 0.88 * count / most
 
 
 def heatmap_svg(hours: Sequence[int], title: str) -> str:
-    """A 7 x 24 heatmap of posts per hour of the week (Monday 00h first)."""
-    cell_w, cell_h = 26.0, 20.0
-    left, top = 40.0, 36.0
-    width, height = left + 24 * cell_w + 8, top + 7 * cell_h + 8
+    """A 7 x 24 heatmap of posts per hour of the week (Monday 00h first), with its colour
+    scale: a bar from 1 post to the busiest hour's count, and the colour of no post."""
+    cell_w, cell_h = 22.0, 20.0
+    left, top = 40.0, 40.0
+    grid_w = 24 * cell_w
+    width, height = left + grid_w + 8, top + 7 * cell_h + 74
     most = max(hours, default=0) or 1
-    body = [f'<text x="0" y="14" font-size="12">{_esc(title)}</text>']
+    body = [f'<text x="0" y="14" font-size="12" font-weight="600">{_esc(title)}</text>']
     for h in range(0, 24, 3):
         body.append(
-            f'<text x="{left + h * cell_w + 2:g}" y="{top - 6:g}" font-size="10">{h:02d}h</text>'
+            f'<text class="tick" x="{left + h * cell_w + 1:g}" y="{top - 6:g}" '
+            f'font-size="10">{h:02d}h</text>'
         )
     for d, day in enumerate(DAYS):
         y = top + d * cell_h
-        body.append(f'<text x="4" y="{y + cell_h * 0.7:g}" font-size="11">{day}</text>')
+        body.append(
+            f'<text class="tick" x="4" y="{y + cell_h * 0.7:g}" font-size="11">{day}</text>'
+        )
         for h in range(24):
             count = hours[d * 24 + h] if d * 24 + h < len(hours) else 0
             fill = (
-                f'fill="{HEAT}" fill-opacity="{0.12 + 0.88 * count / most:.2f}"'
+                f'fill="{HEAT}" fill-opacity="{_heat_opacity(count, most):.2f}"'
                 if count
                 else f'fill="{EMPTY}"'
             )
@@ -194,6 +247,36 @@ def heatmap_svg(hours: Sequence[int], title: str) -> str:
                 f'height="{cell_h - 1:g}" {fill}><title>{day} {h:02d}:00: {count} '
                 f"post{'s' if count != 1 else ''}</title></rect>"
             )
+    # The colour scale, under the grid: "no posts" swatch, then the ramp 1 .. most.
+    y = top + 7 * cell_h + 26
+    steps = 24
+    ramp_x, ramp_w = left + 90, grid_w - 90
+    body.append(
+        f'<g class="colourbar"><text x="{left:g}" y="{y - 8:g}" font-size="11">'
+        "posts per hour of the week</text>"
+        f'<rect x="{left:g}" y="{y:g}" width="14" height="12" fill="{EMPTY}" stroke="#ccc"/>'
+        f'<text x="{left + 18:g}" y="{y + 10:g}" font-size="11">none</text>'
+    )
+    for i in range(steps):
+        level = 1 + (most - 1) * i / (steps - 1)
+        body.append(
+            f'<rect x="{ramp_x + i * ramp_w / steps:.1f}" y="{y:g}" '
+            f'width="{ramp_w / steps + 0.4:.1f}" height="12" fill="{HEAT}" '
+            f'fill-opacity="{_heat_opacity(round(level), most):.2f}"/>'
+        )
+    for label, x, anchor in (("1", ramp_x, "start"), (f"{most:,}", ramp_x + ramp_w, "end")):
+        body.append(
+            f'<text class="tick" x="{x:.1f}" y="{y + 28:g}" font-size="11" '
+            f'text-anchor="{anchor}">{label}</text>'
+        )
+    if most > 2:
+        mid = (most + 1) // 2
+        x = ramp_x + ramp_w * (mid - 1) / (most - 1)
+        body.append(
+            f'<text class="tick" x="{x:.1f}" y="{y + 28:g}" font-size="11" '
+            f'text-anchor="middle">{mid:,}</text>'
+        )
+    body.append("</g>")
     return _svg("heatmap", width, height, title, body)
 
 
@@ -232,6 +315,16 @@ def layout(graph: Graph, seed: int = 1) -> Layout:
     return Layout(tuple((0.5 + (x - cx) / span, 0.5 + (y - cy) / span) for x, y in coords))
 
 
+def drawn_edges(graph: Graph, seed: int = 1) -> list[GraphEdge]:
+    """The links drawn: all of them up to EDGES_PER_NETWORK, else a seeded sample spread
+    evenly over them (the strongest first would draw one corner of a dense network and
+    leave the rest bare); every link placed the nodes all the same."""
+    if len(graph.edges) <= EDGES_PER_NETWORK:
+        return list(graph.edges)
+    picked = sorted(random.Random(seed).sample(range(len(graph.edges)), EDGES_PER_NETWORK))
+    return [graph.edges[i] for i in picked]
+
+
 def _draw(
     graph: Graph, where: Layout, colour: str, box: tuple[float, float, float], labels: bool
 ) -> list[str]:
@@ -239,11 +332,12 @@ def _draw(
     x0, y0, side = box
     pts = [(x0 + x * side, y0 + y * side) for x, y in where.points]
     paths: dict[str, list[str]] = defaultdict(list)
-    for e in graph.edges:
+    edges = drawn_edges(graph)
+    for e in edges:
         (ax, ay), (bx, by) = pts[e.a], pts[e.b]
         paths[e.trace].append(f"M{ax:.1f} {ay:.1f}L{bx:.1f} {by:.1f}")
     # Few edges are drawn strong; thousands faint, so that the nodes still show.
-    count = len(graph.edges)
+    count = len(edges)
     opacity = 0.8 if count <= 60 else 0.5 if count <= 600 else 0.25
     out = [
         f'<path class="edges" data-trace="{_esc(trace)}" d="{"".join(d)}" '

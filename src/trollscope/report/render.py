@@ -33,6 +33,9 @@ from trollscope.report.data import (
 
 TEMPLATE = "report.html.j2"
 LAYOUT_SEED = 1
+# Members shown per network before the rest fold into one closed <details>: the demo's
+# network of 150 took ~23,000 px when every member's evidence was open (issue 22).
+MEMBERS_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class Charts:
     graph: Markup
     traces: tuple[tuple[str, str], ...]  # (trace, colour) drawn, for the legend
     colour: str
+    edges_drawn: int
 
 
 def _finalize(value: object) -> object:
@@ -101,10 +105,18 @@ def _pvalue(value: object) -> str:
     return "< 1e-300" if p <= 0 else f"{p:.2g}"
 
 
-# A p-value or a date in running text (the evidence lines). Chromium ends a line after any
-# hyphen, so "p = 3.7e-19" could be read as "3.7e-" and "19", "2024-02-21" as "2024-02-"
-# and "21". Each is at most 14 characters, so a line of them still wraps.
-_WHOLE = re.compile(r"\bp [=<] \d(?:\.\d+)?(?:e-\d+)?\b|\b\d{4}-\d{2}-\d{2}\b")
+# A p-value, a date (with its time), a time zone, a range of hours or days in running text
+# (the evidence lines, verdicts). Chromium ends a line after any hyphen, so "p = 3.7e-19"
+# could be read as "3.7e-" and "19", "2024-02-21" as "2024-02-" and "21". Each is at most
+# 20 characters, so a line of them still wraps.
+_WHOLE = re.compile(
+    r"\bp [=<] \d(?:\.\d+)?(?:e-\d+)?\b"
+    r"|\b\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?\b"
+    r"|\bUTC[+-]\d{1,2}(?::\d{2})?"
+    r"|\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)-(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b"
+    r"|\b\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)+\b"
+    r"|\b\d+(?:\.\d+)?e[-+]\d+\b"
+)
 
 
 def _whole(value: object) -> Markup:
@@ -118,6 +130,25 @@ def _whole(value: object) -> Markup:
             escape(text[last : found.start()]),
             Markup('<span class="whole">%s</span>') % found[0],
         ]
+        last = found.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
+# A hashtag or a mention inside a post: its sigil is a neutral character, so in a
+# right-to-left paragraph "#Statement1A" showed as "Statement1A#" (issue 22). Each is put
+# in a <bdi> of its own, which keeps the sigil with its word in the word's direction.
+_ENTITY = re.compile(r"[#@][^\s#@]+")
+
+
+def _isolated(value: object) -> Markup:
+    """A post's text, escaped and without bidi controls, its hashtags and mentions each
+    isolated in a <bdi>."""
+    text = BIDI_CONTROLS.sub("", str(value))
+    parts: list[Markup] = []
+    last = 0
+    for found in _ENTITY.finditer(text):
+        parts += [escape(text[last : found.start()]), Markup("<bdi>%s</bdi>") % found[0]]
         last = found.end()
     parts.append(escape(text[last:]))
     return Markup("").join(parts)
@@ -139,7 +170,14 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        num=_num, when=_when, day=_day, pct=_pct, pvalue=_pvalue, offset=_offset, whole=_whole
+        num=_num,
+        when=_when,
+        day=_day,
+        pct=_pct,
+        pvalue=_pvalue,
+        offset=_offset,
+        whole=_whole,
+        isolated=_isolated,
     )
     return env
 
@@ -153,7 +191,8 @@ def _charts(network: Network) -> tuple[Charts, plots.Layout]:
         if offset is not None and network.hours_local
         else ""
     )
-    traces = sorted({e.trace for e in network.graph.edges})
+    drawn = plots.drawn_edges(network.graph, LAYOUT_SEED)
+    traces = sorted({e.trace for e in drawn})
     return (
         Charts(
             creation=Markup(plots.creation_svg(network.creation, network.creation_bin_days)),
@@ -164,6 +203,7 @@ def _charts(network: Network) -> tuple[Charts, plots.Layout]:
             else Markup(""),
             traces=tuple((t, plots.trace_colour(t)) for t in traces),
             colour=colour,
+            edges_drawn=len(drawn),
         ),
         where,
     )
@@ -186,6 +226,7 @@ def render(data: ReportData) -> str:
             overview=Markup(plots.overview_svg(drawings)),
             colours=[(n.rank, plots.network_colour(n.rank)) for n in data.networks],
             nodes_cap=NODES_PER_NETWORK,
+            members_shown=MEMBERS_SHOWN,
             edges_cap=EDGES_PER_NETWORK,
         )
     )
