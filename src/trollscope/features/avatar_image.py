@@ -19,35 +19,30 @@ J. Online Trust and Safety 2024; code: osome-iu/fake_gan_accounts) measured the 
 centres of StyleGAN faces at (0.3808, 0.4771) and (0.6152, 0.4771), and define the
 GANEyeDistance: the two eyes' Euclidean distances to those points, summed and divided by
 2 x sqrt(2), so that it lies in [0, 1]; below 0.02 they report a recall above 99.5 % for
-GAN faces. We find the eyes with OpenCV's Haar cascades (shipped inside
-opencv-python-headless: no model is downloaded) and report `gan_score` = 1 - distance /
+GAN faces. We find the eyes with MediaPipe's BlazeFace (faces.py: the model ships in the
+package and OpenCV runs it; no model is downloaded) and report `gan_score` = 1 - distance /
 0.04, clipped to [0, 1]: 1 for eyes exactly at the GAN positions, 0.5 at the published
 0.02 threshold, 0 from twice that on, and 0 when no face with two eyes is found.
 
 This is a heuristic of framing, not a detector of synthesis: any photo cropped the FFHQ
 way (real photos aligned by face tools, many passport and ID photos, a face app's output)
-scores high too, and a GAN face re-cropped or rotated by its user scores low. Haar finds
-frontal faces only, in fair light. A high score says "look at this picture", no more.
+scores high too, and a GAN face re-cropped or rotated by its user scores low. The face
+finder misses faces under about a tenth of the picture's side. A high score says "look at this picture", no more.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from trollscope.errors import TrollscopeError
 from trollscope.features.avatar_match import MIRROR, Fingerprint, fingerprint
+from trollscope.features.faces import eye_centres, find_faces
 from trollscope.features.media import PREFIX
-
-if TYPE_CHECKING:
-    import cv2
 
 # Eye centres of StyleGAN faces as fractions of width and height (Yang, Singh & Menczer
 # 2024, measured; see the module docstring): (x, y), the eye on the image's left first.
@@ -57,8 +52,6 @@ GAN_RIGHT_EYE = (0.6152169921875, 0.4771314453125)
 GAN_EYE_THRESHOLD = 0.02
 GAN_FLAG_SCORE = 0.5
 
-# Detection runs on the picture scaled to this longer side (avatars are 48 to 1024 px).
-WORK_SIDE = 320
 # A picture whose grey levels vary less than this (std, 0-255) is blank: no reuse key.
 BLANK_STD = 4.0
 
@@ -82,56 +75,12 @@ def gan_score(distance: float | None) -> float:
     return min(1.0, max(0.0, 1.0 - distance / (2 * GAN_EYE_THRESHOLD)))
 
 
-@functools.cache
-def _cascades() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
-    # Imported here: OpenCV is only needed when pictures are hashed, not to read a case.
-    import cv2
-
-    # cv2.data.haarcascades, which the type stubs lack.
-    folder = Path(cv2.__file__).parent / "data"
-    face = cv2.CascadeClassifier(str(folder / "haarcascade_frontalface_default.xml"))
-    eye = cv2.CascadeClassifier(str(folder / "haarcascade_eye.xml"))
-    if face.empty() or eye.empty():
-        raise TrollscopeError(
-            f"OpenCV's Haar cascades are missing from {folder}; reinstall "
-            "opencv-python-headless (a 4.x release: 5.0 dropped the cascades)."
-        )
-    return face, eye
-
-
 def detect_eyes(image: Image.Image) -> tuple[Point, Point] | None:
-    """Centres of the two eyes of a frontal face, as fractions of the width and height (the
-    eye on the image's left first), or None without such a face.
-
-    Haar cascades: faces, largest first, and in each one eye in either half of the face's
-    upper part, the largest there (the eye cascade also fires on eyebrows and nostrils,
-    which are smaller or lower); the first face with both eyes is the one. A face without
-    eyes found is more often a false face (a collar, a pattern) than a real one.
-    """
-    import cv2
-
-    face_cascade, eye_cascade = _cascades()
-    grey = np.asarray(image.convert("L"))
-    height, width = grey.shape
-    scale = WORK_SIDE / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    work = cv2.equalizeHist(cv2.resize(grey, size, interpolation=shrink))
-    side = min(work.shape) // 8  # a face smaller than this is a crowd, not a portrait
-    faces = face_cascade.detectMultiScale(work, 1.15, 5, minSize=(side, side))
-    for x, y, w, h in sorted((tuple(int(v) for v in f) for f in faces), key=lambda f: -f[2] * f[3]):
-        upper = work[y : y + h * 3 // 5, x : x + w]
-        least = max(1, w // 10)
-        halves: list[list[tuple[int, int, int, int]]] = [[], []]
-        for ex, ey, ew, eh in eye_cascade.detectMultiScale(upper, 1.1, 4, minSize=(least, least)):
-            halves[int(ex + ew / 2 >= w / 2)].append((int(ex), int(ey), int(ew), int(eh)))
-        if halves[0] and halves[1]:
-            left, right = (max(half, key=lambda e: e[2] * e[3]) for half in halves)
-            return (
-                ((x + left[0] + left[2] / 2) / size[0], (y + left[1] + left[3] / 2) / size[1]),
-                ((x + right[0] + right[2] / 2) / size[0], (y + right[1] + right[3] / 2) / size[1]),
-            )
-    return None
+    """Centres of the two eyes of the picture's largest face, as fractions of the width and
+    height (the eye on the image's left first), or None without a face (faces.py: found
+    by BlazeFace, placed by the face mesh)."""
+    faces = find_faces(image)
+    return eye_centres(image, faces[0]) if faces else None
 
 
 # --- one picture -------------------------------------------------------------------------
