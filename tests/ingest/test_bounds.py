@@ -543,3 +543,37 @@ def test_ingest_and_scan_take_earliest_and_latest(tmp_path: Path, case_path: Pat
     assert out.exit_code == 2 and "'%Y-%m-%d'" in out.output, out.output
     out = CliRunner().invoke(cli, ["scan", "--help"])
     assert "--earliest" in out.output and "--latest" in out.output
+
+
+def test_times_before_2000_let_in_by_earliest_are_warned_about_and_counted(
+    tmp_path: Path, case_path: Path
+) -> None:
+    """A widened --earliest admits 1990s dates; ingest warns, and `info` counts them."""
+    from click.testing import CliRunner
+
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "id,user,t,joined\n"
+        "1,u,1995-03-01T00:00:00Z,1994-01-01T00:00:00Z\n"
+        "2,v,2021-01-01T00:00:00Z,2020-01-01T00:00:00Z\n"
+        "3,v,1999-12-31T23:59:59Z,2020-01-01T00:00:00Z\n"
+    )
+    args = ["ingest", str(path), "--into", str(case_path), "--earliest", "1990-01-01", "--map",
+            "post_id=id,account_id=user,created_at=t,account_created_at=joined"]  # fmt: skip
+    out = CliRunner().invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    assert "warning: 2 posts and 1 accounts are dated before 2000" in out.output, out.output
+    out = CliRunner().invoke(cli, ["info", str(case_path), "--json"])
+    assert json.loads(out.output)["before_2000"] == {"posts": 2, "accounts": 1}
+    out = CliRunner().invoke(cli, ["info", str(case_path)])
+    assert "2 posts and 1 accounts are dated before 2000" in out.output, out.output
+    # Within the default range nothing is warned about.
+    fresh = tmp_path / "fresh.duckdb"
+    result = ingest(
+        fresh,
+        [path],
+        options=ReadOptions(
+            mapping=parse_mapping("post_id=id,account_id=user,created_at=t"),
+        ),
+    )
+    assert result.before_2000 == {"posts": 0, "accounts": 0}

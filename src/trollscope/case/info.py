@@ -5,7 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from trollscope.case import Case
+
+# Times before this are worth a second look even when inside the accepted range (which a
+# user may widen with --earliest): Twitter opened in 2006, and a 1970 or 1999 date is more
+# often a zero, a bad unit or a default than a real post or account.
+SUSPECT_BEFORE = "2000-01-01"
+
+
+def dated_before_2000(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Posts and accounts of the case dated (created) before 2000."""
+    row = con.execute(
+        f"""SELECT (SELECT count(*) FROM posts WHERE created_at < TIMESTAMPTZ '{SUSPECT_BEFORE}'),
+                   (SELECT count(*) FROM accounts
+                    WHERE created_at < TIMESTAMPTZ '{SUSPECT_BEFORE}')"""
+    ).fetchone()
+    posts, accounts = row if row else (0, 0)
+    return {"posts": int(posts), "accounts": int(accounts)}
 
 
 def case_info(case_path: Path | str) -> dict[str, Any]:
@@ -67,6 +85,7 @@ def case_info(case_path: Path | str) -> dict[str, Any]:
             "rejects": int(scalar("SELECT count(*) FROM rejects")),
             "first_post": first.isoformat() if first else None,
             "last_post": last.isoformat() if last else None,
+            "before_2000": dated_before_2000(con),
             "platforms": per_platform,
             "kinds": kinds,
             "reject_reasons": reject_reasons,
