@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.conftest import query
 from tests.detect.test_detect import detected_farm
 from trollscope.cli import cli
 from trollscope.detect.run import summary
+from trollscope.engine.run import estimate_window
 from trollscope.errors import CaseError
 from trollscope.report.export import export, write_edges
 from trollscope.simulate.evaluate import evaluate
@@ -212,15 +214,28 @@ def test_out_naming_a_folder_is_refused(detected: Path, tmp_path: Path, command:
 
 
 @pytest.mark.parametrize("command", ["detect", "scan"])
-@pytest.mark.parametrize("window", ["0", "auto"])
-def test_detect_and_scan_explain_the_windows_they_do_not_take(
-    detected: Path, tmp_path: Path, command: str, window: str
+def test_detect_and_scan_explain_the_window_they_do_not_take(
+    detected: Path, tmp_path: Path, command: str
 ) -> None:
     where = [str(detected)] if command == "detect" else [str(detected), "-o", str(tmp_path)]
-    code, output = _invoke(command, *where, "--window", window)
+    code, output = _invoke(command, *where, "--window", "0")
     assert code == 2, output
     said = " ".join(output.split())
-    if window == "0":
-        assert "0 means any time" in said and "give a positive number of seconds" in said
-    else:
-        assert "trollscope edges CASE --trace TRACE --window auto" in said
+    assert "0 means any time" in said and "give a positive number of seconds" in said
+
+
+def test_detect_window_auto_estimates_each_trace_s_window(detected: Path, tmp_path: Path) -> None:
+    """`--window auto` means in detect what it means in edges: the trace's window
+    estimated from the data, here capped at half the jitter."""
+    case = tmp_path / "auto.duckdb"
+    shutil.copy(detected, case)
+    traces = ("co-repost", "co-hashtag")
+    estimated = {t: estimate_window(case, t).seconds for t in traces}
+    args = ["--trace", traces[0], "--trace", traces[1], "--jitter", "1800"]
+    code, output = _invoke("detect", str(case), *args, "--window", "auto")
+    assert code == 0, output
+    got = dict(query(case, "SELECT DISTINCT trace, window_s FROM account_tests"))
+    assert got["co-repost"] == min(estimated["co-repost"], 900.0)
+    assert got["co-repost"] != 60.0  # not the trace's default: the data's
+    code, output = _invoke("edges", str(case), "--trace", "co-repost", "--window", "auto")
+    assert code == 0 and f"window {estimated['co-repost']:g} s" in output, output

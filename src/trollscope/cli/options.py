@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import click
 
@@ -104,25 +104,17 @@ class EdgesWindow(click.ParamType):  # type: ignore[type-arg]  # generic from cl
 
 
 class DetectWindow(EdgesWindow):
-    """`detect --window` and `scan --window`: the same words as `edges`, but only a
-    positive window can be tested, and one window is set for every trace, where "auto"
-    estimates each trace's own: both are explained rather than refused as a bad float."""
+    """`detect --window` and `scan --window`: the same words as `edges`; "auto" estimates
+    each trace's own window. Only a positive window can be tested, so 0 (any time) is
+    explained rather than refused as a bad number."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value == "auto":
-            self.fail(
-                "'auto' estimates one trace's window: run `trollscope edges CASE --trace "
-                "TRACE --window auto` to see it, then pass that number here (or leave "
-                "--window out for each trace's own).",
-                param,
-                ctx,
-            )
         seconds = super().convert(value, param, ctx)
         if seconds == 0:
             self.fail(
                 "0 means any time (as in `trollscope edges`), which detect cannot test "
                 "against chance (its tests shift actions within the window): give a positive "
-                "number of seconds, or leave --window out for each trace's own.",
+                "number of seconds, 'auto', or leave --window out for each trace's own.",
                 param,
                 ctx,
             )
@@ -229,7 +221,7 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
     def wrapper(
         *args: Any,
         trace_names: tuple[str, ...],
-        window: float | None,
+        window: float | Literal["auto"] | None,
         fdr: float,
         period: float,
         jitter: float,
@@ -260,9 +252,10 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             "--window",
             type=DetectWindow(),
             default=None,
-            metavar="SECONDS",
-            help="Co-action window in seconds for every trace, positive (default: each "
-            "trace's, 60 s; see `trollscope edges --window` for 0 and auto).",
+            metavar=WINDOW_METAVAR,
+            help="Co-action window in seconds for every trace, positive, or 'auto': each "
+            "trace's estimated from the data as `edges --window auto` does, at most half "
+            "the jitter (default: each trace's own, 60 s for most).",
         ),
         click.option(
             "--q",

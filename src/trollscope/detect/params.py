@@ -4,6 +4,7 @@ defaults here without loading the engines."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from trollscope.engine import MAX_BURST
 
@@ -30,10 +31,12 @@ DEFAULT_TRACES = (
 
 @dataclass(frozen=True, slots=True)
 class DetectParams:
-    """What a detection run is asked to do. `window` None: each trace's default."""
+    """What a detection run is asked to do. `window` None: each trace's default; "auto":
+    each trace's estimated from the data (`estimate_window`, as `edges --window auto`),
+    at most half the jitter, as the slow traces' own window is."""
 
     traces: tuple[str, ...] = DEFAULT_TRACES
-    window: float | None = None
+    window: float | Literal["auto"] | None = None
     q: float = 0.01  # false discovery rate over all tested pairs
     # The null keeps activity and popularity per period; six hours, not one, so that a
     # farm that is most of its hours' traffic in sparse data is not its own null

@@ -59,7 +59,7 @@ from trollscope.detect.params import DetectParams
 from trollscope.detect.store import drop_temporary, store_tests
 from trollscope.detect.weights import account_weights, normalised
 from trollscope.engine import coaction
-from trollscope.engine.run import compute_edges, drop_scratch
+from trollscope.engine.run import compute_edges, drop_scratch, estimate_window_on
 from trollscope.errors import TrollscopeError
 from trollscope.signals import SIGNALS, SignalParams, SignalResult
 from trollscope.signals.run import collect_signals, store_signals
@@ -95,9 +95,12 @@ def _check(params: DetectParams) -> None:
         raise TrollscopeError(f"the null's period must be positive, not {params.period_s} s.")
     if params.jitter_s <= 0:
         raise TrollscopeError(f"the jitter must be positive, not {params.jitter_s} s.")
-    if params.window is not None and params.window <= 0:
+    if params.window == "auto":
+        return
+    if params.window is not None and (isinstance(params.window, str) or params.window <= 0):
         raise TrollscopeError(
-            f"detect tests co-actions within a window: it must be positive, not {params.window}."
+            "detect tests co-actions within a window: it must be a positive number of "
+            f"seconds or 'auto', not {params.window!r}."
         )
 
 
@@ -229,8 +232,13 @@ def _trace_tests(
 ) -> None:
     """One trace: its edges, then its pair, account, burst and cohort tests into `tests`."""
     trace = TRACES[name]
-    window = params.window if params.window is not None else trace.window
-    say(f"edges: {name}")
+    if params.window == "auto":
+        # The null shifts actions by up to the jitter: a window near it leaves no room.
+        window = min(estimate_window_on(con, name).seconds, params.jitter_s / 2)
+        say(f"edges: {name} (window {window:g} s, estimated)")
+    else:
+        window = params.window if params.window is not None else trace.window
+        say(f"edges: {name}")
     try:
         kept, pairs = compute_edges(
             con, trace, window, max_burst=params.max_burst, keep_scratch=True, min_keys=2

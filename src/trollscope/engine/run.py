@@ -336,26 +336,33 @@ def estimate_window(
     interval: for every key that two or more accounts touched, the delay from the first
     account's action to the second account's; the window is a low quantile of those
     delays (the fast reactions the data holds), at least 1 s."""
+    with Case.open(case_path, read_only=True) as case:
+        return estimate_window_on(case.con, trace_name, quantile)
+
+
+def estimate_window_on(
+    con: duckdb.DuckDBPyConnection, trace_name: str, quantile: float = 0.1
+) -> WindowEstimate:
+    """`estimate_window` on an open case (detect's `--window auto`, inside its run)."""
     if not 0 < quantile < 1:
         raise TrollscopeError(f"the quantile must be between 0 and 1, not {quantile}.")
     trace = TRACES[trace_name]
-    with Case.open(case_path, read_only=True) as case:
-        rows = trace_rows_sql(case.con, trace)
-        row = case.con.execute(
-            f"""WITH firsts AS (
-                    SELECT platform, key, account_id, min(us) AS us
-                    FROM ({rows}) GROUP BY ALL),
-                ranked AS (
-                    SELECT *, row_number() OVER (PARTITION BY platform, key ORDER BY us) AS r
-                    FROM firsts),
-                delays AS (
-                    SELECT (max(us) FILTER (WHERE r = 2) - max(us) FILTER (WHERE r = 1)) / 1e6 AS d
-                    FROM ranked WHERE r <= 2 GROUP BY platform, key HAVING count(*) = 2)
-                SELECT count(*), quantile_cont(d, ?), median(d) FROM delays""",
-            [quantile],
-        ).fetchone()
+    rows = trace_rows_sql(con, trace)
+    row = con.execute(
+        f"""WITH firsts AS (
+                SELECT platform, key, account_id, min(us) AS us
+                FROM ({rows}) GROUP BY ALL),
+            ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY platform, key ORDER BY us) AS r
+                FROM firsts),
+            delays AS (
+                SELECT (max(us) FILTER (WHERE r = 2) - max(us) FILTER (WHERE r = 1)) / 1e6 AS d
+                FROM ranked WHERE r <= 2 GROUP BY platform, key HAVING count(*) = 2)
+            SELECT count(*), quantile_cont(d, ?), median(d) FROM delays""",
+        [quantile],
+    ).fetchone()
     keys, q, median = (int(row[0]), row[1], row[2]) if row else (0, None, None)
-    seconds = max(1.0, float(math.ceil(q))) if q is not None else TRACES[trace_name].window
+    seconds = max(1.0, float(math.ceil(q))) if q is not None else trace.window
     return WindowEstimate(
         seconds=seconds,
         keys=keys,
