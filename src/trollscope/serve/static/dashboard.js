@@ -93,6 +93,7 @@
   // so an iteration costs about n, not n squared (2,000 nodes: a few ms).
 
   const ITERATIONS = 300;
+  const LAYOUT_MS = 3000; // a big graph cools faster rather than keep the fans on
   const FRAME_MS = 12;
 
   function Graph(canvas, data, status) {
@@ -137,32 +138,51 @@
     const y = this.y;
     const dx = this.dx.fill(0);
     const dy = this.dy.fill(0);
-    const cell = 2 * k;
-    const grid = new Map();
+    // Bucket the nodes into square cells (a counting sort into typed arrays): repulsion
+    // is computed only between nodes in the same or a neighbouring cell.
+    let x0 = Infinity;
+    let y0 = Infinity;
+    let x1 = -Infinity;
+    let y1 = -Infinity;
     for (let i = 0; i < n; i++) {
-      const key = Math.floor(x[i] / cell) + "," + Math.floor(y[i] / cell);
-      let bucket = grid.get(key);
-      if (!bucket) grid.set(key, (bucket = []));
-      bucket.push(i);
+      x0 = Math.min(x0, x[i]);
+      y0 = Math.min(y0, y[i]);
+      x1 = Math.max(x1, x[i]);
+      y1 = Math.max(y1, y[i]);
     }
+    const cell = Math.max(2 * k, (x1 - x0) / 256, (y1 - y0) / 256);
+    const cols = Math.floor((x1 - x0) / cell) + 1;
+    const rows = Math.floor((y1 - y0) / cell) + 1;
+    const cellOf = new Int32Array(n);
+    const start = new Int32Array(cols * rows + 1);
     for (let i = 0; i < n; i++) {
-      const cx = Math.floor(x[i] / cell);
-      const cy = Math.floor(y[i] / cell);
-      for (let gx = cx - 1; gx <= cx + 1; gx++) {
-        for (let gy = cy - 1; gy <= cy + 1; gy++) {
-          const bucket = grid.get(gx + "," + gy);
-          if (!bucket) continue;
-          for (const j of bucket) {
+      const c = Math.floor((x[i] - x0) / cell) + Math.floor((y[i] - y0) / cell) * cols;
+      cellOf[i] = c;
+      start[c + 1]++;
+    }
+    for (let c = 0; c < cols * rows; c++) start[c + 1] += start[c];
+    const fill = start.slice(0, cols * rows);
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[fill[cellOf[i]]++] = i;
+    const reach = cell * cell;
+    for (let i = 0; i < n; i++) {
+      const cx = cellOf[i] % cols;
+      const cy = (cellOf[i] - cx) / cols;
+      for (let gy = Math.max(0, cy - 1); gy <= Math.min(rows - 1, cy + 1); gy++) {
+        for (let gx = Math.max(0, cx - 1); gx <= Math.min(cols - 1, cx + 1); gx++) {
+          const c = gx + gy * cols;
+          for (let o = start[c]; o < start[c + 1]; o++) {
+            const j = order[o];
             if (j <= i) continue;
             let ex = x[i] - x[j];
             let ey = y[i] - y[j];
             let d2 = ex * ex + ey * ey;
+            if (d2 > reach) continue;
             if (d2 < 0.01) {
               ex = 0.1 * ((i % 7) - 3);
               ey = 0.1 * ((j % 5) - 2);
               d2 = ex * ex + ey * ey + 0.01;
             }
-            if (d2 > cell * cell) continue;
             const f = k2 / d2;
             dx[i] += ex * f;
             dy[i] += ey * f;
@@ -197,14 +217,18 @@
   Graph.prototype.step = function () {
     const self = this;
     const start = performance.now();
+    if (this.began === undefined) this.began = start;
     const t0 = this.k * 3;
-    while (this.done < ITERATIONS && performance.now() - start < FRAME_MS) {
-      this.iterate(t0 * (1 - this.done / ITERATIONS) + 0.5);
+    let progress = 0;
+    while (performance.now() - start < FRAME_MS) {
+      progress = Math.max(this.done / ITERATIONS, (performance.now() - this.began) / LAYOUT_MS);
+      if (progress >= 1) break;
+      this.iterate(t0 * (1 - progress) + 0.5);
       this.done++;
     }
-    if (this.done === 1 || this.done >= ITERATIONS) this.fit();
+    if (this.done <= 2 || progress >= 1) this.fit();
     this.draw();
-    if (this.done < ITERATIONS) {
+    if (progress < 1) {
       requestAnimationFrame(function () {
         self.step();
       });
