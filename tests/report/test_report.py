@@ -536,9 +536,14 @@ const right = (e) => e.getBoundingClientRect().right;
 const out = [...document.body.querySelectorAll("*")].filter(
   (e) => right(e) > root.clientWidth + 0.5 && right(e.parentElement) <= root.clientWidth + 0.5);
 const broken = [];
+// p-values, dates (with a time), time zones, days and hours from-to: never cut.
+const TOKENS = new RegExp(["p [=<] [0-9.]+(?:e-[0-9]+)?",
+  "[0-9]{4}-[0-9]{2}-[0-9]{2}(?: [0-9]{2}:[0-9]{2})?", "UTC[+-][0-9]{1,2}(?::[0-9]{2})?",
+  "\\\\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)-(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\\\\b",
+  "\\\\b[0-9]{2}-[0-9]{2}\\\\b"].join("|"), "g");
 const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 for (let node = texts.nextNode(); node; node = texts.nextNode()) {
-  for (const m of node.data.matchAll(/p [=<] [0-9.]+(?:e-[0-9]+)?|[0-9]{4}-[0-9]{2}-[0-9]{2}/g)) {
+  for (const m of node.data.matchAll(TOKENS)) {
     const range = document.createRange();
     range.setStart(node, m.index);
     range.setEnd(node, m.index + m[0].length);
@@ -546,7 +551,8 @@ for (let node = texts.nextNode(); node; node = texts.nextNode()) {
     if (tops.size > 1) broken.push(m[0]);
   }
 }
-document.body.dataset.measured = [root.scrollWidth, root.clientWidth, broken.length].join(" ");
+document.body.dataset.measured = [root.scrollWidth, root.clientWidth, broken.length,
+                                  root.scrollHeight].join(" ");
 document.body.dataset.out = out.map((e) => e.tagName + "." + e.className).join(" ");
 document.body.dataset.broken = broken.slice(0, 5).join(", ");
 </script>"""
@@ -559,6 +565,7 @@ class Measured:
     sticking_out: str  # the outermost elements wider than the viewport
     broken: int  # p-values and dates cut by a line break
     broken_examples: str
+    height: int  # of the whole page, in CSS pixels
 
 
 def _measured(report: Path, width: int, folder: Path) -> Measured:
@@ -568,7 +575,7 @@ def _measured(report: Path, width: int, folder: Path) -> Measured:
         report.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), "utf-8"
     )
     dom = _browser([f"--window-size={width},1000", "--dump-dom", page.as_uri()], folder / "p")
-    found = re.search(r'data-measured="(\d+) (\d+) (\d+)"', dom)
+    found = re.search(r'data-measured="(\d+) (\d+) (\d+) (\d+)"', dom)
     assert found, "the measuring script did not run"
 
     def attribute(name: str) -> str:
@@ -576,7 +583,12 @@ def _measured(report: Path, width: int, folder: Path) -> Measured:
         return unescape(value[1]) if value else ""
 
     return Measured(
-        int(found[1]), int(found[2]), attribute("out"), int(found[3]), attribute("broken")
+        int(found[1]),
+        int(found[2]),
+        attribute("out"),
+        int(found[3]),
+        attribute("broken"),
+        int(found[4]),
     )
 
 
@@ -606,3 +618,204 @@ def test_p_values_and_dates_in_evidence_stay_whole(small_report: Path, tmp_path:
     got = _measured(small_report, 800, tmp_path)
     assert got.scroll_width <= got.client_width, got
     assert got.broken == 0, f"{got.broken} p-values or dates cut: {got.broken_examples}"
+
+
+# --- reading it as a new user (issue 22) ---------------------------------------------------
+
+# The demo's report (4 networks, the largest of 150 accounts) at each width: no element
+# wider than the window, no token cut, and at most this tall (it was 109,000 px at 1280 px
+# with every member's evidence open; README states these bounds).
+DEMO_HEIGHT = {800: 30_000, 1280: 20_000, 1920: 20_000}
+
+
+@pytest.mark.parametrize("width", sorted(DEMO_HEIGHT))
+def test_the_demo_report_fits_every_width(demo_report: Path, tmp_path: Path, width: int) -> None:
+    got = _measured(demo_report, width, tmp_path)
+    assert got.client_width > width * 0.9, got
+    assert got.scroll_width <= got.client_width, (
+        f"{got.scroll_width} px wide in a {got.client_width} px viewport; "
+        f"sticking out: {got.sticking_out}"
+    )
+    assert got.broken == 0, f"{got.broken} tokens cut: {got.broken_examples}"
+    assert got.height < DEMO_HEIGHT[width], f"{got.height} px tall at {width} px"
+
+
+def _members_of(page: Page, rank: int) -> list[Element]:
+    return [
+        e
+        for e in page.find("details")
+        if f"network-{rank}" in e.sections and "member" in e.attrs.get("class", "").split()
+    ]
+
+
+def test_members_beyond_twenty_are_folded(demo_report: Path) -> None:
+    page = Page(demo_report.read_text(encoding="utf-8"))
+    members = _members_of(page, 1)
+    assert len(members) == 150  # the demo's first network, all listed (cap: 200)
+    shown_first = [m for m in members if "more" not in m.classes]
+    folded = [m for m in members if "more" in m.classes]
+    assert (len(shown_first), len(folded)) == (20, 130)
+    # The strongest member is open as an example; every other one is closed, and so is
+    # the fold that holds the 130.
+    assert [("open" in m.attrs) for m in shown_first] == [True] + [False] * 19
+    assert not any("open" in m.attrs for m in folded)
+    more = [e for e in page.find("details") if "more" in e.attrs.get("class", "").split()]
+    assert more and not any("open" in e.attrs for e in more)
+    assert "130 more members" in "".join(more[0].text)
+
+
+def test_every_member_shows_its_identity_evidence(demo_report: Path) -> None:
+    """Each listed member's flagged identity signals, in the words account_signals keeps
+    (read here from the case, not from the report's code), inside that member's entry."""
+    import duckdb
+
+    con = duckdb.connect(str(demo_report.parent / "case.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            """SELECT s.account_id, s.evidence FROM account_signals s
+               JOIN account_scores m USING (platform, account_id)
+               WHERE s.flagged AND coalesce(s.evidence, '') <> '' AND m.network = 1"""
+        ).fetchall()
+    finally:
+        con.close()
+    expected: dict[str, list[str]] = {}
+    for account, evidence in rows:
+        expected.setdefault(str(account), []).append(str(evidence))
+    page = Page(demo_report.read_text(encoding="utf-8"))
+    checked = 0
+    for member in _members_of(page, 1):
+        text = "".join(member.text)
+        account = re.search(r"Account id (\S+) on", text)
+        assert account, text[:200]
+        for evidence in expected.get(account[1], []):
+            assert evidence in text, (account[1], evidence)
+            checked += 1
+    assert checked >= 150 * 3  # creation burst, profile, rhythm: every member of the farm
+
+
+def test_charts_have_axes_ticks_and_colour_scales(small_case: Path, small_report: Path) -> None:
+    import duckdb
+
+    html = small_report.read_text(encoding="utf-8")
+    creation = re.search(r'<svg class="chart creation".*?</svg>', html, re.S)
+    assert creation
+    dates = re.findall(r'<text class="tick"[^>]*>(\d{4}-\d{2}-\d{2})</text>', creation[0])
+    assert len(dates) >= 4 and dates == sorted(dates)  # a dated time axis, not its ends only
+    counts = re.findall(r'<text class="tick"[^>]*>([\d,]+)</text>', creation[0])
+    assert counts[0] == "0" and len(counts) >= 3  # a count axis
+    heat = re.search(r'<svg class="chart heatmap".*?</svg>', html, re.S)
+    assert heat and 'class="colourbar"' in heat[0]
+    # The scale runs from 1 to the busiest hour of the farm, counted here from the posts.
+    con = duckdb.connect(str(small_case), read_only=True)
+    try:
+        busiest = con.execute(
+            f"""SELECT max(n) FROM (SELECT count(*) AS n FROM posts
+                WHERE account_id IN ({", ".join(f"'{f}'" for f in FARM)})
+                GROUP BY isodow(created_at), hour(created_at))"""
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    bar = heat[0][heat[0].index('class="colourbar"') :]
+    labels = re.findall(r'<text class="tick"[^>]*>([\d,]+)</text>', bar)
+    assert labels[:2] == ["1", f"{busiest:,}"]
+
+
+def test_a_dense_network_is_drawn_as_one(tmp_path: Path) -> None:
+    """A complete graph of 120 accounts has 7,140 links, more than are drawn: every account
+    keeps its share of the drawn ones (the strongest-first cut drew a third of them linked
+    and the rest bare, in three clusters), and the page says the graph is complete."""
+    from trollscope.report.data import EDGES_PER_NETWORK, Graph, GraphEdge
+    from trollscope.report.plots import drawn_edges, graph_svg, layout
+
+    n = 120
+    edges = tuple(GraphEdge(a, b, "co-repost") for a in range(n) for b in range(a + 1, n))
+    graph = Graph(tuple(f"a{i}" for i in range(n)), edges, n, len(edges))
+    assert graph.complete and len(edges) > EDGES_PER_NETWORK
+    drawn = drawn_edges(graph)
+    assert len(drawn) == EDGES_PER_NETWORK
+    degree = [0] * n
+    for e in drawn:
+        degree[e.a] += 1
+        degree[e.b] += 1
+    fair = 2 * EDGES_PER_NETWORK / n
+    assert min(degree) > fair / 2, min(degree)
+    # One cluster: no account lies far from the others' centre (a split layout puts
+    # whole groups near the corners of the unit square).
+    points = layout(graph).points
+    cx = sum(x for x, _ in points) / n
+    cy = sum(y for _, y in points) / n
+    assert max(((x - cx) ** 2 + (y - cy) ** 2) ** 0.5 for x, y in points) < 0.6
+    assert graph_svg(graph, layout(graph), "#000").count("<circle") == n
+
+
+def test_dense_demo_network_says_it_is_complete(demo_report: Path) -> None:
+    text = re.sub(r"\s+", " ", Page(demo_report.read_text(encoding="utf-8")).text())
+    assert "Every two accounts drawn are linked (a complete graph)" in text
+    assert "an even sample; all of them placed the accounts" in text
+
+
+def test_pair_evidence_keeps_its_two_counts_apart() -> None:
+    from trollscope.detect.evidence import line
+    from trollscope.report.words import pair_line
+
+    # The line as detection writes it, with its two counts side by side.
+    raw = line("co-repost", 60, 5, 11, 1.4, -30.0, "@x", 21_600)
+    assert "5" in raw and "(11 in the same 6-hour period where 1.4" in raw
+    assert pair_line(raw) == (
+        "reposted 5 of the same posts as @x within 60 s (p = 9.4e-14). Within the same "
+        "6-hour period the two shared 11 items, where chance predicts 1.4."
+    )
+    assert pair_line("a line of another shape") == "a line of another shape"
+
+
+def test_parameters_are_named_in_words(small_report: Path) -> None:
+    page = Page(small_report.read_text(encoding="utf-8"))
+    rows = {
+        "".join(r.text).strip()
+        for r in page.find("tr")
+        if "method" in r.sections and "".join(r.text).strip()
+    }
+    flat = {re.sub(r"\s+", " ", r) for r in rows}
+    assert any(r.startswith("Period of the popularity null6 hours") for r in flat), flat
+    assert any(r.startswith("Timeline shift of the synchrony null30 min") for r in flat), flat
+    assert any(r.startswith("Community detection runs (Leiden)") for r in flat), flat
+    # The case's own key is there to look up, but never as the name.
+    names = ["".join(r.text).strip() for r in page.find("td") if "method" in r.sections]
+    assert "period_s" in names and not any(n.startswith("period_s ") for n in names)
+
+
+def test_no_network_is_not_shown_as_an_all_clear(tmp_path: Path, case_path: Path) -> None:
+    ingest(case_path, [_shares(tmp_path, _organic(random.Random(3)))])
+    detect(case_path, DetectParams(traces=("co-repost",)))
+    out = tmp_path / "report.html"
+    write_report(case_path, out)
+    html = out.read_text(encoding="utf-8")
+    page = Page(html)
+    said = [e for e in page.find("p") if "No network passed" in "".join(e.text)]
+    assert len(said) == 1 and said[0].attrs.get("class") == "none"
+    # Nothing on the page is green: the old "ok" verdict colour (#2f6b2f) is gone.
+    assert "#2f6b2f" not in html.lower() and "green" not in html.lower()
+
+
+def test_lists_hold_what_enough_members_used(hostile_case: Path, tmp_path: Path) -> None:
+    """Each of the five farm members tagged its own (hostile) hashtag: none is the
+    network's, so none is listed, and the page says how many were left out and why."""
+    out = tmp_path / "report.html"
+    write_report(hostile_case, out)
+    page = Page(out.read_text(encoding="utf-8"))
+    text = re.sub(r"\s+", " ", page.text())
+    assert "No hashtag used by 3 or more members." in text
+    assert "5 more used by fewer than 3 members, not listed." in text
+    headers = ["".join(e.text) for e in page.find("th") if "network-1" in e.sections]
+    assert "Hashtag" not in headers
+
+
+def test_hashtags_and_mentions_in_posts_keep_their_sigil() -> None:
+    """In a right-to-left post, "#Statement1A" showed as "Statement1A#": each hashtag or
+    mention is isolated in its own <bdi>, and stays escaped."""
+    isolated = report_render.environment().filters["isolated"]
+    got = str(isolated(f"{PERSIAN} #Statement1A @<b>x\u202e</b> #{SCRIPT}"))
+    assert got == (
+        f"{PERSIAN} <bdi>#Statement1A</bdi> <bdi>@&lt;b&gt;x&lt;/b&gt;</bdi> "
+        "<bdi>#&lt;script&gt;alert(1)&lt;/script&gt;</bdi>"
+    )
