@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from trollscope import __version__
 from trollscope.case import SAFE_OPTIMIZERS, Case
 from trollscope.report.data import shown
+from trollscope.serve import index
 from trollscope.serve import queries as q
 
 STATIC = Path(__file__).parent / "static"
@@ -169,8 +170,11 @@ def _account(db: q.Db, request: Request) -> q.Page:
 def create_app(case_path: Path | str) -> Starlette:
     """The dashboard over the case at `case_path`, opened read-only now (so that a missing
     or foreign file is a CaseError here, before a server starts)."""
-    case = Case.open(case_path, read_only=True)
-    tables = q.case_tables(case.con)
+    # Opened once as a case for its checks and their errors (no such file, not a case,
+    # another schema version), then read through the indexed connection.
+    Case.open(case_path, read_only=True).close()
+    con = index.connect(case_path)
+    tables = q.case_tables(con)
     env = _templates()
     name = Path(case_path).name
 
@@ -178,8 +182,9 @@ def create_app(case_path: Path | str) -> Starlette:
         return q.case(db, name, _paging(request.query_params))
 
     def read(fn: Read, request: Request) -> q.Page:
-        cur = case.con.cursor()
+        cur = con.cursor()
         try:
+            index.session(cur)
             cur.execute(SAFE_OPTIMIZERS)
             return fn(q.Db(cur, tables), request)
         finally:
@@ -224,7 +229,7 @@ def create_app(case_path: Path | str) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        case.close()
+        con.close()
 
     routes = [
         Route("/", lambda request: RedirectResponse("/networks", status_code=302)),
@@ -242,7 +247,6 @@ def create_app(case_path: Path | str) -> Starlette:
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
     app.add_middleware(SecurityHeaders)
-    app.state.case = case
     return app
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import duckdb
 
 from trollscope.detect.words import format_p
+from trollscope.serve.index import ACCOUNTS, KEYS
 
 Page = dict[str, Any]
 
@@ -90,7 +91,8 @@ class Db:
 
 def case_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     rows = con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = current_schema()"
     ).fetchall()
     return frozenset(str(r[0]) for r in rows)
 
@@ -245,8 +247,8 @@ def _platform_of(db: Db, network: int) -> str:
 def _has_column(db: Db, table: str, column: str) -> bool:
     return bool(
         db.one(
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_name = ? AND column_name = ?",
+            "SELECT count(*) FROM information_schema.columns WHERE table_catalog = "
+            "current_database() AND table_name = ? AND column_name = ?",
             [table, column],
         )
     )
@@ -338,29 +340,35 @@ def graph(db: Db, network_id: int) -> Page:
     links: list[list[object]] = []
     total = 0
     if "network_edges" in db.tables:
-        total = int(
-            db.one(
-                """SELECT count(*) FROM (SELECT DISTINCT platform, account_a, account_b
-                   FROM network_edges WHERE network = ?)""",
-                [network_id],
-            )
-        )
+        # One pass over the network's links (grouped per pair, kept for the count too).
         drawn = db.rows(
             f"""WITH n AS (SELECT platform, account_id FROM account_scores WHERE network = ?
-                           ORDER BY score DESC, account_id, platform LIMIT ?)
-                SELECT platform, account_a, account_b, arg_min(test, {_TEST_ORDER}),
-                       arg_min(trace, {_TEST_ORDER})
-                FROM network_edges
-                WHERE network = ?
-                  AND (platform, account_a) IN (SELECT * FROM n)
+                           ORDER BY score DESC, account_id, platform LIMIT ?),
+                g AS MATERIALIZED (
+                    SELECT platform, account_a, account_b, min({_TEST_ORDER}) AS o,
+                           arg_min(test, {_TEST_ORDER}) AS test,
+                           arg_min(trace, {_TEST_ORDER}) AS trace
+                    FROM network_edges WHERE network = ? GROUP BY ALL)
+                SELECT (SELECT count(*) FROM g), platform, account_a, account_b, test, trace
+                FROM g
+                WHERE (platform, account_a) IN (SELECT * FROM n)
                   AND (platform, account_b) IN (SELECT * FROM n)
-                GROUP BY ALL ORDER BY min({_TEST_ORDER}), account_a, account_b LIMIT ?""",
+                ORDER BY o, account_a, account_b LIMIT ?""",
             [network_id, GRAPH_NODES, network_id, GRAPH_EDGES],
         )
-        for platform, a, b, test, trace in drawn:
+        for count, platform, a, b, test, trace in drawn:
+            total = int(count)
             ia, ib = index.get((platform, a)), index.get((platform, b))
             if ia is not None and ib is not None:
                 links.append([ia, ib, test, trace])
+        if not drawn:  # none among the drawn nodes: count them alone
+            total = int(
+                db.one(
+                    """SELECT count(*) FROM (SELECT DISTINCT platform, account_a, account_b
+                       FROM network_edges WHERE network = ?)""",
+                    [network_id],
+                )
+            )
     size = int(db.one("SELECT count(*) FROM account_scores WHERE network = ?", [network_id]))
     return {
         "network": network_id,
@@ -378,8 +386,9 @@ def charts(db: Db, network_id: int) -> Page:
     members_sql = "SELECT platform, account_id FROM account_scores WHERE network = ?"
     hours = [0] * HOURS_OF_WEEK
     for slot, count in db.rows(
-        f"""SELECT (isodow(created_at) - 1) * 24 + hour(created_at), count(*) FROM posts
-            WHERE created_at IS NOT NULL AND (platform, account_id) IN ({members_sql})
+        f"""SELECT (isodow(created_at) - 1) * 24 + hour(created_at), count(*) FROM {KEYS}
+            WHERE created_at IS NOT NULL AND aid IN (
+                SELECT aid FROM {ACCOUNTS} WHERE (platform, account_id) IN ({members_sql}))
             GROUP BY 1""",
         [network_id],
     ):
@@ -434,25 +443,7 @@ def account(db: Db, platform: str, account_id: str, paging: Paging) -> Page:
             score["network_url"] = network_url(score["network"])
     if not profile and score is None:
         raise NotFound(f"no account {account_id!r} on {platform!r} in this case.")
-    days = db.rows(
-        """SELECT CAST(created_at AS DATE), count(*) FROM posts
-           WHERE platform = ? AND account_id = ? AND created_at IS NOT NULL
-           GROUP BY 1 ORDER BY 1""",
-        [platform, account_id],
-    )
-    total = int(
-        db.one(
-            "SELECT count(*) FROM posts WHERE platform = ? AND account_id = ?",
-            [platform, account_id],
-        )
-    )
-    posts = db.dicts(
-        """SELECT post_id, created_at, kind, text, lang, ref_post_id, ref_account_id, hashtags,
-                  urls
-           FROM posts WHERE platform = ? AND account_id = ?
-           ORDER BY created_at DESC NULLS LAST, post_id LIMIT ? OFFSET ?""",
-        [platform, account_id, paging.limit, paging.offset],
-    )
+    days, total, posts = _posts(db, platform, account_id, paging)
     for p in posts:
         p["ref_url"] = (
             account_url(platform, p["ref_account_id"]) if p["ref_account_id"] is not None else None
@@ -466,6 +457,42 @@ def account(db: Db, platform: str, account_id: str, paging: Paging) -> Page:
         "timeline": _bins(days),
         "posts": _paged(total, paging, posts),
     }
+
+
+def _posts(
+    db: Db, platform: str, account_id: str, paging: Paging
+) -> tuple[list[tuple[Any, Any]], int, list[dict[str, Any]]]:
+    """An account's posts per day, its number of posts, and one page of them, latest
+    first: found in the posts' index (index.py), the page fetched by row id."""
+    found = db.rows(
+        f"SELECT aid FROM {ACCOUNTS} WHERE platform = ? AND account_id = ? LIMIT 1",
+        [platform, account_id],
+    )
+    if not found:
+        return [], 0, []
+    aid = found[0][0]
+    days = db.rows(
+        f"""SELECT CAST(created_at AS DATE), count(*) FROM {KEYS}
+            WHERE aid = ? AND created_at IS NOT NULL GROUP BY 1 ORDER BY 1""",
+        [aid],
+    )
+    total = int(db.one(f"SELECT count(*) FROM {KEYS} WHERE aid = ?", [aid]))
+    rids = [
+        r[0]
+        for r in db.rows(
+            f"""SELECT rid FROM {KEYS} WHERE aid = ?
+                ORDER BY created_at DESC NULLS LAST, rid LIMIT ? OFFSET ?""",
+            [aid, paging.limit, paging.offset],
+        )
+    ]
+    rows = db.dicts(
+        """SELECT rowid AS rid, post_id, created_at, kind, text, lang, ref_post_id,
+                  ref_account_id, hashtags, urls
+           FROM posts WHERE rowid = ANY(?::BIGINT[])""",
+        [rids],
+    )
+    by_rid = {r.pop("rid"): r for r in rows}
+    return days, total, [by_rid[rid] for rid in rids if rid in by_rid]
 
 
 def _signals(db: Db, platform: str, account_id: str) -> list[dict[str, Any]]:

@@ -1,0 +1,147 @@
+"""How fast the dashboard answers on a big case: each page type's JSON twin and HTML page,
+timed in-process (Starlette's TestClient over `create_app`: the app and DuckDB, no
+network), median and 95th percentile of `--repeat` requests after one warm-up.
+
+The case is the simulator's default scenario (stealth 0, seed 1) at `--posts`, ingested
+and detected once and cached in benchmarks/.work (case-serve-N.duckdb; detection runs on
+a copy of the ingested case `benchmarks/detection.py` caches). The account timed is the
+case's busiest poster among the flagged (the widest scan of `posts` an account page
+makes), and an organic one. Target: every page under 300 ms at 10M posts.
+
+    .venv/bin/python benchmarks/serve.py --posts 1000000
+    .venv/bin/python benchmarks/serve.py --posts 10000000 --repeat 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+TARGET_MS = 300
+
+
+def detected_case(posts: int) -> Path:
+    """The cached detected case at `posts` posts, built (simulate, ingest, detect) if
+    missing."""
+    case = WORK / f"case-serve-{posts}.duckdb"
+    if case.exists():
+        return case
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks.detection import simulated
+    from trollscope.ingest.run import ingest
+
+    folder = simulated("default", posts, 0, 1)
+    ingested = WORK / f"case-detect-{folder.name}.duckdb"
+    if not ingested.exists():
+        ingest(ingested, [folder / "io_tweets.csv"])
+    temp = case.with_name(case.name + ".tmp")
+    shutil.copy(ingested, temp)
+    code = (
+        "import sys; from trollscope.detect.params import DetectParams\n"
+        "from trollscope.detect.run import detect\n"
+        "detect(sys.argv[1], DetectParams())\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(temp)], check=True)
+    os.replace(temp, case)
+    return case
+
+
+def _urls(case: Path) -> list[tuple[str, str]]:
+    """(label, path) of every page type, picked from the case (not timed)."""
+    import duckdb
+
+    con = duckdb.connect(str(case), read_only=True)
+    try:
+        network, size = con.execute(
+            "SELECT network, size FROM networks ORDER BY size DESC LIMIT 1"
+        ).fetchall()[0]
+        lang = con.execute(
+            "SELECT x.lang FROM (SELECT unnest(languages) AS x FROM networks) "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchall()[0][0]
+        busy = con.execute(
+            """SELECT p.platform, p.account_id, count(*) AS n FROM posts p
+               SEMI JOIN account_scores s USING (platform, account_id)
+               GROUP BY ALL ORDER BY n DESC LIMIT 1"""
+        ).fetchall()[0]
+        organic = con.execute(
+            """SELECT p.platform, p.account_id, count(*) AS n FROM posts p
+               ANTI JOIN account_scores s USING (platform, account_id)
+               GROUP BY ALL ORDER BY n DESC LIMIT 1"""
+        ).fetchall()[0]
+    finally:
+        con.close()
+
+    def account(row: tuple[object, ...], suffix: str = "") -> str:
+        return f"/account{suffix}?" + urlencode({"platform": row[0], "id": row[1]})
+
+    n = f"/networks/{network}"
+    filtered = urlencode({"lang": lang, "sort": "size", "order": "desc"})
+    return [
+        ("networks", "/networks.json"),
+        ("networks, filtered and sorted", "/networks.json?" + filtered),
+        (f"network ({size:,} members)", n + ".json"),
+        ("network, members searched, page 2", n + ".json?q=a&offset=50"),
+        ("network graph", n + "/graph.json"),
+        ("network charts", n + "/charts.json"),
+        (f"account, flagged ({busy[2]:,} posts)", account(busy, ".json")),
+        (f"account, organic ({organic[2]:,} posts)", account(organic, ".json")),
+        ("case", "/case.json"),
+        ("networks page (HTML)", "/networks"),
+        ("network page (HTML)", n),
+        ("account page (HTML)", account(busy)),
+        ("case page (HTML)", "/case"),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--case", type=Path, help="a detected case to time instead")
+    args = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+    case = args.case or detected_case(args.posts)
+
+    from starlette.testclient import TestClient
+
+    from trollscope.serve import create_app
+
+    urls = _urls(case)
+    print(f"case: {case.name}, {case.stat().st_size / 2**20:,.0f} MiB, {os.cpu_count()} cores")
+    start = time.perf_counter()
+    app = create_app(case)
+    started = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"start (open the case, index the posts by account): {started:.1f} s, peak {peak:,} MiB")
+    print("\n| page | median ms | p95 ms | max ms |\n|---|---:|---:|---:|")
+    worst = 0.0
+    with TestClient(app) as client:
+        for label, path in urls:
+            assert client.get(path).status_code == 200, path  # warm-up
+            times = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                response = client.get(path)
+                times.append((time.perf_counter() - start) * 1000)
+                assert response.status_code == 200, path
+            times.sort()
+            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+            worst = max(worst, times[-1])
+            print(f"| {label} | {statistics.median(times):.0f} | {p95:.0f} | {times[-1]:.0f} |")
+    verdict = "met" if worst < TARGET_MS else "missed"
+    print(f"\nslowest request {worst:.0f} ms: target {TARGET_MS} ms {verdict}")
+
+
+if __name__ == "__main__":
+    main()
