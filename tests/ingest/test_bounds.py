@@ -545,10 +545,11 @@ def test_ingest_and_scan_take_earliest_and_latest(tmp_path: Path, case_path: Pat
     assert "--earliest" in out.output and "--latest" in out.output
 
 
-def test_times_before_2000_let_in_by_earliest_are_warned_about_and_counted(
+def test_times_before_2000_or_in_the_future_are_warned_about_and_counted(
     tmp_path: Path, case_path: Path
 ) -> None:
-    """A widened --earliest admits 1990s dates; ingest warns, and `info` counts them."""
+    """A widened --earliest or --latest admits 1990s or future dates; ingest warns about
+    them and `info` counts them (issue 21)."""
     from click.testing import CliRunner
 
     path = tmp_path / "t.csv"
@@ -557,23 +558,27 @@ def test_times_before_2000_let_in_by_earliest_are_warned_about_and_counted(
         "1,u,1995-03-01T00:00:00Z,1994-01-01T00:00:00Z\n"
         "2,v,2021-01-01T00:00:00Z,2020-01-01T00:00:00Z\n"
         "3,v,1999-12-31T23:59:59Z,2020-01-01T00:00:00Z\n"
+        "4,w,2099-01-01T00:00:00Z,2020-01-01T00:00:00Z\n"
     )
-    args = ["ingest", str(path), "--into", str(case_path), "--earliest", "1990-01-01", "--map",
+    args = ["ingest", str(path), "--into", str(case_path), "--earliest", "1990-01-01",
+            "--latest", "2100-01-01", "--map",
             "post_id=id,account_id=user,created_at=t,account_created_at=joined"]  # fmt: skip
     out = CliRunner().invoke(cli, args)
     assert out.exit_code == 0, out.output
-    assert "warning: 2 posts and 1 accounts are dated before 2000" in out.output, out.output
+    said = " ".join(out.output.split())
+    assert "warning: 2 posts and 1 accounts are dated before 2000" in said, said
+    assert "warning: 1 posts and 0 accounts are dated after tomorrow (UTC)" in said, said
     out = CliRunner().invoke(cli, ["info", str(case_path), "--json"])
-    assert json.loads(out.output)["before_2000"] == {"posts": 2, "accounts": 1}
+    assert json.loads(out.output)["odd_times"] == {
+        "posts_before_2000": 2,
+        "accounts_before_2000": 1,
+        "posts_future": 1,
+        "accounts_future": 0,
+    }
     out = CliRunner().invoke(cli, ["info", str(case_path)])
-    assert "2 posts and 1 accounts are dated before 2000" in out.output, out.output
-    # Within the default range nothing is warned about.
+    assert "2 posts and 1 accounts are dated before 2000" in " ".join(out.output.split())
+    # Within the default range nothing is warned about (the odd rows are rejected).
     fresh = tmp_path / "fresh.duckdb"
-    result = ingest(
-        fresh,
-        [path],
-        options=ReadOptions(
-            mapping=parse_mapping("post_id=id,account_id=user,created_at=t"),
-        ),
-    )
-    assert result.before_2000 == {"posts": 0, "accounts": 0}
+    options = ReadOptions(mapping=parse_mapping("post_id=id,account_id=user,created_at=t"))
+    result = ingest(fresh, [path], options=options)
+    assert set(result.odd_times.values()) == {0} and result.files[0].rejected == 3

@@ -9,21 +9,26 @@ import duckdb
 
 from trollscope.case import Case
 
-# Times before this are worth a second look even when inside the accepted range (which a
-# user may widen with --earliest): Twitter opened in 2006, and a 1970 or 1999 date is more
-# often a zero, a bad unit or a default than a real post or account.
+# Times before 2000 or after tomorrow are worth a second look even inside the accepted
+# range (which a user may widen with --earliest and --latest): Twitter opened in 2006, and
+# a 1970 or 1999 date is more often a zero, a wrong unit or a default than a real post or
+# account; a date in the future is a wrong zone, unit or clock.
 SUSPECT_BEFORE = "2000-01-01"
 
 
-def dated_before_2000(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Posts and accounts of the case dated (created) before 2000."""
+def odd_times(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Posts and accounts of the case dated (created) before 2000 or after tomorrow (UTC)."""
+    future = "current_date::TIMESTAMP AT TIME ZONE 'UTC' + INTERVAL 2 DAY"
+    early = f"TIMESTAMPTZ '{SUSPECT_BEFORE}'"
     row = con.execute(
-        f"""SELECT (SELECT count(*) FROM posts WHERE created_at < TIMESTAMPTZ '{SUSPECT_BEFORE}'),
-                   (SELECT count(*) FROM accounts
-                    WHERE created_at < TIMESTAMPTZ '{SUSPECT_BEFORE}')"""
+        f"""SELECT (SELECT count(*) FROM posts WHERE created_at < {early}),
+                   (SELECT count(*) FROM accounts WHERE created_at < {early}),
+                   (SELECT count(*) FROM posts WHERE created_at >= {future}),
+                   (SELECT count(*) FROM accounts WHERE created_at >= {future})"""
     ).fetchone()
-    posts, accounts = row if row else (0, 0)
-    return {"posts": int(posts), "accounts": int(accounts)}
+    counts = row if row else (0, 0, 0, 0)
+    names = ("posts_before_2000", "accounts_before_2000", "posts_future", "accounts_future")
+    return {name: int(n) for name, n in zip(names, counts, strict=True)}
 
 
 def case_info(case_path: Path | str) -> dict[str, Any]:
@@ -85,7 +90,7 @@ def case_info(case_path: Path | str) -> dict[str, Any]:
             "rejects": int(scalar("SELECT count(*) FROM rejects")),
             "first_post": first.isoformat() if first else None,
             "last_post": last.isoformat() if last else None,
-            "before_2000": dated_before_2000(con),
+            "odd_times": odd_times(con),
             "platforms": per_platform,
             "kinds": kinds,
             "reject_reasons": reject_reasons,

@@ -230,21 +230,25 @@ def ingest_table(result: IngestResult) -> None:
             f"`trollscope info {result.case}`.",
             markup=False,
         )
-    early_times_warning(result.before_2000)
+    odd_times_warning(result.odd_times)
 
 
-def early_times_warning(before_2000: dict[str, int]) -> None:
-    """A warning when the case holds posts or accounts dated before 2000 (which only a
-    widened --earliest lets in): more often a zero or a wrong unit than a real date."""
-    posts, accounts = before_2000.get("posts", 0), before_2000.get("accounts", 0)
-    if posts or accounts:
-        out.print(
-            f"warning: {posts:,} posts and {accounts:,} accounts are dated before 2000; "
-            "such dates are more often a zero, a wrong unit (ms for s) or a default than "
-            "real. Check the time columns (--map), or narrow --earliest to reject them.",
-            style="yellow",
-            markup=False,
-        )
+def odd_times_warning(odd: dict[str, int]) -> None:
+    """A warning when the case holds posts or accounts dated before 2000 or after
+    tomorrow (which only a widened --earliest or --latest lets in): more often a zero, a
+    wrong unit or a wrong zone than a real date."""
+    early = (odd.get("posts_before_2000", 0), odd.get("accounts_before_2000", 0))
+    late = (odd.get("posts_future", 0), odd.get("accounts_future", 0))
+    for (posts, accounts), when in ((early, "before 2000"), (late, "after tomorrow (UTC)")):
+        if posts or accounts:
+            out.print(
+                f"warning: {posts:,} posts and {accounts:,} accounts are dated {when}; such "
+                "dates are more often a zero, a wrong unit (ms for s) or a wrong zone than "
+                "real. Check the time columns (--map, --timezone), or narrow --earliest and "
+                "--latest to reject them.",
+                style="yellow",
+                markup=False,
+            )
 
 
 def info_tables(info: dict[str, Any]) -> None:
@@ -253,7 +257,7 @@ def info_tables(info: dict[str, Any]) -> None:
         f"{info['posts']:,} posts, {info['accounts']:,} accounts, {info['rejects']:,} rejects; "
         f"posts from {info['first_post']} to {info['last_post']} (UTC)"
     )
-    early_times_warning(info["before_2000"])
+    odd_times_warning(info["odd_times"])
     platforms = Table(title="per platform", title_justify="left")
     for col in ("platform", "posts", "accounts"):
         platforms.add_column(col, justify="left" if col == "platform" else "right")

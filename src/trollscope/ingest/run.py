@@ -24,7 +24,7 @@ import duckdb
 
 from trollscope import __version__
 from trollscope.case import Case, rows_written, transaction
-from trollscope.case.info import dated_before_2000
+from trollscope.case.info import odd_times
 from trollscope.errors import FormatError, NothingReadError, TrollscopeError, write_error
 from trollscope.ingest import staging
 from trollscope.ingest.readers import Reader, ReadOptions, get, sniff
@@ -55,8 +55,9 @@ class FileResult:
 class IngestResult:
     case: str
     files: list[FileResult] = field(default_factory=list)
-    # Posts and accounts of the whole case dated before 2000 (case/info.py says why).
-    before_2000: dict[str, int] = field(default_factory=dict)
+    # Posts and accounts of the whole case dated before 2000 or after tomorrow (case/info.py
+    # says why).
+    odd_times: dict[str, int] = field(default_factory=dict)
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.files)
@@ -67,7 +68,7 @@ class IngestResult:
             "files": [asdict(f) for f in self.files],
             **{k: self.total(k) for k in ("read", "stored", "duplicate", "rejected")},
             "accounts_new": self.total("accounts_new"),
-            "before_2000": self.before_2000,
+            "odd_times": self.odd_times,
         }
 
 
@@ -125,7 +126,7 @@ def ingest(
                 reader = choose_reader(path, fmt, options)
                 check_timezone(path, reader, options.timezone)
                 result.files.append(_ingest_file(con, path, reader, options, progress))
-            result.before_2000 = dated_before_2000(con)
+            result.odd_times = odd_times(con)
     except BaseException as exc:
         _give_up(case)
         refused = _refused(case_path, exc)
