@@ -297,6 +297,29 @@ def test_only_loopback_binds_without_a_warning(host: str, warned: bool) -> None:
         assert host in warning and "no login" in warning
 
 
+PACKAGE = Path(__file__).parents[2] / "src" / "trollscope" / "serve"
+
+
+def test_the_assets_are_bundled_and_fetch_nothing_elsewhere() -> None:
+    """No page or script names another origin (no CDN, no web font); the script never
+    parses data as HTML or code."""
+    files = [*(PACKAGE / "templates").iterdir(), *(PACKAGE / "static").iterdir()]
+    assert {f.name for f in files} >= {"dashboard.js", "dashboard.css", "base.html.j2"}
+    for f in files:
+        # An SVG's namespace is a name, not an address fetched.
+        text = f.read_text(encoding="utf-8").replace('xmlns="http://www.w3.org/2000/svg"', "")
+        assert "http:" not in text and "https:" not in text and "//cdn" not in text, f.name
+    script = (PACKAGE / "static" / "dashboard.js").read_text(encoding="utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script
+
+
+def test_static_files_are_served(client: TestClient) -> None:
+    for name, kind in [("dashboard.js", "javascript"), ("dashboard.css", "text/css")]:
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200 and kind in r.headers["content-type"]
+
+
 def test_serve_refuses_a_file_that_is_not_a_case(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("hello\n", encoding="utf-8")

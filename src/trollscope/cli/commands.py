@@ -510,6 +510,7 @@ def serve_cmd(case_path: Path, host: str | None, port: int) -> None:
 
     from trollscope.serve import DEFAULT_HOST, create_app, host_warning
 
+    click.echo(f"Opening {case_path} read-only (indexing its posts by account)...", err=True)
     app = create_app(case_path)
     bind = host or DEFAULT_HOST
     warning = host_warning(bind)
