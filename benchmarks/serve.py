@@ -10,6 +10,7 @@ makes), and an organic one. Target: every page under 300 ms at 10M posts.
 
     .venv/bin/python benchmarks/serve.py --posts 1000000
     .venv/bin/python benchmarks/serve.py --posts 10000000 --repeat 10
+    .venv/bin/python benchmarks/serve.py --graph 2000     # the graph view in Chromium
 """
 
 from __future__ import annotations
@@ -104,12 +105,81 @@ def _urls(case: Path) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
+def graph_in_chromium(nodes: int, chromium: str = "/usr/bin/chromium") -> dict[str, float]:
+    """The graph view in headless Chromium on a made-up graph of `nodes` nodes and ten
+    links each: seconds until the layout is done, and the median ms of one layout
+    iteration and of one redraw (what a pan or zoom costs) afterwards."""
+    import json
+
+    from playwright.sync_api import Route, sync_playwright
+
+    script = (HERE.parent / "src/trollscope/serve/static/dashboard.js").read_text("utf-8")
+    links = [
+        [i, (i + j * j) % nodes, "pair" if j % 2 else "burst", "co-repost"]
+        for i in range(nodes)
+        for j in range(1, 11)
+    ]
+    graph = json.dumps(
+        {
+            "network": 1,
+            "nodes": [{"handle": f"h{i}", "url": f"/a{i}"} for i in range(nodes)],
+            "links": links,
+            "nodes_total": nodes,
+            "links_total": len(links),
+        }
+    )
+    page_html = (
+        '<p id="graph-status"></p><canvas id="graph" width="960" height="600" '
+        'data-src="/graph.json"></canvas><script src="/dashboard.js"></script>'
+    )
+
+    def answer(route: Route) -> None:
+        url = route.request.url
+        if url.endswith("/graph.json"):
+            route.fulfill(body=graph, content_type="application/json")
+        elif url.endswith("/dashboard.js"):
+            route.fulfill(body=script, content_type="text/javascript")
+        else:
+            route.fulfill(body=page_html, content_type="text/html")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.route("http://graph.test/**", answer)
+        start = time.monotonic()
+        page.goto("http://graph.test/")
+        page.wait_for_selector("#graph[data-state=laid-out]", timeout=60_000)
+        laid_out = time.monotonic() - start
+        ms: dict[str, float] = page.evaluate(
+            """() => { const g = document.getElementById('graph').graph;
+                       const it = [], dr = [];
+                       for (let i = 0; i < 11; i++) {
+                         let s = performance.now(); g.iterate(1); it.push(performance.now() - s);
+                         s = performance.now(); g.draw(); dr.push(performance.now() - s); }
+                       it.sort((a, b) => a - b); dr.sort((a, b) => a - b);
+                       return {iteration_ms: it[5], redraw_ms: dr[5]}; }"""
+        )
+        browser.close()
+    return {"layout_s": laid_out, **ms}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--case", type=Path, help="a detected case to time instead")
+    parser.add_argument(
+        "--graph", type=int, metavar="NODES", help="time the graph view in Chromium instead"
+    )
     args = parser.parse_args()
+    if args.graph:
+        found = graph_in_chromium(args.graph)
+        print(
+            f"graph of {args.graph:,} nodes, {10 * args.graph:,} links: laid out in "
+            f"{found['layout_s']:.1f} s (page load included); one layout iteration "
+            f"{found['iteration_ms']:.1f} ms, one redraw {found['redraw_ms']:.1f} ms"
+        )
+        return
     WORK.mkdir(exist_ok=True)
     case = args.case or detected_case(args.posts)
 
