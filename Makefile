@@ -6,9 +6,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: setup demo test lint typecheck clean
+.PHONY: setup setup-core demo test lint typecheck clean
 
+# `setup` installs what the tests need (the dev and Spark extras); `make demo` needs only
+# the package itself (`setup-core`): no pyspark, no test tools.
 setup: $(VENV)/.installed
+
+setup-core: $(VENV)/.installed-core
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +20,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $@
 
+$(VENV)/.installed-core: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
 # The pipeline so far, on the real sample data bundled in examples/data and on a small
 # simulated data set with planted farms: ingest, describe, co-action edges, detection
 # (pair tests, networks, verdicts, evidence), and the detection scored against the
 # planted labels, and the HTML reports.
-demo: setup
+demo: setup-core
 	mkdir -p $(OUT)
 	rm -rf $(OUT)/demo.duckdb $(OUT)/demo.duckdb.wal $(OUT)/sim $(OUT)/scan
 	$(BIN)/trollscope ingest examples/data/russian_coord_tweets.csv.gz --platform twitter --into $(OUT)/demo.duckdb
