@@ -35,6 +35,31 @@ FIXTURES = {
         DATA / "crowdtangle_api" / "search.json",
         DATA / "crowdtangle_api" / "links.jsonl",
     ],
+    "bluesky": [
+        DATA / "bluesky" / "jetstream.jsonl",
+        DATA / "bluesky" / "jetstream.jsonl.gz",
+        DATA / "bluesky" / "appview.jsonl",
+        DATA / "bluesky" / "thread.json",
+    ],
+    "mastodon": [
+        DATA / "mastodon" / "statuses.jsonl",
+        DATA / "mastodon" / "home_timeline.json",
+        DATA / "mastodon" / "home_timeline.json.gz",
+    ],
+    "reddit": [
+        DATA / "reddit" / "RS_sample.jsonl",
+        DATA / "reddit" / "RC_sample.jsonl.gz",
+        DATA / "reddit" / "listing.json",
+    ],
+    "youtube": [
+        DATA / "youtube" / "comment_threads.json",
+        DATA / "youtube" / "comment_threads.jsonl.gz",
+    ],
+    "tiktok": [
+        DATA / "tiktok" / "videos.jsonl",
+        DATA / "tiktok" / "videos.jsonl.gz",
+        DATA / "tiktok" / "comments.json",
+    ],
 }
 ALL_FIXTURES = [(fmt, path) for fmt, paths in FIXTURES.items() for path in paths]
 

@@ -10,16 +10,21 @@ from pathlib import Path
 
 from trollscope.errors import FormatError
 from trollscope.ingest.readers.base import Head, Reader
+from trollscope.ingest.readers.bluesky import BlueskyReader
 from trollscope.ingest.readers.cnt import CntReader
 from trollscope.ingest.readers.crowdtangle import CrowdTangleReader
 from trollscope.ingest.readers.crowdtangle_api import CrowdTangleApiReader
 from trollscope.ingest.readers.ioarchive import IoTweetsReader, IoUsersReader
 from trollscope.ingest.readers.ira import IraReader
 from trollscope.ingest.readers.kinds import refuse_unreadable
+from trollscope.ingest.readers.mastodon import MastodonReader
+from trollscope.ingest.readers.reddit import RedditReader
 from trollscope.ingest.readers.table import CoortweetReader, TableReader
 from trollscope.ingest.readers.telegram import TelegramReader
+from trollscope.ingest.readers.tiktok import TikTokReader
 from trollscope.ingest.readers.twarc2 import Twarc2Reader
 from trollscope.ingest.readers.twitter_v1 import TwitterV1Reader
+from trollscope.ingest.readers.youtube import YouTubeReader
 from trollscope.registry import Registry
 
 READERS: Registry[type[Reader]] = Registry(
@@ -30,6 +35,11 @@ READERS: Registry[type[Reader]] = Registry(
         CoortweetReader,
         TelegramReader,
         CrowdTangleApiReader,
+        BlueskyReader,
+        MastodonReader,
+        RedditReader,
+        YouTubeReader,
+        TikTokReader,
         IoTweetsReader,
         IoUsersReader,
         IraReader,

@@ -7,15 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trollscope.ingest.writers import (
+    bluesky,
     cnt,
     coortweet,
     crowdtangle,
     crowdtangle_api,
     ioarchive,
     ira,
+    mastodon,
+    reddit,
     telegram,
+    tiktok,
     twarc2,
     twitter_v1,
+    youtube,
 )
 from trollscope.model import Account, Post
 from trollscope.registry import Registry
@@ -45,6 +50,11 @@ WRITERS: Registry[Writer] = Registry(
             ("cnt-csv", cnt),
             ("crowdtangle", crowdtangle),
             ("crowdtangle-api", crowdtangle_api),
+            ("bluesky", bluesky),
+            ("mastodon", mastodon),
+            ("reddit", reddit),
+            ("youtube", youtube),
+            ("tiktok", tiktok),
         )
     ),
 )

@@ -1,0 +1,367 @@
+"""JSON records read one at a time in Python: JSON lines, or one document streamed.
+
+Shared by the readers of platform APIs whose data users save either way (`reddit`,
+`youtube`, `tiktok`, `meta-content-library`): one response page or record per line, as
+collecting scripts append them, or one JSON document (a response page, or a list of pages
+or records), which is streamed with ijson and never loaded whole.
+
+A format is a `Shape`:
+- `walk(value)`: the (where, record) pairs one JSON value holds (a page's items, a
+  thread's comments); `where` is the path of the record inside the value
+  (`items[2].replies.comments[0]`), so that a reject names the field where it sits;
+- `convert(record, options)`: the canonical post and its author's profile, or `Bad`
+  naming the field (relative to the record) and the reason;
+- `check_first(value)`: why the file's first value is not this format (None if it is),
+  so that another format's file is one FormatError, never a pile of rejects;
+- `prefixes`: where the pages or records of a document sit (`items.item`, `data.item`).
+
+Every record is read, stored or rejected: read = stored + duplicate + rejected. A JSON
+line's rejects carry its physical line; a document's carry no line (ijson gives none) and
+say which record they are, by its place (`items[3].snippet.publishedAt`).
+
+The value checks (times, counts, keys) are the model's (`model.py`), in the forms these
+readers need: `Bad` with the field and the value quoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+import orjson
+
+from trollscope.errors import FormatError, MappingError
+from trollscope.ingest.batches import Batch, BatchBuilder
+from trollscope.ingest.readers.base import ReadOptions, open_input, raw_position
+from trollscope.ingest.readers.jsonfile import BLOCK_BYTES, MAX_LINE_BYTES, line_blocks
+from trollscope.ingest.readers.jsonrows import snippet
+from trollscope.ingest.readers.lines import content_lines, first_content_line
+from trollscope.ingest.readers.telegram_json import REPLACEMENT, Utf8Guard, why
+from trollscope.model import Account, Post, Reject, TimeRange, count_value, key_problem, shown
+
+Walk = Callable[[Any], Iterator[tuple[str, Any]]]
+Convert = Callable[[Any, ReadOptions], tuple[Post, Account | None]]
+CheckFirst = Callable[[Any], str | None]
+
+
+class Bad(Exception):
+    """A record that cannot be stored: `field` (as the source names it, relative to the
+    record; None for the whole record) and why."""
+
+    def __init__(self, field: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """One format's records (see the module's docstring)."""
+
+    name: str
+    expected: str
+    walk: Walk
+    convert: Convert
+    check_first: CheckFirst
+    prefixes: tuple[str, ...]
+
+
+# -- value checks, raising Bad -----------------------------------------------------------
+
+
+def text(value: Any, field: str) -> str | None:
+    """Text as given (an empty or blank one is None); anything else but null is Bad."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise Bad(field, f"expected {field} as text, got {snippet(value)}")
+    return value if value.strip() else None
+
+
+def key(value: Any, field: str, *, required: bool = False, what: str = "") -> str | None:
+    """An id or handle as text (an integer is taken as written); Bad when it holds a
+    control character, is of another type, or is `required` and absent."""
+    if type(value) is int:
+        value = str(value)
+    elif value is not None and type(value) is not str:
+        raise Bad(field, f"expected {field} as text, got {snippet(value)}")
+    if value is not None:
+        value = value.strip() or None
+    if value is None:
+        if required:
+            raise Bad(field, f"{field} is missing{what}")
+        return None
+    if problem := key_problem(field, value):
+        raise Bad(field, problem)
+    return str(value)
+
+
+def count(value: Any, field: str) -> int | None:
+    """A count (None when absent), or Bad naming `field` when it is not one."""
+    number, problem = count_value(field, value)
+    if problem:
+        raise Bad(field, problem)
+    return number
+
+
+def epoch_time(value: Any, field: str, times: TimeRange) -> datetime:
+    """POSIX seconds (a JSON number, or a number written as text) as naive UTC."""
+    seconds: float | None = None
+    if type(value) in (int, float):
+        seconds = float(value)
+    elif type(value) is str:
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            seconds = None
+    if seconds is None or seconds != seconds or abs(seconds) > 1e11:
+        raise Bad(field, f"expected {field} as POSIX seconds (UTC), got {shown(value)}")
+    when = datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+    if not times.contains(when):
+        raise Bad(field, f"{field} {shown(value)} is not {times.words}")
+    return when
+
+
+def iso_time(value: Any, field: str, times: TimeRange) -> datetime:
+    """ISO 8601 with an offset or `Z` (`2023-05-01T12:00:00Z`) as naive UTC; a time
+    without its zone is refused rather than guessed."""
+    when = None
+    if type(value) is str:
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            when = None
+    if when is None or when.tzinfo is None:
+        raise Bad(field, f"expected {field} like '2023-05-01T12:00:00Z', got {shown(value)}")
+    naive = when.astimezone(UTC).replace(tzinfo=None)
+    if not times.contains(naive):
+        raise Bad(field, f"{field} {shown(value)} is not {times.words}")
+    return naive
+
+
+def listed(value: Any, field: str) -> list[Any]:
+    """A JSON list (absent: empty), or Bad."""
+    if value is None:
+        return []
+    if type(value) is not list:
+        raise Bad(field, f"expected {field} as a list, got {snippet(value)}")
+    return value
+
+
+def texts(value: Any, field: str) -> list[str]:
+    """A list of texts (absent: empty), blank ones left out, or Bad."""
+    out = []
+    for item in listed(value, field):
+        if type(item) is not str:
+            raise Bad(field, f"expected {field} as a list of texts, got {snippet(value)}")
+        if item.strip():
+            out.append(item)
+    return out
+
+
+def extra(pairs: dict[str, Any]) -> str | None:
+    """Source-specific values as a JSON object, those that are None left out."""
+    kept = {k: v for k, v in pairs.items() if v is not None}
+    return orjson.dumps(kept).decode("utf-8") if kept else None
+
+
+def joined(where: str, field: str | None) -> str | None:
+    """`items[2]` and `snippet.publishedAt` -> `items[2].snippet.publishedAt`."""
+    if not where:
+        return field or None
+    return f"{where}.{field}" if field else where
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def read_records(path: Path, options: ReadOptions, shape: Shape) -> Iterator[Batch]:
+    """The batches of a file of `shape`'s records, JSON lines or one document."""
+    if options.mapping:
+        raise MappingError(
+            f"{path}: --map does not apply to the {shape.name} format, whose fields are fixed. "
+            "Drop --map (or read the file as a table with --format table)."
+        )
+    with open_input(path) as handle:
+        first = first_content_line(handle, MAX_LINE_BYTES)
+    if first is None:
+        raise FormatError(path, f"the file is empty; {shape.expected}.")
+    try:
+        value = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        value = None
+        is_lines = False
+    else:
+        is_lines = True
+    if not first.lstrip().startswith((b"{", b"[")):
+        raise FormatError(
+            path,
+            f"this is not JSON: it starts {first[:60].decode('utf-8', 'replace')!r}; "
+            f"{shape.expected}.",
+            "Check the file, or name its format with --format.",
+        )
+    if is_lines:
+        _check(path, shape, value)
+        yield from _lines(path, options, shape)
+    else:
+        yield from _document(path, options, shape)
+
+
+def _check(path: Path, shape: Shape, value: Any) -> None:
+    first = value[0] if type(value) is list and value else value
+    problem = shape.check_first(first) if type(first) is dict else None
+    if problem:
+        raise FormatError(
+            path,
+            f"this is not {shape.name} data: {problem}",
+            "Check the file, or name its format with --format.",
+        )
+
+
+def _add(
+    builder: BatchBuilder,
+    shape: Shape,
+    record: Any,
+    where: str,
+    line: int | None,
+    options: ReadOptions,
+) -> None:
+    """Add one record, or its reject: the field named where it sits (`items[3].id`), so
+    that a document's reject, which has no line, still says which record it is. A record
+    a walker wrapped with its context (a thread's comment) shows its `raw` value."""
+    try:
+        post, author = shape.convert(record, options)
+    except Bad as bad:
+        raw = snippet(getattr(record, "raw", record))
+        builder.add_reject(Reject(line, joined(where, bad.field), bad.reason, raw))
+        return
+    if author is not None:
+        builder.add_account(author)
+    builder.add_post(post)
+
+
+def _lines(path: Path, options: ReadOptions, shape: Shape) -> Iterator[Batch]:
+    builder = BatchBuilder(options.chunk_size)
+    with open_input(path) as handle:
+        for number, line, too_long in _content_lines(handle):
+            if too_long:
+                reason = f"the line is longer than {MAX_LINE_BYTES // 2**20} MiB; no record is"
+                builder.add_reject(Reject(number, None, reason + " that long", snippet(line)))
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                builder.add_reject(Reject(number, None, _bad_line(line, exc), snippet(line)))
+                continue
+            for where, record in shape.walk(value):
+                _add(builder, shape, record, where, number, options)
+            if builder.full():
+                yield builder.take(raw_position(handle))
+        position = raw_position(handle)
+    yield from builder.drain(position)
+
+
+def _bad_line(line: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return (
+            f"invalid UTF-8 bytes at byte {bad.start + 1} of the line; the file must be "
+            "UTF-8: re-save or re-export it as UTF-8"
+        )
+    return f"invalid JSON ({exc}); the line may be cut short (a truncated file?)"
+
+
+def _content_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
+    """The lines that are not blank, with their numbers, and whether the line is longer
+    than MAX_LINE_BYTES (then only its start is given: it becomes a reject)."""
+    for block in line_blocks(handle, BLOCK_BYTES):
+        if block.too_long:
+            yield block.line, block.data, True
+        else:
+            for number, line in content_lines(block.data, block.line):
+                yield number, line, False
+
+
+def _document(path: Path, options: ReadOptions, shape: Shape) -> Iterator[Batch]:
+    prefix = _document_prefix(path, shape)
+    base = prefix.removesuffix(".item").removesuffix("item")
+    builder = BatchBuilder(options.chunk_size)
+    count = 0
+    checked = False
+    with open_input(path) as raw:
+        guard = Utf8Guard(raw)
+        try:
+            for index, value in enumerate(ijson.items(guard, prefix, use_float=True)):
+                if not checked:
+                    _check(path, shape, value)
+                    checked = True
+                outer = f"{base}[{index}]"
+                for where, record in shape.walk(value):
+                    count += 1
+                    place = joined(outer, where) or outer
+                    given = getattr(record, "raw", record)
+                    if guard.dirty_read and _holds_replacement(given):
+                        reason = "invalid UTF-8 bytes; re-save the file as UTF-8"
+                        builder.add_reject(Reject(None, place, reason, snippet(given)))
+                    else:
+                        _add(builder, shape, record, place, None, options)
+                if builder.full():
+                    yield builder.take(guard.position)
+        except ijson.JSONError as exc:
+            if not count:
+                raise FormatError(
+                    path,
+                    f"is not valid JSON near byte {guard.position} ({why(exc)}); {shape.expected}.",
+                ) from exc
+            reason = (
+                f"the file breaks off after record {count}, near byte {guard.position} "
+                f"({why(exc)}); the rest is lost: the file is cut short or damaged"
+            )
+            builder.add_reject(Reject(None, None, reason))
+    yield from builder.drain(guard.position)
+
+
+def _document_prefix(path: Path, shape: Shape) -> str:
+    """Where the document's pages or records sit: the first of the shape's prefixes whose
+    array the document opens (a top-level array: its items)."""
+    wanted = {p.removesuffix(".item").removesuffix("item"): p for p in shape.prefixes}
+    with open_input(path) as raw:
+        try:
+            for prefix, event, _ in ijson.parse(Utf8Guard(raw), use_float=True):
+                if event == "start_array" and prefix in wanted:
+                    return wanted[prefix]
+                if event == "start_array" and prefix == "":
+                    return "item"
+        except ijson.JSONError as exc:
+            raise FormatError(path, f"is not valid JSON ({why(exc)}); {shape.expected}.") from exc
+    raise FormatError(path, f"holds no records where this format keeps them; {shape.expected}.")
+
+
+def _holds_replacement(value: Any) -> bool:
+    """Whether a string anywhere in `value` holds U+FFFD (a byte Utf8Guard replaced)."""
+    if isinstance(value, str):
+        return REPLACEMENT in value
+    if isinstance(value, dict):
+        return any(_holds_replacement(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_replacement(v) for v in value)
+    return False
+
+
+def items_at(value: Any, field: str, where: str) -> Iterator[tuple[str, Any]]:
+    """(where, item) for each item of the list `value[field]`; a value that is no list
+    is itself one record, which its converter rejects."""
+    items = value.get(field) if type(value) is dict else None
+    place = joined(where, field) or field
+    if items is None:
+        return
+    if type(items) is not list:
+        yield place, items
+        return
+    for index, item in enumerate(items):
+        yield f"{place}[{index}]", item
