@@ -31,7 +31,7 @@ def _case(posts: int) -> Path:
     from trollscope.detect.run import detect
     from trollscope.ingest.run import ingest
 
-    folder = simulated(posts, 0, 1)
+    folder = simulated("default", posts, 0, 1)
     cached = WORK / f"case-detect-{folder.name}.duckdb"
     if not cached.exists():
         ingest(cached, [folder / "io_tweets.csv"])
@@ -44,6 +44,9 @@ def _case(posts: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the detected case (to time another version)"
+    )
     args = parser.parse_args()
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     case = _case(args.posts)
@@ -66,7 +69,8 @@ def main() -> None:
             )  # fmt: skip
             opens.append(time.perf_counter() - start)
     size = report.stat().st_size
-    case.unlink()
+    if not args.keep:
+        case.unlink()
     print("| report | size | `trollscope report` (process) | Chromium opens it (3 runs) |")
     print("|---|---:|---:|---|")
     print(
