@@ -363,8 +363,9 @@ def _draw(
 def graph_svg(graph: Graph, where: Layout, colour: str) -> str:
     """One network: members (at most the drawn cap) coloured as the network, significant
     pairs coloured by their strongest trace."""
-    # Small networks get a small drawing: five nodes on a page-wide square are lost.
-    side, pad = min(560.0, 160.0 + 40.0 * math.sqrt(len(graph.labels))), 30.0
+    # Small networks get a small drawing: five nodes on a page-wide square are lost. Large
+    # ones stop at 460 px, so that the card (verdict, evidence, charts) stays near one screen.
+    side, pad = min(460.0, 160.0 + 40.0 * math.sqrt(len(graph.labels))), 24.0
     labels = len(graph.labels) <= 20
     body = _draw(graph, where, colour, (pad, pad, side), labels)
     size = side + 2 * pad + (120 if labels else 0)
