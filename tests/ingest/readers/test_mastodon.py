@@ -187,3 +187,22 @@ def test_another_format_and_a_mapping_are_refused(tmp_path: Path) -> None:
             [TIMELINE],
             options=ReadOptions(mapping={"text": "content"}),
         )
+
+
+def test_a_document_nested_deeper_than_any_api_rejects_only_that_item(tmp_path: Path) -> None:
+    # 200 kB of brackets: ijson's prefixed events would take gigabytes (their memory grows
+    # with the square of the depth); the item is set aside and the others are read.
+    statuses = json.loads(TIMELINE.read_text("utf-8"))[:2]
+    deep = "[" * 100_000 + "]" * 100_000
+    text = "[\n" + ",\n".join([json.dumps(statuses[0]), deep, json.dumps(statuses[1])]) + "\n]\n"
+    path = tmp_path / "deep.json"
+    path.write_text(text, encoding="utf-8")
+    f = ingest(tmp_path / "case.duckdb", [path], fmt="mastodon").files[0]
+    assert (f.read, f.stored, f.rejected) == (4, 3, 1)  # the reblog carries its original
+    [(line, reason)] = query(tmp_path / "case.duckdb", "SELECT line, reason FROM rejects")
+    assert (line, reason) == (None, "item 2: the value nests deeper than 512 levels")
+
+
+def test_gzip_reads_the_same(case_path: Path) -> None:
+    f = ingest(case_path, [DATA / "mastodon" / "home_timeline.json.gz"]).files[0]
+    assert (f.read, f.stored, f.duplicate, f.rejected) == (7, 6, 1, 0)

@@ -57,7 +57,7 @@ from typing import Any, ClassVar
 from trollscope.ingest.batches import Batch, BatchBuilder
 from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions
-from trollscope.ingest.readers.jsonrows import no_mapping, snippet
+from trollscope.ingest.readers.jsonrows import no_mapping
 from trollscope.ingest.readers.jsonvalues import (
     Bad,
     count,
@@ -67,6 +67,7 @@ from trollscope.ingest.readers.jsonvalues import (
     items,
     key,
     obj,
+    raw_text,
     read_values,
     text,
     unique,
@@ -122,9 +123,10 @@ class BlueskyReader(Reader):
 
 
 def check_first(first: dict[str, Any]) -> str | None:
-    if "kind" in first and "did" in first:
+    uri = first.get("uri")
+    if ("kind" in first and "did" in first) or (type(uri) is str and uri.startswith("at://")):
         return None
-    if any(k in first for k in ("uri", "thread", *_PAGES)):
+    if any(k in first for k in ("thread", "post", *_PAGES)):
         return None
     shown = ", ".join(list(first)[:8])
     return f"expected {EXPECTED}; the first object has {shown or 'no fields'}."
@@ -135,7 +137,7 @@ def parse_uri(value: object, field: str) -> tuple[str, str, str]:
     uri = key(value, field, required=True)
     found = _AT_URI.fullmatch(uri or "")
     if found is None:
-        raise Bad(field, f"expected {field} as at://DID/COLLECTION/RKEY, got {snippet(value)}")
+        raise Bad(field, f"expected {field} as at://DID/COLLECTION/RKEY, got {raw_text(value)}")
     return found.group(1), found.group(2), found.group(3)
 
 
@@ -178,7 +180,7 @@ class _Values:
             self.reject(None, f"expected {EXPECTED}; the object has {shown or 'no fields'}", value)
 
     def reject(self, field: str | None, reason: str, raw: object) -> None:
-        self.builder.add_reject(Reject(self.line, field, self.where + reason, snippet(raw)))
+        self.builder.add_reject(Reject(self.line, field, self.where + reason, raw_text(raw)))
 
     def guarded(self, add: Any, value: Any, at: str, *args: Any) -> None:
         """`add(value, at, ...)`, a Bad becoming the reject of that value."""
@@ -225,7 +227,7 @@ class _Values:
     def view(self, value: Any, at: str, depth: int) -> None:
         """A post view, a quoted post's view record, or a listRecords item."""
         if type(value) is not dict:
-            raise Bad(None, f"expected a post object, got {snippet(value)[:40]}")
+            raise Bad(None, f"expected a post object, got {raw_text(value)[:40]}")
         if value.get("notFound") or value.get("blocked"):
             return  # a reference to a post the AppView does not show: not a record
         field = "value" if "value" in value else "record"
@@ -344,7 +346,7 @@ class _Values:
     ) -> Post:
         body = text(record.get("text"))
         if record.get("text") is not None and type(record.get("text")) is not str:
-            raise Bad(at + "text", f"expected {at}text as text, got {snippet(record['text'])}")
+            raise Bad(at + "text", f"expected {at}text as text, got {raw_text(record['text'])}")
         reply = obj(record.get("reply"))
         parent = key(obj(reply.get("parent")).get("uri"), at + "reply.parent.uri")
         root = key(obj(reply.get("root")).get("uri"), at + "reply.root.uri")

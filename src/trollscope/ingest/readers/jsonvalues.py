@@ -4,8 +4,8 @@ API responses (`bluesky`, `mastodon`) that users save either way.
 A file is JSON lines when its first line that is not blank is a whole JSON value by
 itself: each line is then an object, or an array of objects (a timeline page that `curl`
 saved on one line). Otherwise it is one document, pretty-printed: an array, whose items
-are streamed with ijson and never held together, or an object (one API response, whose
-size the API's page limit bounds), read whole.
+are streamed from ijson's events and never held together, or an object (one API
+response, whose size the API's page limit bounds), read whole.
 
 The reader supplies `add(builder, value, line, where)`, which turns one object into
 canonical records on the builder (posts and rejects count as records; what it leaves
@@ -13,8 +13,9 @@ out, it leaves uncounted). `where` prefixes a reject's reason with the value's p
 when the line alone does not say it ("item 3 of the line: ", "item 3: "); `line` is the
 physical line, None in a document (a JSON parser gives no useful line numbers).
 
-What becomes a reject here: a line that is not JSON (cut short, bad bytes), a line or
-item that is not an object, an item of a document holding bytes that are not UTF-8, and
+What becomes a reject here: a line that is not JSON (cut short, bad bytes, nested
+deeper than orjson's 1024 levels), a line or item that is not an object, an item of a
+document holding bytes that are not UTF-8 or nested deeper than MAX_NESTING levels, and
 the break of a document cut short (one reject standing for the unreadable rest, after the
 items read before it). A file whose first value is not this format's (`check_first`) is
 refused whole before anything is read.
@@ -115,9 +116,9 @@ class _Values:
             self._check(value)
             self.add(self.builder, value, line, where)
         else:
-            kind = "an array" if type(value) is list else f"{snippet(value)[:40]}"
+            kind = "an array" if type(value) is list else f"{raw_text(value)[:40]}"
             reason = f"{where}expected a JSON object, got {kind}"
-            self.builder.add_reject(Reject(line, None, reason, snippet(value)))
+            self.builder.add_reject(Reject(line, None, reason, raw_text(value)))
 
     def lines(self) -> Iterator[Batch]:
         builder = self.builder
@@ -140,17 +141,20 @@ class _Values:
 
     def document(self, start: bytes) -> Iterator[Batch]:
         builder = self.builder
-        prefix = "item" if start == b"[" else ""
         count = 0
         with open_input(self.path) as raw:
             guard = Utf8Guard(raw)
             try:
-                for value in ijson.items(guard, prefix, use_float=True):
+                events = ijson.basic_parse(guard, use_float=True)
+                for value in document_values(events, array=start == b"["):
                     count += 1
-                    where = f"item {count}: " if prefix else ""
-                    if guard.dirty_read and _holds_replacement(value):
+                    where = f"item {count}: " if start == b"[" else ""
+                    if value is TOO_DEEP:
+                        reason = f"{where}the value nests deeper than {MAX_NESTING} levels"
+                        builder.add_reject(Reject(None, None, reason))
+                    elif guard.dirty_read and _holds_replacement(value):
                         reason = f"{where}invalid UTF-8 bytes; re-save the file as UTF-8"
-                        builder.add_reject(Reject(None, None, reason, snippet(value)))
+                        builder.add_reject(Reject(None, None, reason, raw_text(value)))
                     else:
                         self._one(value, None, where)
                     if builder.full():
@@ -170,6 +174,62 @@ class _Values:
         yield from builder.drain(guard.position)
 
 
+# Deeper than any API response nests (orjson refuses JSON lines nested deeper than 1024).
+MAX_NESTING = 512
+TOO_DEEP = object()  # stands for an item nested deeper than MAX_NESTING
+
+
+def document_values(events: Iterator[tuple[str, Any]], *, array: bool) -> Iterator[Any]:
+    """The items of a top-level array (`array`), or the top-level value, built from
+    ijson's basic events. Its prefixed events (`ijson.items`) hold a path per level, so
+    their memory grows with the square of the nesting: a 200 kB file of brackets took
+    gigabytes. An item nested deeper than MAX_NESTING is passed over and stands as
+    TOO_DEEP."""
+    base = 1 if array else 0  # the depth of the items' own containers, less one
+    depth = 0
+    stack: list[Any] = []
+    key: str = ""
+    skipping = False
+    for event, value in events:
+        if event == "map_key":
+            key = value
+        elif event == "start_map" or event == "start_array":
+            depth += 1
+            if depth <= base or skipping:
+                continue
+            if depth - base > MAX_NESTING:
+                skipping, stack = True, []
+                continue
+            child: Any = {} if event == "start_map" else []
+            if stack:
+                _attach(stack[-1], key, child)
+            stack.append(child)
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
+            if depth < base:
+                continue
+            if skipping:
+                if depth == base:
+                    skipping = False
+                    yield TOO_DEEP
+                continue
+            done = stack.pop()
+            if not stack:
+                yield done
+        elif not skipping:
+            if stack:
+                _attach(stack[-1], key, value)
+            elif depth == base:
+                yield value  # a bare number or text as an item (a reject)
+
+
+def _attach(parent: Any, key: str, value: Any) -> None:
+    if type(parent) is dict:
+        parent[key] = value
+    else:
+        parent.append(value)
+
+
 def _bad_line(data: bytes, exc: orjson.JSONDecodeError) -> str:
     try:
         data.decode("utf-8")
@@ -179,14 +239,28 @@ def _bad_line(data: bytes, exc: orjson.JSONDecodeError) -> str:
 
 
 def _holds_replacement(value: Any) -> bool:
-    """Whether a string anywhere in `value` holds U+FFFD (a byte Utf8Guard replaced)."""
-    if isinstance(value, str):
-        return REPLACEMENT in value
-    if isinstance(value, dict):
-        return any(_holds_replacement(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_replacement(v) for v in value)
+    """Whether a string anywhere in `value` holds U+FFFD (a byte Utf8Guard replaced);
+    walked with a stack, since hostile values nest deeper than Python recurses."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if REPLACEMENT in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
+
+
+def raw_text(value: object) -> str:
+    """A value for a reject's `raw` (`jsonrows.snippet`); one nested deeper than Python
+    can show (hostile input: a thousand opening brackets) is named, not shown."""
+    try:
+        return snippet(value)
+    except RecursionError:
+        return "(a value nested too deeply to show)"
 
 
 def _content_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -219,36 +293,37 @@ def first_object(data: bytes) -> tuple[dict[str, Any], bool]:
 
 
 def _partial(start: bytes) -> dict[str, Any]:
-    """The first object of a head cut anywhere, built from ijson's events (to depth 4)."""
-    root = "item" if start.startswith(b"[") else ""
+    """The first object of a head cut anywhere, built from ijson's basic events (see
+    `document_values` for why not its prefixed ones), to four levels."""
+    array = start.startswith(b"[")
     found: dict[str, Any] = {}
     stack: list[Any] = []
     key = ""
+    depth = 0
     try:
-        for prefix, event, value in ijson.parse(start, multiple_values=True):
-            if not stack:
-                if prefix == root and event == "start_map":
-                    stack.append(found)
-                continue
-            top = stack[-1]
+        for event, value in ijson.basic_parse(start, multiple_values=True):
             if event == "map_key":
                 key = value
             elif event in ("start_map", "start_array"):
+                depth += 1
+                if not stack:
+                    if event == "start_map" and depth == 1 + array:
+                        stack.append(found)
+                    elif depth > 1 + array:
+                        break  # the first item is not an object
+                    continue
                 child: Any = {} if event == "start_map" else []
                 if len(stack) < 4:
-                    if type(top) is dict:
-                        top[key] = child
-                    else:
-                        top.append(child)
+                    _attach(stack[-1], key, child)
                 stack.append(child)
             elif event in ("end_map", "end_array"):
-                stack.pop()
-                if not stack:
-                    break
-            elif type(top) is dict:
-                top[key] = value
-            else:
-                top.append(value)
+                depth -= 1
+                if stack:
+                    stack.pop()
+                    if not stack:
+                        break
+            elif stack:
+                _attach(stack[-1], key, value)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError):
         pass
     return found

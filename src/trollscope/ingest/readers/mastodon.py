@@ -54,7 +54,7 @@ import orjson
 from trollscope.ingest.batches import Batch, BatchBuilder
 from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions
-from trollscope.ingest.readers.jsonrows import no_mapping, snippet
+from trollscope.ingest.readers.jsonrows import no_mapping
 from trollscope.ingest.readers.jsonvalues import (
     Bad,
     count,
@@ -64,6 +64,7 @@ from trollscope.ingest.readers.jsonvalues import (
     items,
     key,
     obj,
+    raw_text,
     read_values,
     text,
     unique,
@@ -176,7 +177,7 @@ class _Statuses:
         self.guarded(status, "payload.", 0)
 
     def reject(self, field: str | None, reason: str, raw: object) -> None:
-        self.builder.add_reject(Reject(self.line, field, self.where + reason, snippet(raw)))
+        self.builder.add_reject(Reject(self.line, field, self.where + reason, raw_text(raw)))
 
     def guarded(self, status: Any, at: str, depth: int) -> None:
         """Add a status, a Bad becoming the reject of that status."""
@@ -187,7 +188,7 @@ class _Statuses:
 
     def status(self, status: Any, at: str, depth: int) -> None:
         if type(status) is not dict:
-            raise Bad(None, f"expected a status object, got {snippet(status)[:40]}")
+            raise Bad(None, f"expected a status object, got {raw_text(status)[:40]}")
         uri = key(status.get("uri"), "uri", required=True)
         author = self.account(obj(status.get("account")), status.get("uri"), "account.")
         created = iso_time(status.get("created_at"), "created_at", self.times)
