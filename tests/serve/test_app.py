@@ -151,6 +151,9 @@ def test_case_page_names_sources_rejects_and_runs(client: TestClient, served_cas
     [reject] = page["rejects"]["rows"]
     assert reject["field"] == "created_at" and "not-a-time" in reject["reason"]
     assert reject["line"] == len(source.read_text(encoding="utf-8").splitlines())
+    [covered] = page["coverage"]  # every data row but the rejected one, one platform
+    assert covered["posts"] == len(source.read_text(encoding="utf-8").splitlines()) - 2
+    assert covered["accounts"] == 60 + 5 + 4  # organic, the farm, the second farm
     [run] = page["detect_runs"]
     assert run["params"]["traces"] == ["co-repost", "co-text"]
     html = client.get("/case").text

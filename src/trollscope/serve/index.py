@@ -23,6 +23,9 @@ from trollscope.sql import literal
 CASE = "case_db"  # the attached case's name in every query's catalog
 ACCOUNTS = "memory.main.post_accounts"  # aid, platform, account_id
 KEYS = "memory.main.post_keys"  # aid, created_at, rid: sorted by aid, created_at
+# Posts and accounts per platform and the posts' time span: a scan of every post (200 ms
+# at 10M), done once, since a served case cannot change (it is locked against writers).
+COVERAGE = "memory.main.coverage"
 
 
 def connect(case_path: Path | str) -> duckdb.DuckDBPyConnection:
@@ -44,6 +47,14 @@ def connect(case_path: Path | str) -> duckdb.DuckDBPyConnection:
                 SELECT a.aid, p.created_at, p.rowid AS rid
                 FROM {CASE}.main.posts p JOIN {ACCOUNTS} a USING (platform, account_id)
                 ORDER BY a.aid, p.created_at"""
+        )
+        con.execute(
+            f"""CREATE TABLE {COVERAGE} AS
+                SELECT p.platform, p.posts, coalesce(a.accounts, 0) AS accounts, p.first, p.last
+                FROM (SELECT platform, count(*) AS posts, min(created_at) AS first,
+                             max(created_at) AS last FROM {CASE}.main.posts GROUP BY platform) p
+                LEFT JOIN (SELECT platform, count(DISTINCT account_id) AS accounts
+                           FROM {CASE}.main.accounts GROUP BY platform) a USING (platform)"""
         )
     except BaseException:
         con.close()

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import duckdb
 
 from trollscope.detect.words import format_p
-from trollscope.serve.index import ACCOUNTS, KEYS
+from trollscope.serve.index import ACCOUNTS, COVERAGE, KEYS
 
 Page = dict[str, Any]
 
@@ -233,9 +233,10 @@ def _network_row(db: Db, network: int) -> dict[str, Any]:
     for s in row["signals"] or []:
         for key in ("share", "background", "p_value"):
             s[key] = _number(s[key])
+    platform = _platform_of(db, network)
     for key in ("amplified", "attacked"):
         for target in row[key] or []:
-            target["url"] = account_url(_platform_of(db, network), target["account_id"])
+            target["url"] = account_url(platform, target["account_id"])
     return row
 
 
@@ -561,14 +562,7 @@ def case(db: Db, name: str, paging: Paging) -> Page:
     rejects with reasons (counted by reason, and a page of rows), each detect run's
     parameters."""
     meta = dict(db.rows("SELECT key, value FROM meta LIMIT 100"))
-    coverage = db.dicts(
-        """SELECT p.platform, p.posts, coalesce(a.accounts, 0) AS accounts, p.first, p.last
-           FROM (SELECT platform, count(*) AS posts, min(created_at) AS first,
-                        max(created_at) AS last FROM posts GROUP BY platform) p
-           LEFT JOIN (SELECT platform, count(DISTINCT account_id) AS accounts
-                      FROM accounts GROUP BY platform) a USING (platform)
-           ORDER BY p.platform LIMIT 100"""
-    )
+    coverage = db.dicts(f"SELECT * FROM {COVERAGE} ORDER BY platform LIMIT 100")
     sources = db.dicts(
         """SELECT source_id, path, sha256, size_bytes, format, reader_version, options,
                   tool_version, ingested_at, read, stored, duplicate, rejected, accounts_new
