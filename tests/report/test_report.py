@@ -819,3 +819,28 @@ def test_hashtags_and_mentions_in_posts_keep_their_sigil() -> None:
         f"{PERSIAN} <bdi>#Statement1A</bdi> <bdi>@&lt;b&gt;x&lt;/b&gt;</bdi> "
         "<bdi>#&lt;script&gt;alert(1)&lt;/script&gt;</bdi>"
     )
+
+
+def test_the_card_shows_the_strongest_evidence(small_case: Path, small_report: Path) -> None:
+    """The card's first evidence line is the strongest test of the network's members, as
+    the case records it (its numbers and p-value, read here from account_evidence)."""
+    import duckdb
+
+    con = duckdb.connect(str(small_case), read_only=True)
+    try:
+        keys, shared, line = con.execute(
+            """SELECT keys, shared, line FROM account_evidence
+               ORDER BY log_p, account_id, rank LIMIT 1"""
+        ).fetchall()[0]
+    finally:
+        con.close()
+    page = Page(small_report.read_text(encoding="utf-8"))
+    items = [
+        re.sub(r"\s+", " ", "".join(e.text))
+        for e in page.find("li")
+        if "strongest" in e.classes and "network-1" in e.sections
+    ]
+    assert 1 <= len(items) <= 3
+    p_value = re.search(r"p [=<] \S+$", line)
+    assert p_value and p_value[0] in items[0], (line, items[0])
+    assert f" {keys} " in items[0] and f" {shared} " in items[0]

@@ -589,7 +589,8 @@ def _members(
 
 def _strongest(con: duckdb.DuckDBPyConnection, networks: Sequence[int]) -> dict[int, list[str]]:
     """Per network, its STRONGEST_LINES strongest evidence lines, one per kind of test and
-    trace (so that the card shows what kinds of evidence there are, not one kind thrice)."""
+    trace, the strongest of each kind of test first (so that the card shows what kinds of
+    evidence there are: a cohort, a pair, not three cohorts)."""
     rows = con.execute(
         f"""WITH e AS (
                 SELECT m.network, e.test, e.line,
@@ -600,8 +601,10 @@ def _strongest(con: duckdb.DuckDBPyConnection, networks: Sequence[int]) -> dict[
                 WHERE {_in_list("m.network", networks)})
             SELECT network, test, line FROM (
                 SELECT *, row_number() OVER (PARTITION BY network
-                                             ORDER BY log_p, account_id, rank) AS r
-                FROM e WHERE per_kind = 1)
+                                             ORDER BY per_test, log_p, account_id, rank) AS r
+                FROM (SELECT *, row_number() OVER (PARTITION BY network, test
+                                                   ORDER BY log_p, account_id, rank) AS per_test
+                      FROM e WHERE per_kind = 1))
             WHERE r <= {STRONGEST_LINES} ORDER BY network, r"""
     ).fetchall()
     found: dict[int, list[str]] = defaultdict(list)
