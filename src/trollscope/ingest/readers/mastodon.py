@@ -44,6 +44,7 @@ platform is `mastodon`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, ClassVar
@@ -134,6 +135,12 @@ def qualified(acct: object, url: object, fallback: object, field: str) -> str:
 def _host(url: object) -> str | None:
     if type(url) is not str:
         return None
+    return _url_host(url)
+
+
+# Per author, every status repeats the account's URL and bio: their parse is remembered.
+@lru_cache(maxsize=65536)
+def _url_host(url: str) -> str | None:
     try:
         host = urlsplit(url).hostname
     except ValueError:
@@ -304,7 +311,7 @@ class _Statuses:
             account_id=handle.lower(),
             handle=handle,
             display_name=text(account.get("display_name")),
-            bio=html_text(account.get("note"))[0],
+            bio=_bio(account.get("note")),
             created_at=iso_time(
                 account.get("created_at"), at + "created_at", self.times, required=False
             ),
@@ -381,6 +388,15 @@ class _Text(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.hidden:
             self.parts.append(data)
+
+
+def _bio(note: object) -> str | None:
+    return _note_text(note) if type(note) is str else None
+
+
+@lru_cache(maxsize=65536)
+def _note_text(note: str) -> str | None:
+    return html_text(note)[0]
 
 
 def html_text(value: object) -> tuple[str | None, list[str]]:
