@@ -9,7 +9,7 @@ case's busiest poster among the flagged (the widest scan of `posts` an account p
 makes), and an organic one. Target: every page under 300 ms at 10M posts.
 
     .venv/bin/python benchmarks/serve.py --posts 1000000
-    .venv/bin/python benchmarks/serve.py --posts 10000000 --repeat 10
+    .venv/bin/python benchmarks/serve.py --posts 10000000 --traces co-repost --memory-limit 3GB
     .venv/bin/python benchmarks/serve.py --graph 2000     # the graph view in Chromium
 """
 
@@ -31,10 +31,11 @@ WORK = HERE / ".work"
 TARGET_MS = 300
 
 
-def detected_case(posts: int) -> Path:
-    """The cached detected case at `posts` posts, built (simulate, ingest, detect) if
-    missing."""
-    case = WORK / f"case-serve-{posts}.duckdb"
+def detected_case(posts: int, traces: list[str] | None, memory_limit: str | None) -> Path:
+    """The cached detected case at `posts` posts, built (simulate, ingest, detect on
+    `traces`, or detect's default traces) if missing."""
+    tag = "-" + "+".join(traces) if traces else ""
+    case = WORK / f"case-serve-{posts}{tag}.duckdb"
     if case.exists():
         return case
     sys.path.insert(0, str(HERE.parent))
@@ -47,10 +48,11 @@ def detected_case(posts: int) -> Path:
         ingest(ingested, [folder / "io_tweets.csv"])
     temp = case.with_name(case.name + ".tmp")
     shutil.copy(ingested, temp)
+    params = {"memory_limit": memory_limit, **({"traces": tuple(traces)} if traces else {})}
     code = (
         "import sys; from trollscope.detect.params import DetectParams\n"
         "from trollscope.detect.run import detect\n"
-        "detect(sys.argv[1], DetectParams())\n"
+        f"detect(sys.argv[1], DetectParams(**{params!r}))\n"
     )
     subprocess.run([sys.executable, "-c", code, str(temp)], check=True)
     os.replace(temp, case)
@@ -168,6 +170,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--case", type=Path, help="a detected case to time instead")
+    parser.add_argument("--traces", nargs="+", help="detect on these traces only")
+    parser.add_argument("--memory-limit", help="DuckDB's memory limit for detect, like 3GB")
     parser.add_argument(
         "--graph", type=int, metavar="NODES", help="time the graph view in Chromium instead"
     )
@@ -181,7 +185,7 @@ def main() -> None:
         )
         return
     WORK.mkdir(exist_ok=True)
-    case = args.case or detected_case(args.posts)
+    case = args.case or detected_case(args.posts, args.traces, args.memory_limit)
 
     from starlette.testclient import TestClient
 

@@ -8,7 +8,7 @@ the server builds, once at start, a copy of three narrow columns in memory: each
 account as a number, its time and its row id, sorted by account and time. An account's
 posts are then one zone-map-pruned range of that table (about 1 ms), fetched from the
 case by row id. It costs 20 bytes per post (about 200 MB at 10M posts) and a start-up
-scan (9.5 s at 10M posts on 2 cores, measured in docs/benchmarks.md); the case file is
+scan (8.3 s at 10M posts on 2 busy cores, docs/benchmarks.md); the case file is
 only read.
 """
 
