@@ -56,6 +56,7 @@ SAMPLES = [
     Sample("reddit", DATA / "reddit" / "RS_sample.jsonl"),
     Sample("youtube", DATA / "youtube" / "comment_threads.json"),
     Sample("tiktok", DATA / "tiktok" / "videos.jsonl"),
+    Sample("meta-content-library", DATA / "meta_content_library" / "facebook_posts.csv"),
     Sample("bluesky", DATA / "bluesky" / "jetstream.jsonl"),
     Sample("mastodon", DATA / "mastodon" / "home_timeline.json"),
     Sample("io-tweets", DATA / "ioarchive" / "tweets.csv"),

@@ -60,6 +60,12 @@ FIXTURES = {
         DATA / "tiktok" / "videos.jsonl.gz",
         DATA / "tiktok" / "comments.json",
     ],
+    "meta-content-library": [
+        DATA / "meta_content_library" / "facebook_posts.csv",
+        DATA / "meta_content_library" / "facebook_posts.csv.gz",
+        DATA / "meta_content_library" / "facebook_posts.jsonl",
+        DATA / "meta_content_library" / "instagram_posts.json",
+    ],
 }
 ALL_FIXTURES = [(fmt, path) for fmt, paths in FIXTURES.items() for path in paths]
 

@@ -18,6 +18,7 @@ from trollscope.ingest.readers.ioarchive import IoTweetsReader, IoUsersReader
 from trollscope.ingest.readers.ira import IraReader
 from trollscope.ingest.readers.kinds import refuse_unreadable
 from trollscope.ingest.readers.mastodon import MastodonReader
+from trollscope.ingest.readers.meta import MetaContentLibraryReader
 from trollscope.ingest.readers.reddit import RedditReader
 from trollscope.ingest.readers.table import CoortweetReader, TableReader
 from trollscope.ingest.readers.telegram import TelegramReader
@@ -30,6 +31,9 @@ from trollscope.registry import Registry
 READERS: Registry[type[Reader]] = Registry(
     "format",
     (
+        # Before twarc2: a Content Library API page {"data": [{"id", "text", ...}]} looks
+        # like a twarc2 page to twarc2's sniffing; its creation_time and owner do not.
+        MetaContentLibraryReader,
         Twarc2Reader,
         TwitterV1Reader,
         CoortweetReader,

@@ -15,6 +15,7 @@ from trollscope.ingest.writers import (
     ioarchive,
     ira,
     mastodon,
+    meta,
     reddit,
     telegram,
     tiktok,
@@ -55,6 +56,7 @@ WRITERS: Registry[Writer] = Registry(
             ("reddit", reddit),
             ("youtube", youtube),
             ("tiktok", tiktok),
+            ("meta-content-library", meta),
         )
     ),
 )
