@@ -32,6 +32,21 @@ def _reference(kind: str) -> Callable[[Inputs], ir.Table]:
     return rows
 
 
+# A repost whose original's id the data lacks (a table with "RT @user: ..." texts, which
+# the readers mark as reposts) is keyed by its text: a platform copies the original's
+# text into every repost of it, so equal texts are reposts of one post. The prefix keeps
+# these keys apart from post ids.
+REPOST_TEXT_KEY = "repost-text:"
+
+
+def _reposts(i: Inputs) -> ir.Table:
+    p = i.posts
+    known = p.ref_post_id.notnull()
+    r = p.filter((p.kind == "repost") & (known | p.text.notnull()))
+    key = ibis.ifelse(r.ref_post_id.notnull(), r.ref_post_id, REPOST_TEXT_KEY + r.text)
+    return r.select("platform", "account_id", key=key, us=r.us, post_id=r.post_id)
+
+
 def _mentions(i: Inputs) -> ir.Table:
     p = i.posts
     m = p.select("platform", "account_id", "us", "post_id", m=p.mentions.unnest())
@@ -136,7 +151,7 @@ TRACES: Registry[Trace] = Registry(
         Trace(
             "co-repost",
             60.0,
-            _reference("repost"),
+            _reposts,
             "Two accounts reposted the same post within the window. Organic fans of a "
             "popular account do this too; it is evidence when it is frequent and rare-keyed.",
             said="reposted {n} of the same posts as {partner}",
@@ -156,7 +171,7 @@ TRACES: Registry[Trace] = Registry(
         Trace(
             "co-repost-slow",
             900.0,
-            _reference("repost"),
+            _reposts,
             "co-repost at a slower scale: two accounts reposted the same post within 15 "
             "minutes of each other. Members who follow a directive tens of minutes late "
             "rarely meet within a minute; organic reactions to the same news meet at this "

@@ -479,3 +479,28 @@ def test_traces_find_pairs_in_a_mapped_table_by_its_text(
     assert run.exit_code == 0, run.output
     assert f"1 {trace} edges written" in run.stdout
     assert query(case_path, "SELECT account_a, account_b, keys FROM edges") == [("a", "b", 4)]
+
+
+def test_retweet_texts_without_ids_are_co_reposts(tmp_path: Path, case_path: Path) -> None:
+    """Issue 21: "RT @user: ..." rows of a mapped table became reposts with no original's
+    id, so co-repost had no key. Equal texts are reposts of one post: a and b repost three
+    posts seconds apart, c the same hours later, d other posts at the same moments."""
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+
+    rows = [
+        f'{who}{i},{who},{1606451100 + 600 * i + lag},"RT @Source_{i}: {text} {i}"'
+        for i in range(3)
+        for who, lag, text in (
+            ("a", 0, "vote"),
+            ("b", 5, "vote"),
+            ("c", 7200, "vote"),
+            ("d", 2, "other"),
+        )  # fmt: skip
+    ]
+    path = _texts_file(tmp_path, rows)
+    ingest(case_path, [path], options=ReadOptions(mapping=parse_mapping(TEXT_MAP)), fmt="table")
+    run = CliRunner().invoke(cli, ["edges", str(case_path), "--trace", "co-repost"])
+    assert run.exit_code == 0, run.output
+    assert query(case_path, "SELECT account_a, account_b, keys FROM edges") == [("a", "b", 3)]
