@@ -1,8 +1,9 @@
 """The dashboard in a real headless Chromium (Debian's /usr/bin/chromium, driven by
 Playwright without a browser download), served by the real `trollscope serve` in a
-subprocess: each page type loads without a console error, the charts and the graph draw,
-the members' live search answers, a click goes network -> member -> partner, hostile
-strings run nothing, and a 2,000-node graph lays out."""
+subprocess. On a demo case (simulated like `make demo`'s, smaller): each page type loads
+without a console error, the charts and the graph draw, a click goes network -> member ->
+partner. On the hostile case (tests/serve/conftest.py): the same click-through, and no
+payload runs. And the members' live search, and a 2,000-node graph laid out."""
 
 from __future__ import annotations
 
@@ -65,14 +66,37 @@ def _serve(case: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     return proc, said
 
 
-@pytest.fixture(scope="module")
-def server(served_case: Path) -> Iterator[str]:
-    proc, said = _serve(served_case)
+def _served(case: Path) -> Iterator[str]:
+    proc, said = _serve(case)
     url = said.split(" at ", 1)[1].split(" ", 1)[0].rstrip("/")
     assert url.startswith("http://127.0.0.1:")  # the default: this machine only
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(served_case: Path) -> Iterator[str]:
+    """The hostile case, served."""
+    yield from _served(served_case)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A demo case served: `make demo`'s simulated data (twarc2, planted farms and
+    communities) at 20,000 posts over three days, detected on co-repost and co-text
+    (four networks; 3 s to build)."""
+    from trollscope.detect.params import DetectParams
+    from trollscope.detect.run import detect
+    from trollscope.ingest.run import ingest
+    from trollscope.simulate import SimulationConfig, simulate
+
+    folder = tmp_path_factory.mktemp("demo")
+    simulate(SimulationConfig(posts=20_000, days=3), folder / "sim", formats=("twarc2",))
+    case = folder / "case.duckdb"
+    ingest(case, [folder / "sim" / "twarc2.jsonl"])
+    detect(case, DetectParams(traces=("co-repost", "co-text")))
+    yield from _served(case)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +143,42 @@ def watched(browser: Any) -> Iterator[Watched]:
     w.context.close()
 
 
-def test_click_through_network_member_partner(server: str, watched: Watched) -> None:
+def test_demo_click_through_network_member_partner(demo: str, watched: Watched) -> None:
+    page = watched.page
+    page.goto(demo + "/")
+    assert page.locator("#networks tbody tr").count() >= 2
+    page.locator("#networks tbody a").first.click()
+    page.wait_for_url("**/networks/*")
+    page.wait_for_selector("#graph[data-state=laid-out]", timeout=20_000)
+    page.wait_for_selector("#hours[data-drawn='168']")
+    page.wait_for_selector("#created[data-drawn]")
+    page.locator("#members tbody a").first.click()
+    page.wait_for_url("**/account?**")
+    member = page.url
+    page.wait_for_selector("canvas.bars[data-drawn]")  # the timeline
+    assert page.locator("#posts tbody tr").count() > 0
+    assert "no evidence lines" not in page.inner_text("#evidence")
+    page.locator("#partners tbody a").first.click()
+    page.wait_for_url("**/account?**")
+    assert page.url != member
+    assert page.locator("#partners tbody a").count() > 0
+    assert watched.problems == []
+
+
+@pytest.mark.parametrize("path", ["/networks", "/networks/1", "member", "/case"])
+def test_demo_each_page_type_loads_cleanly(demo: str, watched: Watched, path: str) -> None:
+    page = watched.page
+    if path == "member":
+        page.goto(demo + "/networks/1.json")
+        path = json.loads(page.inner_text("body"))["members"]["rows"][0]["url"]
+    page.goto(demo + path)
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").count() == 1
+    assert page.locator("table tbody tr").count() > 0
+    assert watched.problems == []
+
+
+def test_hostile_click_through_network_member_partner(server: str, watched: Watched) -> None:
     page = watched.page
     page.goto(server + "/")
     assert page.locator("#networks tbody tr").count() == 2
@@ -163,7 +222,7 @@ def test_live_member_search(server: str, watched: Watched) -> None:
     "path",
     ["/networks?lang=fa", "/networks/2", "/account?platform=unknown&id=f0", "/case"],
 )
-def test_each_page_type_loads_cleanly(server: str, watched: Watched, path: str) -> None:
+def test_hostile_pages_load_cleanly(server: str, watched: Watched, path: str) -> None:
     page = watched.page
     page.goto(server + path)
     page.wait_for_load_state("networkidle")

@@ -20,7 +20,7 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -233,6 +233,8 @@ def create_app(case_path: Path | str) -> Starlette:
 
     routes = [
         Route("/", lambda request: RedirectResponse("/networks", status_code=302)),
+        # Browsers ask for it on every address, the JSON twins included.
+        Route("/favicon.ico", lambda request: FileResponse(STATIC / "favicon.svg")),
         Route("/networks", networks),
         Route("/networks.json", networks),
         Route("/networks/{network:int}", network),
