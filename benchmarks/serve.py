@@ -200,7 +200,7 @@ def main() -> None:
     print(f"start (open the case, index the posts by account): {started:.1f} s, peak {peak:,} MiB")
     print("\n| page | median ms | p95 ms | max ms |\n|---|---:|---:|---:|")
     worst = 0.0
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1:8001") as client:
         for label, path in urls:
             assert client.get(path).status_code == 200, path  # warm-up
             times = []

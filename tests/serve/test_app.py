@@ -19,12 +19,14 @@ from starlette.testclient import TestClient
 
 from tests.serve.conftest import DESK, FARM, HOSTILE, IMG, PWN, QUOTES, RLO, SCRIPT
 from trollscope.cli import cli
-from trollscope.serve import create_app, host_warning
+from trollscope.serve import allowed_hosts, create_app, host_warning
+
+LOCAL = "http://127.0.0.1:8001"  # where the server listens by default
 
 
 @pytest.fixture(scope="module")
 def client(served_case: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(served_case)) as c:
+    with TestClient(create_app(served_case), base_url=LOCAL) as c:
         yield c
 
 
@@ -261,7 +263,7 @@ def test_the_case_file_is_unchanged_by_a_session(served_case: Path, tmp_path: Pa
     case = tmp_path / "copy.duckdb"
     shutil.copy(served_case, case)
     before = hashlib.sha256(case.read_bytes()).hexdigest()
-    with TestClient(create_app(case)) as c:
+    with TestClient(create_app(case), base_url=LOCAL) as c:
         for path in [*PAGES, "/networks/1/graph.json", "/networks/1/charts.json"]:
             assert c.get(path).status_code == 200
             base, _, query = path.partition("?")
@@ -280,7 +282,7 @@ def test_a_case_without_detection_serves_an_empty_list(tmp_path: Path) -> None:
     )
     case = tmp_path / "case.duckdb"
     ingest(case, [source])
-    with TestClient(create_app(case)) as c:
+    with TestClient(create_app(case), base_url=LOCAL) as c:
         page = c.get("/networks.json").json()
         assert page["detected"] is False and page["networks"]["rows"] == []
         assert "no detection results yet" in c.get("/networks").text
@@ -321,6 +323,26 @@ def test_static_files_are_served(client: TestClient) -> None:
     for name, kind in [("dashboard.js", "javascript"), ("dashboard.css", "text/css")]:
         r = client.get(f"/static/{name}")
         assert r.status_code == 200 and kind in r.headers["content-type"]
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("127.0.0.1:8001", 200), ("localhost:8001", 200), ("LOCALHOST", 200), ("[::1]:8001", 200),
+     ("evil.example", 400), ("127.0.0.1.evil.example:8001", 400), ("", 400)],
+)  # fmt: skip
+def test_only_this_machine_s_names_are_answered(client: TestClient, host: str, status: int) -> None:
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name: refused."""
+    r = client.get("/networks.json", headers={"host": host})
+    assert r.status_code == status
+    if status == 400:
+        assert r.text == "Invalid host header"
+
+
+def test_beyond_loopback_any_host_is_answered(served_case: Path) -> None:
+    assert allowed_hosts("0.0.0.0") is None
+    assert "localhost" in (allowed_hosts("127.0.0.1") or ())
+    with TestClient(create_app(served_case, allowed_hosts=None), base_url=LOCAL) as c:
+        assert c.get("/networks.json", headers={"host": "dashboard.lan"}).status_code == 200
 
 
 def test_serve_refuses_a_file_that_is_not_a_case(tmp_path: Path) -> None:

@@ -508,13 +508,15 @@ def serve_cmd(case_path: Path, host: str | None, port: int) -> None:
     # Imported here: `--help` and the other commands need no web server.
     import uvicorn
 
-    from trollscope.serve import DEFAULT_HOST, create_app, host_warning
+    from trollscope.serve import DEFAULT_HOST, allowed_hosts, create_app, host_warning
 
     click.echo(f"Opening {case_path} read-only (indexing its posts by account)...", err=True)
-    app = create_app(case_path)
     bind = host or DEFAULT_HOST
+    app = create_app(case_path, allowed_hosts=allowed_hosts(bind))
     warning = host_warning(bind)
     if warning:
         click.echo(warning, err=True)
-    click.echo(f"Serving {case_path} read-only at http://{bind}:{port}/ (Ctrl+C stops)", err=True)
+    address = f"[{bind}]" if ":" in bind else bind  # an IPv6 address in a URL
+    url = f"http://{address}:{port}/"
+    click.echo(f"Serving {case_path} read-only at {url} (Ctrl+C stops)", err=True)
     uvicorn.run(app, host=bind, port=port, log_level="warning")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from trollscope.serve.app import create_app
+from trollscope.serve.app import LOCAL_HOSTS, create_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -33,4 +33,20 @@ def host_warning(host: str) -> str | None:
     )
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "host_warning"]
+def allowed_hosts(host: str) -> tuple[str, ...] | None:
+    """The Host headers a server bound to `host` answers: this machine's names when it
+    listens on loopback (a defence against DNS rebinding), any (None) when it listens
+    beyond, where it is reached by names it cannot know."""
+    if host_warning(host) is None:
+        return (*LOCAL_HOSTS, host)
+    return None
+
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "LOCAL_HOSTS",
+    "allowed_hosts",
+    "create_app",
+    "host_warning",
+]

@@ -10,7 +10,7 @@ no eval), nothing is fetched from another origin, and the page cannot be framed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,39 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+
+
+# The names a browser on this machine reaches a loopback server by.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def host_of(header: str) -> str:
+    """The host of a Host header, without its port: 'localhost:8001' -> 'localhost',
+    '[::1]:8001' -> '::1'."""
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class TrustedHosts:
+    """Refuses a request whose Host header names another host (HTTP 400). A server on
+    127.0.0.1 is otherwise open to DNS rebinding: a web page whose domain name is made to
+    resolve to 127.0.0.1 could read the case through the visitor's browser. `None`: any
+    host (the server listens beyond this machine, as the user asked, and was warned)."""
+
+    def __init__(self, app: ASGIApp, allowed: Sequence[str] | None) -> None:
+        self.app = app
+        self.allowed = None if allowed is None else {h.lower() for h in allowed}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.allowed is not None:
+            headers = dict(scope.get("headers", []))
+            host = host_of(headers.get(b"host", b"").decode("latin-1")).lower()
+            if host not in self.allowed:
+                response = Response("Invalid host header", 400, media_type="text/plain")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -167,9 +200,12 @@ def _account(db: q.Db, request: Request) -> q.Page:
     return q.account(db, p.get("platform", ""), p["id"], _paging(p))
 
 
-def create_app(case_path: Path | str) -> Starlette:
+def create_app(
+    case_path: Path | str, *, allowed_hosts: Sequence[str] | None = LOCAL_HOSTS
+) -> Starlette:
     """The dashboard over the case at `case_path`, opened read-only now (so that a missing
-    or foreign file is a CaseError here, before a server starts)."""
+    or foreign file is a CaseError here, before a server starts). It answers requests
+    addressed to `allowed_hosts` only (None: any)."""
     # Opened once as a case for its checks and their errors (no such file, not a case,
     # another schema version), then read through the indexed connection.
     Case.open(case_path, read_only=True).close()
@@ -248,6 +284,7 @@ def create_app(case_path: Path | str) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
+    app.add_middleware(TrustedHosts, allowed=allowed_hosts)
     app.add_middleware(SecurityHeaders)
     return app
 
