@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.serve.command import serve as _serve
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -30,40 +29,6 @@ def _chromium() -> str:
     if not found:
         pytest.skip(f"headless Chromium is not installed (no {CHROMIUM}, no `chromium` on PATH)")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(case: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """`trollscope serve CASE ARGS` in a subprocess, once it answers; and what it said."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from trollscope.cli import main; main()", "serve", str(case),
-         "--port", str(port), *args],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    said = ""
-    while "Serving" not in said:
-        line = proc.stderr.readline()
-        if not line:
-            raise AssertionError(f"`trollscope serve` ended: {said}")
-        said += line
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.terminate()
-                raise AssertionError(f"nothing listens on 127.0.0.1:{port}: {said}") from None
-            time.sleep(0.05)
-    return proc, said
 
 
 def _served(case: Path) -> Iterator[str]:
@@ -270,20 +235,3 @@ def test_a_2000_node_graph_lays_out(server: str, watched: Watched) -> None:
     assert laid_out < 30
     assert redraw_ms < 100, f"a redraw of 2,000 nodes took {redraw_ms:.0f} ms"
     assert watched.problems == []
-
-
-def test_serving_beyond_this_machine_is_warned(served_case: Path) -> None:
-    """`--host 0.0.0.0` says who can read the case before it binds. The port is held here
-    (listening on loopback), so the server fails to bind and nothing is ever exposed."""
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen()
-        port = str(held.getsockname()[1])
-        done = subprocess.run(
-            [sys.executable, "-c", "from trollscope.cli import main; main()", "serve",
-             str(served_case), "--host", "0.0.0.0", "--port", port],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-    assert done.returncode != 0
-    assert "Warning: serving on 0.0.0.0" in done.stderr
-    assert "anyone who can reach it can read the whole case" in done.stderr
