@@ -758,13 +758,18 @@ def test_pair_evidence_keeps_its_two_counts_apart() -> None:
     from trollscope.detect.evidence import line
     from trollscope.report.words import pair_line
 
-    # The line as detection writes it, with its two counts side by side.
-    raw = line("co-repost", 60, 5, 11, 1.4, -30.0, "@x", 21_600)
-    assert "5" in raw and "(11 in the same 6-hour period where 1.4" in raw
-    assert pair_line(raw) == (
+    # Detection writes each count in its own sentence (exports, detect --json, serve).
+    assert line("co-repost", 60, 5, 11, 1.4, -30.0, "@x", 21_600) == (
         "reposted 5 of the same posts as @x within 60 s (p = 9.4e-14). Within the same "
         "6-hour period the two shared 11 items, where chance predicts 1.4."
     )
+    # A case detected by an older version has both counts side by side: the report
+    # rewords those lines the same way.
+    old = (
+        "reposted 5 of the same posts as @x within 60 s (11 in the same 6-hour period "
+        "where 1.4 were expected by chance); p = 9.4e-14"
+    )
+    assert pair_line(old) == line("co-repost", 60, 5, 11, 1.4, -30.0, "@x", 21_600)
     assert pair_line("a line of another shape") == "a line of another shape"
 
 

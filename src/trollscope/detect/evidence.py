@@ -4,8 +4,9 @@ The score is the strength of the account's strongest significant test, -log10 p 
 at 300: beyond that p underflows and the order no longer means anything). The evidence
 is its strongest tests, one line each, in the words of the trace and of the test:
 
-- a pair: "reposted 41 of the same posts as @x within 60 s (44 in the same 6-hour period
-  where 0.3 were expected by chance); p < 1e-300";
+- a pair: "reposted 41 of the same posts as @x within 60 s (p < 1e-300). Within the same
+  6-hour period the two shared 44 items, where chance predicts 0.3." (two counts, each
+  in its own sentence: issue 22);
 - its account test: "reposted the same posts as 23 other accounts within 60 s, on 14
   occasions where its own timeline, shifted within each 6-hour period, allowed 0.8;
   p = 2e-12";
@@ -41,11 +42,13 @@ def line(
     partner: str,
     period_s: float,
 ) -> str:
-    """A pair's evidence line in words."""
+    """A pair's evidence line in words: the items acted on within the window, then, in
+    its own sentence, the items both acted on in one period against chance."""
     said = TRACES[trace].said.format(n=keys, partner=partner)
     return (
-        f"{said} within {window:g} s ({shared} in the same {period_words(period_s)} where "
-        f"{expected:.2g} were expected by chance); {format_p(log_p)}"
+        f"{said} within {window:g} s ({format_p(log_p)}). Within the same "
+        f"{period_words(period_s)} the two shared {shared} items, where chance predicts "
+        f"{expected:.2g}."
     )
 
 
