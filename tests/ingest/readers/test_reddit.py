@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from tests.conftest import DATA, query, table_counts
 from trollscope.errors import FormatError, MappingError
-from trollscope.ingest.readers import ReadOptions, sniff
+from trollscope.ingest.readers import ReadOptions, jsonfile, sniff
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import ingest
 
@@ -208,3 +209,38 @@ def test_a_mapping_is_refused(tmp_path: Path) -> None:
     options = ReadOptions(mapping=parse_mapping("post_id=id"))
     with pytest.raises(MappingError, match="--map does not apply to the reddit format"):
         ingest(tmp_path / "case.duckdb", [SUBMISSIONS], options=options)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_worker_processes_read_what_one_process_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, packed: bool
+) -> None:
+    # A big dump is parsed in worker processes, one byte range (or gzip block) each: the
+    # same rows, and the rejects keep their physical lines across the ranges.
+    lines = [line for line in SUBMISSIONS.read_bytes().splitlines(keepends=True) if line.strip()]
+    body = b"".join(lines[:6]) + COMMENTS.read_bytes()
+    data = body * 40
+    path = tmp_path / ("many.jsonl.gz" if packed else "many.jsonl")
+    path.write_bytes(gzip.compress(data) if packed else data)
+    inline = ingest(tmp_path / "inline.duckdb", [path]).files[0]
+    monkeypatch.setattr(jsonfile, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(jsonfile, "BLOCK_BYTES", 3_000)
+    workers = ingest(tmp_path / "workers.duckdb", [path]).files[0]
+    assert (workers.read, workers.stored, workers.duplicate, workers.rejected) == (
+        inline.read,
+        inline.stored,
+        inline.duplicate,
+        inline.rejected,
+    )
+    assert (inline.read, inline.stored, inline.rejected) == (480, 7, 160)
+    for table in ("posts", "accounts", "rejects"):
+        sql = f"SELECT * EXCLUDE (source_id) FROM {table} ORDER BY ALL"
+        if table == "rejects":
+            sql = "SELECT line, field, reason FROM rejects ORDER BY ALL"
+        assert query(tmp_path / "inline.duckdb", sql) == query(tmp_path / "workers.duckdb", sql)
+    # Twelve lines per copy: the 40th copy's bad time sits on line 39 * 12 + 6 + 4.
+    lines_of_bad_time = query(
+        tmp_path / "workers.duckdb",
+        "SELECT line FROM rejects WHERE field = 'created_utc' ORDER BY 1",
+    )
+    assert lines_of_bad_time[-1] == (39 * 12 + 10,)

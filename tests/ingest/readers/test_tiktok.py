@@ -146,3 +146,21 @@ def test_another_json_lines_file_is_not_tiktok(tmp_path: Path) -> None:
     path.write_text('{"name": "x", "value": 1}\n', encoding="utf-8")
     with pytest.raises(FormatError, match="this is not tiktok data: expected TikTok Research API"):
         ingest(tmp_path / "case.duckdb", [path], fmt="tiktok")
+
+
+def test_a_broken_first_line_is_one_reject_not_a_refused_file(tmp_path: Path) -> None:
+    data = VIDEOS.read_bytes()
+    path = tmp_path / "videos.jsonl"
+    path.write_bytes(b'{"data": {"videos": [{"id": 71830\n' + data)
+    assert sniff(path).name == "tiktok"
+    f = ingest(tmp_path / "case.duckdb", [path]).files[0]
+    assert (f.read, f.stored, f.rejected) == (8, 4, 4)
+
+
+def test_one_video_as_a_document(tmp_path: Path) -> None:
+    video = json.loads(VIDEOS.read_text(encoding="utf-8").splitlines()[0])["data"]["videos"][0]
+    path = tmp_path / "video.json"
+    path.write_text(json.dumps(video, indent=2), encoding="utf-8")
+    f = ingest(tmp_path / "case.duckdb", [path], fmt="tiktok").files[0]
+    assert (f.read, f.stored) == (1, 1)
+    assert set(posts(tmp_path / "case.duckdb")) == {VIDEO}

@@ -48,7 +48,6 @@ import orjson
 
 from trollscope.errors import FormatError, MappingError
 from trollscope.ingest.batches import Batch, BatchBuilder
-from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions, open_input, raw_position
 from trollscope.ingest.readers.jsonfile import sniff_keys
 from trollscope.ingest.readers.jsonrecords import (
@@ -57,6 +56,7 @@ from trollscope.ingest.readers.jsonrecords import (
     count,
     epoch_time,
     extra,
+    found_in,
     items_at,
     key,
     listed,
@@ -143,7 +143,8 @@ def convert(value: Any, options: ReadOptions) -> tuple[Post, Account | None]:
     urls: list[str] = []
     if shared := text(link.get("link"), "link_attachment.link"):
         urls.append(shared.strip())
-    for url in entities.urls(content):
+    tags, named, links = found_in(content, dotted=instagram)
+    for url in links:
         if url not in urls:
             urls.append(url)
     media = []
@@ -159,8 +160,8 @@ def convert(value: Any, options: ReadOptions) -> tuple[Post, Account | None]:
         created_at=created,
         text=content,
         lang=text(get("lang"), "lang"),
-        hashtags=entities.hashtags(content, dotted=instagram),
-        mentions=entities.mentions(content, dotted=instagram),
+        hashtags=tags,
+        mentions=named,
         urls=urls,
         media=media,
         extra=extra(

@@ -57,6 +57,7 @@ from trollscope.ingest.readers.jsonrecords import (
     Shape,
     epoch_time,
     extra,
+    found_in,
     items_at,
     joined,
     key,
@@ -82,12 +83,14 @@ _DUMP_KEYS = {"subreddit", "created_utc", "author"}
 _OWN_KEYS = {"body", "link_id", "title", "selftext", "permalink", "parent_id"}
 
 
-def mentions(value: str | None) -> list[str]:
-    """`@name` mentions (the shared rule), then Reddit's `u/name` ones, as written."""
+def mentions(value: str | None, at_mentions: list[str] | None = None) -> list[str]:
+    """`@name` mentions (the shared rule; `at_mentions` when already found), then
+    Reddit's `u/name` ones, as written."""
     if not value:
         return []
-    found = entities.mentions(value)
-    found += _USER_MENTION.findall(_URL.sub(" ", value))
+    found = list(entities.mentions(value) if at_mentions is None else at_mentions)
+    if "u/" in value:
+        found += _USER_MENTION.findall(_URL.sub(" ", value) if "://" in value else value)
     return found
 
 
@@ -184,7 +187,8 @@ def convert(value: Any, options: ReadOptions) -> tuple[Post, Account | None]:
             ref_account = _crosspost_author(get("crosspost_parent_list"))
         else:
             kind, ref = Kind.POST, None
-    for url in entities.urls(content):
+    tags, at_mentions, links = found_in(content)
+    for url in links:
         if url not in urls:
             urls.append(url)
     fullname = key(get("author_fullname"), "author_fullname")
@@ -198,8 +202,8 @@ def convert(value: Any, options: ReadOptions) -> tuple[Post, Account | None]:
         text=content,
         ref_post_id=ref,
         ref_account_id=ref_account,
-        hashtags=entities.hashtags(content),
-        mentions=mentions(content),
+        hashtags=tags,
+        mentions=mentions(content, at_mentions),
         urls=urls,
         extra=extra(
             {

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from trollscope.ingest.batches import Batch
-from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonfile import sniff_keys
 from trollscope.ingest.readers.jsonrecords import (
@@ -49,6 +48,7 @@ from trollscope.ingest.readers.jsonrecords import (
     count,
     epoch_time,
     extra,
+    found_in,
     items_at,
     key,
     read_records,
@@ -112,15 +112,16 @@ def _video(value: dict[str, Any], options: ReadOptions) -> tuple[Post, Account]:
     named = None if named is None else texts(named, "video_mention_list")
     platform = options.platform or PLATFORM
     counts = {name: count(get(name), name) for name in _VIDEO_COUNTS}
+    found = found_in(content)
     post = Post(
         platform=platform,
         post_id=vid,
         account_id=author,
         created_at=created,
         text=content,
-        hashtags=entities.hashtags(content) if tags is None else tags,
-        mentions=entities.mentions(content) if named is None else [m.lstrip("@") for m in named],
-        urls=entities.urls(content),
+        hashtags=found[0] if tags is None else tags,
+        mentions=found[1] if named is None else [m.lstrip("@") for m in named],
+        urls=found[2],
         extra=extra(
             {
                 "region_code": text(get("region_code"), "region_code"),
@@ -149,6 +150,7 @@ def _comment(value: dict[str, Any], options: ReadOptions) -> tuple[Post, Account
     content = text(get("text"), "text")
     platform = options.platform or PLATFORM
     account = f"{UNKNOWN}{cid}"
+    tags, named, links = found_in(content)
     # A top-level comment's parent is its video (or 0); a reply's, the comment it answers.
     ref = parent if parent and parent not in (video, "0") else video
     post = Post(
@@ -159,9 +161,9 @@ def _comment(value: dict[str, Any], options: ReadOptions) -> tuple[Post, Account
         kind=Kind.REPLY,
         text=content,
         ref_post_id=ref,
-        hashtags=entities.hashtags(content),
-        mentions=entities.mentions(content),
-        urls=entities.urls(content),
+        hashtags=tags,
+        mentions=named,
+        urls=links,
         extra=extra(
             {
                 "video_id": video,

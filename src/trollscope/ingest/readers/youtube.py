@@ -42,13 +42,13 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from trollscope.ingest.batches import Batch
-from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonrecords import (
     Bad,
     Shape,
     count,
     extra,
+    found_in,
     iso_time,
     items_at,
     joined,
@@ -172,6 +172,7 @@ def convert(item: Any, options: ReadOptions) -> tuple[Post, Account | None]:
         # control character (a key may not): the name is kept as text, as given.
         handle = None
     platform = options.platform or PLATFORM
+    tags, named, links = found_in(content)
     post = Post(
         platform=platform,
         post_id=cid,
@@ -181,9 +182,9 @@ def convert(item: Any, options: ReadOptions) -> tuple[Post, Account | None]:
         text=content,
         ref_post_id=ref,
         ref_account_id=ref_account,
-        hashtags=entities.hashtags(content),
-        mentions=entities.mentions(content),
-        urls=entities.urls(content),
+        hashtags=tags,
+        mentions=named,
+        urls=links,
         extra=extra(
             {
                 "video_id": video,
