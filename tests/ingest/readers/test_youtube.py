@@ -123,3 +123,15 @@ def test_another_json_is_not_youtube(tmp_path: Path) -> None:
     path.write_text('{"id": 1, "text": "a tweet", "author_id": "2"}\n', encoding="utf-8")
     with pytest.raises(FormatError, match="this is not youtube data"):
         ingest(case, [path], fmt="youtube")
+
+
+def test_replies_that_are_not_the_apis_shape_are_one_reject(tmp_path: Path) -> None:
+    page = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+    page["items"][0]["replies"] = ["not", "comments"]
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(page), encoding="utf-8")
+    case = tmp_path / "case.duckdb"
+    f = ingest(case, [path]).files[0]
+    assert (f.read, f.stored, f.rejected) == (4, 2, 2)
+    rejects = query(case, "SELECT field FROM rejects ORDER BY field")
+    assert rejects[0] == ("items[0].replies",)

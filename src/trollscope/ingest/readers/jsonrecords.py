@@ -15,6 +15,11 @@ A format is a `Shape`:
   so that another format's file is one FormatError, never a pile of rejects;
 - `prefixes`: where the pages or records of a document sit (`items.item`, `data.item`).
 
+JSON lines are read by `jsonfile.read_json_lines` (blocks of lines, in worker processes
+for a big file; `parse_block` here turns a block into batches); a document is streamed
+here with ijson. A file is JSON lines when its first line is a whole JSON value, or, that
+line being broken, when one of the next few is.
+
 Every record is read, stored or rejected: read = stored + duplicate + rejected. A JSON
 line's rejects carry its physical line; a document's carry no line (ijson gives none) and
 say which record they are, by its place (`items[3].snippet.publishedAt`).

@@ -120,7 +120,10 @@ def _thread(thread: dict[str, Any], where: str) -> Iterator[tuple[str, Any]]:
     place = joined(where, "snippet.topLevelComment") or ""
     yield place, Comment(top, snippet_, None, top_level=True)
     top_author = _author_id(top)
-    replies = _dict(thread.get("replies"))
+    replies = thread.get("replies")
+    if replies is not None and type(replies) is not dict:
+        yield joined(where, "replies") or "replies", replies  # not the API's: rejected
+        return
     for reply_place, reply in items_at(replies, "comments", joined(where, "replies") or ""):
         yield reply_place, Comment(reply, snippet_, top_author, top_level=False)
 
