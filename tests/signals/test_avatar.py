@@ -438,3 +438,24 @@ def test_simulated_farm_avatars_are_flagged_and_organic_ones_not(tmp_path: Path)
     assert all(labels[a] is not None for a in shared)  # only farm members share avatars
     assert not any(got[a][0] for a in organic)
     assert np.mean([got[a][1] for a in organic]) == 1.0
+
+
+def test_bluesky_avatars_of_one_blob_share_a_key(tmp_path: Path, case_path: Path) -> None:
+    """A Bluesky avatar URL holds the uploader's DID and the blob's CID (a hash of the
+    bytes): two accounts that uploaded the same file share the CID, not the URL."""
+    cdn = "https://cdn.bsky.app/img/{kind}/plain/did:plc:{who}/bafkreiabc{cid}@jpeg"
+    ingest_accounts(
+        tmp_path,
+        case_path,
+        [
+            ("1", "ann", cdn.format(kind="avatar", who="ann1", cid="111")),
+            ("2", "ben", cdn.format(kind="avatar", who="ben2", cid="111")),
+            ("3", "cat", cdn.format(kind="avatar_thumbnail", who="cat3", cid="111")),
+            ("4", "dee", cdn.format(kind="avatar", who="dee4", cid="222")),
+        ],
+    )
+    assert signals(case_path, ["avatar"]) == {"avatar": 3}
+    got = flagged(case_path)
+    assert {a for a, (f, _) in got.items() if f} == {"1", "2", "3"}
+    reuse = query(case_path, "SELECT key, accounts FROM avatar_reuse")
+    assert reuse == [("data:bsky-blob:bafkreiabc111", 3)]

@@ -14,7 +14,8 @@ same avatar. Two kinds of key:
   media id (`pbs.twimg.com/profile_images/<id>/<name>`), so two accounts with one URL were
   served the very same file. The converse fails: the same picture uploaded again gets a
   new URL, so URL keys miss re-uploads, which only `phash:` keys catch. Twitter's size
-  variants of one upload (`_normal`, `_400x400`, ...) are one key. Default avatars (the
+  variants of one upload (`_normal`, `_400x400`, ...) are one key; a Bluesky CDN URL is
+  keyed by its blob's CID (a hash of the file's bytes), whoever uploaded it. Default avatars (the
   platform's blank silhouette) are never keys, nor are blank one-colour pictures: sharing
   them is what every account that never chose a picture does.
 
@@ -222,12 +223,17 @@ def avatars(
 # --- keys ------------------------------------------------------
 
 # An avatar string as a key: Twitter's size variants of one upload made one, and
-# http/https made one; default avatars and empty strings give none.
+# http/https made one; default avatars and empty strings give none. A Bluesky CDN URL
+# (`cdn.bsky.app/img/avatar[_thumbnail]/plain/<did>/<cid>@jpeg`) names the picture by its
+# blob's CID, a hash of its bytes: the key is the CID alone, so two accounts (two DIDs)
+# that uploaded the very same file share it, at any size.
 _DATA_KEYS = rf"""
-SELECT platform, account_id, 'data:' || regexp_replace(
+SELECT platform, account_id, 'data:' || regexp_replace(regexp_replace(
     regexp_replace(trim(avatar), '^http://', 'https://'),
     '(twimg\.com/profile_images/.*)_(normal|bigger|mini|200x200|400x400)(\.[A-Za-z0-9]+)?$',
-    '\1\3') AS key
+    '\1\3'),
+    '^https://cdn\.bsky\.app/img/avatar(_thumbnail)?/plain/[^/]+/([A-Za-z0-9]+)(@[a-z]+)?$',
+    'bsky-blob:\2') AS key
 FROM accounts
 WHERE trim(coalesce(avatar, '')) <> '' AND NOT regexp_matches(avatar, '{DEFAULT_AVATARS}')
 """
