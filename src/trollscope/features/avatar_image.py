@@ -27,7 +27,8 @@ package and OpenCV runs it; no model is downloaded) and report `gan_score` = 1 -
 This is a heuristic of framing, not a detector of synthesis: any photo cropped the FFHQ
 way (real photos aligned by face tools, many passport and ID photos, a face app's output)
 scores high too, and a GAN face re-cropped or rotated by its user scores low. The face
-finder misses faces under about a tenth of the picture's side. A high score says "look at this picture", no more.
+finder misses faces under about a tenth of the picture's side. A high score says "look at
+this picture", no more.
 """
 
 from __future__ import annotations

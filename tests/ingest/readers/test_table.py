@@ -497,7 +497,7 @@ def test_retweet_texts_without_ids_are_co_reposts(tmp_path: Path, case_path: Pat
             ("b", 5, "vote"),
             ("c", 7200, "vote"),
             ("d", 2, "other"),
-        )  # fmt: skip
+        )
     ]
     path = _texts_file(tmp_path, rows)
     ingest(case_path, [path], options=ReadOptions(mapping=parse_mapping(TEXT_MAP)), fmt="table")
