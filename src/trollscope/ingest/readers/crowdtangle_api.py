@@ -50,6 +50,7 @@ from trollscope.ingest.readers.base import Head, Reader, ReadOptions, open_input
 from trollscope.ingest.readers.csvsql import MAX_LINE_BYTES
 from trollscope.ingest.readers.jsonfile import BLOCK_BYTES, line_blocks
 from trollscope.ingest.readers.jsonrows import snippet
+from trollscope.ingest.readers.jsonvalues import MAX_NESTING, TOO_DEEP, document_values
 from trollscope.ingest.readers.lines import content_lines, first_content_line
 from trollscope.ingest.readers.telegram_json import BOM, REPLACEMENT, Utf8Guard, why
 from trollscope.model import Account, Post, Reject, TimeRange, count_value, key_problem, shown
@@ -320,11 +321,19 @@ class CrowdTangleApiReader(Reader):
         builder = BatchBuilder(options.chunk_size)
         count = 0
         # A response document streams its posts; a list streams posts or responses.
-        prefix = "result.posts.item" if _first_char(path) == b"{" else "item"
+        keys = ("result", "posts") if _first_char(path) == b"{" else ()
         with open_input(path) as raw:
             guard = Utf8Guard(raw)
             try:
-                for value in ijson.items(guard, prefix, use_float=True):
+                # From basic events: ijson.items' memory grows with the square of the
+                # nesting (see jsonvalues.document_values).
+                events = ijson.basic_parse(guard, use_float=True)
+                for value in document_values(events, array=True, keys=keys):
+                    if value is TOO_DEEP:
+                        count += 1
+                        reason = f"post {count}: the value nests deeper than {MAX_NESTING} levels"
+                        builder.add_reject(Reject(None, None, reason))
+                        continue
                     for _, post in posts_in(value):
                         count += 1
                         if guard.dirty_read and _holds_replacement(post):

@@ -51,6 +51,7 @@ from trollscope.ingest.readers.jsonfile import (
     read_json_lines,
 )
 from trollscope.ingest.readers.jsonrows import snippet
+from trollscope.ingest.readers.jsonvalues import MAX_NESTING, TOO_DEEP, array_at, document_values
 from trollscope.ingest.readers.lines import content_lines, first_content_line
 from trollscope.ingest.readers.telegram_json import REPLACEMENT, Utf8Guard, why
 from trollscope.model import Account, Post, Reject, TimeRange, count_value, key_problem, shown
@@ -369,19 +370,26 @@ def _content_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
 
 
 def _document(path: Path, options: ReadOptions, shape: Shape) -> Iterator[Batch]:
-    prefix = _document_prefix(path, shape)
-    base = prefix.removesuffix(".item").removesuffix("item")
+    keys = _document_keys(path, shape)
+    base = ".".join(keys or ())
     builder = BatchBuilder(options.chunk_size)
     count = 0
     checked = False
     with open_input(path) as raw:
         guard = Utf8Guard(raw)
         try:
-            for index, value in enumerate(ijson.items(guard, prefix, use_float=True)):
+            events = ijson.basic_parse(guard, use_float=True)
+            values = document_values(events, array=keys is not None, keys=keys or ())
+            for index, value in enumerate(values):
+                outer = f"{base}[{index}]" if keys is not None else ""
+                if value is TOO_DEEP:
+                    count += 1
+                    reason = f"the value nests deeper than {MAX_NESTING} levels"
+                    builder.add_reject(Reject(None, outer or None, reason))
+                    continue
                 if not checked:
                     _check(path, shape, value)
                     checked = True
-                outer = f"{base}[{index}]" if prefix else ""
                 for where, record in shape.walk(value):
                     count += 1
                     place = joined(outer, where) or outer
@@ -407,21 +415,17 @@ def _document(path: Path, options: ReadOptions, shape: Shape) -> Iterator[Batch]
     yield from builder.drain(guard.position)
 
 
-def _document_prefix(path: Path, shape: Shape) -> str:
-    """Where the document's pages or records sit: the first of the shape's prefixes whose
-    array the document opens (a top-level array: its items); else the document itself
-    (`""`: one record or page, read whole)."""
-    wanted = {p.removesuffix(".item").removesuffix("item"): p for p in shape.prefixes}
+def _document_keys(path: Path, shape: Shape) -> tuple[str, ...] | None:
+    """Where the document's pages or records sit: the keys of the first of the shape's
+    prefixes whose array the document opens (() for a top-level array: its items); else
+    None: the document itself is one record or page, read whole. Read from ijson's basic
+    events, whose memory the nesting does not blow up (`jsonvalues.document_values`)."""
+    wanted = {tuple(p.removesuffix("item").removesuffix(".").split(".")) for p in shape.prefixes}
     with open_input(path) as raw:
         try:
-            for prefix, event, _ in ijson.parse(Utf8Guard(raw), use_float=True):
-                if event == "start_array" and prefix in wanted:
-                    return wanted[prefix]
-                if event == "start_array" and prefix == "":
-                    return "item"
+            return array_at(ijson.basic_parse(Utf8Guard(raw), use_float=True), wanted)
         except ijson.JSONError as exc:
             raise FormatError(path, f"is not valid JSON ({why(exc)}); {shape.expected}.") from exc
-    return ""  # no list where the format keeps them: the document is one page or record
 
 
 def _holds_replacement(value: Any) -> bool:

@@ -179,12 +179,17 @@ MAX_NESTING = 512
 TOO_DEEP = object()  # stands for an item nested deeper than MAX_NESTING
 
 
-def document_values(events: Iterator[tuple[str, Any]], *, array: bool) -> Iterator[Any]:
-    """The items of a top-level array (`array`), or the top-level value, built from
-    ijson's basic events. Its prefixed events (`ijson.items`) hold a path per level, so
+def document_values(
+    events: Iterator[tuple[str, Any]], *, array: bool, keys: tuple[str, ...] = ()
+) -> Iterator[Any]:
+    """The items of the array (`array`), or the value, that the document holds at `keys`
+    (object keys from the top; none: the top-level value), built from ijson's basic
+    events. Its prefixed events (`ijson.items`, `ijson.parse`) hold a path per level, so
     their memory grows with the square of the nesting: a 200 kB file of brackets took
     gigabytes. An item nested deeper than MAX_NESTING is passed over and stands as
     TOO_DEEP."""
+    if keys:
+        events = _at(events, keys)
     base = 1 if array else 0  # the depth of the items' own containers, less one
     depth = 0
     stack: list[Any] = []
@@ -221,6 +226,65 @@ def document_values(events: Iterator[tuple[str, Any]], *, array: bool) -> Iterat
                 _attach(stack[-1], key, value)
             elif depth == base:
                 yield value  # a bare number or text as an item (a reject)
+
+
+def _at(events: Iterator[tuple[str, Any]], keys: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
+    """The events of the value at `keys`; the others are passed over, counting depth only."""
+    depth = 0  # the containers open
+    matched = 0  # the objects open at depths 1 to matched + 1 lie on `keys`' path
+    inside = 0  # while the value at `keys` is given: its containers open
+    wanted = False  # the last key read is the next of `keys`, where it is looked for
+    for event, value in events:
+        if inside or (wanted and matched + 1 == len(keys)):
+            yield event, value
+            if event == "start_map" or event == "start_array":
+                inside += 1
+            elif event == "end_map" or event == "end_array":
+                inside -= 1
+            wanted = False
+            continue
+        if event == "map_key":
+            wanted = depth == matched + 1 and value == keys[matched]
+            continue
+        if event == "start_map" or event == "start_array":
+            depth += 1
+            if wanted and event == "start_map":
+                matched += 1
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
+            matched = min(matched, max(depth - 1, 0))
+        wanted = False
+
+
+def array_at(
+    events: Iterator[tuple[str, Any]], paths: set[tuple[str, ...]]
+) -> tuple[str, ...] | None:
+    """The first of `paths` (object keys from the top) where the document opens an array,
+    () for a top-level array, None for none. Keys are kept only as deep as the longest
+    path, so that memory stays bounded whatever the nesting."""
+    deepest = max(map(len, paths), default=0)
+    trail: list[str | None] = []  # the open containers' keys (None in an array)
+    maps: list[bool] = []  # whether each open container is an object
+    depth = 0
+    key = ""
+    for event, value in events:
+        if event == "map_key":
+            key = value
+        elif event == "start_map" or event == "start_array":
+            depth += 1
+            if depth == 1:
+                if event == "start_array":
+                    return ()
+                maps = [True]
+            elif depth - 1 <= deepest:
+                del trail[depth - 2 :], maps[depth - 1 :]
+                trail.append(key if maps[depth - 2] else None)
+                maps.append(event == "start_map")
+                if event == "start_array" and tuple(trail) in paths:
+                    return tuple(str(k) for k in trail)
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
+    return None
 
 
 def _attach(parent: Any, key: str, value: Any) -> None:
