@@ -48,9 +48,9 @@ from trollscope.ingest.batches import Batch, BatchBuilder
 from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions, open_input, raw_position
 from trollscope.ingest.readers.csvsql import MAX_LINE_BYTES
+from trollscope.ingest.readers.jsonevents import MAX_NESTING, TOO_DEEP, document_values
 from trollscope.ingest.readers.jsonfile import BLOCK_BYTES, line_blocks
 from trollscope.ingest.readers.jsonrows import snippet
-from trollscope.ingest.readers.jsonvalues import MAX_NESTING, TOO_DEEP, document_values
 from trollscope.ingest.readers.lines import content_lines, first_content_line
 from trollscope.ingest.readers.telegram_json import BOM, REPLACEMENT, Utf8Guard, why
 from trollscope.model import Account, Post, Reject, TimeRange, count_value, key_problem, shown

@@ -17,12 +17,19 @@ A format is a `Shape`:
 
 JSON lines are read by `jsonfile.read_json_lines` (blocks of lines, in worker processes
 for a big file; `parse_block` here turns a block into batches); a document is streamed
-here with ijson. A file is JSON lines when its first line is a whole JSON value, or, that
-line being broken, when one of the next few is.
+here from ijson's basic events (`jsonevents`: bounded memory whatever the nesting). A
+file is JSON lines when its first line is a whole JSON value, or, that line being
+broken, when one of the next few is.
 
 Every record is read, stored or rejected: read = stored + duplicate + rejected. A JSON
 line's rejects carry its physical line; a document's carry no line (ijson gives none) and
 say which record they are, by its place (`items[3].snippet.publishedAt`).
+
+Why this stays apart from `jsonvalues` (bluesky, mastodon), which reads the same two
+shapes: its lines are read here in blocks by worker processes, and its records are found
+by a `Shape` (walk, prefixes) and named by their path in rejects; `jsonvalues` hands
+whole values to its reader inline. Both build a document from `jsonevents`; merging the
+rest would change the reject texts and value checks each reader's tests assert.
 
 The value checks (times, counts, keys) are the model's (`model.py`), in the forms these
 readers need: `Bad` with the field and the value quoted.
@@ -44,6 +51,7 @@ from trollscope.errors import FormatError, MappingError
 from trollscope.ingest.batches import Batch, BatchBuilder
 from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import ReadOptions, open_input, raw_position
+from trollscope.ingest.readers.jsonevents import MAX_NESTING, TOO_DEEP, array_at, document_values
 from trollscope.ingest.readers.jsonfile import (
     BLOCK_BYTES,
     MAX_LINE_BYTES,
@@ -51,7 +59,6 @@ from trollscope.ingest.readers.jsonfile import (
     read_json_lines,
 )
 from trollscope.ingest.readers.jsonrows import snippet
-from trollscope.ingest.readers.jsonvalues import MAX_NESTING, TOO_DEEP, array_at, document_values
 from trollscope.ingest.readers.lines import content_lines, first_content_line
 from trollscope.ingest.readers.telegram_json import REPLACEMENT, Utf8Guard, why
 from trollscope.model import Account, Post, Reject, TimeRange, count_value, key_problem, shown

@@ -36,6 +36,7 @@ import orjson
 from trollscope.errors import FormatError
 from trollscope.ingest.batches import Batch, BatchBuilder
 from trollscope.ingest.readers.base import ReadOptions, open_input, raw_position
+from trollscope.ingest.readers.jsonevents import MAX_NESTING, TOO_DEEP, attach, document_values
 from trollscope.ingest.readers.jsonfile import BLOCK_BYTES, MAX_LINE_BYTES, line_blocks
 from trollscope.ingest.readers.jsonrows import snippet
 from trollscope.ingest.readers.lines import content_lines, first_content_line
@@ -174,126 +175,6 @@ class _Values:
         yield from builder.drain(guard.position)
 
 
-# Deeper than any API response nests (orjson refuses JSON lines nested deeper than 1024).
-MAX_NESTING = 512
-TOO_DEEP = object()  # stands for an item nested deeper than MAX_NESTING
-
-
-def document_values(
-    events: Iterator[tuple[str, Any]], *, array: bool, keys: tuple[str, ...] = ()
-) -> Iterator[Any]:
-    """The items of the array (`array`), or the value, that the document holds at `keys`
-    (object keys from the top; none: the top-level value), built from ijson's basic
-    events. Its prefixed events (`ijson.items`, `ijson.parse`) hold a path per level, so
-    their memory grows with the square of the nesting: a 200 kB file of brackets took
-    gigabytes. An item nested deeper than MAX_NESTING is passed over and stands as
-    TOO_DEEP."""
-    if keys:
-        events = _at(events, keys)
-    base = 1 if array else 0  # the depth of the items' own containers, less one
-    depth = 0
-    stack: list[Any] = []
-    key: str = ""
-    skipping = False
-    for event, value in events:
-        if event == "map_key":
-            key = value
-        elif event == "start_map" or event == "start_array":
-            depth += 1
-            if depth <= base or skipping:
-                continue
-            if depth - base > MAX_NESTING:
-                skipping, stack = True, []
-                continue
-            child: Any = {} if event == "start_map" else []
-            if stack:
-                _attach(stack[-1], key, child)
-            stack.append(child)
-        elif event == "end_map" or event == "end_array":
-            depth -= 1
-            if depth < base:
-                continue
-            if skipping:
-                if depth == base:
-                    skipping = False
-                    yield TOO_DEEP
-                continue
-            done = stack.pop()
-            if not stack:
-                yield done
-        elif not skipping:
-            if stack:
-                _attach(stack[-1], key, value)
-            elif depth == base:
-                yield value  # a bare number or text as an item (a reject)
-
-
-def _at(events: Iterator[tuple[str, Any]], keys: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
-    """The events of the value at `keys`; the others are passed over, counting depth only."""
-    depth = 0  # the containers open
-    matched = 0  # the objects open at depths 1 to matched + 1 lie on `keys`' path
-    inside = 0  # while the value at `keys` is given: its containers open
-    wanted = False  # the last key read is the next of `keys`, where it is looked for
-    for event, value in events:
-        if inside or (wanted and matched + 1 == len(keys)):
-            yield event, value
-            if event == "start_map" or event == "start_array":
-                inside += 1
-            elif event == "end_map" or event == "end_array":
-                inside -= 1
-            wanted = False
-            continue
-        if event == "map_key":
-            wanted = depth == matched + 1 and value == keys[matched]
-            continue
-        if event == "start_map" or event == "start_array":
-            depth += 1
-            if wanted and event == "start_map":
-                matched += 1
-        elif event == "end_map" or event == "end_array":
-            depth -= 1
-            matched = min(matched, max(depth - 1, 0))
-        wanted = False
-
-
-def array_at(
-    events: Iterator[tuple[str, Any]], paths: set[tuple[str, ...]]
-) -> tuple[str, ...] | None:
-    """The first of `paths` (object keys from the top) where the document opens an array,
-    () for a top-level array, None for none. Keys are kept only as deep as the longest
-    path, so that memory stays bounded whatever the nesting."""
-    deepest = max(map(len, paths), default=0)
-    trail: list[str | None] = []  # the open containers' keys (None in an array)
-    maps: list[bool] = []  # whether each open container is an object
-    depth = 0
-    key = ""
-    for event, value in events:
-        if event == "map_key":
-            key = value
-        elif event == "start_map" or event == "start_array":
-            depth += 1
-            if depth == 1:
-                if event == "start_array":
-                    return ()
-                maps = [True]
-            elif depth - 1 <= deepest:
-                del trail[depth - 2 :], maps[depth - 1 :]
-                trail.append(key if maps[depth - 2] else None)
-                maps.append(event == "start_map")
-                if event == "start_array" and tuple(trail) in paths:
-                    return tuple(str(k) for k in trail)
-        elif event == "end_map" or event == "end_array":
-            depth -= 1
-    return None
-
-
-def _attach(parent: Any, key: str, value: Any) -> None:
-    if type(parent) is dict:
-        parent[key] = value
-    else:
-        parent.append(value)
-
-
 def _bad_line(data: bytes, exc: orjson.JSONDecodeError) -> str:
     try:
         data.decode("utf-8")
@@ -358,7 +239,7 @@ def first_object(data: bytes) -> tuple[dict[str, Any], bool]:
 
 def _partial(start: bytes) -> dict[str, Any]:
     """The first object of a head cut anywhere, built from ijson's basic events (see
-    `document_values` for why not its prefixed ones), to four levels."""
+    `jsonevents.document_values` for why not its prefixed ones), to four levels."""
     array = start.startswith(b"[")
     found: dict[str, Any] = {}
     stack: list[Any] = []
@@ -378,7 +259,7 @@ def _partial(start: bytes) -> dict[str, Any]:
                     continue
                 child: Any = {} if event == "start_map" else []
                 if len(stack) < 4:
-                    _attach(stack[-1], key, child)
+                    attach(stack[-1], key, child)
                 stack.append(child)
             elif event in ("end_map", "end_array"):
                 depth -= 1
@@ -387,7 +268,7 @@ def _partial(start: bytes) -> dict[str, Any]:
                     if not stack:
                         break
             elif stack:
-                _attach(stack[-1], key, value)
+                attach(stack[-1], key, value)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError):
         pass
     return found

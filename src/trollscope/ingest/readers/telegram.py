@@ -65,6 +65,7 @@ from trollscope.errors import FormatError, MappingError
 from trollscope.features.media import phash_file
 from trollscope.ingest.batches import Batch, BatchBuilder
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions
+from trollscope.ingest.readers.jsonevents import MAX_NESTING, TOO_DEEP
 from trollscope.ingest.readers.telegram_json import (
     CHUNK,
     PERSONAL_TYPES,
@@ -169,6 +170,8 @@ def _where(msg: Message) -> str:
 
 
 def _raw(value: Any) -> str | None:
+    if value is TOO_DEEP:
+        return None  # passed over unread: there is nothing to show
     try:
         return orjson.dumps(value).decode("utf-8")
     except (orjson.JSONEncodeError, TypeError):
@@ -233,6 +236,8 @@ def _add_message(
 def _post(msg: Message, platform: str, folder: Path, times: TimeRange) -> tuple[Post, Account]:
     value = msg.value
     chat = msg.chat
+    if value is TOO_DEEP:
+        raise _Bad(None, f"the message nests deeper than {MAX_NESTING} levels")
     if not isinstance(value, dict):
         raise _Bad(None, f"expected a JSON object, got {_raw(value)!s:.80}")
     kind = value.get("type", "message")

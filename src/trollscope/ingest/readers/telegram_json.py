@@ -31,6 +31,7 @@ import ijson
 
 from trollscope.errors import FormatError
 from trollscope.ingest.readers.base import open_input, raw_position
+from trollscope.ingest.readers.jsonevents import document_values, shallow_parse
 
 BOM = b"\xef\xbb\xbf"
 REPLACEMENT = "\ufffd"
@@ -213,7 +214,7 @@ class ExportWalker:
         """Read the top level up to the first messages: a one-chat file gives its Chat,
         a full export None."""
         chat = Chat(index=1)
-        for prefix, event, value in ijson.parse(guard, use_float=True):
+        for prefix, event, value in shallow_parse(ijson.basic_parse(guard, use_float=True)):
             if prefix == "" and event == "end_map":
                 break
             if prefix == "" and event != "map_key" and event != "start_map":
@@ -251,8 +252,9 @@ class ExportWalker:
         with open_input(self.path) as handle:
             guard = self._guard = Utf8Guard(handle)
             mark = 0
+            events = ijson.basic_parse(guard, use_float=True)
             for position, value in enumerate(
-                ijson.items(guard, "messages.item", use_float=True), 1
+                document_values(events, array=True, keys=("messages",)), 1
             ):
                 # The C parser reads a chunk, then hands out every message it completed:
                 # this message began in the chunk current at the previous one, or later.
@@ -273,7 +275,7 @@ class ExportWalker:
             key: str = ""
             is_message = False
             started = 0
-            for prefix, event, value in ijson.parse(guard, use_float=True):
+            for prefix, event, value in shallow_parse(ijson.basic_parse(guard, use_float=True)):
                 if stack:
                     top = stack[-1]
                     if event == "map_key":
@@ -355,8 +357,8 @@ def sniff_head(data: bytes) -> bool:
     has_list = False
     roots = 0
     try:
-        events = ijson.parse(text.encode("utf-8"), multiple_values=True, use_float=True)
-        for prefix, event, value in events:
+        basic = ijson.basic_parse(text.encode("utf-8"), multiple_values=True, use_float=True)
+        for prefix, event, value in shallow_parse(basic):
             if prefix == "":
                 if event == "start_map":
                     roots += 1
