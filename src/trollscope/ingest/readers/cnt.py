@@ -120,7 +120,15 @@ def _first_row(path: Path) -> list[str] | None:
             "as exported.",
             "Re-save the file as UTF-8.",
         ) from exc
-    row = next(csv.reader(io.StringIO(text)), None)
+    try:
+        row = next(csv.reader(io.StringIO(text)), None)
+    except csv.Error as exc:  # a field past the csv module's limit (a line of JSON)
+        raise FormatError(
+            path,
+            f"the first row is not CSV that can be read ({exc}), so this is not a {LABEL} "
+            "as exported.",
+            "Check the file, or pick its format with --format.",
+        ) from exc
     if row is None or not any(cell.strip() for cell in row):
         return None
     return row
