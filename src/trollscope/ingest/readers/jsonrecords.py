@@ -208,6 +208,17 @@ def joined(where: str, field: str | None) -> str | None:
     return f"{where}.{field}" if field else where
 
 
+# A tweet's first line in another platform's reader: its keys are unlike any of theirs.
+TWEET_FIRST = "its first line is a tweet; read it with --format twarc2 or twitter-v1."
+
+
+def not_first(expected: str, first: dict[str, Any]) -> str:
+    """`check_first`'s answer for a first value of no known shape: what was expected and
+    (up to eight of) the keys it has."""
+    shown_keys = ", ".join(list(first)[:8])
+    return f"{expected}; the first line has {shown_keys or 'no fields'}."
+
+
 # -- reading -----------------------------------------------------------------------------
 
 

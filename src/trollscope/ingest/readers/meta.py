@@ -60,6 +60,7 @@ from trollscope.ingest.readers.jsonrecords import (
     items_at,
     key,
     listed,
+    not_first,
     read_records,
     text,
 )
@@ -223,8 +224,7 @@ def check_first(first: dict[str, Any]) -> str | None:
         first = data[0] if data and type(data[0]) is dict else {"creation_time": None, "id": None}
     if "creation_time" in first or any(name in first for name in OWNERS):
         return None
-    shown_keys = ", ".join(list(first)[:8])
-    return f"{EXPECTED}; the first line has {shown_keys or 'no fields'}."
+    return not_first(EXPECTED, first)
 
 
 SHAPE = Shape(

@@ -53,6 +53,7 @@ from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonfile import sniff_keys
 from trollscope.ingest.readers.jsonrecords import (
+    TWEET_FIRST,
     Bad,
     Shape,
     epoch_time,
@@ -61,6 +62,7 @@ from trollscope.ingest.readers.jsonrecords import (
     items_at,
     joined,
     key,
+    not_first,
     read_records,
     text,
 )
@@ -248,7 +250,7 @@ def _crosspost_author(parents: Any) -> str | None:
 
 def check_first(first: dict[str, Any]) -> str | None:
     if "id_str" in first or "author_id" in first:
-        return "its first line is a tweet; read it with --format twarc2 or twitter-v1."
+        return TWEET_FIRST
     kind = first.get("kind")
     if kind in ("Listing", "t1", "t3", "more"):
         return None
@@ -259,8 +261,7 @@ def check_first(first: dict[str, Any]) -> str | None:
             return None
     if "subreddit" in first or (_OWN_KEYS & first.keys() and "created_utc" in first):
         return None
-    shown_keys = ", ".join(list(first)[:8])
-    return f"{EXPECTED}; the first line has {shown_keys or 'no fields'}."
+    return not_first(EXPECTED, first)
 
 
 SHAPE = Shape(

@@ -43,6 +43,7 @@ from trollscope.ingest.batches import Batch
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonfile import sniff_keys
 from trollscope.ingest.readers.jsonrecords import (
+    TWEET_FIRST,
     Bad,
     Shape,
     count,
@@ -51,6 +52,7 @@ from trollscope.ingest.readers.jsonrecords import (
     found_in,
     items_at,
     key,
+    not_first,
     read_records,
     text,
     texts,
@@ -181,10 +183,9 @@ def check_first(first: dict[str, Any]) -> str | None:
         return None
     if "id" in first and (_VIDEO_KEYS | _COMMENT_KEYS | {"username", "create_time"}) & first.keys():
         if "id_str" in first or "author_id" in first:
-            return "its first line is a tweet; read it with --format twarc2 or twitter-v1."
+            return TWEET_FIRST
         return None
-    shown_keys = ", ".join(list(first)[:8])
-    return f"{EXPECTED}; the first line has {shown_keys or 'no fields'}."
+    return not_first(EXPECTED, first)
 
 
 SHAPE = Shape(

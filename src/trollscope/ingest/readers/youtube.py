@@ -53,6 +53,7 @@ from trollscope.ingest.readers.jsonrecords import (
     items_at,
     joined,
     key,
+    not_first,
     read_records,
     text,
 )
@@ -226,8 +227,7 @@ def check_first(first: dict[str, Any]) -> str | None:
         return None
     if "authorChannelId" in _dict(first.get("snippet")):
         return None
-    shown_keys = ", ".join(list(first)[:8])
-    return f"{EXPECTED}; the first line has {shown_keys or 'no fields'}."
+    return not_first(EXPECTED, first)
 
 
 SHAPE = Shape(
