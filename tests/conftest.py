@@ -55,6 +55,16 @@ def texts(case: Path) -> dict[str, str]:
     return {str(r[0]): str(r[1]) for r in query(case, "SELECT post_id, text FROM posts")}
 
 
+def posts(case: Path) -> dict[str, tuple[object, ...]]:
+    """post_id -> the rest of its row, for the JSON readers' tests (reddit, tiktok, youtube)."""
+    rows = query(
+        case,
+        "SELECT post_id, account_id, created_at, kind, ref_post_id, ref_account_id, text, "
+        "hashtags, mentions, urls, extra FROM posts",
+    )
+    return {str(r[0]): r[1:] for r in rows}
+
+
 def counts(result_file: object) -> tuple[int, int, int, int]:
     """(read, stored, duplicate, rejected) of one file's ingest result."""
     f = result_file

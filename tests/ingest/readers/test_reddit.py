@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, query, table_counts
+from tests.conftest import DATA, posts, query, table_counts
 from trollscope.errors import FormatError, MappingError
 from trollscope.ingest.readers import ReadOptions, jsonfile, sniff
 from trollscope.ingest.readers.table import parse_mapping
@@ -19,15 +19,6 @@ SUBMISSIONS = DATA / "reddit" / "RS_sample.jsonl"
 COMMENTS = DATA / "reddit" / "RC_sample.jsonl"
 COMMENTS_GZ = DATA / "reddit" / "RC_sample.jsonl.gz"
 LISTING = DATA / "reddit" / "listing.json"
-
-
-def posts(case: Path) -> dict[str, tuple[object, ...]]:
-    rows = query(
-        case,
-        "SELECT post_id, account_id, created_at, kind, ref_post_id, ref_account_id, text, "
-        "hashtags, mentions, urls, extra FROM posts",
-    )
-    return {str(r[0]): r[1:] for r in rows}
 
 
 def rejects(case: Path) -> list[tuple[object, ...]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, query
+from tests.conftest import DATA, posts, query
 from trollscope.errors import FormatError
 from trollscope.ingest.readers import sniff
 from trollscope.ingest.run import ingest
@@ -17,15 +17,6 @@ VIDEOS = DATA / "tiktok" / "videos.jsonl"
 VIDEOS_GZ = DATA / "tiktok" / "videos.jsonl.gz"
 COMMENTS = DATA / "tiktok" / "comments.json"
 VIDEO = "7183010000000000001"  # beyond 2**53: a double would change it
-
-
-def posts(case: Path) -> dict[str, tuple[object, ...]]:
-    rows = query(
-        case,
-        "SELECT post_id, account_id, created_at, kind, ref_post_id, ref_account_id, text, "
-        "hashtags, mentions, urls, extra FROM posts",
-    )
-    return {str(r[0]): r[1:] for r in rows}
 
 
 def test_the_content_names_the_format() -> None:

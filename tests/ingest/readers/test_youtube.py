@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, query
+from tests.conftest import DATA, posts, query
 from trollscope.errors import FormatError
 from trollscope.ingest.readers import sniff
 from trollscope.ingest.run import ingest
@@ -19,15 +19,6 @@ LINES_GZ = DATA / "youtube" / "comment_threads.jsonl.gz"
 TOP = "UgxKREWxIgDrw8w2e_Z4AaABAg"
 A, B, C = "UCa1lib3rtyV0ice000000x", "UCb2pressWatch00000000y", "UCc3azadiNow1401000000z"
 VIDEO_CHANNEL = "UCregimeTV000000000000a"
-
-
-def posts(case: Path) -> dict[str, tuple[object, ...]]:
-    rows = query(
-        case,
-        "SELECT post_id, account_id, created_at, kind, ref_post_id, ref_account_id, text, "
-        "hashtags, mentions, urls, extra FROM posts",
-    )
-    return {str(r[0]): r[1:] for r in rows}
 
 
 def test_the_content_names_the_format() -> None:
