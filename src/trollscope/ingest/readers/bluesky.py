@@ -60,6 +60,7 @@ from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonrows import no_mapping
 from trollscope.ingest.readers.jsonvalues import (
     Bad,
+    ValueRecords,
     count,
     extra_json,
     first_object,
@@ -72,7 +73,7 @@ from trollscope.ingest.readers.jsonvalues import (
     text,
     unique,
 )
-from trollscope.model import Account, Kind, Post, Reject, TimeRange
+from trollscope.model import Account, Kind, Post
 
 PLATFORM = "bluesky"
 POST = "app.bsky.feed.post"
@@ -146,17 +147,8 @@ def _authority(uri: str | None) -> str | None:
     return found.group(1) if found else None
 
 
-class _Values:
+class _Values(ValueRecords):
     """The records of one top-level value, added to the builder as they are found."""
-
-    def __init__(
-        self, builder: BatchBuilder, line: int | None, where: str, platform: str, times: TimeRange
-    ) -> None:
-        self.builder = builder
-        self.line = line
-        self.where = where
-        self.platform = platform
-        self.times = times
 
     def top(self, value: dict[str, Any]) -> None:
         if "kind" in value and "did" in value:
@@ -176,11 +168,7 @@ class _Values:
         elif "uri" in value:
             self.guarded(self.view, value, "", 0)
         else:
-            shown = ", ".join(list(value)[:8])
-            self.reject(None, f"expected {EXPECTED}; the object has {shown or 'no fields'}", value)
-
-    def reject(self, field: str | None, reason: str, raw: object) -> None:
-        self.builder.add_reject(Reject(self.line, field, self.where + reason, raw_text(raw)))
+            self.reject_unknown(value, EXPECTED)
 
     def guarded(self, add: Any, value: Any, at: str, *args: Any) -> None:
         """`add(value, at, ...)`, a Bad becoming the reject of that value."""

@@ -274,6 +274,28 @@ def _partial(start: bytes) -> dict[str, Any]:
     return found
 
 
+class ValueRecords:
+    """The records of one top-level value, added to the builder as they are found: what
+    the bluesky and mastodon readers' walkers share (their state and their rejects)."""
+
+    def __init__(
+        self, builder: BatchBuilder, line: int | None, where: str, platform: str, times: TimeRange
+    ) -> None:
+        self.builder = builder
+        self.line = line
+        self.where = where
+        self.platform = platform
+        self.times = times
+
+    def reject(self, field: str | None, reason: str, raw: object) -> None:
+        self.builder.add_reject(Reject(self.line, field, self.where + reason, raw_text(raw)))
+
+    def reject_unknown(self, value: dict[str, Any], expected: str) -> None:
+        """The reject of a value of none of the reader's shapes, naming its first keys."""
+        shown_keys = ", ".join(list(value)[:8])
+        self.reject(None, f"expected {expected}; the object has {shown_keys or 'no fields'}", value)
+
+
 # The checks of one value's fields, as the API readers share them: a field that fails
 # raises `Bad` naming it, and the reader turns that into the reject of its record.
 

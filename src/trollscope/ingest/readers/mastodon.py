@@ -58,6 +58,7 @@ from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonrows import no_mapping
 from trollscope.ingest.readers.jsonvalues import (
     Bad,
+    ValueRecords,
     count,
     extra_json,
     first_object,
@@ -70,7 +71,7 @@ from trollscope.ingest.readers.jsonvalues import (
     text,
     unique,
 )
-from trollscope.model import Account, Kind, Post, Reject, TimeRange
+from trollscope.model import Account, Kind, Post
 
 PLATFORM = "mastodon"
 EXPECTED = (
@@ -148,17 +149,8 @@ def _url_host(url: str) -> str | None:
     return host or None
 
 
-class _Statuses:
+class _Statuses(ValueRecords):
     """The records of one top-level value, added to the builder as they are found."""
-
-    def __init__(
-        self, builder: BatchBuilder, line: int | None, where: str, platform: str, times: TimeRange
-    ) -> None:
-        self.builder = builder
-        self.line = line
-        self.where = where
-        self.platform = platform
-        self.times = times
 
     def top(self, value: dict[str, Any]) -> None:
         if "event" in value:
@@ -170,8 +162,7 @@ class _Statuses:
         elif "account" in value or "uri" in value:
             self.guarded(value, "", 0)
         else:
-            shown = ", ".join(list(value)[:8])
-            self.reject(None, f"expected {EXPECTED}; the object has {shown or 'no fields'}", value)
+            self.reject_unknown(value, EXPECTED)
 
     def event(self, value: dict[str, Any]) -> None:
         if value.get("event") != "update":
@@ -182,9 +173,6 @@ class _Statuses:
             self.reject("payload", "the update's payload is not a status in JSON", value)
             return
         self.guarded(status, "payload.", 0)
-
-    def reject(self, field: str | None, reason: str, raw: object) -> None:
-        self.builder.add_reject(Reject(self.line, field, self.where + reason, raw_text(raw)))
 
     def guarded(self, status: Any, at: str, depth: int) -> None:
         """Add a status, a Bad becoming the reject of that status."""
