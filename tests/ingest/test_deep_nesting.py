@@ -219,3 +219,24 @@ def test_shallow_parse_names_no_path_below_its_depth() -> None:
     assert [prefix for prefix, _, _ in events] == (
         ["", "", "a", DEEP, DEEP, DEEP, DEEP, DEEP, "a", "", "z", ""]
     )
+
+
+def test_a_deep_record_with_bad_bytes_is_one_reject(tmp_path: Path) -> None:
+    """A record nested 450 levels deep (under MAX_NESTING) holding a byte that is not
+    UTF-8: the check for replaced bytes walked it recursively and raised RecursionError
+    in the readers of jsonrecords; now every JSON reader walks it with one stack."""
+    from trollscope.ingest.run import ingest
+
+    deep = b"[" * 450 + b'"\xff"' + b"]" * 450
+    record = (
+        b'{"id": "abc", "name": "t1_abc", "subreddit": "x", "author": "u", '
+        b'"created_utc": 1700000000, "body": "hi", "link_id": "t3_z", "deep": ' + deep + b"}"
+    )
+    path = tmp_path / "page.json"
+    good = record.replace(b"abc", b"abd").replace(deep, b"1")
+    # Pretty-printed (no line a whole value), so that it is read as one document.
+    record, good = (r.replace(b", ", b",\n  ") for r in (record, good))
+    path.write_bytes(b'{"kind": "Listing", "data": [\n' + record + b",\n" + good + b"\n]}\n")
+    result = ingest(tmp_path / "case.duckdb", [path], fmt="reddit")
+    f = result.files[0]
+    assert (f.read, f.stored, f.rejected) == (2, 1, 1)

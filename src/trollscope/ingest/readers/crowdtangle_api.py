@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 import ijson
 import orjson
@@ -49,9 +49,9 @@ from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions, open_input, raw_position
 from trollscope.ingest.readers.csvsql import MAX_LINE_BYTES
 from trollscope.ingest.readers.jsonevents import MAX_NESTING, TOO_DEEP, document_values
-from trollscope.ingest.readers.jsonfile import BLOCK_BYTES, line_blocks
 from trollscope.ingest.readers.jsonrows import snippet
-from trollscope.ingest.readers.lines import content_lines, first_content_line
+from trollscope.ingest.readers.jsonvalues import file_lines
+from trollscope.ingest.readers.lines import first_content_line
 from trollscope.ingest.readers.telegram_json import BOM, REPLACEMENT, Utf8Guard, why
 from trollscope.model import Account, Post, Reject, TimeRange, count_value, key_problem, shown
 
@@ -294,7 +294,7 @@ class CrowdTangleApiReader(Reader):
         builder = BatchBuilder(options.chunk_size)
         records = 0
         with open_input(path) as handle:
-            for number, line in _content_lines(handle):
+            for number, line, _ in file_lines(handle):
                 try:
                     value = orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
@@ -375,17 +375,6 @@ def _first_char(path: Path) -> bytes:
     with open_input(path) as handle:
         line = first_content_line(handle, 4096) or b""
     return line.lstrip()[:1]
-
-
-def _content_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    """The lines of the file that are not blank, with their numbers (blank lines are
-    not records, and are passed over in C); one longer than MAX_LINE_BYTES is cut (it
-    becomes a reject)."""
-    for block in line_blocks(handle, BLOCK_BYTES):
-        if block.too_long:
-            yield block.line, block.data
-        else:
-            yield from content_lines(block.data, block.line)
 
 
 def _bad_utf8(line: bytes) -> bool:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import ijson
 import orjson
@@ -53,29 +53,20 @@ from trollscope.ingest.readers import entities
 from trollscope.ingest.readers.base import ReadOptions, open_input, raw_position
 from trollscope.ingest.readers.jsonevents import MAX_NESTING, TOO_DEEP, array_at, document_values
 from trollscope.ingest.readers.jsonfile import (
-    BLOCK_BYTES,
     MAX_LINE_BYTES,
-    line_blocks,
     read_json_lines,
 )
 from trollscope.ingest.readers.jsonrows import snippet
+
+# One `Bad`, count check, `extra` and replacement walk for every JSON reader: jsonvalues'.
+from trollscope.ingest.readers.jsonvalues import Bad, file_lines, holds_replacement
 from trollscope.ingest.readers.lines import content_lines, first_content_line
-from trollscope.ingest.readers.telegram_json import REPLACEMENT, Utf8Guard, why
-from trollscope.model import Account, Post, Reject, TimeRange, count_value, key_problem, shown
+from trollscope.ingest.readers.telegram_json import Utf8Guard, why
+from trollscope.model import Account, Post, Reject, TimeRange, key_problem, shown
 
 Walk = Callable[[Any], Iterator[tuple[str, Any]]]
 Convert = Callable[[Any, ReadOptions], tuple[Post, Account | None]]
 CheckFirst = Callable[[Any], str | None]
-
-
-class Bad(Exception):
-    """A record that cannot be stored: `field` (as the source names it, relative to the
-    record; None for the whole record) and why."""
-
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +109,6 @@ def key(value: Any, field: str, *, required: bool = False, what: str = "") -> st
     if problem := key_problem(field, value):
         raise Bad(field, problem)
     return str(value)
-
-
-def count(value: Any, field: str) -> int | None:
-    """A count (None when absent), or Bad naming `field` when it is not one."""
-    number, problem = count_value(field, value)
-    if problem:
-        raise Bad(field, problem)
-    return number
 
 
 def epoch_time(value: Any, field: str, times: TimeRange) -> datetime:
@@ -195,12 +178,6 @@ def found_in(value: str | None, *, dotted: bool = False) -> tuple[list[str], lis
     return tags, named, links
 
 
-def extra(pairs: dict[str, Any]) -> str | None:
-    """Source-specific values as a JSON object, those that are None left out."""
-    kept = {k: v for k, v in pairs.items() if v is not None}
-    return orjson.dumps(kept).decode("utf-8") if kept else None
-
-
 def joined(where: str, field: str | None) -> str | None:
     """`items[2]` and `snippet.publishedAt` -> `items[2].snippet.publishedAt`."""
     if not where:
@@ -266,7 +243,7 @@ def _json_lines(path: Path, first: bytes) -> tuple[bool, Any]:
     except orjson.JSONDecodeError:
         pass
     with open_input(path) as handle:
-        for number, (_, line, _) in enumerate(_content_lines(handle)):
+        for number, (_, line, _) in enumerate(file_lines(handle)):
             if number > _LOOK_AHEAD:
                 break
             if number and line.startswith(b"{"):
@@ -353,7 +330,7 @@ def _lines(path: Path, options: ReadOptions, shape: Shape) -> Iterator[Batch]:
     """JSON lines whose first is not an object (a list per line): read here, in order."""
     builder = BatchBuilder(options.chunk_size)
     with open_input(path) as handle:
-        for number, line, too_long in _content_lines(handle):
+        for number, line, too_long in file_lines(handle):
             if too_long:
                 reason = f"the line is longer than {MAX_LINE_BYTES // 2**20} MiB; no record is"
                 builder.add_reject(Reject(number, None, reason + " that long", snippet(line)))
@@ -374,17 +351,6 @@ def _bad_line(line: bytes, exc: orjson.JSONDecodeError) -> str:
             "UTF-8: re-save or re-export it as UTF-8"
         )
     return f"invalid JSON ({exc}); the line may be cut short (a truncated file?)"
-
-
-def _content_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
-    """The lines that are not blank, with their numbers, and whether the line is longer
-    than MAX_LINE_BYTES (then only its start is given: it becomes a reject)."""
-    for block in line_blocks(handle, BLOCK_BYTES):
-        if block.too_long:
-            yield block.line, block.data, True
-        else:
-            for number, line in content_lines(block.data, block.line):
-                yield number, line, False
 
 
 def _document(path: Path, options: ReadOptions, shape: Shape) -> Iterator[Batch]:
@@ -412,7 +378,7 @@ def _document(path: Path, options: ReadOptions, shape: Shape) -> Iterator[Batch]
                     count += 1
                     place = joined(outer, where) or outer
                     given = getattr(record, "raw", record)
-                    if guard.dirty_read and _holds_replacement(given):
+                    if guard.dirty_read and holds_replacement(given):
                         reason = "invalid UTF-8 bytes; re-save the file as UTF-8"
                         builder.add_reject(Reject(None, place or None, reason, snippet(given)))
                     else:
@@ -444,17 +410,6 @@ def _document_keys(path: Path, shape: Shape) -> tuple[str, ...] | None:
             return array_at(ijson.basic_parse(Utf8Guard(raw), use_float=True), wanted)
         except ijson.JSONError as exc:
             raise FormatError(path, f"is not valid JSON ({why(exc)}); {shape.expected}.") from exc
-
-
-def _holds_replacement(value: Any) -> bool:
-    """Whether a string anywhere in `value` holds U+FFFD (a byte Utf8Guard replaced)."""
-    if isinstance(value, str):
-        return REPLACEMENT in value
-    if isinstance(value, dict):
-        return any(_holds_replacement(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_holds_replacement(v) for v in value)
-    return False
 
 
 def items_at(value: Any, field: str, where: str) -> Iterator[tuple[str, Any]]:

@@ -124,7 +124,7 @@ class _Values:
     def lines(self) -> Iterator[Batch]:
         builder = self.builder
         with open_input(self.path) as handle:
-            for number, data in _content_lines(handle):
+            for number, data, _ in file_lines(handle):
                 try:
                     value = orjson.loads(data)
                 except orjson.JSONDecodeError as exc:
@@ -153,7 +153,7 @@ class _Values:
                     if value is TOO_DEEP:
                         reason = f"{where}the value nests deeper than {MAX_NESTING} levels"
                         builder.add_reject(Reject(None, None, reason))
-                    elif guard.dirty_read and _holds_replacement(value):
+                    elif guard.dirty_read and holds_replacement(value):
                         reason = f"{where}invalid UTF-8 bytes; re-save the file as UTF-8"
                         builder.add_reject(Reject(None, None, reason, raw_text(value)))
                     else:
@@ -183,7 +183,7 @@ def _bad_line(data: bytes, exc: orjson.JSONDecodeError) -> str:
     return f"not valid JSON ({exc}); the line may be cut short"
 
 
-def _holds_replacement(value: Any) -> bool:
+def holds_replacement(value: Any) -> bool:
     """Whether a string anywhere in `value` holds U+FFFD (a byte Utf8Guard replaced);
     walked with a stack, since hostile values nest deeper than Python recurses."""
     stack = [value]
@@ -208,14 +208,16 @@ def raw_text(value: object) -> str:
         return "(a value nested too deeply to show)"
 
 
-def _content_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    """The lines that are not blank, with their numbers; a line longer than
-    MAX_LINE_BYTES comes cut (it is not JSON, so it becomes a reject)."""
+def file_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
+    """The lines that are not blank, with their numbers, and whether the line is longer
+    than MAX_LINE_BYTES (then only its start is given: it is not JSON, so it becomes a
+    reject)."""
     for block in line_blocks(handle, BLOCK_BYTES):
         if block.too_long:
-            yield block.line, block.data
+            yield block.line, block.data, True
         else:
-            yield from content_lines(block.data, block.line)
+            for number, line in content_lines(block.data, block.line):
+                yield number, line, False
 
 
 def first_object(data: bytes) -> tuple[dict[str, Any], bool]:

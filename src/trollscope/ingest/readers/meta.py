@@ -51,11 +51,8 @@ from trollscope.ingest.batches import Batch, BatchBuilder
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions, open_input, raw_position
 from trollscope.ingest.readers.jsonfile import sniff_keys
 from trollscope.ingest.readers.jsonrecords import (
-    Bad,
     Shape,
-    count,
     epoch_time,
-    extra,
     found_in,
     items_at,
     key,
@@ -65,6 +62,8 @@ from trollscope.ingest.readers.jsonrecords import (
     text,
 )
 from trollscope.ingest.readers.jsonrows import snippet
+from trollscope.ingest.readers.jsonvalues import Bad, count
+from trollscope.ingest.readers.jsonvalues import extra_json as extra
 from trollscope.ingest.readers.lines import first_content_line
 from trollscope.model import COUNT_RULE, Account, Post, Reject, TimeRange, shown
 

@@ -54,10 +54,8 @@ from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonfile import sniff_keys
 from trollscope.ingest.readers.jsonrecords import (
     TWEET_FIRST,
-    Bad,
     Shape,
     epoch_time,
-    extra,
     found_in,
     items_at,
     joined,
@@ -67,6 +65,8 @@ from trollscope.ingest.readers.jsonrecords import (
     text,
 )
 from trollscope.ingest.readers.jsonrows import snippet
+from trollscope.ingest.readers.jsonvalues import Bad
+from trollscope.ingest.readers.jsonvalues import extra_json as extra
 from trollscope.model import Account, Kind, Post, shown
 
 PLATFORM = "reddit"

@@ -44,11 +44,8 @@ from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonfile import sniff_keys
 from trollscope.ingest.readers.jsonrecords import (
     TWEET_FIRST,
-    Bad,
     Shape,
-    count,
     epoch_time,
-    extra,
     found_in,
     items_at,
     key,
@@ -58,6 +55,8 @@ from trollscope.ingest.readers.jsonrecords import (
     texts,
 )
 from trollscope.ingest.readers.jsonrows import snippet
+from trollscope.ingest.readers.jsonvalues import Bad, count
+from trollscope.ingest.readers.jsonvalues import extra_json as extra
 from trollscope.model import Account, Kind, Post
 
 PLATFORM = "tiktok"

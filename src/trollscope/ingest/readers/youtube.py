@@ -44,10 +44,7 @@ from typing import Any, ClassVar, NamedTuple
 from trollscope.ingest.batches import Batch
 from trollscope.ingest.readers.base import Head, Reader, ReadOptions
 from trollscope.ingest.readers.jsonrecords import (
-    Bad,
     Shape,
-    count,
-    extra,
     found_in,
     iso_time,
     items_at,
@@ -58,6 +55,8 @@ from trollscope.ingest.readers.jsonrecords import (
     text,
 )
 from trollscope.ingest.readers.jsonrows import snippet
+from trollscope.ingest.readers.jsonvalues import Bad, count
+from trollscope.ingest.readers.jsonvalues import extra_json as extra
 from trollscope.model import Account, Kind, Post, key_problem
 
 PLATFORM = "youtube"
