@@ -20,11 +20,13 @@ def odd_times(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Posts and accounts of the case dated (created) before 2000 or after tomorrow (UTC)."""
     future = "current_date::TIMESTAMP AT TIME ZONE 'UTC' + INTERVAL 2 DAY"
     early = f"TIMESTAMPTZ '{SUSPECT_BEFORE}'"
+    # One pass over each table (this runs after every ingest).
     row = con.execute(
-        f"""SELECT (SELECT count(*) FROM posts WHERE created_at < {early}),
-                   (SELECT count(*) FROM accounts WHERE created_at < {early}),
-                   (SELECT count(*) FROM posts WHERE created_at >= {future}),
-                   (SELECT count(*) FROM accounts WHERE created_at >= {future})"""
+        f"""SELECT p.early, a.early, p.late, a.late FROM
+              (SELECT count(*) FILTER (WHERE created_at < {early}) AS early,
+                      count(*) FILTER (WHERE created_at >= {future}) AS late FROM posts) p,
+              (SELECT count(*) FILTER (WHERE created_at < {early}) AS early,
+                      count(*) FILTER (WHERE created_at >= {future}) AS late FROM accounts) a"""
     ).fetchone()
     counts = row if row else (0, 0, 0, 0)
     names = ("posts_before_2000", "accounts_before_2000", "posts_future", "accounts_future")
