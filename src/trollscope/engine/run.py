@@ -53,6 +53,8 @@ class Backend(Protocol):
 
     def insert(self, expr: ir.Table, table: str) -> int: ...
 
+    def drop(self, *names: str) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -63,6 +65,7 @@ class DuckDBBackend:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        self._registered: set[str] = set()
         for name, sql in inputs.CASE_VIEWS.items():
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
@@ -71,6 +74,7 @@ class DuckDBBackend:
 
     def register(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
+        self._registered.add(name)
 
     def materialize(self, name: str, expr: ir.Table) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self.sql(expr)}")
@@ -83,6 +87,15 @@ class DuckDBBackend:
         cols = ", ".join(expr.columns)
         sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ({self.sql(expr)})"
         return rows_written(self.con.execute(sql))
+
+    def drop(self, *names: str) -> None:
+        """Drop tables made by `materialize` (and unregister `register`ed ones)."""
+        for name in names:
+            if name in self._registered:
+                self._registered.discard(name)
+                self.con.unregister(name)
+            else:
+                self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def close(self, keep: bool = False) -> None:
         """Drop the scratch tables; `keep` leaves them (the trace's rows, its ids, the

@@ -86,7 +86,7 @@ class SparkBackend:
             target = self.workdir / f"{name}.parquet"
             con.execute(f"COPY ({sql}) TO {literal(target)} (FORMAT PARQUET)")
             self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
-        self._cached: list[Any] = []
+        self._cached: dict[str, Any] = {}
 
     def sql(self, expr: ir.Table) -> str:
         return str(ibis.to_sql(expr, dialect=self.dialect))
@@ -97,9 +97,10 @@ class SparkBackend:
         self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
 
     def materialize(self, name: str, expr: ir.Table) -> None:
+        self.drop(name)
         frame = self.spark.sql(self.sql(expr)).cache()
         frame.createOrReplaceTempView(name)
-        self._cached.append(frame)
+        self._cached[name] = frame
 
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.spark.sql(self.sql(expr)).toArrow()
@@ -116,6 +117,15 @@ class SparkBackend:
             self.con.unregister("ts_spark_rows")
         return int(rows.num_rows)
 
+    def drop(self, *names: str) -> None:
+        """Forget materialised or registered tables (their cache goes with them)."""
+        for name in names:
+            frame = self._cached.pop(name, None)
+            if frame is not None:
+                frame.unpersist()
+            self.spark.catalog.dropTempView(name)
+
     def close(self) -> None:
-        for frame in self._cached:
+        for frame in self._cached.values():
             frame.unpersist()
+        self._cached.clear()
