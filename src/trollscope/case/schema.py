@@ -50,25 +50,36 @@ def duck_columns(schema: pa.Schema) -> list[str]:
 # -- ingest -------------------------------------------------------------------------------
 
 
-def ingest_ddl() -> list[str]:
-    """The tables a new case starts with."""
+META_DDL = "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
+
+# The tables ingest fills from the data; in a Parquet case (case/parquet.py) these are
+# Parquet datasets, and everything else (meta and every derived table) is DuckDB.
+CANONICAL = ("sources", "posts", "accounts", "rejects")
+
+
+def canonical_ddl() -> dict[str, str]:
+    """CREATE TABLE of each canonical table, by name."""
     posts = ", ".join([*duck_columns(POSTS_SCHEMA), "source_id INTEGER NOT NULL"])
     accounts = ", ".join([*duck_columns(ACCOUNTS_SCHEMA), "source_id INTEGER NOT NULL"])
-    return [
-        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    return {
         # Provenance: one row per file ingested (and per re-ingest, with its counts).
-        """CREATE TABLE sources (
+        "sources": """CREATE TABLE sources (
             source_id INTEGER PRIMARY KEY, path VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
             size_bytes BIGINT NOT NULL, format VARCHAR NOT NULL, reader_version VARCHAR NOT NULL,
             options VARCHAR NOT NULL, tool_version VARCHAR NOT NULL,
             ingested_at TIMESTAMP NOT NULL, read BIGINT NOT NULL, stored BIGINT NOT NULL,
             duplicate BIGINT NOT NULL, rejected BIGINT NOT NULL, accounts_new BIGINT NOT NULL)""",
-        f"CREATE TABLE posts ({posts})",
-        f"CREATE TABLE accounts ({accounts})",
-        """CREATE TABLE rejects (
+        "posts": f"CREATE TABLE posts ({posts})",
+        "accounts": f"CREATE TABLE accounts ({accounts})",
+        "rejects": """CREATE TABLE rejects (
             source_id INTEGER NOT NULL, file VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
             line BIGINT, field VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR)""",
-    ]
+    }
+
+
+def ingest_ddl() -> list[str]:
+    """The tables a new case starts with."""
+    return [META_DDL, *canonical_ddl().values()]
 
 
 # -- edges (engine/edgestore.py) ----------------------------------------------------------
@@ -268,4 +279,6 @@ TABLES: dict[str, str] = {
     "account_scores": _DETECT,
     "account_evidence": _DETECT,
     "detect_runs": _DETECT,
+    # Only in a Parquet case: which Parquet files make up each canonical table.
+    "parquet_files": "ingest, case convert",
 }

@@ -1,7 +1,9 @@
-"""Opening, creating and guarding a case file.
+"""Opening, creating and guarding a case: a DuckDB file, or a Parquet case folder.
 
 The schema is versioned (`schema.py`). Opening a case written by another schema version is
-a clear error rather than a silent misread.
+a clear error rather than a silent misread. A Parquet case (`parquet.py`) is a folder with
+a DuckDB file inside; opened, its connection reads the canonical tables through views, so
+every command reads either kind alike.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from types import TracebackType
 import duckdb
 
 from trollscope import __version__
-from trollscope.case.schema import SCHEMA_VERSION, ingest_ddl
+from trollscope.case import parquet
+from trollscope.case.schema import META_DDL, SCHEMA_VERSION, ingest_ddl
 from trollscope.errors import CaseError, TrollscopeError, write_error, writing
 
 
@@ -117,36 +120,124 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 class Case:
-    """An open case file. Use as a context manager; write through `transaction()`.
-    `created`: this process made the file (ingest removes it again if it fails)."""
+    """An open case. Use as a context manager; write through `transaction()`.
+    `path`: the case as given (a DuckDB file or a Parquet case folder); `file`: the DuckDB
+    file `con` is open on (the folder's `case.duckdb` for a Parquet case); `parquet_root`:
+    the Parquet case's folder, absolute (None for a DuckDB case), where an engine can read
+    the datasets itself. `created`: this process made the case (ingest removes it again if
+    it fails); `made_folder`: and the folder it is in."""
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, created: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        con: duckdb.DuckDBPyConnection,
+        created: bool = False,
+        *,
+        file: Path | None = None,
+        parquet_root: Path | None = None,
+    ) -> None:
         self.path = path
         self.con = con
         self.created = created
+        self.file = file or path
+        self.parquet_root = parquet_root
+        self.made_folder = False
 
     @classmethod
-    def open(cls, path: Path | str, *, create: bool = False, read_only: bool = False) -> Case:
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        create: bool = False,
+        read_only: bool = False,
+        parquet: bool = False,
+    ) -> Case:
+        """Open the case at `path`; with `create`, make a missing one (a Parquet case
+        folder if `parquet`, else a DuckDB file). An empty folder becomes a Parquet case."""
         path = Path(path)
+        if path.is_dir():
+            return cls._open_folder(path, create=create, read_only=read_only)
         if not path.exists():
             if not create:
                 raise CaseError(
                     f"{path}: no such case file. Create one with "
                     f"`trollscope ingest FILES --into {path}`."
                 )
-            return cls._create(path)
+            return cls._create_folder(path) if parquet else cls._create(path)
         _require_duckdb(path)
         case = cls(path, _connect(path, read_only))
         case._check_version()
         _session(case.con)
+        if _parquet_inside(case):
+            case.close()
+            raise CaseError(
+                f"{path} is the inside of a Parquet case: give its folder, {path.parent}."
+            )
         return case
 
     @classmethod
-    def _create(cls, path: Path) -> Case:
+    def _open_folder(cls, path: Path, *, create: bool, read_only: bool) -> Case:
+        inner = path / parquet.INNER
+        if not inner.exists():
+            if create and not any(path.iterdir()):
+                return cls._create_folder(path)
+            raise CaseError(
+                f"{path} is a folder but not a trollscope case (no {parquet.INNER} in it): "
+                f"give a case file or a Parquet case folder, or ingest into a new or empty "
+                f"folder with `trollscope ingest FILES --into {path}/`."
+            )
+        _require_duckdb(inner)
+        case = cls(path, _connect(inner, read_only), file=inner)
+        case._check_version()
+        _session(case.con)
+        if not _parquet_inside(case):
+            case.close()
+            raise CaseError(
+                f"{path}: its {parquet.INNER} is a DuckDB case, not a Parquet case's inside: "
+                f"give the file itself, {inner}."
+            )
+        case.parquet_root = path.resolve()
+        case._attach()
+        return case
+
+    def _attach(self) -> None:
+        """The Parquet datasets as views on the connection (closed if that fails)."""
+        assert self.parquet_root is not None
+        try:
+            parquet.attach(self.con, self.parquet_root)
+        except BaseException:
+            self.con.close()
+            raise
+
+    @classmethod
+    def _create_folder(cls, path: Path) -> Case:
+        """A new Parquet case in the folder `path` (made if missing): its inner file is
+        made whole and then put in place, as `_create` does for a case file."""
+        made = not path.exists()
+        with writing(path):
+            path.mkdir(parents=True, exist_ok=True)
+        try:
+            case = cls._create(path / parquet.INNER, layout_parquet=True)
+        except BaseException:
+            if made:
+                with suppress(OSError):
+                    path.rmdir()
+            raise
+        if not case.created:  # another process made it first: `_create` opened that one
+            return case
+        case.path = path
+        case.parquet_root = path.resolve()
+        case.made_folder = made
+        case._attach()
+        return case
+
+    @classmethod
+    def _create(cls, path: Path, layout_parquet: bool = False) -> Case:
         """A new case at `path`, made whole beside it and then put in place, so that no
         other process sees a case without its tables, and a failure (a full disk, no
         permission) leaves no file. If another process put its new case there first,
-        that case is opened instead."""
+        that case is opened instead. `layout_parquet`: the inner file of a Parquet case
+        (meta and the manifest; the canonical tables are Parquet)."""
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
         try:
             with writing(path):
@@ -155,12 +246,14 @@ class Case:
                 try:
                     _session(con)
                     with transaction(con):
-                        for statement in ingest_ddl():
+                        for statement in [META_DDL] if layout_parquet else ingest_ddl():
                             con.execute(statement)
                         con.execute(
                             "INSERT INTO meta VALUES ('schema_version', ?), ('created_with', ?)",
                             [str(SCHEMA_VERSION), f"trollscope {__version__}"],
                         )
+                        if layout_parquet:
+                            parquet.init(con)
                     con.execute("CHECKPOINT")  # all in the file: its WAL is not moved with it
                 finally:
                     con.close()
@@ -171,7 +264,7 @@ class Case:
                 with suppress(OSError):
                     leftover.unlink(missing_ok=True)
         if not placed:
-            return cls.open(path)
+            return cls.open(path.parent if layout_parquet else path)
         case = cls(path, _connect(path, read_only=False), created=True)
         _session(case.con)
         return case
@@ -206,6 +299,16 @@ class Case:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _parquet_inside(case: Case) -> bool:
+    """Whether the case's DuckDB file is a Parquet case's inner file (the connection is
+    closed if even that cannot be read)."""
+    try:
+        return parquet.is_parquet_case(case.con)
+    except BaseException:
+        case.con.close()
+        raise
 
 
 # A DuckDB database file says "DUCK" at bytes 8-11 (its main header).

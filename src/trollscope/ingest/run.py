@@ -5,6 +5,10 @@ keyed on (platform, post_id) (accounts on (platform, account_id)), so re-ingesti
 same data stores nothing new. A file-level error (not the format, empty, nothing
 readable) rolls back the whole command: the case is left exactly as it was, and a case
 file this command created is removed.
+
+Into a Parquet case (`case/parquet.py`) the same SQL runs against temp tables, and the
+rows it added are written as Parquet files that the commit lists (`parquet.Writes`): the
+same rows, the same accounting, the same all-or-nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from pathlib import Path
 import duckdb
 
 from trollscope import __version__
-from trollscope.case import Case, rows_written, transaction
+from trollscope.case import Case, parquet, rows_written, transaction
 from trollscope.case.info import odd_times
+from trollscope.case.schema import CANONICAL
 from trollscope.errors import FormatError, NothingReadError, TrollscopeError, write_error
 from trollscope.ingest import staging
 from trollscope.ingest.readers import Reader, ReadOptions, get, sniff
@@ -105,8 +110,13 @@ def ingest(
     fmt: str | None = None,
     options: ReadOptions | None = None,
     progress: Progress | None = None,
+    parquet_case: bool | None = None,
 ) -> IngestResult:
-    """Ingest `paths` into the case at `case_path` (created if missing), atomically."""
+    """Ingest `paths` into the case at `case_path` (created if missing), atomically.
+    A missing case is made a Parquet case folder if `parquet_case`, or (None) if
+    `case_path` is text ending in a path separator ("out/"); else a DuckDB file."""
+    if parquet_case is None:
+        parquet_case = isinstance(case_path, str) and case_path.endswith(("/", os.sep))
     case_path = Path(case_path)
     options = options or ReadOptions()
     files = [Path(p) for p in paths]
@@ -114,7 +124,9 @@ def ingest(
         if not path.is_file():
             raise FormatError(path, "no such file (or it is a folder).")
     result = IngestResult(case=str(case_path))
-    case = Case.open(case_path, create=True)
+    case = Case.open(case_path, create=True, parquet=parquet_case)
+    writes = parquet.Writes(case.con, case.parquet_root) if case.parquet_root else None
+    into = {t: t for t in CANONICAL} | (writes.into if writes else {})
     # Readers make millions of small tuples and no reference cycles; the cyclic garbage
     # collector would only rescan them (a third of a JSON reader's time, measured).
     collecting = gc.isenabled()
@@ -122,12 +134,18 @@ def ingest(
     try:
         con = case.con
         with transaction(con):
+            if writes:
+                writes.begin()
             for path in files:
                 reader = choose_reader(path, fmt, options)
                 check_timezone(path, reader, options.timezone)
-                result.files.append(_ingest_file(con, path, reader, options, progress))
+                result.files.append(_ingest_file(con, into, path, reader, options, progress))
             result.odd_times = odd_times(con)
+            if writes:
+                writes.publish()
     except BaseException as exc:
+        if writes:
+            writes.abandon()
         _give_up(case)
         refused = _refused(case_path, exc)
         if refused is not None:
@@ -136,6 +154,8 @@ def ingest(
     finally:
         if collecting:
             gc.enable()
+    if writes:
+        writes.finish()
     case.close()
     return result
 
@@ -143,8 +163,9 @@ def ingest(
 def _give_up(case: Case) -> None:
     """Close the case after a failed ingest (rolled back), and remove it if this ingest
     created it. On POSIX the file goes while it is still open, so that no other process
-    can open it, ingest into it and lose its data to this removal."""
-    files = (case.path, case.path.with_name(case.path.name + ".wal"))
+    can open it, ingest into it and lose its data to this removal. A Parquet case this
+    ingest made goes with its folder, if this ingest made that too."""
+    files = (case.file, case.file.with_name(case.file.name + ".wal"))
     early = case.created and os.name == "posix"
     for leftover in files if early else ():
         leftover.unlink(missing_ok=True)
@@ -152,6 +173,9 @@ def _give_up(case: Case) -> None:
         case.close()
     for leftover in files if case.created and not early else ():
         leftover.unlink(missing_ok=True)
+    if case.created and case.made_folder:
+        with suppress(OSError):
+            case.path.rmdir()  # empty now: its files were never placed, or were removed
 
 
 def _refused(case_path: Path, error: BaseException) -> TrollscopeError | None:
@@ -165,6 +189,7 @@ def _refused(case_path: Path, error: BaseException) -> TrollscopeError | None:
 
 def _ingest_file(
     con: duckdb.DuckDBPyConnection,
+    into: dict[str, str],
     path: Path,
     reader: Reader,
     options: ReadOptions,
@@ -174,16 +199,17 @@ def _ingest_file(
     # hashlib releases the GIL: the file is hashed for provenance while it is being read.
     with ThreadPoolExecutor(max_workers=1) as pool:
         digest = pool.submit(sha256_of, path)
-        res = _stage_and_merge(con, path, reader, options, progress, size)
+        res = _stage_and_merge(con, into, path, reader, options, progress, size)
         res.sha256 = digest.result()
-    _store_rejects(con, res, path)
-    _record_source(con, res, path, size, reader, options)
+    _store_rejects(con, into["rejects"], res, path)
+    _record_source(con, into["sources"], res, path, size, reader, options)
     staging.drop(con)
     return res
 
 
 def _stage_and_merge(
     con: duckdb.DuckDBPyConnection,
+    into: dict[str, str],
     path: Path,
     reader: Reader,
     options: ReadOptions,
@@ -212,7 +238,7 @@ def _stage_and_merge(
     if kept == 0:
         raise NothingReadError(path, _nothing_read(con, reader, res.read))
     res.source_id = _next_source_id(con)
-    stored_posts = _merge_posts(con, res.source_id)
+    stored_posts = _merge_posts(con, into["posts"], res.source_id)
     res.accounts_new = _merge_accounts(con, res.source_id)
     res.stored = stored_posts if reader.unit == "posts" else res.accounts_new
     res.duplicate = kept - res.stored
@@ -238,22 +264,26 @@ def _next_source_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0])
 
 
-def _merge_posts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
+def _merge_posts(con: duckdb.DuckDBPyConnection, table: str, source_id: int) -> int:
     cols = ", ".join(f's."{c}"' for c in POST_COLUMNS)
     # The first copy of a post within the file wins (a grouped min and a semi-join are
     # cheaper than a window over every row); a post already in the case is kept. Row
     # order in `posts` carries no meaning, so DuckDB may insert in parallel.
     con.execute("SET preserve_insertion_order = false")
     try:
-        return _insert_first_copies(con, cols, source_id)
+        return _insert_first_copies(con, table, cols, source_id)
     finally:
         con.execute("SET preserve_insertion_order = true")
 
 
-def _insert_first_copies(con: duckdb.DuckDBPyConnection, cols: str, source_id: int) -> int:
+def _insert_first_copies(
+    con: duckdb.DuckDBPyConnection, table: str, cols: str, source_id: int
+) -> int:
+    """Insert into `table` (`posts`, or the new rows of a Parquet case's posts) the first
+    copy of each staged post that `posts` does not hold."""
     return rows_written(
         con.execute(
-            f"""INSERT INTO posts SELECT {cols}, ? FROM stage_posts s
+            f"""INSERT INTO {table} SELECT {cols}, ? FROM stage_posts s
                 SEMI JOIN (SELECT min(ord) AS ord FROM stage_posts GROUP BY platform, post_id)
                     f USING (ord)
                 ANTI JOIN posts p USING (platform, post_id)""",
@@ -291,10 +321,10 @@ def _merge_accounts(con: duckdb.DuckDBPyConnection, source_id: int) -> int:
     return new
 
 
-def _store_rejects(con: duckdb.DuckDBPyConnection, res: FileResult, path: Path) -> None:
+def _store_rejects(con: duckdb.DuckDBPyConnection, table: str, res: FileResult, path: Path) -> None:
     # The same bad row of the same file is recorded once, however often it is ingested.
     con.execute(
-        """INSERT INTO rejects SELECT ?, ?, ?, s.line, s.field, s.reason, s.raw
+        f"""INSERT INTO {table} SELECT ?, ?, ?, s.line, s.field, s.reason, s.raw
            FROM stage_rejects s WHERE NOT EXISTS (
              SELECT 1 FROM rejects r WHERE r.sha256 = ? AND r.line IS NOT DISTINCT FROM s.line
              AND r.field IS NOT DISTINCT FROM s.field AND r.reason = s.reason)""",
@@ -304,6 +334,7 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, res: FileResult, path: Path) 
 
 def _record_source(
     con: duckdb.DuckDBPyConnection,
+    table: str,
     res: FileResult,
     path: Path,
     size: int,
@@ -323,7 +354,7 @@ def _record_source(
         sort_keys=True,
     )
     con.execute(
-        "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             res.source_id,
             str(path),
