@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trollscope.case.convert import convert as _convert
 from trollscope.case.info import case_info
 from trollscope.detect.params import DEFAULT_TRACES, DetectParams
 from trollscope.engine import ENGINES, MAX_BURST
@@ -58,6 +59,7 @@ __all__ = [
     "Scan",
     "TimeRange",
     "avatars",
+    "convert_case",
     "detect",
     "edges",
     "estimate_window",
@@ -103,6 +105,12 @@ def ingest(
 ) -> IngestResult:
     """Read `files` into the case (created if missing); see `ingest.run.ingest`."""
     return _ingest(case, [Path(f) for f in files], fmt=fmt, options=options, progress=progress)
+
+
+def convert_case(source: Path | str, target: Path | str) -> str:
+    """Convert a DuckDB case file to a Parquet case folder or back, every table included;
+    the kind made ("parquet" or "duckdb"). See `case.convert`."""
+    return _convert(source, target)
 
 
 def info(case: Path | str) -> dict[str, Any]:

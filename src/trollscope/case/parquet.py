@@ -20,11 +20,16 @@ no commit listed are invisible to trollscope, and the next write removes them. A
 that reads the folder directly (Spark) should read the listed files (`listed`); a glob
 reads the same unless a write was killed midway.
 
-`attach` gives a connection to the inner file TEMP VIEWs named like the canonical tables,
-with exactly the DuckDB tables' columns and types (the partition columns come back typed,
-`day` is not a column), so every command reads a Parquet case as it reads a DuckDB one.
-DuckDB writes partition values percent-encoded ("a/b" as `platform=a%2Fb`) and reads them
-back decoded; their types are set, so a platform named "123" stays a string.
+The inner file holds views named like the canonical tables (`define_views`, redefined by
+each write in the transaction that changes the manifest) with exactly the DuckDB tables'
+columns and types (the partition columns come back typed, `day` is not a column), so
+every command, and every cursor of its connection, reads a Parquet case as it reads a
+DuckDB one. The views' paths are relative to the case folder, which `Case.open` makes
+DuckDB's `file_search_path` (`point`): the folder can be moved, copied or mounted
+elsewhere whole. (Plain DuckDB reads it the same way: `SET file_search_path = 'DIR'`,
+then `ATTACH 'DIR/case.duckdb'`.) DuckDB writes partition values percent-encoded ("a/b"
+as `platform=a%2Fb`) and reads them back decoded; their types are set, so a platform
+named "123" stays a string.
 """
 
 from __future__ import annotations
@@ -58,7 +63,8 @@ PARTITIONS: dict[str, dict[str, str]] = {
     "sources": {},
     "rejects": {},
 }
-_EXTRA = {"posts": ", CAST(created_at AS DATE) AS day"}
+# What a posts SELECT adds for `Writes.stage`: the day it is partitioned by.
+EXTRA = {"posts": ", CAST(created_at AS DATE) AS day"}
 _STAGING = ".staging-"
 
 
@@ -83,6 +89,7 @@ def init(con: duckdb.DuckDBPyConnection) -> None:
     """Make a new inner file a Parquet case's (inside the transaction that creates it)."""
     con.execute(MANIFEST_DDL)
     con.execute("INSERT INTO meta VALUES (?, ?)", list(LAYOUT))
+    define_views(con)
 
 
 def listed(con: duckdb.DuckDBPyConnection, dataset: str) -> list[str]:
@@ -93,16 +100,17 @@ def listed(con: duckdb.DuckDBPyConnection, dataset: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def stored(con: duckdb.DuckDBPyConnection, root: Path, dataset: str) -> str:
-    """A SELECT of `dataset` as committed, with the DuckDB table's columns and types. No
-    file (a new case, a case without rejects) reads as an empty table of that shape."""
+def stored(con: duckdb.DuckDBPyConnection, dataset: str) -> str:
+    """A SELECT of `dataset` as the manifest lists it, with the DuckDB table's columns and
+    types. No file (a new case, a case without rejects) reads as an empty table of that
+    shape. The paths are relative to the case folder (see `point`)."""
     cols = columns(dataset)
     files = listed(con, dataset)
     if not files:
         typed = ", ".join(f"CAST(NULL AS {t}) AS {ident(n)}" for n, t in cols)
         return f"SELECT {typed} WHERE false"
     typed = ", ".join(f"CAST({ident(n)} AS {t}) AS {ident(n)}" for n, t in cols)
-    paths = ", ".join(literal(root / f) for f in files)
+    paths = ", ".join(literal(f) for f in files)
     parts = PARTITIONS[dataset]
     hive = (
         "hive_partitioning = true, hive_types = {"
@@ -114,10 +122,25 @@ def stored(con: duckdb.DuckDBPyConnection, root: Path, dataset: str) -> str:
     return f"SELECT {typed} FROM read_parquet([{paths}], {hive})"
 
 
-def attach(con: duckdb.DuckDBPyConnection, root: Path) -> None:
-    """The canonical tables of the case at `root` as TEMP VIEWs on `con`."""
+def define_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)define the canonical views of the current database from its manifest, in the
+    transaction that changed the manifest. Stored in the file, not TEMP: cursors (new
+    connections to the same database, which detection's threads use) see them too."""
+    catalog = ident(_current(con))
     for dataset in CANONICAL:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {dataset} AS {stored(con, root, dataset)}")
+        con.execute(f"CREATE OR REPLACE VIEW {catalog}.main.{dataset} AS {stored(con, dataset)}")
+
+
+def point(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Let the views' relative paths resolve in the case folder `root`, for `con` and its
+    cursors. Relative, so that the folder can be moved or mounted elsewhere whole."""
+    con.execute(f"SET GLOBAL file_search_path = {literal(root)}")
+
+
+def _current(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("SELECT current_database()").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 class Writes:
@@ -150,31 +173,30 @@ class Writes:
     def begin(self) -> None:
         sweep(self.con, self.root)
         con = self.con
+        catalog = ident(_current(con))
+        # TEMP objects shadow the case's views of the same name on this connection.
         for dataset, added in self.into.items():
             con.execute(f"CREATE OR REPLACE TEMP TABLE {added} ({_columns_ddl(dataset)})")
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {dataset} AS "
-                f"{stored(con, self.root, dataset)} UNION ALL SELECT * FROM {added}"
+                f"SELECT * FROM {catalog}.main.{dataset} UNION ALL SELECT * FROM {added}"
             )
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW stored_accounts AS {stored(con, self.root, 'accounts')}"
-        )
-        con.execute("DROP VIEW accounts")
-        con.execute(f"CREATE TEMP TABLE accounts ({_columns_ddl('accounts')})")
-        con.execute("INSERT INTO accounts SELECT * FROM stored_accounts")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE accounts ({_columns_ddl('accounts')})")
+        con.execute(f"INSERT INTO accounts SELECT * FROM {catalog}.main.accounts")
 
     def publish(self) -> None:
         """Write what this ingest added and changed, put it in place, list it."""
         con = self.con
         for dataset, added in self.into.items():
-            self.stage(dataset, f"SELECT *{_EXTRA.get(dataset, '')} FROM {added}")
+            self.stage(dataset, f"SELECT *{EXTRA.get(dataset, '')} FROM {added}")
         # A platform whose accounts changed (one added, or a gap filled) is written whole
         # again and its old files replaced: Parquet files are not updated in place.
         changed = [
             str(r[0])
             for r in con.execute(
-                """SELECT DISTINCT platform
-                   FROM (SELECT * FROM accounts EXCEPT SELECT * FROM stored_accounts)"""
+                f"""SELECT DISTINCT platform
+                    FROM (SELECT * FROM temp.main.accounts
+                          EXCEPT SELECT * FROM {ident(_current(con))}.main.accounts)"""
             ).fetchall()
         ]
         if changed:
@@ -227,6 +249,7 @@ class Writes:
                 [[dataset, rel, platform] for dataset, rel, _, platform in self.new],
             )
         self.new = []
+        define_views(self.con)
 
     def abandon(self) -> None:
         """After a failure: remove the files this write staged or placed (none is listed:

@@ -201,10 +201,11 @@ class Case:
         return case
 
     def _attach(self) -> None:
-        """The Parquet datasets as views on the connection (closed if that fails)."""
+        """Point the views of the Parquet datasets at the case folder (the connection is
+        closed if that fails)."""
         assert self.parquet_root is not None
         try:
-            parquet.attach(self.con, self.parquet_root)
+            parquet.point(self.con, self.parquet_root)
         except BaseException:
             self.con.close()
             raise

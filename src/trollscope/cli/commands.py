@@ -43,8 +43,10 @@ def cli() -> None:
     "--into",
     "case_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The case file (DuckDB) to add to; created if missing.",
+    # Text, not a Path: a trailing / (a new Parquet case folder) must reach the library.
+    type=click.Path(path_type=str),
+    help="The case to add to, created if missing: a DuckDB file, or a Parquet case "
+    "folder (an existing one, or a new one written DIR/). See docs/parquet-case.md.",
 )
 @input_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
@@ -52,7 +54,7 @@ def cli() -> None:
 @friendly
 def ingest_cmd(
     files: tuple[Path, ...],
-    case_path: Path,
+    case_path: str,
     fmt: str | None,
     options: api.ReadOptions,
     as_json: bool,
@@ -68,8 +70,26 @@ def ingest_cmd(
         show.ingest_table(result)
 
 
+@cli.group("case")
+def case_group() -> None:
+    """Whole-case operations: convert a case between its two kinds."""
+
+
+@case_group.command("convert")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
+@friendly
+def case_convert_cmd(source: Path, target: Path) -> None:
+    """Convert the case SOURCE to the other kind at TARGET: a DuckDB case file to a
+    Parquet case folder, or a Parquet case folder to a DuckDB case file. Every table goes
+    across, derived ones included; TARGET must not exist (it appears whole, or not at
+    all)."""
+    kind = api.convert_case(source, target)
+    out.print(f"{source} converted to a {kind} case at {target}.", markup=False)
+
+
 @cli.command("info")
-@click.argument("case_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
 @friendly
 def info_cmd(case_path: Path, as_json: bool) -> None:
@@ -147,7 +167,7 @@ def simulate_cmd(
 
 
 @cli.command("evaluate")
-@click.argument("case_path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_path", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--labels",
     "labels_path",

@@ -25,10 +25,9 @@ R = TypeVar("R")
 
 DEFAULTS = DetectParams()
 
-# The CASE argument of every command that reads an existing case.
-case_argument = click.argument(
-    "case_path", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+# The CASE argument of every command that reads an existing case: a DuckDB case file, or
+# a Parquet case folder (case/parquet.py).
+case_argument = click.argument("case_path", type=click.Path(exists=True, path_type=Path))
 
 EXACT_CSV_HELP = (
     "Write CSV cells exactly as the data has them. By default a text cell beginning with "
