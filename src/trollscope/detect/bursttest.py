@@ -30,18 +30,26 @@ fill in the same words, greetings at midnight.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
-from trollscope.detect.clock import US, clock_tick_us
+from trollscope.detect.clock import US
 from trollscope.detect.tails import binom_log_sf
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 # The traces whose keys are texts an account wrote.
 TEXT_TRACES = ("co-text", "near-dup-text")
 MIN_BURST = 3
 _FIRSTS = "ts_bt_firsts"  # (platform, key, account_id, us): each account's first time
+_FIRSTS_SCHEMA = ibis.schema(
+    {"platform": "string", "key": "string", "account_id": "string", "us": "int64"}
+)
 
 BURST_TEST_SCHEMA = pa.schema(
     [
@@ -75,46 +83,27 @@ def log_pvalues(accounts: np.ndarray, burst: np.ndarray, q: float) -> np.ndarray
 
 
 def burst_tests(
-    con: duckdb.DuckDBPyConnection, trace: str, rows: str, window: float, jitter_s: float
+    engine: Backend, trace: str, rows: ir.Table, window: float, jitter_s: float, tick_us: int
 ) -> BurstTests:
-    """Test every key of `rows` (a trace's rows: platform, account_id, key, us, post_id),
-    viral ones included: the engine skips a key that thousands share within a window,
-    and such a burst of one text is the strongest case there is."""
+    """Test every key of `rows` (a trace's rows, `coaction.ROW_SCHEMA`), viral ones
+    included: the engine skips a key that thousands share within a window, and such a
+    burst of one text is the strongest case there is. `tick_us`: the data's clock tick
+    (`clock.clock_tick`)."""
     window_us = max(1, round(window * US))
-    tick_s = clock_tick_us(con, rows) / US
-    q = (window + tick_s) / (2 * jitter_s)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_FIRSTS} AS
-            SELECT platform, key, account_id, min(us) AS us FROM {rows} GROUP BY ALL"""
+    q = (window + tick_us / US) / (2 * jitter_s)
+    # Read three times below: made once.
+    engine.materialize(
+        _FIRSTS, rows.group_by("platform", "key", "account_id").aggregate(us=rows.us.min())
     )
     try:
-        untested = int(
-            con.execute(
-                f"""SELECT count(*) FROM (
-                        SELECT platform, key FROM {_FIRSTS} GROUP BY ALL HAVING count(*) >= 2)"""
-            ).fetchall()[0][0]
-        )
-        counted = con.sql(
-            f"""WITH dense AS (
-                    SELECT platform, key, us,
-                           count(*) OVER (PARTITION BY platform, key ORDER BY us
-                                          RANGE BETWEEN CURRENT ROW AND {window_us} FOLLOWING)
-                               AS m,
-                           count(*) OVER (PARTITION BY platform, key) AS n
-                    FROM {_FIRSTS}),
-                best AS (
-                    SELECT platform, key, max(n) AS n, max(m) AS m,
-                           arg_max(us, (m, -us)) AS start
-                    FROM dense WHERE n >= {MIN_BURST} GROUP BY ALL HAVING max(m) >= {MIN_BURST})
-                SELECT b.platform, b.key, b.n, b.m, b.start,
-                       list(f.account_id ORDER BY f.account_id) AS members
-                FROM best b JOIN {_FIRSTS} f USING (platform, key)
-                WHERE f.us BETWEEN b.start AND b.start + {window_us}
-                GROUP BY b.platform, b.key, b.n, b.m, b.start
-                ORDER BY b.platform, b.key"""
-        ).to_arrow_table()
+        firsts = ibis.table(_FIRSTS_SCHEMA, name=_FIRSTS)
+        shared = firsts.group_by("platform", "key").aggregate(n=firsts.count())
+        shared = shared.filter(shared.n >= 2)
+        found = engine.fetch(shared.aggregate(n=shared.count()))
+        untested = int(found.column("n")[0].as_py()) if found.num_rows else 0
+        counted = engine.fetch(_densest(firsts, window_us))
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {_FIRSTS}")
+        engine.drop(_FIRSTS)
     kept = counted
     n = kept.num_rows
     log_p = log_pvalues(kept.column("n").to_numpy(), kept.column("m").to_numpy(), q)
@@ -138,3 +127,25 @@ def burst_tests(
         ),
         untested - n,
     )
+
+
+def _densest(firsts: ir.Table, window_us: int) -> ir.Table:
+    """Per key with MIN_BURST accounts or more in one window: its accounts (n), the most
+    in one window (m), where the first such window starts, and its accounts, sorted."""
+    key = [firsts.platform, firsts.key]
+    within = ibis.range_window(preceding=0, following=window_us, group_by=key, order_by=firsts.us)
+    dense = firsts.mutate(m=firsts.count().over(within), n=firsts.count().over(group_by=key))
+    dense = dense.filter(dense.n >= MIN_BURST)
+    best = dense.group_by("platform", "key").aggregate(
+        n=dense.n.max(),
+        m=dense.m.max(),
+        # The densest window, the earliest of equals.
+        start=dense.us.argmax(ibis.struct({"m": dense.m, "later": -dense.us})),
+    )
+    best = best.filter(best.m >= MIN_BURST)
+    inside = best.join(firsts, ["platform", "key"])
+    inside = inside.filter(inside.us.between(inside.start, inside.start + window_us))
+    members = inside.group_by("platform", "key", "n", "m", "start").aggregate(
+        members=inside.account_id.collect().sort()
+    )
+    return members.order_by("platform", "key")

@@ -37,20 +37,38 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
-from trollscope.detect.clock import US, clock_tick_us
+from trollscope.detect.clock import US
 from trollscope.detect.tails import binom_log_sf, fisher_log_p
 from trollscope.features.avatars import keys_sql
 from trollscope.signals.base import SignalResult
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 SCALES = (1, 5, 15)  # windows tried: W, 5W, 15W (each at most the jitter)
 MIN_MEMBERS = 3
 STRONG_KEY = math.log(1e-3)  # a key whose burst alone is evidence (ln p)
 COHORTS = "ts_det_cohorts"  # (platform, account_id, cohort, signal)
+# (cohort, signal, platform, key, account_id, us): each member's first time on a key
+_FIRSTS = "ts_ct_firsts"
+_FIRSTS_SCHEMA = ibis.schema(
+    {
+        "cohort": "string",
+        "signal": "string",
+        "platform": "string",
+        "key": "string",
+        "account_id": "string",
+        "us": "int64",
+    }
+)
 
 COHORT_TEST_SCHEMA = pa.schema(
     [
@@ -176,49 +194,35 @@ def log_pvalues(members: np.ndarray, burst: np.ndarray, q: float) -> np.ndarray:
 
 
 def cohort_tests(
-    con: duckdb.DuckDBPyConnection,
+    engine: Backend,
     trace: str,
-    rows: str,
+    rows: ir.Table,
+    cohorts: ir.Table,
     window: float,
     jitter_s: float,
     period_s: float,
+    tick_us: int,
 ) -> CohortTests:
-    """Test every cohort of the temporary table COHORTS on the trace's `rows`."""
-    tick_s = clock_tick_us(con, rows) / US
+    """Test every cohort of `cohorts` (`identity_cohorts`'s rows, on the engine) on the
+    trace's `rows` (`coaction.ROW_SCHEMA`); `tick_us`: the data's clock tick
+    (`clock.clock_tick`)."""
+    tick_s = tick_us / US
     windows = [min(scale * window, jitter_s) for scale in SCALES]
     period_us = max(1, round(period_s * US))
-    dense = ", ".join(
-        f"""count(*) OVER (PARTITION BY cohort, platform, key ORDER BY us
-                           RANGE BETWEEN CURRENT ROW AND {round(w * US)} FOLLOWING) AS m{i}"""
-        for i, w in enumerate(windows)
-    )
     scales = range(len(windows))
-    keyed = con.sql(
-        f"""WITH firsts AS (
-                SELECT c.cohort, c.signal, r.platform, r.key, r.account_id, min(r.us) AS us
-                FROM {rows} r JOIN {COHORTS} c USING (platform, account_id) GROUP BY ALL),
-            counted AS (
-                SELECT *, count(*) OVER (PARTITION BY cohort, platform, key) AS n, {dense}
-                FROM firsts),
-            best AS (
-                SELECT cohort, any_value(signal) AS signal, platform, key, max(n) AS n,
-                       {", ".join(f"max(m{i}) AS m{i}" for i in scales)},
-                       {", ".join(f"arg_max(us, (m{i}, -us)) AS s{i}" for i in scales)},
-                       min(us) // {period_us} AS h
-                FROM counted WHERE n >= {MIN_MEMBERS} GROUP BY cohort, platform, key)
-            SELECT b.*, {
-            ", ".join(
-                f"list(f.account_id ORDER BY f.account_id) FILTER "
-                f"(WHERE f.us BETWEEN b.s{i} AND b.s{i} + {round(w * US)}) AS w{i}"
-                for i, w in enumerate(windows)
-            )
-        }
-            FROM best b JOIN firsts f USING (cohort, platform, key)
-            GROUP BY ALL ORDER BY b.platform, b.cohort, b.key"""
-    ).to_arrow_table()
-    everyone = int(
-        con.execute(f"SELECT count(DISTINCT (platform, cohort)) FROM {COHORTS}").fetchall()[0][0]
+    joined = rows.join(cohorts, ["platform", "account_id"])
+    firsts = joined.group_by("cohort", "signal", "platform", "key", "account_id").aggregate(
+        us=joined.us.min()
     )
+    # Read twice below (each window's counts, then its members): made once.
+    engine.materialize(_FIRSTS, firsts)
+    try:
+        keyed = engine.fetch(_keyed(ibis.table(_FIRSTS_SCHEMA, name=_FIRSTS), windows))
+        named = cohorts.select("platform", "cohort").distinct()
+        found = engine.fetch(named.aggregate(n=named.count()))
+    finally:
+        engine.drop(_FIRSTS)
+    everyone = int(found.column("n")[0].as_py()) if found.num_rows else 0
     if keyed.num_rows == 0:
         return CohortTests(COHORT_TEST_SCHEMA.empty_table(), everyone, STRONG_SCHEMA.empty_table())
     n = keyed.column("n").to_numpy()
@@ -236,7 +240,8 @@ def cohort_tests(
         "cohort": keyed.column("cohort").to_pylist(),
         "signal": keyed.column("signal").to_pylist(),
         "platform": keyed.column("platform").to_pylist(),
-        "h": keyed.column("h").to_pylist(),
+        # The key's period: exact integer division here (engines divide as doubles).
+        "h": (keyed.column("first").to_numpy() // period_us).tolist(),
         # The members in the densest window at the key's best scale.
         "members": [in_window[best_window[i]][i] or [] for i in range(keyed.num_rows)],
     }
@@ -297,3 +302,40 @@ def cohort_tests(
             out[name].append(value)
     table = pa.table(out, schema=COHORT_TEST_SCHEMA)
     return CohortTests(table, everyone - table.num_rows, strong_rows)
+
+
+def _keyed(firsts: ir.Table, windows: list[float]) -> ir.Table:
+    """Per cohort and key that MIN_MEMBERS members or more acted on: its members (n), the
+    signal, its first time, and per window w_i the most members within one window (m_i),
+    where the first such window starts (s_i) and its members, sorted (w_i)."""
+    group = [firsts.cohort, firsts.platform, firsts.key]
+    frames = [
+        ibis.range_window(preceding=0, following=round(w * US), group_by=group, order_by=firsts.us)
+        for w in windows
+    ]
+    counted = firsts.mutate(
+        n=firsts.count().over(group_by=group),
+        **{f"m{i}": firsts.count().over(frame) for i, frame in enumerate(frames)},
+    )
+    counted = counted.filter(counted.n >= MIN_MEMBERS)
+    scales = range(len(windows))
+    best = counted.group_by("cohort", "platform", "key").aggregate(
+        signal=counted.signal.arbitrary(),
+        n=counted.n.max(),
+        **{f"m{i}": counted[f"m{i}"].max() for i in scales},
+        # The densest window at each scale, the earliest of equals.
+        **{
+            f"s{i}": counted.us.argmax(ibis.struct({"m": counted[f"m{i}"], "later": -counted.us}))
+            for i in scales
+        },
+        first=counted.us.min(),
+    )
+    both = best.join(firsts, ["cohort", "platform", "key"])
+    inside = {
+        f"w{i}": both.account_id.collect(
+            where=both.us.between(both[f"s{i}"], both[f"s{i}"] + round(w * US))
+        ).sort()
+        for i, w in enumerate(windows)
+    }
+    keyed = both.group_by(*best.columns).aggregate(**inside)
+    return keyed.order_by("platform", "cohort", "key")
