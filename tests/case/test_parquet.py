@@ -105,8 +105,8 @@ def test_accounts_filled_in_later_rewrite_their_platform_only(tmp_path: Path) ->
         f"5,u9,2021-06-03T13:00:00Z,new,{WEIRD},",
         "1,u1,2021-06-01T12:00:00Z,hi,forum,",
     )
-    for case in (str(duck), f"{folder}/"):
-        api.ingest(case, [one], options=options)
+    for new in (str(duck), f"{folder}/"):
+        api.ingest(new, [one], options=options)
     other = [f for f in on_disk(folder) if f.startswith("accounts/platform=other/")]
     for case in (duck, folder):
         api.ingest(case, [two], options=options)
@@ -178,7 +178,7 @@ def test_opening_a_parquet_case(tmp_path: Path) -> None:
     assert rows(tmp_path / "empty", "posts") == rows(moved, "posts")
 
 
-def _every_table(case: Path) -> dict[str, list[tuple[object, ...]]]:
+def _every_table(case: Path) -> dict[str, list[str]]:
     with Case.open(case, read_only=True) as opened:
         con = opened.con
         names = [
