@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from trollscope.errors import CaseError
 from trollscope.sql import literal
 
 CASE = "case_db"  # the attached case's name in every query's catalog
@@ -31,6 +32,12 @@ COVERAGE = "memory.main.coverage"
 def connect(case_path: Path | str) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with the case attached read-only as the default catalog,
     and the posts' account index built."""
+    if Path(case_path).is_dir():
+        # The index fetches posts by rowid, which a Parquet case's views do not have.
+        raise CaseError(
+            f"{case_path} is a Parquet case: the dashboard reads DuckDB cases only for now. "
+            f"Convert it with `trollscope case convert {case_path} CASE.duckdb` and serve that."
+        )
     con = duckdb.connect()
     try:
         con.execute(f"ATTACH {literal(str(case_path))} AS {CASE} (READ_ONLY)")
