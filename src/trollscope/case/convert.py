@@ -81,12 +81,6 @@ def _copy_rest(con: duckdb.DuckDBPyConnection, source: str, skip: set[str]) -> N
             )
 
 
-def _current(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute("SELECT current_database()").fetchone()
-    assert row is not None
-    return str(row[0])
-
-
 def _attach(con: duckdb.DuckDBPyConnection, file: Path) -> None:
     # A case opened read-only attaches read-only unless told otherwise.
     con.execute(f"ATTACH {literal(file)} AS {_TARGET} (READ_WRITE)")
@@ -96,7 +90,7 @@ def _to_parquet(case: Case, temp: Path) -> None:
     """The DuckDB case `case` as a Parquet case folder at `temp`."""
     temp.mkdir(parents=True)
     con = case.con
-    source = _current(con)
+    source = parquet.current_catalog(con)
     _attach(con, temp / parquet.INNER)
     try:
         parquet.point(con, temp.resolve())  # the new views' paths resolve in the new folder
@@ -123,7 +117,7 @@ def _to_parquet(case: Case, temp: Path) -> None:
 def _to_duckdb(case: Case, temp: Path) -> None:
     """The Parquet case `case` as a DuckDB case file at `temp`."""
     con = case.con
-    source = _current(con)
+    source = parquet.current_catalog(con)
     _attach(con, temp)
     try:
         with transaction(con):

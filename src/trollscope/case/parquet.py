@@ -126,7 +126,7 @@ def define_views(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)define the canonical views of the current database from its manifest, in the
     transaction that changed the manifest. Stored in the file, not TEMP: cursors (new
     connections to the same database, which detection's threads use) see them too."""
-    catalog = ident(_current(con))
+    catalog = ident(current_catalog(con))
     for dataset in CANONICAL:
         con.execute(f"CREATE OR REPLACE VIEW {catalog}.main.{dataset} AS {stored(con, dataset)}")
 
@@ -137,7 +137,8 @@ def point(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     con.execute(f"SET GLOBAL file_search_path = {literal(root)}")
 
 
-def _current(con: duckdb.DuckDBPyConnection) -> str:
+def current_catalog(con: duckdb.DuckDBPyConnection) -> str:
+    """The name of the database `con` reads and writes by default."""
     row = con.execute("SELECT current_database()").fetchone()
     assert row is not None
     return str(row[0])
@@ -173,7 +174,7 @@ class Writes:
     def begin(self) -> None:
         sweep(self.con, self.root)
         con = self.con
-        catalog = ident(_current(con))
+        catalog = ident(current_catalog(con))
         # TEMP objects shadow the case's views of the same name on this connection.
         for dataset, added in self.into.items():
             con.execute(f"CREATE OR REPLACE TEMP TABLE {added} ({_columns_ddl(dataset)})")
@@ -196,7 +197,7 @@ class Writes:
             for r in con.execute(
                 f"""SELECT DISTINCT platform
                     FROM (SELECT * FROM temp.main.accounts
-                          EXCEPT SELECT * FROM {ident(_current(con))}.main.accounts)"""
+                          EXCEPT SELECT * FROM {ident(current_catalog(con))}.main.accounts)"""
             ).fetchall()
         ]
         if changed:
@@ -292,8 +293,10 @@ def _prune(folder: Path, root: Path) -> None:
 
 
 def _files(root: Path) -> Iterator[Path]:
+    """The data files trollscope may have written (named as `Writes.stage` names them):
+    a file someone else put in the folder is never swept away."""
     for dataset in CANONICAL:
-        yield from (root / dataset).rglob("*.parquet")
+        yield from (root / dataset).rglob("part-*.parquet")
 
 
 def sweep(con: duckdb.DuckDBPyConnection, root: Path) -> None:
