@@ -1,7 +1,8 @@
 """Every table the tool writes into a case, in one place.
 
-The case is one DuckDB file. Its tables come in three groups, each created by the stage
-that fills it (and replaced whole by that stage's next run):
+The case is one DuckDB file (or a folder where the ingest tables but `meta` are Parquet
+datasets and the rest a DuckDB file: `parquet.py`). Its tables come in three groups,
+each created by the stage that fills it (and replaced whole by that stage's next run):
 
 - ingest: `meta`, `sources`, `posts`, `accounts`, `rejects` (created with the case);
 - edges: the view `edges` over `edges_whole`, `edges_single` and their dictionaries
