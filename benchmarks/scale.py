@@ -222,66 +222,95 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def sizes_table(rows: list[dict[str, Any]]) -> str:
-    """The intermediate tables per size: trace rows, edges, pair tests, summed and the
-    largest trace's."""
+    """The intermediate tables per size: the account pairs the band join found (detect's
+    `tested`: every pair, stored or only counted), the edges detect stored (pairs that met
+    on two keys or more) and the pair tests, summed over traces, and the largest trace."""
     lines = [
-        "| posts | engine | edge_rows | edges | pair tests | largest trace "
-        "(its edge_rows / edges) |",
-        "|---:|---|---:|---:|---:|---|",
+        "| posts | engine | command | account pairs (band join) | edges stored | "
+        "pair tests | largest trace (its pairs) |",
+        "|---:|---|---|---:|---:|---:|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["posts"], r["engine"])):
+    for r in sorted(rows, key=lambda r: (r["posts"], r["engine"], r["command"])):
         found = r.get("tables")
-        if not found or r["command"] != "detect":
+        pairs = (r.get("result") or {}).get("tested") or {}
+        if not found and not pairs:
             continue
-        big = max(found, key=lambda t: found[t]["edges"])
-        total = {k: sum(t[k] for t in found.values()) for k in ("rows", "edges", "pair_tests")}
+        found = found or {}
+        big = max(pairs, key=lambda t: pairs[t]) if pairs else "-"
         lines.append(
-            f"| {r['posts']:,} | {r['engine']} | {total['rows']:,} | {total['edges']:,} | "
-            f"{total['pair_tests']:,} | {big} ({found[big]['rows']:,} / "
-            f"{found[big]['edges']:,}) |"
+            f"| {r['posts']:,} | {r['engine']} | {r['command']} | {sum(pairs.values()):,} | "
+            f"{sum(t['edges'] for t in found.values()):,} | "
+            f"{sum(t['pair_tests'] for t in found.values()):,} | "
+            + (f"{big} ({pairs[big]:,}) |" if pairs else "- |")
         )
     return "\n".join(lines)
 
 
+# Stages that run on one core of the driver whatever the cluster (Leiden, the networks'
+# description, process start and the final writes): they add their time, not cores.
+SERIAL = ("networks", "other")
+
+
+def stage_cpu(r: dict[str, Any]) -> dict[str, float]:
+    """A row's CPU seconds per stage group (ingest: the whole command)."""
+    if r["command"] == "ingest":
+        return {"ingest": r["cpu_seconds"]}
+    return {name: cpu for name, _, cpu, _ in grouped(r) if name != "**all**"}
+
+
 def projection(rows: list[dict[str, Any]], efficiency: float) -> str:
-    """Cores for 10^9 posts in an hour and in a day, per engine: from the two largest sizes
-    measured, each stage's CPU seconds extrapolated by the power of posts they grew by
-    (at least 1: linear), divided by the hours and by `efficiency` (the share of a
-    cluster's cores doing this work rather than waiting, shuffling or idle)."""
-    lines = []
+    """CPU for 10^9 posts per stage, and the cores that would do it in an hour and in a
+    day, per engine: each stage's CPU seconds at the largest size measured, scaled to 10^9
+    posts linearly ("more days": the density of posts per key and window stays as
+    measured) and by the power the stage grew by between the two largest sizes ("the same
+    days, denser"; at least 1). Serial stages (SERIAL) run on one core and add their
+    time; the others are spread over the cores, of which `efficiency` do the work (the
+    rest wait, shuffle or idle)."""
+    ingests = sorted((r for r in rows if r["command"] == "ingest"), key=lambda r: r["posts"])
+    lines = [
+        "| engine | model | stage | CPU s at the largest size | power | core-hours at 10^9 |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    summary = []
     for engine in sorted({r["engine"] for r in rows if r["command"] == "detect"}):
         runs = sorted(
             (r for r in rows if r["command"] == "detect" and r["engine"] == engine),
             key=lambda r: r["posts"],
         )
-        ingests = sorted((r for r in rows if r["command"] == "ingest"), key=lambda r: r["posts"])
-        if not runs:
-            continue
-        total = 0.0
-        parts = []
-        for label, pair in (("ingest", ingests[-2:]), ("detect", runs[-2:])):
-            if not pair:
-                continue
-            last = pair[-1]
-            power = 1.0
-            if len(pair) == 2 and pair[0]["cpu_seconds"] > 0:
-                power = max(
-                    1.0,
-                    math.log(last["cpu_seconds"] / pair[0]["cpu_seconds"])
-                    / math.log(last["posts"] / pair[0]["posts"]),
+        for model in ("linear", "fitted"):
+            parallel = serial = 0.0
+            for pair in (ingests[-2:], runs[-2:]):
+                if not pair:
+                    continue
+                last, first = stage_cpu(pair[-1]), stage_cpu(pair[0])
+                n_last, n_first = pair[-1]["posts"], pair[0]["posts"]
+                for name, cpu in last.items():
+                    power = 1.0
+                    if model == "fitted" and n_last > n_first and first.get(name, 0) > 0:
+                        power = max(1.0, math.log(cpu / first[name]) / math.log(n_last / n_first))
+                    projected = cpu * (TARGET_POSTS / n_last) ** power
+                    if name in SERIAL:
+                        serial += projected
+                    else:
+                        parallel += projected
+                    lines.append(
+                        f"| {engine} | {model} | {name} | {cpu:,.1f} ({n_last:,} posts) | "
+                        f"{power:.2f} | {projected / 3600:,.1f} |"
+                    )
+            cores = []
+            for hours in (1, 24):
+                room = hours * 3600 - serial
+                cores.append(
+                    f"{math.ceil(parallel / room / efficiency):,} cores for {hours} h"
+                    if room > 0
+                    else f"no cluster in {hours} h (the serial stages alone take longer)"
                 )
-            cpu = last["cpu_seconds"] * (TARGET_POSTS / last["posts"]) ** power
-            total += cpu
-            parts.append(
-                f"{label} {cpu / 3600:,.0f} core-hours (power {power:.2f} from "
-                f"{'/'.join(format(p['posts'], ',') for p in pair)} posts)"
+            summary.append(
+                f"- {engine}, {model}: {parallel / 3600:,.0f} core-hours spread, "
+                f"{serial / 3600:,.1f} h serial on the driver; at {efficiency:.0%} "
+                f"efficiency {' or '.join(cores)}."
             )
-        lines.append(
-            f"- {engine}: {', '.join(parts)}; at {efficiency:.0%} efficiency "
-            f"{total / 3600 / efficiency:,.0f} cores for one hour, "
-            f"{total / 86400 / efficiency:,.0f} for one day."
-        )
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n\n" + "\n".join(summary)
 
 
 def load(results: Path) -> list[dict[str, Any]]:
