@@ -165,6 +165,49 @@ def test_burst_and_cohort_tests_are_the_same_on_duckdb_and_spark(
     assert found.untested == on_spark_c.untested
 
 
+def test_windows_past_32_bits_of_microseconds_are_the_same_on_duckdb_and_spark(
+    engines: dict[str, Backend],
+) -> None:
+    """A window of an hour is 3.6e9 us, and the cohort tests' 15W of it 5.4e10: RANGE
+    frames past 2^31 on a bigint column, on both engines. Six accounts on one key: three
+    within the first hour, three an hour apart from the third hour on."""
+    spark = spark_of(engines)
+    start = T0 * US
+    offsets = [0, 1800, 3500, 3 * 3600, 4 * 3600, 5 * 3600]
+    accounts = [f"a{i}" for i in range(len(offsets))]
+    rows = pa.table(
+        {
+            "platform": ["x"] * len(offsets),
+            "account_id": accounts,
+            "key": ["k"] * len(offsets),
+            "us": pa.array([start + t * US for t in offsets], pa.int64()),
+            "post_id": [f"p{i}" for i in range(len(offsets))],
+        }
+    )
+    trait = pa.table(
+        {
+            "platform": ["x"] * len(offsets),
+            "account_id": accounts,
+            "cohort": ["c"] * len(offsets),
+            "signal": ["avatar"] * len(offsets),
+        }
+    )
+    found = []
+    for engine in (engines["duckdb"], spark):
+        engine.register("ts_hand_rows", rows)
+        table = ibis.table(coaction.ROW_SCHEMA, name="ts_hand_rows")
+        bursts = burst_tests(engine, "t", table, 3600.0, 20_000.0, US)
+        groups = cohorts_on(engine, trait)
+        tested = cohort_tests(engine, "t", table, groups, 3600.0, 60_000.0, PERIOD, US)
+        engine.drop("ts_hand_rows", COHORTS)
+        found.append((bursts.table.to_pylist(), tested.table.to_pylist()))
+    assert found[0] == found[1]
+    (burst,), (cohort,) = found[0]
+    assert (burst["burst"], burst["start_us"], burst["members"]) == (3, start, accounts[:3])
+    # All six within 5W (five hours): the best window.
+    assert (cohort["best_burst"], cohort["best_window_s"]) == (6, 5 * 3600.0)
+
+
 # -- the right results, worked out by hand --------------------------------------------
 
 WINDOW = 60.0
