@@ -14,6 +14,7 @@ import click
 
 from trollscope.cli.show import terminal_safe
 from trollscope.detect.params import DetectParams
+from trollscope.engine import ENGINES
 from trollscope.errors import TrollscopeError
 from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers import names as format_names
@@ -226,6 +227,7 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
         jitter: float,
         seed: int,
         memory_limit: str | None,
+        engine: str,
         **kwargs: Any,
     ) -> R:
         params = DetectParams(
@@ -236,6 +238,7 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             jitter_s=jitter,
             seed=seed,
             memory_limit=memory_limit,
+            engine=engine,
         )
         return func(*args, params=params, **kwargs)
 
@@ -284,6 +287,15 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             "--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Leiden's seed."
         ),
         click.option("--memory-limit", default=None, metavar="SIZE", help=MEMORY_HELP),
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            default=DEFAULTS.engine,
+            show_default=True,
+            help="Where each trace's edges and tests run: DuckDB inside the case, or Apache "
+            "Spark (pip install 'trollscope[spark]'; local mode unless "
+            "TROLLSCOPE_SPARK_MASTER is set). Signals and networks run in DuckDB.",
+        ),
         click.option("--hide-progress", is_flag=True, help="Never show the progress bar."),
         click.option(
             "--json", "as_json", is_flag=True, help="Print the results as one JSON object."

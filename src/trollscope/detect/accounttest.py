@@ -44,14 +44,20 @@ where it would rarely meet anyone, so heavy organic accounts looked synchronous
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
 from trollscope.detect.clock import US
-from trollscope.detect.pairtest import log_pvalues
+from trollscope.detect.pairtest import SUM_GRID, log_pvalues
 from trollscope.engine import coaction
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 ACCOUNT_TEST_SCHEMA = pa.schema(
     [
@@ -67,7 +73,6 @@ ACCOUNT_TEST_SCHEMA = pa.schema(
     ]
 )
 
-_OCC = "ts_at_occ"  # (kid, bin, cum): a key's bins within one bin of an action, counted
 _UNITS = "ts_at_units"  # (aid, kid, h, lam)
 _MET = "ts_at_met"  # (aid, k, partners)
 
@@ -84,66 +89,51 @@ class AccountTests:
 def account_tests(
     con: duckdb.DuckDBPyConnection, trace: str, window: float, jitter_s: float, period_s: float
 ) -> AccountTests:
+    """`account_tests_on` in DuckDB, on the case's connection (detect calls
+    `account_tests_on` with its own engine)."""
+    from trollscope.engine.run import DuckDBBackend
+
+    return account_tests_on(DuckDBBackend(con), trace, window, jitter_s, period_s)
+
+
+def account_tests_on(
+    engine: Backend, trace: str, window: float, jitter_s: float, period_s: float
+) -> AccountTests:
     """Test every account of the trace whose rows the engine left in its scratch tables
-    (`coaction.ID_ROWS`, `PAIRS`, `ACCOUNT_IDS`: `compute_edges(..., keep_scratch=True)`)."""
+    (`coaction.ID_ROWS`, `PAIRS`, `ACCOUNT_IDS`: `compute_edges(..., keep_scratch=True)`),
+    on that engine. Written once as Ibis expressions (see `pairtest.py`)."""
     window_us = max(1, round(window * US))
     period_us = max(1, round(period_s * US))
     reach = max(1, round(jitter_s / window))  # R: bins a shift can move an action
-    rows, pairs = coaction.ID_ROWS, coaction.PAIRS
+    # The ids' declared type does not reach the SQL: one declaration serves both widths.
+    rows = coaction.id_rows_table("int64")
+    pairs = coaction.pairs_table("int64")
     try:
-        # The bins within one bin of some action on each key, numbered in order per key;
-        # `cum` is how many such bins lie at or before `bin`.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_OCC} AS
-                SELECT kid, bin, row_number() OVER (PARTITION BY kid ORDER BY bin) AS cum
-                FROM (SELECT DISTINCT kid, us // {window_us} + d AS bin
-                      FROM {rows}, (SELECT unnest([-1, 0, 1]) AS d))"""
+        engine.materialize(_UNITS, _units(rows, window_us, period_us, reach))
+        engine.materialize(_MET, _met(rows, pairs, period_us))
+        units = ibis.table(
+            {"aid": "int64", "kid": "int64", "h": "int64", "lam": "float64"}, name=_UNITS
         )
-        # c_r for each action: the occupied bins within R of its own, by two as-of
-        # lookups of the running count; lambda_u summed per (account, key, period).
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_UNITS} AS
-                WITH r AS (SELECT aid, kid, us // {window_us} AS bin,
-                                  us // {period_us} AS h FROM {rows}),
-                hi AS (SELECT r.aid, r.kid, r.bin, r.h, o.cum AS upto
-                       FROM r ASOF JOIN {_OCC} o ON o.kid = r.kid AND o.bin <= r.bin + {reach}),
-                c AS (SELECT hi.aid, hi.kid, hi.h,
-                             hi.upto - coalesce(lo.cum, 0) AS bins
-                      FROM hi ASOF LEFT JOIN {_OCC} lo
-                           ON lo.kid = hi.kid AND lo.bin < hi.bin - {reach})
-                SELECT aid, kid, h,
-                       least(1.0, sum(bins) / {2 * reach + 1}.0) AS lam
-                FROM c GROUP BY ALL"""
+        met = ibis.table({"aid": "int64", "k": "int64", "partners": "int64"}, name=_MET)
+        per = units.group_by("aid").aggregate(
+            units=units.count(), mu=(units.lam * SUM_GRID).round().sum() / SUM_GRID
         )
-        # Units met: each side of every pair row, deduplicated by its first meeting post.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_MET} AS
-                WITH sides AS (
-                    SELECT a AS aid, ra AS rid, b AS partner FROM {pairs}
-                    UNION ALL SELECT b, rb, a FROM {pairs}),
-                u AS (SELECT s.aid, r.kid, r.us // {period_us} AS h,
-                             arg_min(r.post_id, (r.us, r.post_id)) AS first
-                      FROM sides s JOIN {rows} r ON r.rid = s.rid GROUP BY ALL)
-                SELECT u.aid, count(DISTINCT (u.h, u.first)) AS k, p.partners
-                FROM u JOIN (SELECT aid, count(DISTINCT partner) AS partners FROM sides
-                             GROUP BY aid) p USING (aid)
-                GROUP BY u.aid, p.partners"""
+        out = met.join(per, "aid").join(coaction.account_ids_table("int64"), "aid")
+        table = engine.fetch(
+            out.select(
+                "platform",
+                "account_id",
+                "units",
+                met=out.k,
+                expected=out.mu,
+                partners=out.partners,
+            ).order_by(["platform", "account_id"])
         )
-        table = con.sql(
-            f"""SELECT acc.platform, acc.account_id, u.units, m.k AS met, u.mu AS expected,
-                       m.partners
-                FROM {_MET} m
-                JOIN (SELECT aid, count(*) AS units, sum(lam ORDER BY h, kid) AS mu
-                      FROM {_UNITS} GROUP BY aid) u USING (aid)
-                JOIN {coaction.ACCOUNT_IDS} acc USING (aid)
-                ORDER BY acc.platform, acc.account_id"""
-        ).to_arrow_table()
     finally:
-        for name in (_OCC, _UNITS, _MET):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-    met = table.column("met").to_numpy()
-    log_p = log_pvalues(met, table.column("expected").to_numpy())
-    tested = met >= 2
+        engine.drop(_UNITS, _MET)
+    met_n = table.column("met").to_numpy()
+    log_p = log_pvalues(met_n, table.column("expected").to_numpy())
+    tested = met_n >= 2
     n = int(tested.sum())
     kept = table.filter(pa.array(tested))
     return AccountTests(
@@ -163,3 +153,58 @@ def account_tests(
         ),
         int(table.num_rows - n),
     )
+
+
+def _units(rows: ir.Table, window_us: int, period_us: int, reach: int) -> ir.Table:
+    """(aid, kid, h, lam) for every (account, key, period) unit: lambda_u.
+
+    c_r for an action r counts the bins within R of its own that lie within one bin of
+    some action on its key ("occupied"). The occupied bins (distinct per key) and the
+    actions go into one table, the actions weighing nothing, and a RANGE window of R
+    bins either side sums the weights around each action: one sort per key, on every
+    engine (an as-of join, DuckDB's first way of doing it, Spark has not)."""
+    # (The offsets are unnested on their own: Spark allows no generator inside an
+    # expression.)
+    shifted = rows.mutate(offset=ibis.literal([-1, 0, 1]).unnest())
+    occupied = shifted.select(
+        kid=shifted.kid, bin=shifted.us // window_us + shifted.offset
+    ).distinct()
+    null = ibis.null("int64")
+    both = occupied.select("kid", "bin", weight=ibis.literal(1, "int64"), aid=null, h=null).union(
+        rows.select(
+            "kid",
+            bin=rows.us // window_us,
+            weight=ibis.literal(0, "int64"),
+            aid=rows.aid.cast("int64"),
+            h=rows.us // period_us,
+        ),
+        distinct=False,
+    )
+    around = ibis.range_window(
+        preceding=reach, following=reach, group_by=both.kid, order_by=both.bin
+    )
+    counted = both.mutate(bins=both.weight.sum().over(around))
+    actions = counted.filter(counted.weight == 0)
+    per = actions.group_by("aid", "kid", "h").aggregate(bins=actions.bins.sum())
+    return per.select(
+        "aid",
+        "kid",
+        "h",
+        lam=ibis.least(ibis.literal(1.0), per.bins.cast("float64") / (2 * reach + 1)),
+    )
+
+
+def _met(rows: ir.Table, pairs: ir.Table, period_us: int) -> ir.Table:
+    """(aid, k, partners): the units each account met someone in, each side of every
+    pair row, deduplicated by its first meeting post; and its distinct partners."""
+    sides = pairs.select(aid=pairs.a, rid=pairs.ra, partner=pairs.b).union(
+        pairs.select(aid=pairs.b, rid=pairs.rb, partner=pairs.a), distinct=False
+    )
+    joined = sides.join(rows.select("rid", "kid", "us", "post_id"), "rid")
+    first = joined.post_id.argmin(ibis.struct({"us": joined.us, "post": joined.post_id}))
+    units = joined.group_by("aid", "kid", h=joined.us // period_us).aggregate(first=first)
+    units = units.select("aid", "h", "first").distinct()
+    met = units.group_by("aid").aggregate(k=units.count())
+    partners = sides.group_by("aid").aggregate(partners=sides.partner.nunique())
+    out = met.join(partners, "aid")
+    return out.select(aid=out.aid.cast("int64"), k=out.k, partners=out.partners)

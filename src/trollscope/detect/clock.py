@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import duckdb
-import ibis
 import ibis.expr.types as ir
 
 if TYPE_CHECKING:

@@ -57,24 +57,32 @@ are computed; the others are counted (they are tested, with p = 1, and enter BH'
 The analytic E is checked against the null it stands for, resampled (tests/detect/test_detect.py):
 each account's keys in each period redrawn in proportion to popularity.
 
-Everything runs in DuckDB on integer ids: the joins are candidate pairs x each account's
-(key, period) rows, so a viral key costs no more than its members' own rows.
+Written once as Ibis expressions (as the co-action engine is), run by the engine that
+computed the edges: DuckDB inside the case, or Spark (`detect --engine spark`); only the
+per-pair statistics come back to Python, for the tails. Everything runs on integer ids:
+the joins are candidate pairs x each account's (key, period) rows, so a viral key costs
+no more than its members' own rows. The floating sums (E, the synchrony's expectation)
+add terms rounded to a grid fine enough to change no p-value that matters, so that they
+are exact, and the same on every run and engine whatever order its threads add them in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
-from trollscope.detect.clock import clock_tick_us
+from trollscope.detect.clock import US, clock_tick
 from trollscope.detect.tails import poisson_log_sf
-from trollscope.engine.run import trace_rows_sql
-from trollscope.traces import TRACES
+from trollscope.engine import coaction
 
-US = 1_000_000
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 PAIR_TEST_SCHEMA = pa.schema(
     [
@@ -95,14 +103,33 @@ PAIR_TEST_SCHEMA = pa.schema(
     ]
 )
 
+# The candidate pairs: a trace's edges that met on two keys or more.
+CANDIDATE_SCHEMA = ibis.schema(
+    {
+        "platform": "string",
+        "account_a": "string",
+        "account_b": "string",
+        "keys": "int64",
+        "coactions": "int64",
+    }
+)
+
+# The grid the summed terms are rounded to (see the module's docstring): a sum of
+# multiples of 2^-32 is exact in a double while it stays below 2^21 (two million: the
+# synchrony's terms are at most 1 each, E's are products of two accounts' keys in a
+# period times a popularity share, far below that in every case measured; beyond it the
+# sum is merely as exact as doubles are). Each term moves by at most 2^-33.
+SUM_GRID = 2**32
+
+_ACC = "ts_pt_acc"  # (platform, account_id, aid)
+_KEYS = "ts_pt_keys"  # (platform, key, kid)
+_US = "ts_pt_us"  # (aid, kid, us, post): every action, for the meetings within the window
 _ROWS = "ts_pt_rows"  # (aid, kid, h): distinct key-periods per account
 _CNT = "ts_pt_cnt"  # (aid, kid, h, n): an account's actions on a key in a period
-_US = "ts_pt_us"  # (aid, kid, us): every action, for the meetings within the window
 _DEG = "ts_pt_deg"  # (aid, h, d)
 _Q = "ts_pt_q"  # (h, q)
 _CAND = "ts_pt_cand"  # candidate pairs with integer ids
-_ACC = "ts_pt_acc"  # (platform, account_id) -> aid
-_TRACE = "ts_pt_trace"  # the trace's rows, materialised once
+_SCRATCH = (_ACC, _KEYS, _US, _ROWS, _CNT, _DEG, _Q, _CAND)
 
 
 def log_pvalues(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -128,9 +155,12 @@ def pair_tests(
     con: duckdb.DuckDBPyConnection, trace_name: str, period_s: float, rows: str | None = None
 ) -> PairTests:
     """Test every edge of `trace_name` in the case's `edges` table (at the window it was
-    computed with) under both nulls, with periods of `period_s` seconds. `rows`: a table
-    already holding the trace's rows (the engine's), else they are computed here."""
-    trace = TRACES[trace_name]
+    computed with) under both nulls, with periods of `period_s` seconds, in DuckDB on the
+    case's connection. `rows`: a table already holding the trace's rows (the engine's),
+    else they are computed here. (detect calls `pair_tests_on` with its own engine.)"""
+    from trollscope.engine.run import DuckDBBackend
+    from trollscope.traces import TRACES, inputs
+
     found = con.execute(
         "SELECT DISTINCT window_s FROM edges WHERE trace = ? AND window_s > 0", [trace_name]
     ).fetchall()
@@ -142,100 +172,64 @@ def pair_tests(
             "SELECT count(*) FROM edges WHERE trace = ? AND keys < 2", [trace_name]
         ).fetchall()[0][0]
     )
-    period_us = max(1, int(period_s * US))
-    window_us = round(window * US)
+    engine = DuckDBBackend(con)
+    own_rows = "ts_pt_trace"
+    if rows is None:
+        trace = TRACES[trace_name]
+        if trace.prepare is not None:
+            for name, table in trace.prepare(con).items():
+                engine.register(name, table)
+        raw = trace.rows(inputs.Inputs())
+        engine.materialize(own_rows, coaction.trace_rows(raw, trace.keys_checked))
+    source = ibis.table(coaction.ROW_SCHEMA, name=rows or own_rows)
+    candidates = candidates_sql(trace_name)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW ts_pt_edges AS {candidates}")
     try:
-        source = rows or _TRACE
-        if rows is None:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_TRACE} AS {trace_rows_sql(con, trace)}")
-        tick_s = clock_tick_us(con, source) / US
-        rho = min(1.0, (2 * window + tick_s) / period_s)
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_ACC} AS
-                SELECT platform, account_id, (row_number() OVER ())::UBIGINT AS aid
-                FROM (SELECT DISTINCT platform, account_id FROM {source})"""
+        return pair_tests_on(
+            engine,
+            trace_name,
+            source,
+            ibis.table(CANDIDATE_SCHEMA, name="ts_pt_edges"),
+            window,
+            period_s,
+            clock_tick(engine, source),
+            untested,
         )
-        # Keys are numbered per platform (a key string on two platforms is two keys).
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_ROWS} AS
-                SELECT DISTINCT acc.aid, hash(r.platform, r.key) AS kid,
-                       r.us // {period_us} AS h
-                FROM {source} r JOIN {_ACC} acc USING (platform, account_id)"""
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_US} AS
-                SELECT acc.aid, hash(r.platform, r.key) AS kid, r.us,
-                       hash(r.platform, r.post_id) AS post
-                FROM {source} r JOIN {_ACC} acc USING (platform, account_id)"""
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_CNT} AS
-                SELECT aid, kid, us // {period_us} AS h, count(*) AS n
-                FROM {_US} GROUP BY ALL"""
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_Q} AS
-                SELECT h, sum(n * n)::DOUBLE / (sum(n)::DOUBLE * sum(n)::DOUBLE) AS q
-                FROM (SELECT kid, h, count(*) AS n FROM {_ROWS} GROUP BY kid, h)
-                GROUP BY h"""
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_DEG} AS
-                SELECT aid, h, count(*)::DOUBLE AS d FROM {_ROWS} GROUP BY aid, h"""
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_CAND} AS
-                SELECT row_number() OVER () AS pid, e.platform, e.account_a, e.account_b,
-                       e.keys, e.coactions, x.aid AS a, y.aid AS b
-                FROM edges e
-                JOIN {_ACC} x ON x.platform = e.platform AND x.account_id = e.account_a
-                JOIN {_ACC} y ON y.platform = e.platform AND y.account_id = e.account_b
-                WHERE e.trace = ? AND e.keys >= 2""",
-            [trace_name],
-        )
-        table = con.sql(
-            f"""WITH ex AS (
-                    SELECT c.pid, sum(da.d * db.d * q.q ORDER BY da.h) AS e
-                    FROM {_CAND} c
-                    JOIN {_DEG} da ON da.aid = c.a
-                    JOIN {_DEG} db ON db.aid = c.b AND db.h = da.h
-                    JOIN {_Q} q ON q.h = da.h
-                    GROUP BY c.pid),
-                sh AS (
-                    SELECT c.pid, count(DISTINCT ra.kid) AS s
-                    FROM {_CAND} c
-                    JOIN {_ROWS} ra ON ra.aid = c.a
-                    JOIN {_ROWS} rb ON rb.aid = c.b AND rb.kid = ra.kid AND rb.h = ra.h
-                    GROUP BY c.pid),
-                met AS (
-                    SELECT pid, count(DISTINCT (h, first)) AS k FROM (
-                        SELECT c.pid, ua.kid, ua.us // {period_us} AS h,
-                               arg_min((ua.post, ub.post), (ua.us, ub.us, ua.post, ub.post))
-                                   AS first
-                        FROM {_CAND} c
-                        JOIN {_US} ua ON ua.aid = c.a
-                        JOIN {_US} ub ON ub.aid = c.b AND ub.kid = ua.kid
-                             AND ub.us BETWEEN ua.us - {window_us} AND ua.us + {window_us}
-                        GROUP BY ALL)
-                    GROUP BY pid),
-                lam AS (
-                    SELECT c.pid,
-                           sum(least(1.0, ca.n * cb.n * {rho!r}) ORDER BY ca.h, ca.kid) AS mu
-                    FROM {_CAND} c
-                    JOIN {_CNT} ca ON ca.aid = c.a
-                    JOIN {_CNT} cb ON cb.aid = c.b AND cb.kid = ca.kid AND cb.h = ca.h
-                    GROUP BY c.pid)
-                SELECT c.platform, c.account_a, c.account_b, c.keys, c.coactions,
-                       coalesce(sh.s, 0)::BIGINT AS shared, coalesce(ex.e, 0.0) AS expected,
-                       coalesce(met.k, 0)::BIGINT AS sync_periods,
-                       coalesce(lam.mu, 0.0) AS sync_expected
-                FROM {_CAND} c LEFT JOIN sh USING (pid) LEFT JOIN ex USING (pid)
-                LEFT JOIN met USING (pid) LEFT JOIN lam USING (pid)
-                ORDER BY c.platform, c.account_a, c.account_b"""
-        ).to_arrow_table()
     finally:
-        for name in (_TRACE, _ACC, _ROWS, _US, _CNT, _Q, _DEG, _CAND):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute("DROP VIEW IF EXISTS ts_pt_edges")
+        if rows is None:
+            engine.drop(own_rows)
+
+
+def candidates_sql(trace_name: str) -> str:
+    """DuckDB SQL for the candidate pairs of a trace in the case (CANDIDATE_SCHEMA)."""
+    quoted = trace_name.replace("'", "''")
+    return (
+        "SELECT platform, account_a, account_b, keys::BIGINT AS keys, "
+        "coactions::BIGINT AS coactions "
+        f"FROM edges WHERE trace = '{quoted}' AND keys >= 2"
+    )
+
+
+def pair_tests_on(
+    engine: Backend,
+    trace_name: str,
+    rows: ir.Table,
+    candidates: ir.Table,
+    window: float,
+    period_s: float,
+    tick_us: int,
+    untested: int,
+) -> PairTests:
+    """Test the `candidates` (CANDIDATE_SCHEMA: a trace's edges with two keys or more,
+    met within `window` seconds) under both nulls, with periods of `period_s` seconds,
+    on `engine`, whose `rows` are the trace's rows (coaction.ROW_SCHEMA) and `tick_us`
+    their clock tick; `untested` pairs more were tested with p = 1."""
+    rho = min(1.0, (2 * window + tick_us / US) / period_s)
+    try:
+        table = engine.fetch(_statistics(engine, rows, candidates, window, period_s, rho))
+    finally:
+        engine.drop(*_SCRATCH)
     shared = table.column("shared").to_numpy()
     repeat = log_pvalues(shared, table.column("expected").to_numpy())
     # Synchrony: the periods in which the pair met within the window, against the
@@ -255,12 +249,12 @@ def pair_tests(
                 "platform": table.column("platform"),
                 "account_a": table.column("account_a"),
                 "account_b": table.column("account_b"),
-                "keys": table.column("keys"),
-                "coactions": table.column("coactions"),
-                "shared": table.column("shared"),
-                "expected": table.column("expected"),
-                "sync_periods": table.column("sync_periods"),
-                "sync_expected": table.column("sync_expected"),
+                "keys": table.column("keys").cast(pa.int64()),
+                "coactions": table.column("coactions").cast(pa.int64()),
+                "shared": table.column("shared").cast(pa.int64()),
+                "expected": table.column("expected").cast(pa.float64()),
+                "sync_periods": table.column("sync_periods").cast(pa.int64()),
+                "sync_expected": table.column("sync_expected").cast(pa.float64()),
                 "repeat_log_p": pa.array(repeat, pa.float64()),
                 "sync_log_p": pa.array(sync, pa.float64()),
                 "log_p": pa.array(np.maximum(repeat, sync), pa.float64()),
@@ -269,3 +263,134 @@ def pair_tests(
         ),
         untested,
     )
+
+
+def _on_grid(value: ir.FloatingValue, grid: int) -> ir.FloatingValue:
+    """`value` rounded to a multiple of 1 / `grid` (an integer literal: Spark reads a
+    float literal like 4294967296.0 as a DECIMAL and rounds the product to its scale)."""
+    return (value * grid).round() / grid
+
+
+def _statistics(
+    engine: Backend,
+    rows: ir.Table,
+    candidates: ir.Table,
+    window: float,
+    period_s: float,
+    rho: float,
+) -> ir.Table:
+    """Materialise the tables the statistics read; the expression of the statistics per
+    candidate pair (platform, account_a, account_b, keys, coactions, shared, expected,
+    sync_periods, sync_expected), sorted."""
+    period_us = max(1, int(period_s * US))
+    window_us = round(window * US)
+    # Integer ids. Keys are numbered per platform (a key string on two platforms is two
+    # keys); the trace's keys all count here, viral ones and those one account touched
+    # included: they are part of each account's activity and of each period's popularity.
+    engine.materialize(_ACC, coaction.account_ids(rows, "int64"))
+    acc = ibis.table({"platform": "string", "account_id": "string", "aid": "int64"}, name=_ACC)
+    keys = rows.select("platform", "key").distinct()
+    engine.materialize(
+        _KEYS,
+        keys.mutate(kid=ibis.row_number().over(order_by=[keys.platform, keys.key]).cast("int64")),
+    )
+    kid = ibis.table({"platform": "string", "key": "string", "kid": "int64"}, name=_KEYS)
+    joined = rows.join(acc, ["platform", "account_id"]).join(kid, ["platform", "key"])
+    engine.materialize(_US, joined.select("aid", "kid", "us", post="post_id"))
+    us = ibis.table({"aid": "int64", "kid": "int64", "us": "int64", "post": "string"}, name=_US)
+    engine.materialize(_ROWS, us.select("aid", "kid", h=us.us // period_us).distinct())
+    per = ibis.table({"aid": "int64", "kid": "int64", "h": "int64"}, name=_ROWS)
+    counted = us.mutate(h=us.us // period_us)
+    engine.materialize(_CNT, counted.group_by("aid", "kid", "h").aggregate(n=counted.count()))
+    cnt = ibis.table({"aid": "int64", "kid": "int64", "h": "int64", "n": "int64"}, name=_CNT)
+    on_key = per.group_by("kid", "h").aggregate(n=per.count())
+    # Q(h) = sum_k n_k(h)^2 / T(h)^2, in doubles (the counts' squares overflow no int64,
+    # but their ratio must not be an integer division on any engine).
+    n = on_key.n.cast("float64")
+    engine.materialize(
+        _Q,
+        on_key.group_by("h").aggregate(q=(n * n).sum() / (n.sum() * n.sum())),
+    )
+    q = ibis.table({"h": "int64", "q": "float64"}, name=_Q)
+    engine.materialize(_DEG, per.group_by("aid", "h").aggregate(d=per.count().cast("float64")))
+    deg = ibis.table({"aid": "int64", "h": "int64", "d": "float64"}, name=_DEG)
+    x = acc.select(platform="platform", account_a="account_id", a="aid")
+    y = acc.select(platform_b="platform", account_b="account_id", b="aid")
+    cand = candidates.join(x, ["platform", "account_a"])
+    cand = cand.join(y, (cand.platform == y.platform_b) & (cand.account_b == y.account_b))
+    order = ibis.row_number().over(order_by=[cand.platform, cand.account_a, cand.account_b])
+    engine.materialize(
+        _CAND,
+        cand.select(
+            "platform", "account_a", "account_b", "keys", "coactions", "a", "b",
+            pid=order.cast("int64"),
+        ),
+    )  # fmt: skip
+    c = ibis.table(
+        {
+            "platform": "string",
+            "account_a": "string",
+            "account_b": "string",
+            "keys": "int64",
+            "coactions": "int64",
+            "a": "int64",
+            "b": "int64",
+            "pid": "int64",
+        },
+        name=_CAND,
+    )
+    pid = c.select("pid", "a", "b")
+
+    # E: sum over periods of d_a(h) d_b(h) Q(h).
+    da = deg.select(a="aid", h="h", da="d")
+    db = deg.select(b="aid", hb="h", db="d")
+    ex = pid.join(da, "a")
+    ex = ex.join(db, (ex.b == db.b) & (ex.h == db.hb)).join(q, "h")
+    ex = ex.group_by("pid").aggregate(expected=_on_grid(ex.da * ex.db * ex.q, SUM_GRID).sum())
+
+    # S: distinct keys both touched in one period.
+    ra = per.select(a="aid", kid="kid", h="h")
+    rb = per.select(b="aid", kb="kid", hb="h")
+    sh = pid.join(ra, "a")
+    sh = sh.join(rb, (sh.b == rb.b) & (sh.kid == rb.kb) & (sh.h == rb.hb))
+    sh = sh.group_by("pid").aggregate(shared=sh.kid.nunique())
+
+    # K: (key, period) units met within the window, counted once per first meeting.
+    ua = us.select(a="aid", kid="kid", us_a="us", post_a="post")
+    ub = us.select(b="aid", kb="kid", us_b="us", post_b="post")
+    met = pid.join(ua, "a")
+    met = met.join(
+        ub,
+        (met.b == ub.b)
+        & (met.kid == ub.kb)
+        & (ub.us_b >= met.us_a - window_us)
+        & (ub.us_b <= met.us_a + window_us),
+    )
+    first = ibis.struct({"a": met.post_a, "b": met.post_b}).argmin(
+        ibis.struct({"ua": met.us_a, "ub": met.us_b, "pa": met.post_a, "pb": met.post_b})
+    )
+    units = met.group_by("pid", "kid", h=met.us_a // period_us).aggregate(first=first)
+    units = units.select("pid", "h", "first").distinct()
+    met = units.group_by("pid").aggregate(sync_periods=units.count())
+
+    # The synchrony's expectation: sum over shared (key, period) units of
+    # min(1, n_a n_b rho).
+    ca = cnt.select(a="aid", kid="kid", h="h", na="n")
+    cb = cnt.select(b="aid", kb="kid", hb="h", nb="n")
+    lam = pid.join(ca, "a")
+    lam = lam.join(cb, (lam.b == cb.b) & (lam.kid == cb.kb) & (lam.h == cb.hb))
+    term = ibis.least(ibis.literal(1.0), lam.na.cast("float64") * lam.nb * ibis.literal(rho))
+    lam = lam.group_by("pid").aggregate(sync_expected=_on_grid(term, SUM_GRID).sum())
+
+    out = c.left_join(sh, "pid").left_join(ex, "pid").left_join(met, "pid").left_join(lam, "pid")
+    return out.select(
+        "platform",
+        "account_a",
+        "account_b",
+        "keys",
+        "coactions",
+        shared=out.shared.fill_null(0).cast("int64"),
+        expected=out.expected.fill_null(0.0),
+        sync_periods=out.sync_periods.fill_null(0).cast("int64"),
+        sync_expected=out.sync_expected.fill_null(0.0),
+    ).order_by(["platform", "account_a", "account_b"])

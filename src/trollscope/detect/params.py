@@ -54,6 +54,9 @@ class DetectParams:
     max_burst: int = MAX_BURST
     signals: bool = True  # compute the account signals (else use those in the case)
     memory_limit: str | None = None  # DuckDB's, like '6GB' (None: its default)
+    # Where the traces' edges and tests run: "duckdb" (in the case) or "spark"
+    # (`engine/spark.py`); the signals, networks and descriptions run in DuckDB.
+    engine: str = "duckdb"
 
     @property
     def stages(self) -> int:

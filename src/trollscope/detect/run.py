@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import ibis
 import igraph as ig
 import numpy as np
 import pyarrow as pa
@@ -41,8 +42,9 @@ import pyarrow.compute as pc
 from trollscope import __version__
 from trollscope.case import Case, has_table, limit_resources, transaction
 from trollscope.case.schema import DETECT_RUNS_DDL
-from trollscope.detect.accounttest import ACCOUNT_TEST_SCHEMA, account_tests
+from trollscope.detect.accounttest import ACCOUNT_TEST_SCHEMA, account_tests_on
 from trollscope.detect.bursttest import BURST_TEST_SCHEMA, TEXT_TRACES, burst_tests
+from trollscope.detect.clock import clock_tick
 from trollscope.detect.cohorts import (
     COHORT_TEST_SCHEMA,
     COHORTS,
@@ -54,12 +56,17 @@ from trollscope.detect.describe import describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.fdr import benjamini_hochberg
 from trollscope.detect.networks import Links, leiden, network_log_p
-from trollscope.detect.pairtest import PAIR_TEST_SCHEMA, pair_tests
+from trollscope.detect.pairtest import (
+    CANDIDATE_SCHEMA,
+    PAIR_TEST_SCHEMA,
+    candidates_sql,
+    pair_tests_on,
+)
 from trollscope.detect.params import DetectParams
 from trollscope.detect.store import drop_temporary, store_tests
 from trollscope.detect.weights import account_weights, normalised
-from trollscope.engine import coaction
-from trollscope.engine.run import compute_edges, drop_scratch, estimate_window_on
+from trollscope.engine import ENGINES, coaction
+from trollscope.engine.run import Backend, compute_edges, engine_for, estimate_window_on
 from trollscope.errors import TrollscopeError
 from trollscope.signals import SIGNALS, SignalParams, SignalResult
 from trollscope.signals.run import collect_signals, store_signals
@@ -95,6 +102,10 @@ def _check(params: DetectParams) -> None:
         raise TrollscopeError(f"the null's period must be positive, not {params.period_s} s.")
     if params.jitter_s <= 0:
         raise TrollscopeError(f"the jitter must be positive, not {params.jitter_s} s.")
+    if params.engine not in ENGINES:
+        raise TrollscopeError(
+            f"unknown engine {params.engine!r}; choose one of: {', '.join(ENGINES)}."
+        )
     if params.window == "auto":
         return
     if params.window is not None and (isinstance(params.window, str) or params.window <= 0):
@@ -153,15 +164,16 @@ def detect(
             signals = collect_signals(con, list(SIGNALS), SignalParams())
         weights = account_weights(_identity_flags(con, signals))
         cohorts = identity_cohorts(con, signals)
-        con.register("ts_det_cohort_rows", cohorts)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {COHORTS} AS SELECT * FROM ts_det_cohort_rows")
-        con.unregister("ts_det_cohort_rows")
         tests = _Tests()
-        try:
-            for name in params.traces:
-                _trace_tests(con, name, params, weights, tests, say, cohorts.num_rows > 0)
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {COHORTS}")
+        # The traces' edges and tests run on the chosen engine; what comes back to Python
+        # is one row per test (and the links between accounts whose tests could pass).
+        with engine_for(params.engine, con) as engine:
+            engine.register(COHORTS, cohorts)
+            try:
+                for name in params.traces:
+                    _trace_tests(con, engine, name, params, weights, tests, say, cohorts)
+            finally:
+                engine.drop(COHORTS)
 
         say("networks")
         decided = _decide(tests, weights, params.q)
@@ -223,14 +235,16 @@ def _identity_flags(
 
 def _trace_tests(
     con: duckdb.DuckDBPyConnection,
+    engine: Backend,
     name: str,
     params: DetectParams,
     weights: dict[Key, float],
     tests: _Tests,
     say: Callable[[str], None],
-    with_cohorts: bool,
+    cohorts: pa.Table,
 ) -> None:
-    """One trace: its edges, then its pair, account, burst and cohort tests into `tests`."""
+    """One trace: its edges, then its pair, account, burst and cohort tests into `tests`,
+    on `engine`."""
     trace = TRACES[name]
     if params.window == "auto":
         # The null shifts actions by up to the jitter: a window near it leaves no room.
@@ -240,40 +254,67 @@ def _trace_tests(
         window = params.window if params.window is not None else trace.window
         say(f"edges: {name}")
     try:
-        kept, pairs = compute_edges(
-            con, trace, window, max_burst=params.max_burst, keep_scratch=True, min_keys=2
-        )
-    except duckdb.OutOfMemoryException as exc:
-        drop_scratch(con)
-        raise TrollscopeError(
-            f"the {name} edges need more memory and disk than this machine has "
-            f"({exc}); lower --max-burst or leave the trace out with --trace."
-        ) from None
-    try:
+        try:
+            kept, pairs = compute_edges(
+                con, trace, window, max_burst=params.max_burst, backend=engine, min_keys=2
+            )
+        except duckdb.OutOfMemoryException as exc:
+            raise TrollscopeError(
+                f"the {name} edges need more memory and disk than this machine has "
+                f"({exc}); lower --max-burst or leave the trace out with --trace."
+            ) from None
         say(f"tests: {name}")
-        tested = pair_tests(con, name, params.period_s, rows=coaction.ROWS)
-        tests.pairs.append(tested.table)
+        rows = coaction.rows_table()
+        tick = clock_tick(engine, rows)
+        if window > 0:
+            # The candidates are the edges just stored (two keys or more), read back from
+            # the case: on Spark, sent back to it.
+            candidates = "ts_det_candidates"
+            engine.register(candidates, con.sql(candidates_sql(name)).to_arrow_table())
+            try:
+                tested = pair_tests_on(
+                    engine,
+                    name,
+                    rows,
+                    ibis.table(CANDIDATE_SCHEMA, name=candidates),
+                    window,
+                    params.period_s,
+                    tick,
+                    untested=0,
+                )
+            finally:
+                engine.drop(candidates)
+            tests.pairs.append(tested.table)
         # Pairs that met on one key only are not stored by detect: counted here.
-        tests.untested[name] = tested.untested + pairs - kept
-        by_account = account_tests(con, name, window, params.jitter_s, params.period_s)
+        tests.untested[name] = pairs - kept
+        by_account = account_tests_on(engine, name, window, params.jitter_s, params.period_s)
         tests.accounts.append(by_account.table)
         tests.untested_other += by_account.untested
-        tests.links.append(_candidates(con, name, by_account.table, weights, params.q))
+        tests.links.append(_candidates(engine, name, by_account.table, weights, params.q))
         if name in TEXT_TRACES:
-            bursts = burst_tests(con, name, coaction.ROWS, window, params.jitter_s)
+            bursts = burst_tests(engine, name, rows, window, params.jitter_s, tick)
             tests.bursts.append(bursts.table)
             tests.untested_other += bursts.untested
-        if with_cohorts:
-            found = cohort_tests(con, name, coaction.ROWS, window, params.jitter_s, params.period_s)
+        if cohorts.num_rows > 0:
+            found = cohort_tests(
+                engine,
+                name,
+                rows,
+                ibis.table(ibis.Schema.from_pyarrow(cohorts.schema), name=COHORTS),
+                window,
+                params.jitter_s,
+                params.period_s,
+                tick,
+            )
             tests.cohorts.append(found.table)
             tests.strong.append(found.strong)
             tests.untested_other += found.untested
     finally:
-        drop_scratch(con)
+        engine.drop(*coaction.SCRATCH, coaction.ROWS, coaction.SKIPPED)
 
 
 def _candidates(
-    con: duckdb.DuckDBPyConnection,
+    engine: Backend,
     trace: str,
     tested: pa.Table,
     weights: dict[Key, float],
@@ -297,20 +338,24 @@ def _candidates(
     passing = tested.filter(
         pa.array(tested.column("log_p").to_numpy() <= np.log(np.minimum(1.0, q * raw)))
     ).select(["platform", "account_id"])
-    con.register("ts_det_passing", passing)
+    name = "ts_det_passing"
+    engine.register(name, passing)
     try:
-        return con.sql(
-            f"""WITH ids AS (
-                    SELECT acc.aid, acc.platform, acc.account_id
-                    FROM {coaction.ACCOUNT_IDS} acc
-                    JOIN ts_det_passing USING (platform, account_id))
-                SELECT DISTINCT x.platform, x.account_id AS account_a, y.account_id AS account_b,
-                       '{trace}' AS trace
-                FROM {coaction.PAIRS} p JOIN ids x ON x.aid = p.a JOIN ids y ON y.aid = p.b
-                ORDER BY ALL"""
-        ).to_arrow_table()
+        ids = coaction.account_ids_table("int64").semi_join(
+            ibis.table({"platform": "string", "account_id": "string"}, name=name),
+            ["platform", "account_id"],
+        )
+        x = ids.select(platform="platform", account_a="account_id", a="aid")
+        y = ids.select(account_b="account_id", b="aid")
+        found = coaction.pairs_table("int64").select("a", "b").distinct()
+        found = found.join(x, "a").join(y, "b")
+        return engine.fetch(
+            found.select("platform", "account_a", "account_b", trace=ibis.literal(trace)).order_by(
+                ["platform", "account_a", "account_b"]
+            )
+        )
     finally:
-        con.unregister("ts_det_passing")
+        engine.drop(name)
 
 
 def _decide(

@@ -247,18 +247,38 @@ def _compute_and_store(
 
 
 @contextmanager
-def _backend(engine: str, con: duckdb.DuckDBPyConnection) -> Iterator[Backend | None]:
+def engine_for(engine: str, con: duckdb.DuckDBPyConnection) -> Iterator[Backend]:
+    """A backend of `engine` over the case's connection `con`, closed on the way out
+    (Spark's working folder is removed with it). What the caller materialises stays
+    until it drops it or the backend closes."""
+    if engine not in ENGINES:
+        raise TrollscopeError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}.")
     if engine == "duckdb":
-        yield None
+        backend = DuckDBBackend(con)
+        try:
+            yield backend
+        finally:
+            backend.close(keep=True)
         return
     from trollscope.engine.spark import SparkBackend
 
     with tempfile.TemporaryDirectory(prefix="trollscope-spark-") as tmp:
-        backend = SparkBackend(con, Path(tmp))
+        spark = SparkBackend(con, Path(tmp))
         try:
-            yield backend
+            yield spark
         finally:
-            backend.close()
+            spark.close()
+
+
+@contextmanager
+def _backend(engine: str, con: duckdb.DuckDBPyConnection) -> Iterator[Backend | None]:
+    """`edges`' backend: None for DuckDB (compute_edges then makes its own and drops its
+    scratch tables), else `engine_for`'s."""
+    if engine == "duckdb":
+        yield None
+        return
+    with engine_for(engine, con) as backend:
+        yield backend
 
 
 def edges(

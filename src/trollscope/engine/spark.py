@@ -49,6 +49,8 @@ def session() -> SparkSession:
         builder.master(master)
         .appName("trollscope")
         .config("spark.ui.enabled", "false")
+        # Library code never prints: no progress bars on the console.
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
