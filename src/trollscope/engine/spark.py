@@ -4,15 +4,23 @@ Optional: install with `pip install 'trollscope[spark]'` (PySpark; Java 17 or la
 machine). The session runs in local mode on all cores unless the environment variable
 `TROLLSCOPE_SPARK_MASTER` names a cluster (e.g. `spark://host:7077`).
 
-The case stays the store: the engine's input tables (`traces.inputs`) are exported from it
-as Parquet into a working folder, Spark reads them there, and the edges come back as Arrow
-into the case's transaction. On a cluster that folder must be shared storage; set
-`TROLLSCOPE_SPARK_TMP` to put it there.
+The case stays the store; the edges come back as Arrow into the case's transaction. The
+engine's input tables (`traces.inputs`) come from it in one of two ways:
+- a Parquet case (`case/parquet.py`): Spark reads the files its manifest lists (never the
+  unlisted leftovers of a killed write) in place and computes the input tables itself,
+  the same columns and types as DuckDB's (`us` from `created_at`, `platform` from the
+  manifest rather than decoded from the folder names). On a cluster the case folder must
+  be on storage every executor sees at the same path.
+- a DuckDB case: they are exported from it as Parquet into a working folder, and Spark
+  reads them there.
+Tables the engine registers (`register`) are written to the working folder too. On a
+cluster it must be shared storage; set `TROLLSCOPE_SPARK_TMP` to put it there.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -24,12 +32,19 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trollscope.case import file_of, parquet
 from trollscope.errors import TrollscopeError
 from trollscope.sql import literal
 from trollscope.traces import inputs
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
+
+# Each input table and the Parquet dataset it is computed from, in a Parquet case.
+_DATASETS = {
+    inputs.POSTS: ("posts", inputs.POSTS_SCHEMA),
+    inputs.ACCOUNTS: ("accounts", inputs.ACCOUNTS_SCHEMA),
+}
 
 
 def session() -> SparkSession:
@@ -65,8 +80,81 @@ def _nfc(text: str | None) -> str | None:
     return None if text is None else unicodedata.normalize("NFC", text)
 
 
+def parquet_root(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The folder of the Parquet case whose inner file `con` is open on (None for a DuckDB
+    case): the inner file sits at the top of the folder."""
+    inner = file_of(con)
+    if inner is None or not parquet.is_parquet_case(con):
+        return None
+    return inner.resolve().parent
+
+
+_GLOB = re.compile(r"([\\\[\]{}*?])")
+
+
+def _hadoop_path(file: Path) -> str:
+    """`file` as Spark's reader takes it: on the local (or mounted) filesystem whatever the
+    cluster's default filesystem is, with the glob characters a case folder's name may
+    hold escaped (Spark expands globs in the paths it reads). Not a URI: Hadoop reads `%`
+    literally, so the percent-encoded partition folders need nothing."""
+    text = str(file)
+    if ":" in text and _GLOB.search(text):
+        # Hadoop's glob makes a relative path of each folder name, and refuses one with a
+        # colon ("Relative path in absolute URI").
+        raise TrollscopeError(
+            f"Spark cannot read {file}: its path has a ':' and one of []{{}}*?\\. "
+            "Rename or move the case folder, or use --engine duckdb."
+        )
+    return "file:" + _GLOB.sub(r"\\\1", text)
+
+
+def _input_table(
+    spark: SparkSession, root: Path, files: list[tuple[str, str | None]], schema: ibis.Schema
+) -> DataFrame:
+    """An input table of `schema` computed by Spark from a Parquet case's listed `files`
+    (path relative to `root`, platform): DuckDB's `inputs.CASE_VIEWS` on the same rows.
+    Each platform's files are read as plain files (no partition discovery: no `day`
+    column, no decoding of folder names) and get their platform from the manifest."""
+    from ibis.backends.pyspark.datatypes import PySparkSchema, PySparkType
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampNTZType
+
+    by_platform: dict[str | None, list[str]] = {}
+    for file, platform in files:
+        by_platform.setdefault(platform, []).append(_hadoop_path(root / file))
+    if not by_platform:
+        return spark.createDataFrame([], PySparkSchema.from_ibis(schema))
+    frames = []
+    for platform, paths in by_platform.items():
+        # DuckDB writes proleptic Gregorian times; no legacy calendar to rebase from.
+        read = spark.read.option("datetimeRebaseMode", "CORRECTED").parquet(*paths)
+        # `created_at` is TIMESTAMP in the case, Parquet's timestamp not adjusted to UTC,
+        # which Spark reads as TIMESTAMP_NTZ (or, configured so, as TIMESTAMP): either way
+        # its microseconds since the epoch, as DuckDB's epoch_us gives them, whatever the
+        # session's time zone.
+        if isinstance(read.schema["created_at"].dataType, TimestampNTZType):
+            epoch = "TIMESTAMP_NTZ '1970-01-01 00:00:00'"
+            us = F.expr(f"timestampdiff(MICROSECOND, {epoch}, created_at)")
+        else:
+            us = F.unix_micros("created_at")
+        read = read.withColumn("us", us).withColumn("platform", F.lit(platform))
+        frames.append(
+            read.select(
+                *(
+                    F.col(name).cast(PySparkType.from_ibis(dtype)).alias(name)
+                    for name, dtype in schema.items()
+                )
+            )
+        )
+    table = frames[0]
+    for frame in frames[1:]:
+        table = table.unionByName(frame)
+    return table
+
+
 class SparkBackend:
-    """Runs compiled expressions on a Spark session; input tables come from the case."""
+    """Runs compiled expressions on a Spark session; input tables come from the case (read
+    in place if it is a Parquet case, else exported from it)."""
 
     dialect = "pyspark"
 
@@ -84,10 +172,21 @@ class SparkBackend:
         from pyspark.sql.types import StringType
 
         self.spark.udf.register("nfc_normalize", _nfc, StringType())
+        root = parquet_root(con)
         for name, sql in inputs.CASE_VIEWS.items():
-            target = self.workdir / f"{name}.parquet"
-            con.execute(f"COPY ({sql}) TO {literal(target)} (FORMAT PARQUET)")
-            self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
+            if root is not None:
+                dataset, schema = _DATASETS[name]
+                files = con.execute(
+                    f"SELECT file, platform FROM {parquet.MANIFEST} WHERE dataset = ? "
+                    "ORDER BY file",
+                    [dataset],
+                ).fetchall()
+                frame = _input_table(self.spark, root, files, schema)
+            else:
+                target = self.workdir / f"{name}.parquet"
+                con.execute(f"COPY ({sql}) TO {literal(target)} (FORMAT PARQUET)")
+                frame = self.spark.read.parquet(str(target))
+            frame.createOrReplaceTempView(name)
         self._cached: dict[str, Any] = {}
 
     def sql(self, expr: ir.Table) -> str:
