@@ -1,7 +1,8 @@
 """The dashboard's test case: organic reposters, a five-account farm that reposts and
 copy-pastes in sync (as in tests/detect) with hostile handles, bios, hashtags and texts,
 a second, four-account farm copy-pasting in Persian, and one row the reader rejects.
-Detected on co-repost and co-text: two networks."""
+Detected on co-repost and co-text: two networks. As a DuckDB file, and converted to a
+Parquet case folder."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.detect.test_detect import _farm, _organic
+from trollscope.api import convert_case
 from trollscope.detect.params import DetectParams
 from trollscope.detect.run import detect
 from trollscope.ingest.readers.base import ReadOptions
@@ -89,3 +91,12 @@ def build_case(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def served_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_case(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="session")
+def served_parquet_case(served_case: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same case as a Parquet case folder (`case convert`): every page must read the
+    same from it."""
+    folder = tmp_path_factory.mktemp("serve-parquet") / "case-pq"
+    convert_case(served_case, folder)
+    return folder

@@ -1,6 +1,7 @@
 """The dashboard in-process (Starlette's TestClient over the real app and a real detected
-case): every page and its JSON twin, filters, sorting and paging, errors, the security
-headers, hostile strings escaped, and the case file left byte for byte as it was."""
+case, as a DuckDB file and as a Parquet folder): every page and its JSON twin, filters,
+sorting and paging, errors, the security headers, hostile strings escaped, the same JSON
+from both kinds of case, and the case left byte for byte as it was."""
 
 from __future__ import annotations
 
@@ -24,9 +25,14 @@ from trollscope.serve import allowed_hosts, create_app, host_warning
 LOCAL = "http://127.0.0.1:8001"  # where the server listens by default
 
 
-@pytest.fixture(scope="module")
-def client(served_case: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(served_case), base_url=LOCAL) as c:
+@pytest.fixture(scope="module", params=["duckdb", "parquet"])
+def client(
+    request: pytest.FixtureRequest, served_case: Path, served_parquet_case: Path
+) -> Iterator[TestClient]:
+    """The dashboard over the case, a DuckDB file or a Parquet folder: every test of a
+    page runs on both kinds."""
+    case = served_case if request.param == "duckdb" else served_parquet_case
+    with TestClient(create_app(case), base_url=LOCAL) as c:
         yield c
 
 
@@ -270,6 +276,99 @@ def test_the_case_file_is_unchanged_by_a_session(served_case: Path, tmp_path: Pa
             c.get(base + ".json" + ("?" + query if query else ""))
     assert hashlib.sha256(case.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.duckdb"]  # no WAL, no lock
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """Every file and folder under `folder` (a folder's hash is empty)."""
+
+    def digest(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+
+    return {str(p.relative_to(folder)): digest(p) for p in folder.rglob("*")}
+
+
+def test_a_parquet_case_is_unchanged_by_a_session(
+    served_parquet_case: Path, tmp_path: Path
+) -> None:
+    """Elsewhere than where it was converted (its paths are relative to its folder), and
+    read-only: no file of the folder changes, none is added (no WAL, no lock, no staging)."""
+    case = tmp_path / "moved"
+    shutil.copytree(served_parquet_case, case)
+    before = _hashes(case)
+    assert any(name.endswith(".parquet") for name in before)
+    with TestClient(create_app(case), base_url=LOCAL) as c:
+        for path in PAGES:
+            base, _, query = path.partition("?")
+            for page in (path, base + ".json" + ("?" + query if query else "")):
+                assert c.get(page).status_code == 200
+        for path in ["/networks/1/graph.json", "/networks/1/charts.json"]:
+            assert c.get(path).status_code == 200
+        assert c.get(account("f0", ".json")).json()["posts"]["total"] == 24
+    assert _hashes(case) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["moved"]
+
+
+def _every_page(c: TestClient) -> dict[str, Any]:
+    """The JSON of every page type, of every account's posts (in pages of 7), and of
+    sorted, filtered and searched lists; the case's own name left out."""
+    paths = [
+        "/networks.json", "/networks.json?sort=size&order=desc", "/networks.json?lang=fa",
+        "/networks/1.json", "/networks/1.json?q=f&sort=handle", "/networks/2.json",
+        "/networks/1/graph.json", "/networks/2/graph.json",
+        "/networks/1/charts.json", "/networks/2/charts.json",
+    ]  # fmt: skip
+    accounts = sorted({*FARM, *DESK, *(f"o{i}" for i in range(60))})
+    for a in accounts:
+        paths += [account(a, ".json", limit=7, offset=offset) for offset in (0, 7, 14, 21)]
+    pages = {path: c.get(path).json() for path in paths}
+    case = c.get("/case.json").json()
+    case.pop("name")
+    return {**pages, "/case.json": case}
+
+
+def test_both_kinds_of_case_give_the_same_json(
+    served_case: Path, served_parquet_case: Path
+) -> None:
+    with TestClient(create_app(served_case), base_url=LOCAL) as c:
+        duckdb_pages = _every_page(c)
+    with TestClient(create_app(served_parquet_case), base_url=LOCAL) as c:
+        parquet_pages = _every_page(c)
+    assert sum(len(p["posts"]["rows"]) for p in duckdb_pages.values() if "posts" in p) == 808
+    assert parquet_pages == duckdb_pages
+
+
+def test_a_parquet_case_of_many_files_pages_posts_as_a_duckdb_case(tmp_path: Path) -> None:
+    """Two ingests (so two files in each day's partition) and posts on several days: an
+    account's pages hold the posts a DuckDB case's hold, in the same order."""
+    from trollscope.ingest.run import ingest
+
+    header = "object_id,account_id,content_id,timestamp_share\n"
+    halves = []
+    for half in range(2):
+        lines = [
+            f"p{half}_{i},a{i % 3},c{i % 5},{1_700_000_000 + i * 7_919 + half * 3}\n"
+            for i in range(60)
+        ]
+        source = tmp_path / f"shares{half}.csv"
+        source.write_text(header + "".join(lines), encoding="utf-8")
+        halves.append(source)
+    file_case, folder_case = tmp_path / "case.duckdb", tmp_path / "case-pq"
+    for source in halves:
+        ingest(file_case, [source])
+        ingest(folder_case, [source], parquet_case=True)
+    assert len(list(folder_case.glob("posts/*/day=*/*.parquet"))) > 2 * 5
+    pages = []
+    for case in (file_case, folder_case):
+        with TestClient(create_app(case), base_url=LOCAL) as c:
+            pages.append(
+                [
+                    c.get(account(a, ".json", limit=9, offset=o)).json()
+                    for a in ("a0", "a1", "a2")
+                    for o in range(0, 45, 9)
+                ]
+            )
+    assert sum(len(p["posts"]["rows"]) for p in pages[0]) == 120
+    assert pages[1] == pages[0]
 
 
 def test_a_case_without_detection_serves_an_empty_list(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """`trollscope serve` as a user runs it: it listens on 127.0.0.1 by default and answers
-there over real HTTP; another address is warned about before it binds."""
+there over real HTTP, on a case file or a Parquet case's folder; another address is
+warned about before it binds."""
 
 from __future__ import annotations
 
@@ -20,6 +21,21 @@ def test_it_listens_on_loopback_by_default(served_case: Path) -> None:
         with urllib.request.urlopen(url + "networks.json", timeout=10) as r:
             assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
             assert [n["network"] for n in json.load(r)["networks"]["rows"]] == [1, 2]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_it_serves_a_parquet_case(served_parquet_case: Path) -> None:
+    """A Parquet case's folder, as given on the command line: an account's posts are
+    fetched from its files."""
+    proc, said = serve(served_parquet_case)
+    try:
+        url = said.split(" at ", 1)[1].split(" ", 1)[0]
+        with urllib.request.urlopen(url + "account.json?platform=unknown&id=f0", timeout=10) as r:
+            posts = json.load(r)["posts"]
+        assert posts["total"] == 24 and len(posts["rows"]) == 24
+        assert all(p["post_id"].startswith("f") for p in posts["rows"])
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -209,7 +209,7 @@ def create_app(
     # Opened once as a case for its checks and their errors (no such file, not a case,
     # another schema version), then read through the indexed connection.
     Case.open(case_path, read_only=True).close()
-    con = index.connect(case_path)
+    con, posts = index.connect(case_path)
     tables = q.case_tables(con)
     env = _templates()
     name = Path(case_path).name
@@ -222,7 +222,7 @@ def create_app(
         try:
             index.session(cur)
             cur.execute(SAFE_OPTIMIZERS)
-            return fn(q.Db(cur, tables), request)
+            return fn(q.Db(cur, tables, posts), request)
         finally:
             cur.close()
 

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import duckdb
 
 from trollscope.detect.words import format_p
-from trollscope.serve.index import ACCOUNTS, COVERAGE, KEYS
+from trollscope.serve.index import ACCOUNTS, COVERAGE, KEYS, PostFiles
 
 Page = dict[str, Any]
 
@@ -68,10 +68,12 @@ class Paging:
 
 @dataclass(frozen=True, slots=True)
 class Db:
-    """One request's cursor and the tables the case holds (fixed for the server's life)."""
+    """One request's cursor, the tables the case holds and where its posts are (fixed for
+    the server's life)."""
 
     cur: duckdb.DuckDBPyConnection
     tables: frozenset[str]
+    posts: PostFiles
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self.cur.execute(sql, list(params)).fetchall()
@@ -464,7 +466,7 @@ def _posts(
     db: Db, platform: str, account_id: str, paging: Paging
 ) -> tuple[list[tuple[Any, Any]], int, list[dict[str, Any]]]:
     """An account's posts per day, its number of posts, and one page of them, latest
-    first: found in the posts' index (index.py), the page fetched by row id."""
+    first: found in the posts' index (index.py), the page fetched by handle."""
     found = db.rows(
         f"SELECT aid FROM {ACCOUNTS} WHERE platform = ? AND account_id = ? LIMIT 1",
         [platform, account_id],
@@ -486,12 +488,7 @@ def _posts(
             [aid, paging.limit, paging.offset],
         )
     ]
-    rows = db.dicts(
-        """SELECT rowid AS rid, post_id, created_at, kind, text, lang, ref_post_id,
-                  ref_account_id, hashtags, urls
-           FROM posts WHERE rowid = ANY(?::BIGINT[])""",
-        [rids],
-    )
+    rows = db.posts.fetch(db.cur, rids)
     by_rid = {r.pop("rid"): r for r in rows}
     return days, total, [by_rid[rid] for rid in rids if rid in by_rid]
 
