@@ -6,10 +6,12 @@ The case is the simulator's default scenario (stealth 0, seed 1) at `--posts`, i
 and detected once and cached in benchmarks/.work (case-serve-N.duckdb; detection runs on
 a copy of the ingested case `benchmarks/detection.py` caches). The account timed is the
 case's busiest poster among the flagged (the widest scan of `posts` an account page
-makes), and an organic one. Target: every page under 300 ms at 10M posts.
+makes), and an organic one. Target: every page under 300 ms at 10M posts. `--parquet`
+times the same case converted to a Parquet case folder (cached beside it).
 
     .venv/bin/python benchmarks/serve.py --posts 1000000
     .venv/bin/python benchmarks/serve.py --posts 10000000 --traces co-repost --memory-limit 3GB
+    .venv/bin/python benchmarks/serve.py --posts 200000 --parquet
     .venv/bin/python benchmarks/serve.py --graph 2000     # the graph view in Chromium
 """
 
@@ -61,9 +63,10 @@ def detected_case(posts: int, traces: list[str] | None, memory_limit: str | None
 
 def _urls(case: Path) -> list[tuple[str, str]]:
     """(label, path) of every page type, picked from the case (not timed)."""
-    import duckdb
+    from trollscope.case import Case
 
-    con = duckdb.connect(str(case), read_only=True)
+    opened = Case.open(case, read_only=True)  # a case file or a Parquet case's folder
+    con = opened.con
     try:
         network, size = con.execute(
             "SELECT network, size FROM networks ORDER BY size DESC LIMIT 1"
@@ -83,7 +86,7 @@ def _urls(case: Path) -> list[tuple[str, str]]:
                GROUP BY ALL ORDER BY n DESC LIMIT 1"""
         ).fetchall()[0]
     finally:
-        con.close()
+        opened.close()
 
     def account(row: tuple[object, ...], suffix: str = "") -> str:
         return f"/account{suffix}?" + urlencode({"platform": row[0], "id": row[1]})
@@ -172,6 +175,7 @@ def main() -> None:
     parser.add_argument("--case", type=Path, help="a detected case to time instead")
     parser.add_argument("--traces", nargs="+", help="detect on these traces only")
     parser.add_argument("--memory-limit", help="DuckDB's memory limit for detect, like 3GB")
+    parser.add_argument("--parquet", action="store_true", help="time it as a Parquet case")
     parser.add_argument(
         "--graph", type=int, metavar="NODES", help="time the graph view in Chromium instead"
     )
@@ -186,13 +190,22 @@ def main() -> None:
         return
     WORK.mkdir(exist_ok=True)
     case = args.case or detected_case(args.posts, args.traces, args.memory_limit)
+    if args.parquet and not case.is_dir():
+        from trollscope.api import convert_case
+
+        folder = case.with_name(case.stem + "-parquet")
+        if not folder.exists():
+            convert_case(case, folder)
+        case = folder
 
     from starlette.testclient import TestClient
 
     from trollscope.serve import create_app
 
     urls = _urls(case)
-    print(f"case: {case.name}, {case.stat().st_size / 2**20:,.0f} MiB, {os.cpu_count()} cores")
+    files = [f for f in case.rglob("*") if f.is_file()] if case.is_dir() else [case]
+    size = sum(f.stat().st_size for f in files) / 2**20
+    print(f"case: {case.name}, {size:,.0f} MiB, {os.cpu_count()} cores")
     start = time.perf_counter()
     app = create_app(case)
     started = time.perf_counter() - start
