@@ -389,6 +389,17 @@ def test_a_case_without_detection_serves_an_empty_list(tmp_path: Path) -> None:
         assert c.get("/case.json").json()["detect_runs"] == []
 
 
+def test_a_parquet_case_without_posts_files_is_served(tmp_path: Path) -> None:
+    """A new Parquet case lists no posts file: its index is empty, not a failed read."""
+    from trollscope.case import Case
+
+    Case.open(tmp_path / "pq", create=True, parquet=True).close()
+    with TestClient(create_app(tmp_path / "pq"), base_url=LOCAL) as c:
+        assert c.get("/networks.json").json()["detected"] is False
+        assert c.get("/case.json").json()["coverage"] == []
+        assert c.get(account("a1", ".json")).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("host", "warned"),
     [("127.0.0.1", False), ("localhost", False), ("::1", False), ("127.0.0.2", False),
