@@ -49,16 +49,16 @@ POST_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class PostFiles:
-    """Where a served case's posts are: a DuckDB case's table (`paths` empty), or a Parquet
+    """Where a served case's posts are: a DuckDB case's table (`paths` None), or a Parquet
     case's files, absolute, in the order their handles number them."""
 
-    paths: tuple[str, ...] = ()
+    paths: tuple[str, ...] | None = None
 
     def fetch(self, cur: duckdb.DuckDBPyConnection, rids: Sequence[int]) -> list[dict[str, Any]]:
         """The posts whose handles are `rids` (POST_COLUMNS and `rid`), in no order."""
         if not rids:
             return []
-        if not self.paths:
+        if self.paths is None:
             sql = (
                 f"SELECT rowid AS rid, {', '.join(POST_COLUMNS)} FROM {CASE}.main.posts "
                 f"WHERE rowid = ANY(?::BIGINT[])"
@@ -116,8 +116,9 @@ def connect(case_path: Path | str) -> tuple[duckdb.DuckDBPyConnection, PostFiles
             )
         else:
             root = folder.resolve()
-            files = PostFiles(tuple(str(root / f) for f in parquet.listed(con, "posts")))
-            handles = _parquet_handles(files.paths)
+            paths = tuple(str(root / f) for f in parquet.listed(con, "posts"))
+            files = PostFiles(paths)
+            handles = _parquet_handles(paths)
         con.execute(
             f"""CREATE TABLE {KEYS} AS
                 SELECT a.aid, p.created_at, p.rid
