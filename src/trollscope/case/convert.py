@@ -107,6 +107,7 @@ def _to_parquet(case: Case, temp: Path) -> None:
                     extra = parquet.EXTRA.get(dataset, "")
                     writes.stage(dataset, f"SELECT *{extra} FROM {ident(source)}.main.{dataset}")
                 writes.place()
+            writes.finish()  # the staging folder, now empty (a failure removes `temp` whole)
         finally:
             con.execute(f"USE {ident(source)}")
         con.execute(f"CHECKPOINT {_TARGET}")

@@ -6,9 +6,10 @@ the engine that runs them:
 - `duckdb` (default): inside the case's own connection and transaction; nothing leaves
   DuckDB, the edges are inserted straight from the query into the case's edge tables
   (read through the view `edges`, see `edgestore.py`).
-- `spark`: the input tables are exported from the case as Parquet, read by a Spark
-  session (local mode unless `spark.master` says otherwise, see `spark.py`), the same
-  expressions run as Spark SQL, and the edges come back as Arrow into the case.
+- `spark`: a Spark session (local mode unless `TROLLSCOPE_SPARK_MASTER` says otherwise,
+  see `spark.py`) reads the input tables (a DuckDB case's exported as Parquet; a Parquet
+  case's own files in place), the same expressions run as Spark SQL, and the edges come
+  back as Arrow into the case. detect's tests run on the same backend (`engine_for`).
 
 Viral keys. A key that more than `max_burst` accounts touched within one window (a post
 reposted by thousands in a minute) would make a quadratic number of pairs, and an IDF
