@@ -81,9 +81,8 @@ def _assert_same(cases: dict[str, Path]) -> dict[str, int]:
 
 
 def _significant(case: Path) -> set[tuple[object, ...]]:
-    return set(
-        query(case, "SELECT trace, platform, account_a, account_b FROM pair_tests WHERE significant")
-    )
+    sql = "SELECT trace, platform, account_a, account_b FROM pair_tests WHERE significant"
+    return set(query(case, sql))
 
 
 def test_the_demo_case_detects_the_same_on_duckdb_and_spark(tmp_path: Path) -> None:
