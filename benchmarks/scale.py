@@ -57,6 +57,9 @@ GROUPS = {
     "describing networks": "networks",
 }
 TARGET_POSTS = 10**9
+# Below this size fixed costs (a Spark query's planning, process start) dominate a stage:
+# scaling them with the posts would project nonsense.
+PROJECT_FROM = 1_000_000
 
 
 def case_path(size: int, kind: str, engine: str | None = None) -> Path:
@@ -266,7 +269,10 @@ def projection(rows: list[dict[str, Any]], efficiency: float) -> str:
     days, denser"; at least 1). Serial stages (SERIAL) run on one core and add their
     time; the others are spread over the cores, of which `efficiency` do the work (the
     rest wait, shuffle or idle)."""
-    ingests = sorted((r for r in rows if r["command"] == "ingest"), key=lambda r: r["posts"])
+    ingests = sorted(
+        (r for r in rows if r["command"] == "ingest" and r["posts"] >= PROJECT_FROM),
+        key=lambda r: r["posts"],
+    )
     lines = [
         "| engine | model | stage | CPU s at the largest size | power | core-hours at 10^9 |",
         "|---|---|---|---:|---:|---:|",
@@ -274,9 +280,16 @@ def projection(rows: list[dict[str, Any]], efficiency: float) -> str:
     summary = []
     for engine in sorted({r["engine"] for r in rows if r["command"] == "detect"}):
         runs = sorted(
-            (r for r in rows if r["command"] == "detect" and r["engine"] == engine),
+            (
+                r
+                for r in rows
+                if r["command"] == "detect" and r["engine"] == engine and r["posts"] >= PROJECT_FROM
+            ),
             key=lambda r: r["posts"],
         )
+        if not runs:
+            summary.append(f"- {engine}: no detect of {PROJECT_FROM:,} posts or more to project.")
+            continue
         for model in ("linear", "fitted"):
             parallel = serial = 0.0
             for pair in (ingests[-2:], runs[-2:]):
