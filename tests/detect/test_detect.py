@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pytest
 
 from tests.conftest import DATA, T0, query
+from tests.detect import DETECT_TABLES
 from trollscope.detect.networks import simes_log_p
 from trollscope.detect.pairtest import log_pvalues, pair_tests
 from trollscope.detect.params import DetectParams
@@ -503,19 +504,7 @@ def test_the_same_case_gives_the_same_detection_to_the_last_bit(tmp_path: Path) 
     for case in (first, second):
         detect(case)
         results.append(
-            [
-                query(case, f"SELECT * FROM {table} ORDER BY ALL")
-                for table in (
-                    "pair_tests",
-                    "account_tests",
-                    "burst_tests",
-                    "cohort_tests",
-                    "networks",
-                    "network_edges",
-                    "account_scores",
-                    "account_evidence",
-                )
-            ]
+            [query(case, f"SELECT * FROM {table} ORDER BY ALL") for table in DETECT_TABLES]
             + [query(case, "SELECT * FROM edges ORDER BY ALL")]
         )
     assert results[0][0], "the data holds pair tests to compare"

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, query
+from tests.detect import DETECT_TABLES
 from trollscope.detect.params import DetectParams
 from trollscope.detect.run import detect
 from trollscope.ingest.readers import ReadOptions
@@ -33,18 +34,6 @@ if shutil.which("java") is None:
     pytest.skip("the Spark engine needs Java 17+ on PATH", allow_module_level=True)
 
 pytestmark = pytest.mark.slow
-
-# The tables detect writes, each sorted by every column for the comparison.
-TABLES = (
-    "pair_tests",
-    "account_tests",
-    "burst_tests",
-    "cohort_tests",
-    "networks",
-    "network_edges",
-    "account_scores",
-    "account_evidence",
-)
 
 
 def _detect_both(case: Path, tmp: Path) -> dict[str, Path]:
@@ -69,9 +58,9 @@ def _close(a: object, b: object) -> bool:
 
 
 def _assert_same(cases: dict[str, Path]) -> dict[str, int]:
-    """Every table of TABLES equal on both engines; the row counts."""
+    """Every table of DETECT_TABLES equal on both engines; the row counts."""
     counts = {}
-    for table in TABLES:
+    for table in DETECT_TABLES:
         rows = {e: query(p, f"SELECT * FROM {table} ORDER BY ALL") for e, p in cases.items()}
         assert len(rows["duckdb"]) == len(rows["spark"]), table
         for x, y in zip(rows["duckdb"], rows["spark"], strict=True):
