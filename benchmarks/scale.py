@@ -106,8 +106,8 @@ def detect(size: int, kind: str, engine: str, ingested: Path) -> dict[str, Any]:
         argv += ["--engine", engine]
     measured = run(argv, WORK / f"scale-detect-{engine}-{size}.log", env=stage_env())
     result = row(size, kind, engine, "detect", measured)
-    if kind == "duckdb":
-        result["tables"] = tables(case)
+    # A Parquet case keeps its derived tables (edges, tests) in its inner DuckDB file.
+    result["tables"] = tables(case if kind == "duckdb" else case / "case.duckdb")
     remove(case)
     return result
 
