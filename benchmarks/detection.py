@@ -171,7 +171,9 @@ def _real(name: str, jitter: int, seed: int, period: float) -> dict[str, object]
     case = WORK / "case-real-run.duckdb"
     shutil.copy(cached, case)
     con = duckdb.connect(str(case))
-    accounts = [str(a) for (a,) in con.execute("SELECT DISTINCT account_id FROM posts").fetchall()]
+    # Sorted: each account's shift must not depend on the order DuckDB's threads list them in.
+    found = con.execute("SELECT DISTINCT account_id FROM posts ORDER BY account_id").fetchall()
+    accounts = [str(a) for (a,) in found]
     if jitter:
         shifts = np.random.default_rng(seed).integers(
             -jitter * 10**6, jitter * 10**6, len(accounts), endpoint=True
