@@ -382,7 +382,7 @@ def estimate_window_on(
         raise TrollscopeError(f"the quantile must be between 0 and 1, not {quantile}.")
     trace = TRACES[trace_name]
     rows = trace_rows_sql(con, trace)
-    row = con.execute(
+    found = con.execute(
         f"""WITH firsts AS (
                 SELECT platform, key, account_id, min(us) AS us
                 FROM ({rows}) GROUP BY ALL),
@@ -394,7 +394,10 @@ def estimate_window_on(
                 FROM ranked WHERE r <= 2 GROUP BY platform, key HAVING count(*) = 2)
             SELECT count(*), quantile_cont(d, ?), median(d) FROM delays""",
         [quantile],
-    ).fetchone()
+    ).fetchall()
+    # fetchall, not fetchone: a result left unfinished blocks the connection's next query
+    # (detect's traces go on on the same connection).
+    row = found[0] if found else None
     keys, q, median = (int(row[0]), row[1], row[2]) if row else (0, None, None)
     seconds = max(1.0, float(math.ceil(q))) if q is not None else trace.window
     return WindowEstimate(
