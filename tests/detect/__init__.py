@@ -6,6 +6,7 @@ DETECT_TABLES = (
     "account_tests",
     "burst_tests",
     "cohort_tests",
+    "join_tests",
     "networks",
     "network_edges",
     "account_scores",

@@ -10,8 +10,8 @@ each created by the stage that fills it (and replaced whole by that stage's next
   why two forms), and `skipped_keys`;
 - signals and detection: `account_signals`, the signals' own tables (`SIGNAL_TABLES`, whose
   columns are the Arrow schemas of the signal that writes them), `pair_tests`,
-  `account_tests`, `burst_tests`, `cohort_tests`, `networks`, `network_edges`, `account_scores`,
-  `account_evidence`, `detect_runs`.
+  `account_tests`, `burst_tests`, `cohort_tests`, `join_tests`, `networks`, `network_edges`,
+  `account_scores`, `account_evidence`, `detect_runs`.
 
 `SCHEMA_VERSION` is the version of the whole file; `Case.open` refuses another one with a
 clear error. Version 1 covers every table below. A change a case of version 1 can absorb
@@ -218,10 +218,20 @@ COHORT_TESTS_DDL = """CREATE TABLE cohort_tests (
     log_p DOUBLE NOT NULL, weight DOUBLE NOT NULL, q_value DOUBLE NOT NULL,
     significant BOOLEAN NOT NULL)"""
 
+# Two networks of Leiden's tested for acting on the same keys in the same minutes, period
+# after period (detect/joins.py); a significant test made them one `network`.
+JOIN_TESTS_DDL = """CREATE TABLE join_tests (
+    trace VARCHAR NOT NULL, window_s DOUBLE NOT NULL, platform VARCHAR NOT NULL,
+    network_a BIGINT NOT NULL, network_b BIGINT NOT NULL, members_a VARCHAR[],
+    members_b VARCHAR[], keys BIGINT NOT NULL, periods BIGINT NOT NULL, met BIGINT NOT NULL,
+    expected DOUBLE NOT NULL, log_p DOUBLE NOT NULL, q_value DOUBLE NOT NULL,
+    significant BOOLEAN NOT NULL, network BIGINT NOT NULL)"""
+
 # The links Leiden grouped the networks by, one row per account pair and the test that
 # links them: a significant pair ("pair"), or two accounts significant in their account
 # tests that co-acted ("account"); a significant burst or cohort links its members
-# ("burst", "cohort").
+# ("burst", "cohort"); a significant join test links the first members of the two
+# networks it joined ("join").
 NETWORK_EDGES_DDL = """CREATE TABLE network_edges (
     network BIGINT NOT NULL, platform VARCHAR NOT NULL, account_a VARCHAR NOT NULL,
     account_b VARCHAR NOT NULL, test VARCHAR NOT NULL, trace VARCHAR NOT NULL)"""
@@ -275,6 +285,7 @@ TABLES: dict[str, str] = {
     "account_tests": _DETECT,
     "burst_tests": _DETECT,
     "cohort_tests": _DETECT,
+    "join_tests": _DETECT,
     "network_edges": _DETECT,
     "networks": _DETECT,
     "account_scores": _DETECT,

@@ -345,6 +345,7 @@ def detection_tables(case_path: Path, found: Detection, fdr: float) -> None:
             ("account tests", result.accounts_tested, result.accounts_significant),
             ("burst tests", result.bursts_tested, result.bursts_significant),
             ("cohort tests", result.cohorts_tested, result.cohorts_significant),
+            ("join tests", result.joins_tested, result.joins_significant),
         )
     )
     out.print(

@@ -112,7 +112,10 @@ def describe(con: duckdb.DuckDBPyConnection, network_log_p: dict[int, float], al
                     SELECT m.network, c.trace, c.cohort, count(*) AS inside, max(c.size) AS size
                     FROM {COHORT_MEMBERS} c JOIN {MEMBERS} m USING (platform, account_id)
                     GROUP BY ALL)
-                WHERE 2 * inside > size GROUP BY ALL)
+                WHERE 2 * inside > size GROUP BY ALL
+                UNION ALL
+                SELECT network, 'join', trace, count(*) FROM join_tests
+                WHERE significant GROUP BY ALL)
             GROUP BY network),
         sig AS (SELECT network,
                        list(struct_pack(signal, flagged, share, background, p_value)

@@ -13,7 +13,9 @@ The tests (docs/significance.md):
 Benjamini-Hochberg runs over all of them at `q`, weighted by the identity signals
 (`weights.py`). Networks are Leiden communities of the graph whose links are the
 significant pairs, the co-actions between accounts significant in their account tests,
-and the members of significant bursts and cohorts.
+and the members of significant bursts and cohorts. Then two networks that act on the same
+keys in the same minutes, period after period, are made one (join tests, `joins.py`,
+with a false discovery rate of their own at `q`): Leiden cuts a farm along its desks.
 
 Each trace's edges replace its old ones in their own short transaction (as
 `trollscope edges` does, except that detect keeps only the pairs it tests: those that
@@ -55,7 +57,19 @@ from trollscope.detect.cohorts import (
 from trollscope.detect.describe import describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.fdr import benjamini_hochberg
-from trollscope.detect.networks import Links, leiden, network_log_p
+from trollscope.detect.joins import (
+    JOIN_TEST_SCHEMA,
+    decide_joins,
+    join_edges,
+    join_table,
+    join_tests,
+    joined_networks,
+    member_actions,
+    network_times,
+)
+from trollscope.detect.joins import MEMBERS as JOIN_MEMBERS
+from trollscope.detect.joins import MEMBERS_SCHEMA as JOIN_MEMBERS_SCHEMA
+from trollscope.detect.networks import Links, Partition, leiden, network_log_p
 from trollscope.detect.pairtest import (
     CANDIDATE_SCHEMA,
     PAIR_TEST_SCHEMA,
@@ -90,6 +104,8 @@ class DetectResult:
     bursts_significant: dict[str, int] = field(default_factory=dict)
     cohorts_tested: dict[str, int] = field(default_factory=dict)  # cohort tests, per trace
     cohorts_significant: dict[str, int] = field(default_factory=dict)
+    joins_tested: dict[str, int] = field(default_factory=dict)  # join tests, per trace
+    joins_significant: dict[str, int] = field(default_factory=dict)
 
 
 def _check(params: DetectParams) -> None:
@@ -128,6 +144,9 @@ class _Tests:
     strong: list[pa.Table] = field(default_factory=list)  # cohorts' strong keys (cohorts.py)
     untested: dict[str, int] = field(default_factory=dict)  # pairs, per trace
     untested_other: int = 0  # accounts and keys
+    untested_joins: dict[str, int] = field(default_factory=dict)  # network pairs, per trace
+    windows: dict[str, float] = field(default_factory=dict)  # the window each trace ran at
+    ticks: dict[str, int] = field(default_factory=dict)  # the clock tick of each trace, us
 
     def table(self, family: str) -> pa.Table:
         schema = {
@@ -175,11 +194,17 @@ def detect(
             finally:
                 engine.drop(COHORTS)
 
-        say("networks")
-        decided = _decide(tests, weights, params.q)
-        pairs, accounts, bursts, groups = decided
-        links = _links(*decided, tests)
-        partition = leiden(links, params.seed, params.leiden_runs)
+            say("networks")
+            decided = _decide(tests, weights, params.q)
+            pairs, accounts, bursts, groups = decided
+            links = _links(*decided, tests)
+            found = leiden(links, params.seed, params.leiden_runs)
+            # The traces' prepared tables are still on the engine: the join tests read them.
+            joins = _join_tests(engine, found, params, tests)
+        partition = Partition(
+            found.platforms, found.accounts, joined_networks(found.network, joins)
+        )
+        joins = _final_networks(joins, partition)
         members = partition.members()
         log_p = network_log_p(con, members, *decided, len(params.traces))
 
@@ -188,7 +213,13 @@ def detect(
                 if signals is not None:
                     store_signals(con, signals)
                 say("describing networks")
-                store_tests(con, *decided, members, partition.edges(links))
+                store_tests(
+                    con,
+                    *decided,
+                    members,
+                    pa.concat_tables([partition.edges(links), join_edges(joins)]),
+                    joins,
+                )
                 describe(con, log_p, params.q)
                 write_scores(con, params.period_s)
                 con.execute(DETECT_RUNS_DDL)
@@ -197,8 +228,8 @@ def detect(
                     [datetime.now(UTC).replace(tzinfo=None), __version__,
                      json.dumps(asdict(params))],
                 )  # fmt: skip
-                found = con.execute("SELECT count(*) FROM networks WHERE inauthentic").fetchall()
-                inauthentic = int(found[0][0])
+                marked = con.execute("SELECT count(*) FROM networks WHERE inauthentic").fetchall()
+                inauthentic = int(marked[0][0])
         finally:
             drop_temporary(con)
     return DetectResult(
@@ -213,6 +244,8 @@ def detect(
         bursts_significant=_count(bursts, params.traces, only_significant=True),
         cohorts_tested=_count(groups, params.traces),
         cohorts_significant=_count(groups, params.traces, only_significant=True),
+        joins_tested=_count(joins, params.traces, extra=tests.untested_joins),
+        joins_significant=_count(joins, params.traces, only_significant=True),
     )
 
 
@@ -266,6 +299,8 @@ def _trace_tests(
         say(f"tests: {name}")
         rows = coaction.rows_table()
         tick = clock_tick(engine, rows)
+        tests.windows[name] = window
+        tests.ticks[name] = tick
         if window > 0:
             # The candidates are the edges just stored (two keys or more), read back from
             # the case: on Spark, sent back to it.
@@ -507,6 +542,57 @@ def _joint_cohorts(cohorts: pa.Table, strong: list[pa.Table]) -> pa.Table:
     return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)}).cast(
         cohorts.schema
     )
+
+
+def _join_tests(engine: Backend, found: Partition, params: DetectParams, tests: _Tests) -> pa.Table:
+    """The join tests (joins.py) between Leiden's networks, on every trace that ran with a
+    window, decided by Benjamini-Hochberg at q. Pairs of networks that acted on a common
+    key but met in fewer than two periods count as tests with p = 1."""
+    members = found.members()
+    by_network: dict[int, list[str]] = {}
+    for a, n in zip(
+        members.column("account_id").to_pylist(), members.column("network").to_pylist(), strict=True
+    ):
+        by_network.setdefault(int(n), []).append(a)
+    tables = []
+    if len(by_network) > 1:
+        engine.register(JOIN_MEMBERS, members)
+        try:
+            for name, window in tests.windows.items():
+                actions = engine.fetch(
+                    member_actions(name, ibis.table(JOIN_MEMBERS_SCHEMA, name=JOIN_MEMBERS))
+                )
+                tried = join_tests(
+                    network_times(actions),
+                    window,
+                    params.jitter_s,
+                    params.period_s,
+                    tests.ticks[name] / 1e6,
+                )
+                table = join_table(name, window, tried, by_network)
+                tests.untested_joins[name] = len(tried) - table.num_rows
+                tables.append(table)
+        finally:
+            engine.drop(JOIN_MEMBERS)
+    kept = pa.concat_tables(tables) if tables else JOIN_TEST_SCHEMA.empty_table()
+    return decide_joins(kept, sum(tests.untested_joins.values()), params.q)
+
+
+def _final_networks(joins: pa.Table, partition: Partition) -> pa.Table:
+    """The join tests with `network`: the network their first part ended in."""
+    where = {
+        (p, a): int(n)
+        for p, a, n in zip(
+            partition.platforms, partition.accounts, partition.network.tolist(), strict=True
+        )
+    }
+    network = [
+        where[(p, m[0])]
+        for p, m in zip(
+            joins.column("platform").to_pylist(), joins.column("members_a").to_pylist(), strict=True
+        )
+    ]
+    return joins.append_column("network", pa.array(network, pa.int64()))
 
 
 def _count(

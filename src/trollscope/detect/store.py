@@ -10,6 +10,7 @@ from trollscope.case.schema import (
     ACCOUNT_TESTS_DDL,
     BURST_TESTS_DDL,
     COHORT_TESTS_DDL,
+    JOIN_TESTS_DDL,
     NETWORK_EDGES_DDL,
     PAIR_TESTS_DDL,
 )
@@ -40,13 +41,15 @@ def store_tests(
     cohorts: pa.Table,
     members: pa.Table,
     network_edges: pa.Table,
+    joins: pa.Table,
 ) -> None:
-    """pair_tests, account_tests, burst_tests, cohort_tests and network_edges into the
-    case; the members and the significant rows as temporary tables."""
+    """pair_tests, account_tests, burst_tests, cohort_tests, join_tests and network_edges
+    into the case; the members and the significant rows as temporary tables."""
     _replace(con, "pair_tests", PAIR_TESTS_DDL, pairs)
     _replace(con, "account_tests", ACCOUNT_TESTS_DDL, accounts)
     _replace(con, "burst_tests", BURST_TESTS_DDL, bursts)
     _replace(con, "cohort_tests", COHORT_TESTS_DDL, cohorts)
+    _replace(con, "join_tests", JOIN_TESTS_DDL, joins)
     _replace(con, "network_edges", NETWORK_EDGES_DDL, network_edges)
     con.register("ts_det_m", members)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {MEMBERS} AS SELECT * FROM ts_det_m")

@@ -210,14 +210,20 @@ class AvatarGroup:
 
 
 # What each test finds, in words: "pair tests on co-repost: 1,752 pairs".
-FOUND_UNITS = {"pair": "pairs", "account": "accounts", "burst": "bursts", "cohort": "cohorts"}
+FOUND_UNITS = {
+    "pair": "pairs",
+    "account": "accounts",
+    "burst": "bursts",
+    "cohort": "cohorts",
+    "join": "joins of networks acting in the same minutes",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Found:
     """One test that found a network, on one trace, and how many of its units did."""
 
-    test: str  # pair, account, burst, cohort
+    test: str  # pair, account, burst, cohort, join
     trace: str
     found: int
 

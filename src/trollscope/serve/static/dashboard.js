@@ -7,7 +7,9 @@
 
 (function () {
   const BIDI = /[\u202a-\u202e\u2066-\u2069]/g;
-  const COLOURS = { pair: "#c0392b", account: "#d68910", burst: "#2471a3", cohort: "#7d3c98" };
+  const COLOURS = {
+    pair: "#c0392b", account: "#d68910", burst: "#2471a3", cohort: "#7d3c98", join: "#148f77",
+  };
 
   function shown(value, limit) {
     if (value === null || value === undefined) return "";
@@ -397,7 +399,7 @@
           "Drawn: " + number(data.nodes.length) + " of " + number(data.nodes_total) +
           " members (the strongest), " + number(data.links.length) + " of " +
           number(data.links_total) + " links. Colours: pair tests red, account tests " +
-          "orange, bursts blue, cohorts purple.";
+          "orange, bursts blue, cohorts purple, joins of two networks green.";
         canvas.graph = new Graph(canvas, data, status);
       })
       .catch(function (err) {
