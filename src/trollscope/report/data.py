@@ -826,7 +826,7 @@ def _graphs(con: duckdb.DuckDBPyConnection, networks: Sequence[int]) -> dict[int
             ORDER BY m.network, m.member_rank"""
     ).fetchall()
     # The links the networks were found by (network_edges: pairs, co-acting accounts,
-    # bursts, cohorts), pairs first; a case detected before that table had pairs only.
+    # bursts, cohorts, joins), pairs first; a case detected before that table had pairs only.
     if has_table(con, "network_edges"):
         links = f"""SELECT e.network, e.platform, e.account_a, e.account_b,
                            arg_min(e.trace, {_TEST_ORDER}) AS trace, min({_TEST_ORDER}) AS o

@@ -17,7 +17,8 @@ what="networks" (the graph of the accounts in networks)
     A pair with an account outside `account_scores` is left out (an edge needs both nodes).
     Besides significant pairs, the edges hold the other links the networks were found by
     (`network_edges`: two co-acting accounts significant in their account tests, members of
-    a significant burst or cohort); `tests` lists which (pair, account, burst, cohort), and
+    a significant burst or cohort, the parts of a network joined by a join test); `tests`
+    lists which (pair, account, burst, cohort, join), and
     the pair test's columns are empty where no pair test passed.
 
     - gexf, graphml: one file, `out`, an undirected graph (networkx writes it). Lists are
