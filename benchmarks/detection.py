@@ -93,6 +93,7 @@ def _child(case: str, period: float) -> None:
                     "accounts": sum(result.accounts_significant.values()),
                     "bursts": sum(result.bursts_significant.values()),
                     "cohorts": sum(result.cohorts_significant.values()),
+                    "joins": sum(result.joins_significant.values()),
                 },
             }
         )
@@ -192,11 +193,15 @@ def _real(name: str, jitter: int, seed: int, period: float) -> dict[str, object]
     return {"data": label, "jitter": jitter, "seed": seed, "accounts": len(accounts), **timing}
 
 
+# The test families of "found by" (rows from before the join tests have no "joins").
+FOUND = ("pairs", "accounts", "bursts", "cohorts", "joins")
+
+
 def _farm_table(rows: list[dict[str, object]]) -> str:
     head = (
         "| scenario | stealth | seed | posts | farm accounts | precision | recall | F1 | ARI | "
         "communities called inauthentic | community members found | organic flagged | "
-        "found by (pairs / accounts / bursts / cohorts) | detect s | peak MiB |\n"
+        "found by (pairs / accounts / bursts / cohorts / joins) | detect s | peak MiB |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n"
     )
     lines = []
@@ -219,7 +224,9 @@ def _farm_table(rows: list[dict[str, object]]) -> str:
             )
             + f"{r['organic_flagged']} of {r['organic_accounts']:,} "
             + f"({100 * int(r['organic_flagged']) / max(1, int(r['organic_accounts'])):.2f}%) | "  # type: ignore[call-overload]
-            + " / ".join(str(found[k]) for k in ("pairs", "accounts", "bursts", "cohorts"))
+            + " / ".join(
+                str(found.get(k, 0)) for k in ("pairs", "accounts", "bursts", "cohorts", "joins")
+            )
             + f" | {float(r['seconds']):.1f} | {r['peak_mib']} |"  # type: ignore[arg-type]
         )
     return head + "\n".join(lines)
@@ -228,7 +235,7 @@ def _farm_table(rows: list[dict[str, object]]) -> str:
 def _real_table(rows: list[dict[str, object]]) -> str:
     head = (
         "| data | shifted within | accounts | flagged | networks | found by (pairs / accounts "
-        "/ bursts / cohorts) | detect s |\n|---|---|---:|---:|---:|---|---:|\n"
+        "/ bursts / cohorts / joins) | detect s |\n|---|---|---:|---:|---:|---|---:|\n"
     )
     lines = []
     for r in rows:
@@ -241,7 +248,9 @@ def _real_table(rows: list[dict[str, object]]) -> str:
         lines.append(
             f"| {r['data']} | {shift} | {accounts:,} | {flagged} ({100 * flagged / accounts:.3f}%) "
             f"| {r['networks']} | "
-            + " / ".join(str(found[k]) for k in ("pairs", "accounts", "bursts", "cohorts"))
+            + " / ".join(
+                str(found.get(k, 0)) for k in ("pairs", "accounts", "bursts", "cohorts", "joins")
+            )
             + f" | {float(r['seconds']):.1f} |"  # type: ignore[arg-type]
         )
     return head + "\n".join(lines)

@@ -194,7 +194,7 @@ def _join_on_case(tmp_path: Path, desks_apart_s: float) -> pa.Table:
         actions = engine.fetch(member_actions("co-hashtag", narrowed))
         engine.close()
     assert actions.num_rows == 20 * 12  # each member's first use of each round's tag
-    tests = join_tests(network_times(actions), 60.0, J, P, 1.0)
+    tests = join_tests(network_times(actions, {0: 10, 1: 10}), 60.0, J, P, 1.0)
     return join_table("co-hashtag", 60.0, tests, {0: ["a0"], 1: ["b0"]})
 
 
@@ -209,3 +209,18 @@ def test_groups_pushing_the_same_tags_in_the_same_minute_are_joined(tmp_path: Pa
 def test_groups_pushing_the_same_tags_an_hour_apart_are_not(tmp_path: Path) -> None:
     table = _join_on_case(tmp_path, 3_600.0)
     assert table.num_rows == 0  # never within the window: nothing to test
+
+
+def test_a_network_has_a_time_on_a_key_only_where_a_quarter_of_it_acted() -> None:
+    """Two members of a 40-member network acting on another farm's key (Leiden's strays)
+    do not give the network a time there; ten do, at their median."""
+    rows = [("x", "k", 0, f"a{i}", (100 + i) * 1_000_000) for i in range(2)]
+    rows += [("x", "k", 1, f"b{i}", (200 + 2 * i) * 1_000_000) for i in range(10)]
+    actions = pa.table(
+        {
+            name: [r[i] for r in rows]
+            for i, name in enumerate(("platform", "key", "network", "account_id", "us"))
+        }
+    )
+    assert network_times(actions, {0: 40, 1: 40}) == {("x", "k"): {1: 209.0}}
+    assert network_times(actions, {0: 8, 1: 40}) == {("x", "k"): {0: 100.5, 1: 209.0}}

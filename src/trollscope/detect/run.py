@@ -563,7 +563,7 @@ def _join_tests(engine: Backend, found: Partition, params: DetectParams, tests: 
                     member_actions(name, ibis.table(JOIN_MEMBERS_SCHEMA, name=JOIN_MEMBERS))
                 )
                 tried = join_tests(
-                    network_times(actions),
+                    network_times(actions, {n: len(m) for n, m in by_network.items()}),
                     window,
                     params.jitter_s,
                     params.period_s,
