@@ -146,3 +146,26 @@ def test_hard_organic_data_flags_almost_nobody(tmp_path: Path, name: str) -> Non
     accounts = int(query(case, "SELECT count(*) FROM accounts")[0][0])  # type: ignore[call-overload]
     assert accounts > 1000
     assert result.flagged_accounts <= 0.005 * accounts, (result, accounts)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [21, 26])
+def test_a_farm_with_language_desks_is_one_network_and_two_farms_are_two(
+    tmp_path: Path, seed: int
+) -> None:
+    """A sample collected on the farms' hashtags (20,000 posts over five days, farms half
+    of them) at stealth 1: each farm is one network. On both seeds Leiden cut the
+    150-member farm along its three language desks and the join tests make it one again,
+    from when they act. On seed 26 the two farms were also created in the same days:
+    their creation-burst cohort's star tied the second farm to one desk of the first
+    (ARI 0.0) until cohort groups were split by who bursts together (detect/groups.py)."""
+    from trollscope.simulate.config import scenario
+    from trollscope.simulate.evaluate import evaluate
+
+    case, result = _simulate_and_detect(tmp_path, scenario("campaign", 20_000, seed, 1))
+    scores = evaluate(tmp_path / "sim" / "labels.csv", None, case)
+    assert scores.farms.f1 == 1.0, scores.farms
+    assert scores.farms.adjusted_rand >= 0.99, scores.farms
+    found = query(case, "SELECT found_by FROM networks ORDER BY size DESC LIMIT 1")[0][0]
+    assert "join" in {f["test"] for f in found}  # type: ignore[attr-defined]
+    assert sum(result.joins_significant.values()) > 0  # type: ignore[attr-defined]

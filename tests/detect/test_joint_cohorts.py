@@ -1,11 +1,11 @@
-"""Joining significant cohorts of one trace that burst together (detect/run.py)."""
+"""Joining significant cohorts of one trace that burst together (detect/groups.py)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
 from trollscope.detect.cohorts import STRONG_SCHEMA
-from trollscope.detect.run import _joint_cohorts
+from trollscope.detect.groups import joint_cohorts
 
 MINUTE = 60_000_000
 
@@ -21,8 +21,9 @@ def _cohorts(groups: dict[str, list[str]]) -> pa.Table:
     )
 
 
-def _strong(rows: list[tuple[str, str, int]]) -> pa.Table:
-    """(cohort, key, minute of the burst's start): bursts one minute long."""
+def _strong(rows: list[tuple[str, str, int]], inside: dict[str, list[str]]) -> pa.Table:
+    """(cohort, key, minute of the burst's start): bursts one minute long, with the
+    cohort's members `inside` (all of them, unless given per "cohort/key")."""
     return pa.table(
         {
             "trace": ["co-repost"] * len(rows),
@@ -31,6 +32,7 @@ def _strong(rows: list[tuple[str, str, int]]) -> pa.Table:
             "key": [k for _, k, _ in rows],
             "start_us": [m * MINUTE for _, _, m in rows],
             "end_us": [(m + 1) * MINUTE for _, _, m in rows],
+            "members": [inside.get(f"{c}/{k}", inside.get(c, [])) for c, k, _ in rows],
         },
         schema=STRONG_SCHEMA,
     )
@@ -50,31 +52,70 @@ def test_cohorts_bursting_on_most_of_their_keys_together_are_one_group() -> None
             *[("b", k, m) for k, m in (("k1", 0), ("k2", 10), ("k3", 20))],
             ("c", "k1", 300),
             ("c", "k2", 400),
-        ]
+        ],
+        {"a": ["1", "2"], "b": ["3", "4"], "c": ["5", "6"]},
     )
-    joined = _joint_cohorts(cohorts, [strong])
+    joined = joint_cohorts(cohorts, [strong])
     assert _groups(joined) == {frozenset("1234"), frozenset("56")}
     assert sorted(joined.column("cohort").to_pylist()) == ["a + b", "c"]
 
 
 def test_a_cohort_straddling_two_farms_does_not_bridge_them() -> None:
     """A profile template shared by two farms bursts with each farm on its keys, half of
-    its own: it joins neither, so the farms stay two groups."""
+    its own: it joins neither, and its own star is split by who burst together (2 on
+    farm1's keys, 3 on farm2's: nobody twice with the other), so it ties nothing."""
     cohorts = _cohorts({"farm1": ["1", "2"], "farm2": ["3", "4"], "template": ["2", "3"]})
     strong = _strong(
         [("farm1", f"x{i}", i) for i in range(3)]
         + [("farm2", f"y{i}", 100 + i) for i in range(3)]
         + [("template", f"x{i}", i) for i in range(3)]
-        + [("template", f"y{i}", 100 + i) for i in range(3)]
+        + [("template", f"y{i}", 100 + i) for i in range(3)],
+        {
+            "farm1": ["1", "2"],
+            "farm2": ["3", "4"],
+            **{f"template/x{i}": ["2"] for i in range(3)},
+            **{f"template/y{i}": ["3"] for i in range(3)},
+        },
     )
-    joined = _joint_cohorts(cohorts, [strong])
-    assert _groups(joined) == {frozenset("12"), frozenset("34"), frozenset("23")}
+    joined = joint_cohorts(cohorts, [strong])
+    assert _groups(joined) == {frozenset("12"), frozenset("34")}
+
+
+def test_a_cohort_holding_two_farms_is_split_by_who_bursts_together() -> None:
+    """Two farms created in the same days are one creation-burst cohort; its members
+    that burst on the first farm's keys and those on the second's are two groups."""
+    cohorts = _cohorts({"batch": ["1", "2", "3", "4"]})
+    strong = _strong(
+        [("batch", f"x{i}", i) for i in range(3)] + [("batch", f"y{i}", 100 + i) for i in range(3)],
+        {
+            **{f"batch/x{i}": ["1", "2"] for i in range(3)},
+            **{f"batch/y{i}": ["3", "4"] for i in range(3)},
+        },
+    )
+    joined = joint_cohorts(cohorts, [strong])
+    assert _groups(joined) == {frozenset("12"), frozenset("34")}
+    assert joined.column("cohort").to_pylist() == ["batch", "batch"]
+
+
+def test_joined_cohorts_that_burst_in_the_same_windows_stay_one_group() -> None:
+    """Each cohort lists only its own members in its windows; windows of two joined
+    cohorts that overlap on a key are one event, so their members are linked."""
+    cohorts = _cohorts({"a": ["1", "2"], "b": ["3", "4"]})
+    strong = _strong(
+        [(c, f"k{i}", 10 * i) for c in "ab" for i in range(3)],
+        {"a": ["1", "2"], "b": ["3", "4"]},
+    )
+    assert _groups(joint_cohorts(cohorts, [strong])) == {frozenset("1234")}
 
 
 def test_one_shared_key_is_not_enough() -> None:
-    cohorts = _cohorts({"a": ["1"], "b": ["2"]})
-    strong = _strong([("a", "k1", 0), ("b", "k1", 0)])
-    assert _groups(_joint_cohorts(cohorts, [strong])) == {frozenset("1"), frozenset("2")}
+    cohorts = _cohorts({"a": ["1", "2"], "b": ["3", "4"]})
+    strong = _strong(
+        [("a", "k1", 0), ("b", "k1", 0), ("a", "k2", 10), ("b", "k3", 20)],
+        {"a": ["1", "2"], "b": ["3", "4"]},
+    )
+    # Each cohort's members burst together twice only within it (k1 and k2, k1 and k3).
+    assert _groups(joint_cohorts(cohorts, [strong])) == {frozenset("12"), frozenset("34")}
 
 
 def test_no_cohorts_gives_an_empty_table_of_the_same_schema() -> None:
@@ -88,6 +129,6 @@ def test_no_cohorts_gives_an_empty_table_of_the_same_schema() -> None:
             ]
         )
     )
-    joined = _joint_cohorts(cohorts, [STRONG_SCHEMA.empty_table()])
+    joined = joint_cohorts(cohorts, [STRONG_SCHEMA.empty_table()])
     assert joined.num_rows == 0
     assert joined.schema == cohorts.schema

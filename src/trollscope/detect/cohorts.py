@@ -89,7 +89,7 @@ COHORT_TEST_SCHEMA = pa.schema(
 
 # A cohort's strong keys, each with the densest window of its burst: two significant
 # cohorts that burst on the same keys at the same times are tied in the networks
-# (detect/run.py, _joint_cohorts).
+# (detect/groups.py, joint_cohorts).
 STRONG_SCHEMA = pa.schema(
     [
         ("trace", pa.string()),
@@ -98,6 +98,7 @@ STRONG_SCHEMA = pa.schema(
         ("key", pa.string()),
         ("start_us", pa.int64()),
         ("end_us", pa.int64()),
+        ("members", pa.list_(pa.string())),  # in the densest window
     ]
 )
 
@@ -257,6 +258,7 @@ def cohort_tests(
             "key": keyed.column("key").take(pa.array(strong)),
             "start_us": pa.array(strong_start, pa.int64()),
             "end_us": pa.array(strong_end.astype(np.int64), pa.int64()),
+            "members": pa.array([frame["members"][i] for i in strong], pa.list_(pa.string())),
         },
         schema=STRONG_SCHEMA,
     )

@@ -26,9 +26,7 @@ the end, so a failure leaves the previous detection intact.
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +34,6 @@ from pathlib import Path
 
 import duckdb
 import ibis
-import igraph as ig
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,13 +47,13 @@ from trollscope.detect.clock import clock_tick
 from trollscope.detect.cohorts import (
     COHORT_TEST_SCHEMA,
     COHORTS,
-    STRONG_SCHEMA,
     cohort_tests,
     identity_cohorts,
 )
 from trollscope.detect.describe import describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.fdr import benjamini_hochberg
+from trollscope.detect.groups import joint_cohorts
 from trollscope.detect.joins import (
     JOIN_TEST_SCHEMA,
     decide_joins,
@@ -457,7 +454,7 @@ def _links(
 ) -> Links:
     """What ties accounts into networks: significant pairs; co-actions between two
     accounts significant in the same trace's account tests; significant bursts and
-    cohorts; two significant cohorts of one trace that burst together (_joint_cohorts)."""
+    cohorts; two significant cohorts of one trace that burst together (groups.py)."""
     significant_pairs = pairs.filter(pairs.column("significant")).select(
         ["platform", "account_a", "account_b", "trace"]
     )
@@ -483,64 +480,9 @@ def _links(
         pairs=significant_pairs,
         accounts=co_acting,
         bursts=burst_rows.select(["platform", "trace", "key", "members"]),
-        cohorts=_joint_cohorts(
+        cohorts=joint_cohorts(
             cohort_rows.select(["platform", "trace", "cohort", "members"]), tests.strong
         ),
-    )
-
-
-def _joint_cohorts(cohorts: pa.Table, strong: list[pa.Table]) -> pa.Table:
-    """The significant `cohorts` (platform, trace, cohort, members), those of one trace
-    that burst at overlapping times on two keys or more (each key strong for both), and
-    on more than half of the larger one's strong keys, joined into one group,
-    transitively. A farm created in four bursts is four cohorts, each significant alone;
-    pushing the same posts in the same minutes makes them one network. The majority
-    keeps a profile template that two farms share (it bursts with each on that farm's
-    keys, half its own) from bridging them. (Alone, each cohort's star stood apart: the
-    small campaign's stealth-2 farms came out as a network per creation burst. A star
-    for each joined two, beside the cohorts' own, still let Leiden cut along the
-    cohorts. Linking the cohorts' members through any repeated co-action merged two
-    farms that only shared camouflage.)"""
-    names = ("platform", "trace", "cohort", "members")
-    found = {
-        (t, p, c): list(m)
-        for p, t, c, m in zip(*(cohorts.column(n).to_pylist() for n in names), strict=True)
-    }
-    bursts: dict[tuple[str, str, str], list[tuple[int, int, str]]] = {}
-    for table in strong:
-        for t, p, c, k, start, end in zip(
-            *(table.column(n).to_pylist() for n in STRONG_SCHEMA.names), strict=True
-        ):
-            if (t, p, c) in found:
-                bursts.setdefault((t, p, k), []).append((start, end, c))
-    strong_keys = Counter(
-        (t, p, c) for (t, p, _), found_on in bursts.items() for _, _, c in found_on
-    )
-    shared: dict[tuple[str, str, str, str], set[str]] = {}
-    for (t, p, k), found_on in bursts.items():
-        for (s1, e1, c1), (s2, e2, c2) in itertools.combinations(sorted(found_on), 2):
-            if c1 != c2 and s1 <= e2 and s2 <= e1:
-                shared.setdefault((t, p, min(c1, c2), max(c1, c2)), set()).add(k)
-    order = sorted(found)
-    index = {key: i for i, key in enumerate(order)}
-    links = [
-        (index[(t, p, a)], index[(t, p, b)])
-        for (t, p, a, b), keys in sorted(shared.items())
-        if len(keys) >= 2 and len(keys) > max(strong_keys[(t, p, a)], strong_keys[(t, p, b)]) / 2
-    ]
-    rows = []
-    for component in ig.Graph(n=len(order), edges=links).connected_components():
-        group = [order[i] for i in sorted(component)]
-        rows.append(
-            (
-                group[0][1],
-                group[0][0],
-                " + ".join(c for _, _, c in group),
-                sorted({m for key in group for m in found[key]}),
-            )
-        )
-    return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)}).cast(
-        cohorts.schema
     )
 
 
