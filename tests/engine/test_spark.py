@@ -110,3 +110,24 @@ def test_a_vertical_tab_is_spacing_on_both_engines(spark_case: Path) -> None:
     for engine in ("duckdb", "spark"):
         edges(spark_case, "co-text", 60, engine=engine)
         assert query(spark_case, pair) == [(1,)], engine
+
+
+def test_a_closed_spark_backend_leaves_no_views_behind(spark_case: Path) -> None:
+    """The session outlives the backend; views left over would point at the files of a
+    temporary folder that is gone."""
+    import ibis
+    import pyarrow as pa
+
+    from trollscope.case import Case
+    from trollscope.engine.run import engine_for
+    from trollscope.engine.spark import session
+
+    def views() -> set[str]:
+        return {t.name for t in session().catalog.listTables() if t.isTemporary}
+
+    before = views()
+    with Case.open(spark_case) as case, engine_for("spark", case.con) as engine:
+        engine.register("ts_test_registered", pa.table({"x": pa.array([1, 2], pa.int64())}))
+        engine.materialize("ts_test_made", ibis.table({"x": "int64"}, name="ts_test_registered"))
+        assert {"ts_test_registered", "ts_test_made", "ts_posts"} <= views()
+    assert views() == before

@@ -172,6 +172,10 @@ class SparkBackend:
         from pyspark.sql.types import StringType
 
         self.spark.udf.register("nfc_normalize", _nfc, StringType())
+        # Every temporary view this backend makes: the session outlives it (one per
+        # process), and a view left over from a closed backend points at files in a
+        # folder that is gone (Spark logged FileNotFound for them on later runs).
+        self._views: set[str] = set()
         root = parquet_root(con)
         for name, sql in inputs.CASE_VIEWS.items():
             if root is not None:
@@ -187,6 +191,7 @@ class SparkBackend:
                 con.execute(f"COPY ({sql}) TO {literal(target)} (FORMAT PARQUET)")
                 frame = self.spark.read.parquet(str(target))
             frame.createOrReplaceTempView(name)
+            self._views.add(name)
         self._cached: dict[str, Any] = {}
 
     def sql(self, expr: ir.Table) -> str:
@@ -196,11 +201,13 @@ class SparkBackend:
         target = self.workdir / f"{name}.parquet"
         pq.write_table(table, target)
         self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
+        self._views.add(name)
 
     def materialize(self, name: str, expr: ir.Table) -> None:
         self.drop(name)
         frame = self.spark.sql(self.sql(expr)).cache()
         frame.createOrReplaceTempView(name)
+        self._views.add(name)
         self._cached[name] = frame
 
     def fetch(self, expr: ir.Table) -> pa.Table:
@@ -225,8 +232,13 @@ class SparkBackend:
             if frame is not None:
                 frame.unpersist()
             self.spark.catalog.dropTempView(name)
+            self._views.discard(name)
 
     def close(self) -> None:
+        """Unpersist what was cached and drop every view this backend made."""
         for frame in self._cached.values():
             frame.unpersist()
         self._cached.clear()
+        for name in sorted(self._views):
+            self.spark.catalog.dropTempView(name)
+        self._views.clear()
