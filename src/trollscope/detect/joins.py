@@ -129,8 +129,9 @@ def network_times(
 
 def covered(centres: np.ndarray, half: float, limit: float) -> float:
     """Length of the union of [c - half, c + half] over `centres`, within [-limit, limit]."""
-    lo = np.clip(np.sort(centres) - half, -limit, limit)
-    hi = np.clip(np.sort(centres) + half, -limit, limit)
+    ordered = np.sort(centres)
+    lo = np.clip(ordered - half, -limit, limit)
+    hi = np.clip(ordered + half, -limit, limit)
     total, end = 0.0, -limit
     for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
         start = max(a, end)
@@ -142,6 +143,9 @@ def covered(centres: np.ndarray, half: float, limit: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class JoinTest:
+    """Networks `a` < `b` of one platform: keys both acted on, the periods holding them,
+    the periods met, and the periods met expected under the null."""
+
     platform: str
     a: int
     b: int
