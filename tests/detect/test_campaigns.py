@@ -169,3 +169,11 @@ def test_a_farm_with_language_desks_is_one_network_and_two_farms_are_two(
     found = query(case, "SELECT found_by FROM networks ORDER BY size DESC LIMIT 1")[0][0]
     assert "join" in {f["test"] for f in found}  # type: ignore[attr-defined]
     assert sum(result.joins_significant.values()) > 0  # type: ignore[attr-defined]
+    # A join test names the network it made, by the same id as `networks` and the members.
+    wrong = query(
+        case,
+        """SELECT count(*) FROM join_tests j JOIN account_scores s
+           ON s.platform = j.platform AND s.account_id = j.members_a[1]
+           WHERE j.significant AND s.network <> j.network""",
+    )
+    assert wrong[0][0] == 0

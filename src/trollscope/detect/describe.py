@@ -179,12 +179,12 @@ def describe(con: duckdb.DuckDBPyConnection, network_log_p: dict[int, float], al
 
 
 def _number_by_rank(con: duckdb.DuckDBPyConnection) -> None:
-    """Give each network its rank as its id, in `networks`, `network_edges` and the
-    members (from which `account_scores` is written): Leiden's numbers (0 = largest) were
+    """Give each network its rank as its id, in `networks`, `network_edges`, `join_tests`
+    and the members (from which `account_scores` is written): Leiden's numbers (0 = largest) were
     the id in the exports while the report said "Network 1" for the strongest, so one
     network had two numbers (issue 22). Every UPDATE reads the old ids of `networks`,
     which is renumbered last."""
-    for table in (MEMBERS, "network_edges"):
+    for table in (MEMBERS, "network_edges", "join_tests"):
         con.execute(
             f"""UPDATE {table} SET network = n.rank FROM networks n
                 WHERE {table}.network = n.network"""
