@@ -48,6 +48,7 @@ import numpy as np
 import pyarrow as pa
 
 from trollscope.detect.fdr import benjamini_hochberg
+from trollscope.detect.networks import by_size
 from trollscope.detect.tails import poisson_log_sf
 from trollscope.engine import coaction
 from trollscope.traces import TRACES
@@ -231,8 +232,7 @@ def decide_joins(tests: pa.Table, untested: int, q: float) -> pa.Table:
 
 def joined_networks(network: np.ndarray, tests: pa.Table) -> np.ndarray:
     """`network` (a number per account) with the networks of each significant join test
-    made one, transitively, and renumbered by size (largest first; ties by the smallest
-    old number, which ranks by the same rule)."""
+    made one, transitively, and renumbered by size as Leiden's are (`networks.by_size`)."""
     if len(network) == 0:
         return network
     count = int(network.max()) + 1
@@ -247,15 +247,16 @@ def joined_networks(network: np.ndarray, tests: pa.Table) -> np.ndarray:
     component = np.asarray(
         ig.Graph(n=count, edges=links).connected_components().membership, dtype=np.int64
     )
-    merged = component[network]
-    sizes = np.bincount(merged, minlength=count)
-    first = np.full(count, count, dtype=np.int64)
-    np.minimum.at(first, component, np.arange(count))
-    order = sorted((c for c in range(count) if sizes[c]), key=lambda c: (-sizes[c], first[c]))
-    renumber = np.empty(count, dtype=np.int64)
-    renumber[order] = np.arange(len(order))
-    result: np.ndarray = renumber[merged]
-    return result
+    return by_size(component[network])
+
+
+def with_networks(tests: pa.Table, before: np.ndarray, after: np.ndarray) -> pa.Table:
+    """`tests` with `network`: the number its first network has `after` the joins
+    (`before` and `after`: a number per account)."""
+    renumber = np.zeros(int(before.max()) + 1 if len(before) else 0, dtype=np.int64)
+    renumber[before] = after
+    first = tests.column("network_a").to_numpy()
+    return tests.append_column("network", pa.array(renumber[first], pa.int64()))
 
 
 def join_edges(tests: pa.Table) -> pa.Table:

@@ -169,28 +169,28 @@ def leiden(links: Links, seed: int = 1, runs: int = 5, resolution: float = RESOL
             best = part
     membership = np.asarray(best.membership if best is not None else [], dtype=np.int64)
     membership = membership[:n_accounts]  # the burst nodes are not accounts
-    # Renumber by size (largest first), ties by the smallest vertex, so numbers are stable.
-    labels, membership = (
-        np.unique(membership, return_inverse=True)
-        if n_accounts
-        else (
-            np.array([], dtype=np.int64),
-            membership,
-        )
-    )
-    sizes = np.bincount(membership, minlength=len(labels)) if n_accounts else np.array([])
-    first: dict[int, int] = {}
-    for v, m in enumerate(membership.tolist()):
-        first.setdefault(m, v)
-    order = sorted(range(len(sizes)), key=lambda m: (-int(sizes[m]), first[m]))
-    renumber = np.empty(len(sizes), dtype=np.int64)
-    renumber[order] = np.arange(len(sizes))
     keys = list(index)
     return Partition(
         platforms=[k[0] for k in keys],
         accounts=[k[1] for k in keys],
-        network=renumber[membership] if n_accounts else membership,
+        network=by_size(membership),
     )
+
+
+def by_size(membership: np.ndarray) -> np.ndarray:
+    """`membership` (a label per account) renumbered 0, 1, ... by size, largest first,
+    ties by the smallest account index, so that numbers are stable."""
+    if len(membership) == 0:
+        return np.asarray(membership, dtype=np.int64)
+    labels, inverse = np.unique(membership, return_inverse=True)
+    sizes = np.bincount(inverse, minlength=len(labels))
+    first = np.full(len(labels), len(inverse), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(inverse)))
+    order = sorted(range(len(labels)), key=lambda m: (-int(sizes[m]), int(first[m])))
+    renumber = np.empty(len(labels), dtype=np.int64)
+    renumber[order] = np.arange(len(labels))
+    result: np.ndarray = renumber[inverse]
+    return result
 
 
 def simes_log_p(log_p: np.ndarray, tests: int | None = None) -> float:

@@ -63,6 +63,7 @@ from trollscope.detect.joins import (
     joined_networks,
     member_actions,
     network_times,
+    with_networks,
 )
 from trollscope.detect.joins import MEMBERS as JOIN_MEMBERS
 from trollscope.detect.joins import MEMBERS_SCHEMA as JOIN_MEMBERS_SCHEMA
@@ -76,8 +77,14 @@ from trollscope.detect.pairtest import (
 from trollscope.detect.params import DetectParams
 from trollscope.detect.store import drop_temporary, store_tests
 from trollscope.detect.weights import account_weights, normalised
-from trollscope.engine import ENGINES, coaction
-from trollscope.engine.run import Backend, compute_edges, engine_for, estimate_window_on
+from trollscope.engine import coaction
+from trollscope.engine.run import (
+    Backend,
+    check_engine,
+    compute_edges,
+    engine_for,
+    estimate_window_on,
+)
 from trollscope.errors import TrollscopeError
 from trollscope.signals import SIGNALS, SignalParams, SignalResult
 from trollscope.signals.run import collect_signals, store_signals
@@ -115,10 +122,7 @@ def _check(params: DetectParams) -> None:
         raise TrollscopeError(f"the null's period must be positive, not {params.period_s} s.")
     if params.jitter_s <= 0:
         raise TrollscopeError(f"the jitter must be positive, not {params.jitter_s} s.")
-    if params.engine not in ENGINES:
-        raise TrollscopeError(
-            f"unknown engine {params.engine!r}; choose one of: {', '.join(ENGINES)}."
-        )
+    check_engine(params.engine)
     if params.window == "auto":
         return
     if params.window is not None and (isinstance(params.window, str) or params.window <= 0):
@@ -201,7 +205,7 @@ def detect(
         partition = Partition(
             found.platforms, found.accounts, joined_networks(found.network, joins)
         )
-        joins = _final_networks(joins, partition)
+        joins = with_networks(joins, found.network, partition.network)
         members = partition.members()
         log_p = network_log_p(con, members, *decided, len(params.traces))
 
@@ -496,6 +500,7 @@ def _join_tests(engine: Backend, found: Partition, params: DetectParams, tests: 
         members.column("account_id").to_pylist(), members.column("network").to_pylist(), strict=True
     ):
         by_network.setdefault(int(n), []).append(a)
+    sizes = {n: len(m) for n, m in by_network.items()}
     tables = []
     if len(by_network) > 1:
         engine.register(JOIN_MEMBERS, members)
@@ -505,7 +510,7 @@ def _join_tests(engine: Backend, found: Partition, params: DetectParams, tests: 
                     member_actions(name, ibis.table(JOIN_MEMBERS_SCHEMA, name=JOIN_MEMBERS))
                 )
                 tried = join_tests(
-                    network_times(actions, {n: len(m) for n, m in by_network.items()}),
+                    network_times(actions, sizes),
                     window,
                     params.jitter_s,
                     params.period_s,
@@ -518,23 +523,6 @@ def _join_tests(engine: Backend, found: Partition, params: DetectParams, tests: 
             engine.drop(JOIN_MEMBERS)
     kept = pa.concat_tables(tables) if tables else JOIN_TEST_SCHEMA.empty_table()
     return decide_joins(kept, sum(tests.untested_joins.values()), params.q)
-
-
-def _final_networks(joins: pa.Table, partition: Partition) -> pa.Table:
-    """The join tests with `network`: the network their first part ended in."""
-    where = {
-        (p, a): int(n)
-        for p, a, n in zip(
-            partition.platforms, partition.accounts, partition.network.tolist(), strict=True
-        )
-    }
-    network = [
-        where[(p, m[0])]
-        for p, m in zip(
-            joins.column("platform").to_pylist(), joins.column("members_a").to_pylist(), strict=True
-        )
-    ]
-    return joins.append_column("network", pa.array(network, pa.int64()))
 
 
 def _count(

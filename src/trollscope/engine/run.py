@@ -247,13 +247,18 @@ def _compute_and_store(
     return kept, int(counted.column("n")[0].as_py()) if counted.num_rows else 0
 
 
+def check_engine(engine: str) -> None:
+    """Refuse an engine name that is not one of ENGINES, naming them."""
+    if engine not in ENGINES:
+        raise TrollscopeError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}.")
+
+
 @contextmanager
 def engine_for(engine: str, con: duckdb.DuckDBPyConnection) -> Iterator[Backend]:
     """A backend of `engine` over the case's connection `con`, closed on the way out
     (Spark's working folder is removed with it). What the caller materialises stays
     until it drops it or the backend closes."""
-    if engine not in ENGINES:
-        raise TrollscopeError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}.")
+    check_engine(engine)
     if engine == "duckdb":
         backend = DuckDBBackend(con)
         try:
