@@ -131,3 +131,38 @@ def test_a_closed_spark_backend_leaves_no_views_behind(spark_case: Path) -> None
         engine.materialize("ts_test_made", ibis.table({"x": "int64"}, name="ts_test_registered"))
         assert {"ts_test_registered", "ts_test_made", "ts_posts"} <= views()
     assert views() == before
+
+
+@pytest.fixture(scope="module")
+def week_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A week of a simulated platform: accounts with the posts rhythm needs (20 or more),
+    office-hours farms, copies, replies and mentions."""
+    tmp_path = tmp_path_factory.mktemp("week")
+    simulate(SimulationConfig(posts=20_000, days=7), tmp_path / "sim", formats=("twarc2",))
+    ingest(tmp_path / "case.duckdb", [tmp_path / "sim" / "twarc2.jsonl"])
+    return tmp_path / "case.duckdb"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "name"),
+    [("week_case", "rhythm"), ("week_case", "content-mix"), ("spark_case", "content-mix")],
+)
+def test_signals_that_read_the_posts_give_the_same_rows_on_spark(
+    request: pytest.FixtureRequest, fixture: str, name: str
+) -> None:
+    """Rhythm's and content's passes over the posts run on the engine detect runs on: the
+    same accounts, values, p-values, evidence and side tables on both."""
+    from trollscope.case import Case
+    from trollscope.engine.run import engine_for
+    from trollscope.signals import SIGNALS, SignalParams
+
+    with Case.open(request.getfixturevalue(fixture)) as case:
+        on_duck = SIGNALS[name].compute(case.con, SignalParams())
+        with engine_for("spark", case.con) as spark:
+            on_spark = SIGNALS[name].compute(case.con, SignalParams(), spark)
+    assert on_duck.accounts.num_rows > 0, "no account to compare: the test data is too small"
+    assert on_spark.accounts.equals(on_duck.accounts)
+    assert on_spark.tables.keys() == on_duck.tables.keys()
+    for table, rows in on_duck.tables.items():
+        assert rows.num_rows > 0, table
+        assert on_spark.tables[table].equals(rows), table

@@ -178,16 +178,17 @@ def detect(
     with Case.open(case_path) as case:
         con = case.con
         limit_resources(con, case_path, params.memory_limit)
-        signals = None
-        if params.signals:
-            say("account signals")
-            signals = collect_signals(con, list(SIGNALS), SignalParams())
-        weights = account_weights(_identity_flags(con, signals))
-        cohorts = identity_cohorts(con, signals)
         tests = _Tests()
-        # The traces' edges and tests run on the chosen engine; what comes back to Python
-        # is one row per test (and the links between accounts whose tests could pass).
+        # The signals' passes over the posts, the traces' edges and the tests run on the
+        # chosen engine; what comes back to Python is one row per account or test (and
+        # the links between accounts whose tests could pass).
         with engine_for(params.engine, con) as engine:
+            signals = None
+            if params.signals:
+                say("account signals")
+                signals = collect_signals(con, list(SIGNALS), SignalParams(), engine=engine)
+            weights = account_weights(_identity_flags(con, signals))
+            cohorts = identity_cohorts(con, signals)
             engine.register(COHORTS, cohorts)
             try:
                 for name in params.traces:

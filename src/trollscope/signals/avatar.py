@@ -8,11 +8,16 @@ GAN-framing score is `features/avatar_image.py`'s. This signal reads them per ac
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
 
 from trollscope.features.avatar_image import GAN_FLAG_SCORE
 from trollscope.features.avatars import TABLE, has_hashes, keys_sql
 from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 NAME = "avatar"
 REUSE_TABLE = "avatar_reuse"
@@ -34,11 +39,14 @@ def _evidence_sql() -> str:
     return f"concat_ws('; ', {shared}, {gan})"
 
 
-def compute(con: duckdb.DuckDBPyConnection, params: SignalParams) -> SignalResult:
+def compute(
+    con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
+) -> SignalResult:
     """Per account with an avatar key or a hashed picture: `value` is the number of accounts
     of its platform wearing its most-shared avatar (itself included; None when its picture
     gives no key), flagged when another account wears it too or the picture's eyes sit at
-    the GAN positions. No p-value: no chance model of avatar reuse is assumed."""
+    the GAN positions. No p-value: no chance model of avatar reuse is assumed. It reads the
+    accounts, not the posts: `engine` is not used."""
     del params  # nothing to tune: the GAN threshold is the published one
     # A cursor: the caller's connection may hold an open result, and names registered
     # here stay local to it.

@@ -1,13 +1,23 @@
 """What a signal is: a name, a function from the case to per-account values, and what it
-means. `SignalResult` is what the function returns; `run.py` stores it."""
+means. `SignalResult` is what the function returns; `run.py` stores it.
+
+Where a signal reads the posts (rhythm, content), its pass over them is an Ibis
+expression over the engine's input tables (`traces.inputs`), run on the engine detect
+runs on (DuckDB or Spark): what comes back is one row per account (or per account and
+half-hour of the week), and the tests on those rows run here in numpy. Signals that read
+only the accounts (creation, profile, avatar) read them from the case: a table of
+accounts, not of posts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 ACCOUNT_SIGNALS_SCHEMA = pa.schema(
     [
@@ -39,13 +49,35 @@ class SignalResult:
     tables: dict[str, pa.Table] = field(default_factory=dict)
 
 
+class Compute(Protocol):
+    """A signal's function: the case's connection, the parameters, and the engine for a
+    pass over the posts (None: the case's own DuckDB, see `posts_engine`)."""
+
+    def __call__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        params: SignalParams,
+        engine: Backend | None = None,
+    ) -> SignalResult: ...
+
+
+def posts_engine(con: duckdb.DuckDBPyConnection, engine: Backend | None) -> Backend:
+    """The engine a signal's pass over the posts runs on: the one given, else the case's
+    own DuckDB (`trollscope signals`, which has no engine option)."""
+    if engine is not None:
+        return engine
+    from trollscope.engine.run import DuckDBBackend  # the engine imports the traces
+
+    return DuckDBBackend(con)
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """One account signal: `compute` reads the case and returns per-account values;
     `meaning` says what it shows and what it does not prove."""
 
     name: str
-    compute: Callable[[duckdb.DuckDBPyConnection, SignalParams], SignalResult]
+    compute: Compute
     meaning: str
 
 

@@ -68,15 +68,22 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trollscope.features.neardup import normalise
-from trollscope.signals.base import Signal, SignalParams, SignalResult
+from trollscope.signals.base import Signal, SignalParams, SignalResult, posts_engine
+from trollscope.traces.inputs import Inputs
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -98,57 +105,83 @@ MIN_ACCOUNTS_FOR_DISPERSION = 30
 DISPERSION_SAMPLE = 1_000
 _TEXTS = "ts_content_texts"
 
-_MIX_SQL = f"""
-WITH p AS (SELECT platform, account_id, kind, lang, hashtags, mentions, ref_account_id
-           FROM posts),
-base AS (
-    SELECT platform, account_id, count(*) AS posts,
-        count(*) FILTER (WHERE kind = 'repost') AS reposts,
-        count(*) FILTER (WHERE kind <> 'repost') AS own_posts,
-        count(*) FILTER (WHERE kind <> 'repost' AND len(hashtags) > 0) AS hashtagged,
-        coalesce(sum(len(hashtags)) FILTER (WHERE kind <> 'repost'), 0) AS hashtag_uses
-    FROM p GROUP BY ALL),
-langs AS (
-    SELECT platform, account_id, count(*) AS languages,
-        arg_max(lang, (n, lang)) AS main_language, max(n) / sum(n) AS main_language_share
-    FROM (SELECT platform, account_id, lang, count(*) AS n FROM p
-          WHERE kind <> 'repost' AND lang IS NOT NULL GROUP BY ALL)
-    GROUP BY ALL),
-shared AS (
-    SELECT platform, key FROM {_TEXTS} GROUP BY ALL HAVING min(account_id) <> max(account_id)),
-copies AS (
-    SELECT t.platform, t.account_id, count(*) AS texts, count(s.key) AS copied
-    FROM {_TEXTS} t LEFT JOIN shared s USING (platform, key) GROUP BY ALL),
-handles AS (
-    SELECT platform, lower(ltrim(handle, '@')) AS h, account_id AS other FROM accounts
-    WHERE handle IS NOT NULL),
-touched AS (
-    SELECT platform, account_id, ref_account_id AS other FROM p
-    WHERE kind IN ('repost', 'quote') AND ref_account_id IS NOT NULL
-    UNION
-    SELECT m.platform, m.account_id, h.other
-    FROM (SELECT platform, account_id, lower(ltrim(unnest(mentions), '@')) AS h FROM p
-          WHERE kind IN ('post', 'quote')) m
-    JOIN handles h USING (platform, h)),
-replies AS (
-    SELECT r.platform, r.account_id, count(*) AS replies,
-        count(*) FILTER (WHERE t.other IS NULL) AS swarm_replies
-    FROM (SELECT platform, account_id, ref_account_id AS other FROM p
-          WHERE kind = 'reply' AND ref_account_id IS NOT NULL
-            AND ref_account_id <> account_id) r
-    LEFT JOIN (SELECT DISTINCT * FROM touched) t USING (platform, account_id, other)
-    GROUP BY ALL)
-SELECT b.platform, b.account_id, b.posts, b.reposts, b.own_posts, b.hashtagged,
-    b.hashtag_uses / nullif(b.own_posts, 0) AS hashtags_per_post,
-    coalesce(c.texts, 0) AS texts, coalesce(c.copied, 0) AS copied,
-    coalesce(r.replies, 0) AS replies, coalesce(r.swarm_replies, 0) AS swarm_replies,
-    coalesce(l.languages, 0) AS languages, l.main_language, l.main_language_share
-FROM base b
-LEFT JOIN copies c USING (platform, account_id)
-LEFT JOIN replies r USING (platform, account_id)
-LEFT JOIN langs l USING (platform, account_id)
-ORDER BY b.platform, b.account_id
-"""
+_TEXTS_SCHEMA = ibis.schema({"platform": "string", "account_id": "string", "key": "int64"})
+
+
+def _mix(posts: ir.Table, accounts: ir.Table, texts: ir.Table) -> ir.Table:
+    """One row per account that posted: its counts of each measure's trials and hits,
+    hashtags per own post, languages. `texts` is `text_keys`'s table on the engine."""
+    own = posts.kind != "repost"
+    # An absent list counts as empty (Spark's size() of NULL is -1, DuckDB's NULL).
+    tags = ibis.ifelse(posts.hashtags.isnull(), 0, posts.hashtags.length())
+    base = posts.group_by("platform", "account_id").aggregate(
+        posts=posts.count(),
+        reposts=posts.count(where=posts.kind == "repost"),
+        own_posts=posts.count(where=own),
+        hashtagged=posts.count(where=own & (tags > 0)),
+        hashtag_uses=tags.sum(where=own).coalesce(0),
+    )
+    spoken = posts.filter(own & posts.lang.notnull())
+    per_lang = spoken.group_by("platform", "account_id", "lang").aggregate(n=spoken.count())
+    langs = per_lang.group_by("platform", "account_id").aggregate(
+        languages=per_lang.count(),
+        # The most used language, ties to the greatest code (as DuckDB's arg_max on (n, lang)).
+        main_language=per_lang.lang.argmax(ibis.struct({"n": per_lang.n, "lang": per_lang.lang})),
+        main_language_share=per_lang.n.max() / per_lang.n.sum(),
+    )
+    shared = (
+        texts.group_by("platform", "key")
+        .aggregate(first=texts.account_id.min(), last=texts.account_id.max())
+        .filter(lambda t: t.first != t.last)
+        .select("platform", "key", copy=ibis.literal(1))
+    )
+    copied = texts.left_join(shared, ["platform", "key"])
+    copies = copied.group_by("platform", "account_id").aggregate(
+        texts=copied.count(), copied=copied.copy.count()
+    )
+    named = accounts.filter(accounts.handle.notnull())
+    handles = named.select(
+        "platform", h=named.handle.re_replace("^@+", "").lower(), other=named.account_id
+    )
+    shares = posts.filter(posts.kind.isin(("repost", "quote")) & posts.ref_account_id.notnull())
+    mentioning = posts.filter(posts.kind.isin(("post", "quote")))
+    mentions = mentioning.select("platform", "account_id", m=mentioning.mentions.unnest())
+    mentions = mentions.select("platform", "account_id", h=mentions.m.re_replace("^@+", "").lower())
+    mentioned = mentions.join(handles, ["platform", "h"]).select("platform", "account_id", "other")
+    touched = ibis.union(
+        shares.select("platform", "account_id", other=shares.ref_account_id),
+        mentioned,
+        distinct=True,
+    ).mutate(hit=ibis.literal(1))
+    asked = posts.filter(
+        (posts.kind == "reply")
+        & posts.ref_account_id.notnull()
+        & (posts.ref_account_id != posts.account_id)
+    )
+    answered = asked.select("platform", "account_id", other=asked.ref_account_id).left_join(
+        touched, ["platform", "account_id", "other"]
+    )
+    replies = answered.group_by("platform", "account_id").aggregate(
+        replies=answered.count(), swarm_replies=answered.count(where=answered.hit.isnull())
+    )
+    keys = ["platform", "account_id"]
+    joined = base.left_join(copies, keys).left_join(replies, keys).left_join(langs, keys)
+    return joined.select(
+        base.platform,
+        base.account_id,
+        base.posts,
+        base.reposts,
+        base.own_posts,
+        base.hashtagged,
+        hashtags_per_post=base.hashtag_uses / base.own_posts.nullif(0),
+        texts=copies.texts.coalesce(0),
+        copied=copies.copied.coalesce(0),
+        replies=replies.replies.coalesce(0),
+        swarm_replies=replies.swarm_replies.coalesce(0),
+        languages=langs.languages.coalesce(0),
+        main_language=langs.main_language,
+        main_language_share=langs.main_language_share,
+    )
 
 
 def text_keys(con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -352,13 +385,22 @@ def _ragged(lengths: Ints) -> tuple[Ints, Ints]:
 # --- the signal ----------------------------------------------------------------------
 
 
-def compute(con: duckdb.DuckDBPyConnection, params: SignalParams) -> SignalResult:
-    """The content mix of every account that posted (see the module docstring)."""
-    con.register(_TEXTS, text_keys(con))
+def compute(
+    con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
+) -> SignalResult:
+    """The content mix of every account that posted (see the module docstring). The
+    texts are normalised here (`text_keys`, as near-dup text's are) and the pass over
+    the posts runs on `engine` (`base.posts_engine`)."""
+    on = posts_engine(con, engine)
+    on.register(_TEXTS, text_keys(con))
     try:
-        mix = con.sql(_MIX_SQL).to_arrow_table()
+        inputs = Inputs()
+        mix = on.fetch(_mix(inputs.posts, inputs.accounts, ibis.table(_TEXTS_SCHEMA, name=_TEXTS)))
     finally:
-        con.unregister(_TEXTS)
+        on.drop(_TEXTS)
+    # Spark marks some counts NOT NULL, DuckDB none: the stored table is the same either way.
+    mix = mix.sort_by([("platform", "ascending"), ("account_id", "ascending")])
+    mix = mix.cast(pa.schema([f.with_nullable(True) for f in mix.schema]))
     tails, rates = _tails(mix, params.seed)
     tests = sum(r.accounts for r in rates)
     log_min = np.minimum.reduce([np.zeros(mix.num_rows), *tails.values()])

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -47,6 +48,9 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 HOUR = 3600
 DAY = 86_400
@@ -374,8 +378,11 @@ def _platform(platform: str, ids: pa.Array, seconds: Ints, params: SignalParams)
     return _PlatformResult(accounts, rows, histogram)
 
 
-def compute(con: duckdb.DuckDBPyConnection, params: SignalParams) -> SignalResult:
-    """Creation bursts per platform, over the accounts with a creation time."""
+def compute(
+    con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
+) -> SignalResult:
+    """Creation bursts per platform, over the accounts with a creation time.
+    It reads the accounts, not the posts: `engine` is not used."""
     where = f"created_at >= TIMESTAMP '{EARLIEST}'"
     platforms = con.sql(f"SELECT DISTINCT platform FROM accounts WHERE {where} ORDER BY 1")
     parts: list[_PlatformResult] = []

@@ -45,6 +45,7 @@ platform, parts, accounts, expected, p_value after Bonferroni, an example bio) a
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -54,6 +55,9 @@ import pyarrow.compute as pc
 
 from trollscope.features.profile import profile_features
 from trollscope.signals.base import Signal, SignalParams, SignalResult
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 Floats = npt.NDArray[np.float64]
 
@@ -239,8 +243,11 @@ def _candidates() -> str:
     )
 
 
-def compute(con: duckdb.DuckDBPyConnection, params: SignalParams) -> SignalResult:
-    """Profile templates of every account of the case (see the module docstring)."""
+def compute(
+    con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
+) -> SignalResult:
+    """Profile templates of every account of the case (see the module docstring).
+    It reads the accounts, not the posts: `engine` is not used."""
     features = profile_features(con)
     con.register(_FEATURES, features)
     try:

@@ -27,14 +27,26 @@ silent at weekends. For each account with at least `MIN_POSTS` posts:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 from scipy import stats
 
-from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
+from trollscope.signals.base import (
+    Signal,
+    SignalParams,
+    SignalResult,
+    empty_accounts,
+    posts_engine,
+)
+from trollscope.traces.inputs import Inputs
+
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
 
 MIN_POSTS = 20
 SLOT = 1800  # seconds per half-hour
@@ -69,25 +81,48 @@ SCORES_SCHEMA = pa.schema(
     ]
 )
 
-# Half-hours of the week per account. The epoch began on a Thursday: +3 days makes
-# Monday 00:00 the first half-hour of the week.
-_SQL = f"""
-WITH slots AS (
-    SELECT platform, account_id, floor(epoch(created_at) / {SLOT})::BIGINT AS slot,
-           count(*) AS posts
-    FROM posts WHERE created_at IS NOT NULL GROUP BY ALL
-), chosen AS (
-    SELECT platform, account_id FROM slots GROUP BY ALL HAVING sum(posts) >= {MIN_POSTS}
-), numbered AS (
-    SELECT platform, account_id,
-           (row_number() OVER (ORDER BY platform, account_id) - 1)::BIGINT AS row
-    FROM chosen
-)
-SELECT n.row, ((s.slot + 3 * 48) % {WEEK} + {WEEK}) % {WEEK} AS half_hour,
-       sum(s.posts)::BIGINT AS posts, count(*)::BIGINT AS active
-FROM slots s JOIN numbered n USING (platform, account_id)
-GROUP BY ALL
-"""
+SLOT_US = SLOT * 1_000_000
+DAY_US = 86_400 * 1_000_000
+
+
+def _cells(posts: ir.Table) -> ir.Table:
+    """(platform, account_id, half_hour, posts, active) of each account with MIN_POSTS
+    dated posts or more: per half-hour of the week (UTC), its posts and its active
+    half-hours (distinct half-hours of the data). The epoch began on a Thursday: +3 days
+    makes Monday 00:00 the first half-hour of the week."""
+    dated = posts.filter(posts.us.notnull())
+    slots = dated.group_by(
+        "platform", "account_id", slot=(dated.us / SLOT_US).floor().cast("int64")
+    ).aggregate(posts=dated.count())
+    totals = slots.group_by("platform", "account_id").aggregate(total=slots.posts.sum())
+    chosen = totals.filter(totals.total >= MIN_POSTS).select("platform", "account_id")
+    kept = slots.join(chosen, ["platform", "account_id"])
+    half_hour = ((kept.slot + 3 * 48) % WEEK + WEEK) % WEEK
+    return kept.group_by("platform", "account_id", half_hour=half_hour).aggregate(
+        posts=kept.posts.sum(), active=kept.count()
+    )
+
+
+def _midnight(posts: ir.Table) -> ir.Table:
+    """The share of dated posts at midnight sharp: posts dated without a time of day."""
+    dated = posts.filter(posts.us.notnull())
+    return dated.aggregate(midnight=(dated.us % DAY_US == 0).cast("float64").mean())
+
+
+def _numbered(cells: pa.Table) -> tuple[pa.Table, NDArray[np.int64]]:
+    """The accounts of `cells` in (platform, account_id) order, and each cell's row among
+    them (a hash join on the few accounts, not a sort of every cell)."""
+    keys = (
+        cells.group_by(["platform", "account_id"])
+        .aggregate([])
+        .sort_by([("platform", "ascending"), ("account_id", "ascending")])
+    )
+    numbered = keys.append_column("row", pa.array(np.arange(keys.num_rows, dtype=np.int64)))
+    rows = cells.append_column("cell", pa.array(np.arange(cells.num_rows, dtype=np.int64)))
+    joined = rows.join(numbered, ["platform", "account_id"]).select(["cell", "row"])
+    row = np.empty(cells.num_rows, dtype=np.int64)
+    row[joined.column("cell").to_numpy()] = joined.column("row").to_numpy()
+    return keys, row
 
 
 def _local_mask(test: NDArray[np.bool_]) -> Floats:
@@ -205,17 +240,17 @@ def _evidence(s: _Scores, i: int, n: int, posts: int, reference: float) -> str:
     )
 
 
-def compute(con: duckdb.DuckDBPyConnection, params: SignalParams) -> SignalResult:
-    """Shift-work scores of the accounts with at least MIN_POSTS posts."""
-    keys = con.sql(
-        f"""SELECT platform, account_id FROM posts WHERE created_at IS NOT NULL
-            GROUP BY ALL HAVING count(*) >= {MIN_POSTS} ORDER BY platform, account_id"""
-    ).to_arrow_table()
+def compute(
+    con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
+) -> SignalResult:
+    """Shift-work scores of the accounts with at least MIN_POSTS posts; the pass over the
+    posts runs on `engine` (see `base.posts_engine`)."""
+    on = posts_engine(con, engine)
+    posts_table = Inputs().posts
+    midnight = on.fetch(_midnight(posts_table)).column("midnight")[0].as_py()
+    cells = on.fetch(_cells(posts_table))
     # Posts dated without a time of day (mostly at midnight sharp) have no rhythm to read.
-    dated = con.execute(
-        "SELECT coalesce(avg((created_at::TIME = TIME '00:00:00')::INTEGER), 0) FROM posts"
-    ).fetchall()[0][0]
-    if keys.num_rows == 0 or float(dated) > 0.5:
+    if cells.num_rows == 0 or float(midnight or 0.0) > 0.5:
         return SignalResult(
             empty_accounts(),
             {
@@ -223,14 +258,13 @@ def compute(con: duckdb.DuckDBPyConnection, params: SignalParams) -> SignalResul
                 "rhythm_scores": SCORES_SCHEMA.empty_table(),
             },
         )
-    cells = con.sql(_SQL).fetchnumpy()
-    row = cells["row"].astype(np.int64)
-    half_hour = cells["half_hour"].astype(np.int64)
+    keys, row = _numbered(cells)
+    half_hour = cells.column("half_hour").to_numpy().astype(np.int64)
     accounts = keys.num_rows
     posts = np.zeros((accounts, WEEK), dtype=np.float32)
     active = np.zeros((accounts, WEEK), dtype=np.float32)
-    posts[row, half_hour] = cells["posts"]
-    active[row, half_hour] = cells["active"]
+    posts[row, half_hour] = cells.column("posts").to_numpy()
+    active[row, half_hour] = cells.column("active").to_numpy()
 
     s = _scores(active)
     n = active.sum(axis=1, dtype=np.float64)

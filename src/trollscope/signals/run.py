@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -15,21 +16,26 @@ from trollscope.progress import StageProgress, Stages
 from trollscope.signals.base import ACCOUNT_SIGNALS_SCHEMA, SignalParams, SignalResult
 from trollscope.signals.registry import SIGNALS
 
+if TYPE_CHECKING:
+    from trollscope.engine.run import Backend
+
 
 def collect_signals(
     con: duckdb.DuckDBPyConnection,
     names: Sequence[str],
     params: SignalParams,
     stage: Callable[[str], None] | None = None,
+    engine: Backend | None = None,
 ) -> dict[str, SignalResult]:
     """Compute `names` on an open case connection, writing nothing: detect reads the
     identity flags before it tests, and stores the results with its own. `stage` is
-    told each signal's name as it starts."""
+    told each signal's name as it starts; passes over the posts run on `engine` (None:
+    the case's DuckDB)."""
     results: dict[str, SignalResult] = {}
     for name in names:
         if stage is not None:
             stage(name)
-        result = SIGNALS[name].compute(con, params)
+        result = SIGNALS[name].compute(con, params, engine)
         rows = result.accounts
         rows = rows.add_column(0, "signal", pa.array([name] * rows.num_rows, pa.string()))
         results[name] = SignalResult(

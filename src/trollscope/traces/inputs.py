@@ -26,7 +26,7 @@ AVATAR_ROWS = "ts_avatar_rows"
 
 POSTS_SQL = (
     "SELECT post_id, platform, account_id, epoch_us(created_at) AS us, kind, text, "
-    "ref_post_id, hashtags, urls, mentions, media FROM posts"
+    "ref_post_id, ref_account_id, lang, hashtags, urls, mentions, media FROM posts"
 )
 ACCOUNTS_SQL = (
     "SELECT account_id, platform, epoch_us(created_at) AS us, handle, display_name, bio, "
@@ -45,6 +45,8 @@ POSTS_SCHEMA = ibis.schema(
         "kind": "string",
         "text": "string",
         "ref_post_id": "string",
+        "ref_account_id": "string",
+        "lang": "string",
         "hashtags": _STRINGS,
         "urls": _STRINGS,
         "mentions": _STRINGS,
