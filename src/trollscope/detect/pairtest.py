@@ -296,8 +296,12 @@ def _statistics(
     )
     kid = ibis.table({"platform": "string", "key": "string", "kid": "int64"}, name=_KEYS)
     joined = rows.join(acc, ["platform", "account_id"]).join(kid, ["platform", "key"])
-    engine.materialize(_US, joined.select("aid", "kid", "us", post="post_id"))
-    us = ibis.table({"aid": "int64", "kid": "int64", "us": "int64", "post": "string"}, name=_US)
+    # Posts by number, in the order of their ids: the first meeting's tie-break below
+    # compares them as it would the ids (so both engines agree), and the meetings' join
+    # carries two integers, not two texts.
+    post = ibis.dense_rank().over(order_by=[joined.platform, joined.post_id])
+    engine.materialize(_US, joined.select("aid", "kid", "us", post=post.cast("int64")))
+    us = ibis.table({"aid": "int64", "kid": "int64", "us": "int64", "post": "int64"}, name=_US)
     engine.materialize(_ROWS, us.select("aid", "kid", h=us.us // period_us).distinct())
     per = ibis.table({"aid": "int64", "kid": "int64", "h": "int64"}, name=_ROWS)
     counted = us.mutate(h=us.us // period_us)
