@@ -54,6 +54,7 @@ GROUPS = {
     "tests": "pair, account, burst and cohort tests",
     "account signals": "account signals",
     "networks": "networks",
+    "join tests": "join tests",  # on the engine, like the tests (before: in "networks")
     "describing networks": "networks",
 }
 TARGET_POSTS = 10**9

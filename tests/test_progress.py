@@ -73,7 +73,7 @@ def test_detect_knows_its_stages_before_it_starts(detected: Path) -> None:
     params = api.DetectParams(traces=("co-repost", "co-hashtag"))
     calls, progress = _recorder()
     api.detect(detected, params, progress)
-    assert params.stages == 7  # signals, edges and tests of 2 traces, networks, describing
+    assert params.stages == 8  # signals, edges and tests of 2 traces, networks, joins, describing
     assert [c[2] for c in calls] == [params.stages] * params.stages
     assert [c[1] for c in calls] == list(range(params.stages))
 
@@ -128,8 +128,9 @@ def test_a_terminal_sees_each_stage(
     assert stage in result.stderr
     assert "None" not in result.stderr
     if command == "detect":
-        # The total from the first frame (signals, edges, tests, networks, describing)...
-        assert re.search(r"\x1b\[2Kdetect +0/5 stages", result.stderr), result.stderr
+        # The total from the first frame (signals, edges, tests, networks, join tests,
+        # describing)...
+        assert re.search(r"\x1b\[2Kdetect +0/6 stages", result.stderr), result.stderr
         # ...and each stage's time, left on stderr when the bar goes.
         assert re.search(r"detect: edges: co-repost \(\d+\.\d s\)\n", result.stderr)
 

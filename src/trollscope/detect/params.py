@@ -61,6 +61,7 @@ class DetectParams:
     @property
     def stages(self) -> int:
         """The stages a run reports to its progress callback: the account signals, each
-        trace's edges and tests, the networks and their description. Known before the
-        run starts, so that a progress bar shows its total from the first moment."""
-        return 2 * len(self.traces) + 2 + int(self.signals)
+        trace's edges and tests, the networks, the join tests and the description. Known
+        before the run starts, so that a progress bar shows its total from the first
+        moment."""
+        return 2 * len(self.traces) + 3 + int(self.signals)

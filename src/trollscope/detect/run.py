@@ -201,7 +201,9 @@ def detect(
             pairs, accounts, bursts, groups = decided
             links = _links(*decided, tests)
             found = leiden(links, params.seed, params.leiden_runs)
-            # The traces' prepared tables are still on the engine: the join tests read them.
+            # The traces' prepared tables are still on the engine: the join tests read them
+            # there (a stage of its own: on Spark it is distributed work, Leiden is not).
+            say("join tests")
             joins = _join_tests(engine, found, params, tests)
         partition = Partition(
             found.platforms, found.accounts, joined_networks(found.network, joins)
