@@ -24,21 +24,23 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import T0
+from trollscope import inputs
 from trollscope.case import Case
 from trollscope.detect.bursttest import burst_tests
 from trollscope.detect.clock import US, clock_tick
 from trollscope.detect.cohorts import COHORTS, cohort_tests, identity_cohorts
 from trollscope.detect.tails import fisher_log_p
 from trollscope.engine import coaction
-from trollscope.engine.run import Backend, DuckDBBackend
+from trollscope.engine.run import DuckDBBackend
 from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import ingest
+from trollscope.inputs import Backend
 from trollscope.signals import SIGNALS, SignalParams
 from trollscope.signals.run import collect_signals
 from trollscope.simulate.config import SimulationConfig
 from trollscope.simulate.run import simulate
-from trollscope.traces import TRACES, inputs
+from trollscope.traces import TRACES
 
 JITTER = 1800.0
 PERIOD = 21600.0

@@ -497,9 +497,10 @@ def test_a_failed_computation_keeps_the_old_edges_and_no_scratch(
 def test_traces_with_checked_keys_never_yield_empty_ones(case_path: Path, tmp_path: Path) -> None:
     """A trace that says its keys are never empty skips the engine's filter: hold it to
     that on texts with nothing left after normalisation."""
+    from trollscope import inputs
     from trollscope.case import Case
     from trollscope.engine.run import DuckDBBackend
-    from trollscope.traces import TRACES, inputs
+    from trollscope.traces import TRACES
 
     texts = ["", "!!!", "🙂🙂", "https://x.org/a", "@name", "RT @a:", "ـــ", "\u200c\u200d", "  "]
     texts += ["ok text", "#tag"]

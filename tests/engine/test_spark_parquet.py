@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import query
-from trollscope import api
+from trollscope import api, inputs
 from trollscope.case import Case
 from trollscope.case.parquet import INNER
 from trollscope.engine.run import edges
@@ -24,7 +24,6 @@ from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.simulate.config import SimulationConfig
 from trollscope.simulate.run import simulate
-from trollscope.traces import inputs
 
 pytest.importorskip("pyspark", reason="the Spark engine needs the 'spark' extra")
 if shutil.which("java") is None:

@@ -57,7 +57,7 @@ from trollscope.detect.pairtest import SUM_GRID, log_pvalues
 from trollscope.engine import coaction
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 ACCOUNT_TEST_SCHEMA = pa.schema(
     [

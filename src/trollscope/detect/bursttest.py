@@ -41,7 +41,7 @@ from trollscope.detect.clock import US
 from trollscope.detect.tails import binom_log_sf
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 # The traces whose keys are texts an account wrote.
 TEXT_TRACES = ("co-text", "near-dup-text")

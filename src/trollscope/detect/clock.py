@@ -12,7 +12,7 @@ import duckdb
 import ibis.expr.types as ir
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 US = 1_000_000  # trace times are int64 microseconds
 TICKS_US = (60 * US, US, 1_000, 1)  # clock ticks tried, coarsest first

@@ -51,7 +51,7 @@ from trollscope.features.avatars import keys_sql
 from trollscope.signals.base import SignalResult
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 SCALES = (1, 5, 15)  # windows tried: W, 5W, 15W (each at most the jitter)
 MIN_MEMBERS = 3

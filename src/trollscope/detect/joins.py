@@ -51,8 +51,8 @@ from trollscope.detect.fdr import benjamini_hochberg
 from trollscope.detect.networks import by_size
 from trollscope.detect.tails import poisson_log_sf
 from trollscope.engine import coaction
+from trollscope.inputs import Inputs
 from trollscope.traces import TRACES
-from trollscope.traces.inputs import Inputs
 
 US = 1_000_000
 MIN_MEMBERS = 2  # members on a key for a network to have a time there

@@ -82,7 +82,7 @@ from trollscope.detect.tails import poisson_log_sf
 from trollscope.engine import coaction
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 PAIR_TEST_SCHEMA = pa.schema(
     [
@@ -158,8 +158,9 @@ def pair_tests(
     computed with) under both nulls, with periods of `period_s` seconds, in DuckDB on the
     case's connection. `rows`: a table already holding the trace's rows (the engine's),
     else they are computed here. (detect calls `pair_tests_on` with its own engine.)"""
+    from trollscope import inputs
     from trollscope.engine.run import DuckDBBackend
-    from trollscope.traces import TRACES, inputs
+    from trollscope.traces import TRACES
 
     found = con.execute(
         "SELECT DISTINCT window_s FROM edges WHERE trace = ? AND window_s > 0", [trace_name]

@@ -79,13 +79,13 @@ from trollscope.detect.store import drop_temporary, store_tests
 from trollscope.detect.weights import account_weights, normalised
 from trollscope.engine import coaction
 from trollscope.engine.run import (
-    Backend,
     check_engine,
     compute_edges,
     engine_for,
     estimate_window_on,
 )
 from trollscope.errors import TrollscopeError
+from trollscope.inputs import Backend
 from trollscope.signals import SIGNALS, SignalParams, SignalResult
 from trollscope.signals.run import collect_signals, store_signals
 from trollscope.traces import TRACES

@@ -33,7 +33,7 @@ with 32-bit row numbers, so the engine refuses a larger trace before it gets her
 64-bit ids keep these expressions right for a store without that limit, and a test
 runs them.)
 
-These functions only build expressions over tables named in `traces.inputs`; `engine.py`
+These functions only build expressions over tables named in `inputs.py`; `engine.py`
 compiles them to the SQL of the engine that runs them (DuckDB or Spark).
 """
 

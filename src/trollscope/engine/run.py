@@ -26,77 +26,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import duckdb
-import ibis
-import ibis.expr.types as ir
-import pyarrow as pa
 
-from trollscope.case import Case, file_of, limit_resources, rows_written, transaction
+from trollscope import inputs
+from trollscope.case import Case, file_of, limit_resources, transaction
 from trollscope.case.schema import SKIPPED_KEYS_DDL
 from trollscope.engine import ENGINES, MAX_BURST, coaction, edgestore
 from trollscope.errors import TrollscopeError
+from trollscope.inputs import Backend, CaseBackend
 from trollscope.progress import StageProgress, Stages
-from trollscope.traces import TRACES, Trace, inputs
+from trollscope.traces import TRACES, Trace
 
 
-class Backend(Protocol):
-    """What the engine needs of a query engine: name tables, run compiled SQL."""
-
-    dialect: str
-
-    def register(self, name: str, table: pa.Table) -> None: ...
-
-    def materialize(self, name: str, expr: ir.Table) -> None: ...
-
-    def fetch(self, expr: ir.Table) -> pa.Table: ...
-
-    def insert(self, expr: ir.Table, table: str) -> int: ...
-
-    def drop(self, *names: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class DuckDBBackend:
-    """The case's own connection: input tables are views of the case."""
-
-    dialect = "duckdb"
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-        self._registered: set[str] = set()
-        for name, sql in inputs.CASE_VIEWS.items():
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
-
-    def sql(self, expr: ir.Table) -> str:
-        return str(ibis.to_sql(expr, dialect=self.dialect))
-
-    def register(self, name: str, table: pa.Table) -> None:
-        self.con.register(name, table)
-        self._registered.add(name)
-
-    def materialize(self, name: str, expr: ir.Table) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self.sql(expr)}")
-
-    def fetch(self, expr: ir.Table) -> pa.Table:
-        return self.con.sql(self.sql(expr)).to_arrow_table()
-
-    def insert(self, expr: ir.Table, table: str) -> int:
-        """Insert the rows of `expr` into the case's `table`, by column name."""
-        cols = ", ".join(expr.columns)
-        sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ({self.sql(expr)})"
-        return rows_written(self.con.execute(sql))
-
-    def drop(self, *names: str) -> None:
-        """Drop tables made by `materialize` (and unregister `register`ed ones)."""
-        for name in names:
-            if name in self._registered:
-                self._registered.discard(name)
-                self.con.unregister(name)
-            else:
-                self.con.execute(f"DROP TABLE IF EXISTS {name}")
+class DuckDBBackend(CaseBackend):
+    """The case's own connection (`inputs.CaseBackend`), which can keep the band join's
+    scratch tables for detect's tests."""
 
     def close(self, keep: bool = False) -> None:
         """Drop the scratch tables; `keep` leaves them (the trace's rows, its ids, the

@@ -5,7 +5,7 @@ machine). The session runs in local mode on all cores unless the environment var
 `TROLLSCOPE_SPARK_MASTER` names a cluster (e.g. `spark://host:7077`).
 
 The case stays the store; the edges come back as Arrow into the case's transaction. The
-engine's input tables (`traces.inputs`) come from it in one of two ways:
+engine's input tables (`inputs.py`) come from it in one of two ways:
 - a Parquet case (`case/parquet.py`): Spark reads the files its manifest lists (never the
   unlisted leftovers of a killed write) in place and computes the input tables itself,
   the same columns and types as DuckDB's (`us` from `created_at`, `platform` from the
@@ -32,10 +32,10 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trollscope import inputs
 from trollscope.case import file_of, parquet
 from trollscope.errors import TrollscopeError
 from trollscope.sql import literal
-from trollscope.traces import inputs
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -17,7 +17,7 @@ from trollscope.features.avatars import TABLE, has_hashes, keys_sql
 from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 NAME = "avatar"
 REUSE_TABLE = "avatar_reuse"

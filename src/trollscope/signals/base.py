@@ -2,7 +2,7 @@
 means. `SignalResult` is what the function returns; `run.py` stores it.
 
 Where a signal reads the posts (rhythm, content), its pass over them is an Ibis
-expression over the engine's input tables (`traces.inputs`), run on the engine detect
+expression over the engine's input tables (`trollscope.inputs`), run on the engine detect
 runs on (DuckDB or Spark): what comes back is one row per account (or per account and
 half-hour of the week), and the tests on those rows run here in numpy. Signals that read
 only the accounts (creation, profile, avatar) read them from the case: a table of
@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Protocol
 import duckdb
 import pyarrow as pa
 
+from trollscope.inputs import CaseBackend
+
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 ACCOUNT_SIGNALS_SCHEMA = pa.schema(
     [
@@ -64,11 +66,7 @@ class Compute(Protocol):
 def posts_engine(con: duckdb.DuckDBPyConnection, engine: Backend | None) -> Backend:
     """The engine a signal's pass over the posts runs on: the one given, else the case's
     own DuckDB (`trollscope signals`, which has no engine option)."""
-    if engine is not None:
-        return engine
-    from trollscope.engine.run import DuckDBBackend  # the engine imports the traces
-
-    return DuckDBBackend(con)
+    return engine if engine is not None else CaseBackend(con)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,11 +79,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trollscope.features.neardup import normalise
+from trollscope.inputs import Inputs
 from trollscope.signals.base import Signal, SignalParams, SignalResult, posts_engine
-from trollscope.traces.inputs import Inputs
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]

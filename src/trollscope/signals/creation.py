@@ -50,7 +50,7 @@ from scipy import stats
 from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 HOUR = 3600
 DAY = 86_400

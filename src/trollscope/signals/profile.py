@@ -57,7 +57,7 @@ from trollscope.features.profile import profile_features
 from trollscope.signals.base import Signal, SignalParams, SignalResult
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 Floats = npt.NDArray[np.float64]
 

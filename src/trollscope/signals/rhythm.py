@@ -36,6 +36,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 from scipy import stats
 
+from trollscope.inputs import Inputs
 from trollscope.signals.base import (
     Signal,
     SignalParams,
@@ -43,10 +44,9 @@ from trollscope.signals.base import (
     empty_accounts,
     posts_engine,
 )
-from trollscope.traces.inputs import Inputs
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 MIN_POSTS = 20
 SLOT = 1800  # seconds per half-hour

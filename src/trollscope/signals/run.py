@@ -17,7 +17,7 @@ from trollscope.signals.base import ACCOUNT_SIGNALS_SCHEMA, SignalParams, Signal
 from trollscope.signals.registry import SIGNALS
 
 if TYPE_CHECKING:
-    from trollscope.engine.run import Backend
+    from trollscope.inputs import Backend
 
 
 def collect_signals(

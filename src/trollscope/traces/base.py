@@ -19,7 +19,7 @@ import duckdb
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from trollscope.traces.inputs import Inputs
+from trollscope.inputs import Inputs
 
 Prepare = Callable[[duckdb.DuckDBPyConnection], dict[str, pa.Table]]
 

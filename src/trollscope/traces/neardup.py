@@ -28,7 +28,7 @@ from trollscope.features.neardup import (
     key_strings,
     text_hashes,
 )
-from trollscope.traces.inputs import TRACE_ROWS_SCHEMA
+from trollscope.inputs import TRACE_ROWS_SCHEMA
 
 TRACE_SCHEMA = TRACE_ROWS_SCHEMA  # (platform, account_id, key, us, post_id)
 

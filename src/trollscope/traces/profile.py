@@ -7,7 +7,7 @@ import duckdb
 import pyarrow as pa
 
 from trollscope.features.profile import profile_features
-from trollscope.traces.inputs import TRACE_ROWS_SCHEMA
+from trollscope.inputs import TRACE_ROWS_SCHEMA
 
 TRACE_SCHEMA = TRACE_ROWS_SCHEMA  # (platform, account_id, key, us, post_id)
 

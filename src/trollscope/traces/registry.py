@@ -15,10 +15,10 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from trollscope import inputs
+from trollscope.inputs import Inputs
 from trollscope.registry import Registry
-from trollscope.traces import inputs
 from trollscope.traces.base import Trace
-from trollscope.traces.inputs import Inputs
 from trollscope.traces.keys import fold_hashtag, normal_text, normal_url
 
 

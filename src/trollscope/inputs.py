@@ -1,4 +1,6 @@
-"""The engine's input tables: what the traces read, the same on every engine.
+"""The engine's input tables: what the traces and the account signals read, the same on
+every engine; and what an engine must do with them (`Backend`), with the case's own
+DuckDB as one (`CaseBackend`).
 
 The case (DuckDB) is the store; the traces and the band join run on an engine (DuckDB or
 Spark). Between them sit a few narrow tables, defined here once: `POSTS_SQL` and
@@ -12,10 +14,14 @@ the engine runs the compiled SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+
+from trollscope.case import rows_written
 
 POSTS = "ts_posts"
 ACCOUNTS = "ts_accounts"
@@ -103,3 +109,65 @@ class Inputs:
     profile_rows: ir.Table = field(
         default_factory=lambda: ibis.table(_TRACE_ROWS, name=PROFILE_ROWS)
     )
+
+
+class Backend(Protocol):
+    """What the engine needs of a query engine: name tables, run compiled SQL."""
+
+    dialect: str
+
+    def register(self, name: str, table: pa.Table) -> None: ...
+
+    def materialize(self, name: str, expr: ir.Table) -> None: ...
+
+    def fetch(self, expr: ir.Table) -> pa.Table: ...
+
+    def insert(self, expr: ir.Table, table: str) -> int: ...
+
+    def drop(self, *names: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CaseBackend:
+    """The case's own connection: input tables are views of the case. (The engine's
+    `DuckDBBackend` adds the band join's scratch tables to what it drops.)"""
+
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._registered: set[str] = set()
+        for name, sql in CASE_VIEWS.items():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+    def sql(self, expr: ir.Table) -> str:
+        return str(ibis.to_sql(expr, dialect=self.dialect))
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+        self._registered.add(name)
+
+    def materialize(self, name: str, expr: ir.Table) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self.sql(expr)}")
+
+    def fetch(self, expr: ir.Table) -> pa.Table:
+        return self.con.sql(self.sql(expr)).to_arrow_table()
+
+    def insert(self, expr: ir.Table, table: str) -> int:
+        """Insert the rows of `expr` into the case's `table`, by column name."""
+        cols = ", ".join(expr.columns)
+        sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ({self.sql(expr)})"
+        return rows_written(self.con.execute(sql))
+
+    def drop(self, *names: str) -> None:
+        """Drop tables made by `materialize` (and unregister `register`ed ones)."""
+        for name in names:
+            if name in self._registered:
+                self._registered.discard(name)
+                self.con.unregister(name)
+            else:
+                self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def close(self) -> None:
+        """Nothing to release: the views live as long as the connection."""
