@@ -108,6 +108,11 @@ _TEXTS = "ts_content_texts"
 _TEXTS_SCHEMA = ibis.schema({"platform": "string", "account_id": "string", "key": "int64"})
 
 
+def _handle(name: ir.StringValue) -> ir.StringValue:
+    """A handle or a mention as one key: leading @s dropped, lower-cased."""
+    return name.re_replace("^@+", "").lower()
+
+
 def _mix(posts: ir.Table, accounts: ir.Table, texts: ir.Table) -> ir.Table:
     """One row per account that posted: its counts of each measure's trials and hits,
     hashtags per own post, languages. `texts` is `text_keys`'s table on the engine."""
@@ -140,13 +145,11 @@ def _mix(posts: ir.Table, accounts: ir.Table, texts: ir.Table) -> ir.Table:
         texts=copied.count(), copied=copied.copy.count()
     )
     named = accounts.filter(accounts.handle.notnull())
-    handles = named.select(
-        "platform", h=named.handle.re_replace("^@+", "").lower(), other=named.account_id
-    )
+    handles = named.select("platform", h=_handle(named.handle), other=named.account_id)
     shares = posts.filter(posts.kind.isin(("repost", "quote")) & posts.ref_account_id.notnull())
     mentioning = posts.filter(posts.kind.isin(("post", "quote")))
     mentions = mentioning.select("platform", "account_id", m=mentioning.mentions.unnest())
-    mentions = mentions.select("platform", "account_id", h=mentions.m.re_replace("^@+", "").lower())
+    mentions = mentions.select("platform", "account_id", h=_handle(mentions.m))
     mentioned = mentions.join(handles, ["platform", "h"]).select("platform", "account_id", "other")
     touched = ibis.union(
         shares.select("platform", "account_id", other=shares.ref_account_id),
