@@ -228,10 +228,13 @@ def table(rows: list[dict[str, Any]]) -> str:
 def sizes_table(rows: list[dict[str, Any]]) -> str:
     """The intermediate tables per size: the account pairs the band join found (detect's
     `tested`: every pair, stored or only counted), the edges detect stored (pairs that met
-    on two keys or more) and the pair tests, summed over traces, and the largest trace."""
+    on two keys or more: each is a pair test), the pair tests that came back from the
+    engine and were kept in the case (all of them before detect/prefilter.py; since, those
+    that could pass and those inside a network), summed over traces, and the largest
+    trace."""
     lines = [
         "| posts | engine | command | account pairs (band join) | edges stored | "
-        "pair tests | largest trace (its pairs) |",
+        "pair tests kept | largest trace (its pairs) |",
         "|---:|---|---|---:|---:|---:|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["posts"], r["engine"], r["command"])):

@@ -228,6 +228,7 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
         seed: int,
         memory_limit: str | None,
         engine: str,
+        all_tests: bool,
         **kwargs: Any,
     ) -> R:
         params = DetectParams(
@@ -239,6 +240,7 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             seed=seed,
             memory_limit=memory_limit,
             engine=engine,
+            all_tests=all_tests,
         )
         return func(*args, params=params, **kwargs)
 
@@ -295,6 +297,13 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             help="Where each trace's edges and tests run: DuckDB inside the case, or Apache "
             "Spark (pip install 'trollscope[spark]'; local mode unless "
             "TROLLSCOPE_SPARK_MASTER is set). Signals and networks run in DuckDB.",
+        ),
+        click.option(
+            "--all-tests",
+            is_flag=True,
+            help="Keep every pair test in the case (table pair_tests), each q-value exact. "
+            "Without it, only the pair tests that could pass and those inside a network "
+            "come back from the engine; the others are counted.",
         ),
         click.option("--hide-progress", is_flag=True, help="Never show the progress bar."),
         click.option(

@@ -68,6 +68,8 @@ are exact, and the same on every run and engine whatever order its threads add t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -130,6 +132,22 @@ _DEG = "ts_pt_deg"  # (aid, h, d)
 _Q = "ts_pt_q"  # (h, q)
 _CAND = "ts_pt_cand"  # candidate pairs with integer ids
 _SCRATCH = (_ACC, _KEYS, _US, _ROWS, _CNT, _DEG, _Q, _CAND)
+
+# The per-pair statistics the engine computes; the tails are taken of them in Python.
+STATISTICS_SCHEMA = ibis.schema(
+    {
+        "platform": "string",
+        "account_a": "string",
+        "account_b": "string",
+        "keys": "int64",
+        "coactions": "int64",
+        "shared": "int64",
+        "expected": "float64",
+        "sync_periods": "int64",
+        "sync_expected": "float64",
+    }
+)
+STATISTICS_ORDER = ("platform", "account_a", "account_b")
 
 
 def log_pvalues(shared: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -225,12 +243,41 @@ def pair_tests_on(
     """Test the `candidates` (CANDIDATE_SCHEMA: a trace's edges with two keys or more,
     met within `window` seconds) under both nulls, with periods of `period_s` seconds,
     on `engine`, whose `rows` are the trace's rows (coaction.ROW_SCHEMA) and `tick_us`
-    their clock tick; `untested` pairs more were tested with p = 1."""
-    rho = min(1.0, (2 * window + tick_us / US) / period_s)
+    their clock tick; `untested` pairs more were tested with p = 1. Every test comes
+    back (detect fetches only those that could pass: `prefilter.py`)."""
+    rho = sync_rate(window, tick_us, period_s)
+    with statistics_on(engine, rows, candidates, window, period_s, rho) as stats:
+        table = engine.fetch(stats.order_by(list(STATISTICS_ORDER)))
+    return PairTests(tails(table, trace_name, window, rho), untested)
+
+
+def sync_rate(window: float, tick_us: int, period_s: float) -> float:
+    """rho: the chance that two actions of a unit fall within the window under the
+    jitter (see the module's docstring)."""
+    return min(1.0, (2 * window + tick_us / US) / period_s)
+
+
+@contextmanager
+def statistics_on(
+    engine: Backend,
+    rows: ir.Table,
+    candidates: ir.Table,
+    window: float,
+    period_s: float,
+    rho: float,
+) -> Iterator[ir.Table]:
+    """The expression of the statistics of the `candidates` (STATISTICS_SCHEMA, one row
+    per pair), valid inside the block: the scratch tables it reads are dropped after it
+    (so what reads it, a fetch or a materialisation the block uses, runs inside)."""
     try:
-        table = engine.fetch(_statistics(engine, rows, candidates, window, period_s, rho))
+        yield _statistics(engine, rows, candidates, window, period_s, rho)
     finally:
         engine.drop(*_SCRATCH)
+
+
+def tails(table: pa.Table, trace_name: str, window: float, rho: float) -> pa.Table:
+    """The tests (PAIR_TEST_SCHEMA) of statistics rows (STATISTICS_SCHEMA), in the
+    order given: both tails in Python, which the engines have no function for."""
     shared = table.column("shared").to_numpy()
     repeat = log_pvalues(shared, table.column("expected").to_numpy())
     # Synchrony: the periods in which the pair met within the window, against the
@@ -242,27 +289,24 @@ def pair_tests_on(
     else:
         sync = log_pvalues(met, table.column("sync_expected").to_numpy())
     n = table.num_rows
-    return PairTests(
-        pa.table(
-            {
-                "trace": pa.array([trace_name] * n, pa.string()),
-                "window_s": pa.array(np.full(n, window), pa.float64()),
-                "platform": table.column("platform"),
-                "account_a": table.column("account_a"),
-                "account_b": table.column("account_b"),
-                "keys": table.column("keys").cast(pa.int64()),
-                "coactions": table.column("coactions").cast(pa.int64()),
-                "shared": table.column("shared").cast(pa.int64()),
-                "expected": table.column("expected").cast(pa.float64()),
-                "sync_periods": table.column("sync_periods").cast(pa.int64()),
-                "sync_expected": table.column("sync_expected").cast(pa.float64()),
-                "repeat_log_p": pa.array(repeat, pa.float64()),
-                "sync_log_p": pa.array(sync, pa.float64()),
-                "log_p": pa.array(np.maximum(repeat, sync), pa.float64()),
-            },
-            schema=PAIR_TEST_SCHEMA,
-        ),
-        untested,
+    return pa.table(
+        {
+            "trace": pa.array([trace_name] * n, pa.string()),
+            "window_s": pa.array(np.full(n, window), pa.float64()),
+            "platform": table.column("platform"),
+            "account_a": table.column("account_a"),
+            "account_b": table.column("account_b"),
+            "keys": table.column("keys").cast(pa.int64()),
+            "coactions": table.column("coactions").cast(pa.int64()),
+            "shared": table.column("shared").cast(pa.int64()),
+            "expected": table.column("expected").cast(pa.float64()),
+            "sync_periods": table.column("sync_periods").cast(pa.int64()),
+            "sync_expected": table.column("sync_expected").cast(pa.float64()),
+            "repeat_log_p": pa.array(repeat, pa.float64()),
+            "sync_log_p": pa.array(sync, pa.float64()),
+            "log_p": pa.array(np.maximum(repeat, sync), pa.float64()),
+        },
+        schema=PAIR_TEST_SCHEMA,
     )
 
 
@@ -281,8 +325,7 @@ def _statistics(
     rho: float,
 ) -> ir.Table:
     """Materialise the tables the statistics read; the expression of the statistics per
-    candidate pair (platform, account_a, account_b, keys, coactions, shared, expected,
-    sync_periods, sync_expected), sorted."""
+    candidate pair (STATISTICS_SCHEMA)."""
     period_us = max(1, int(period_s * US))
     window_us = round(window * US)
     # Integer ids. Keys are numbered per platform (a key string on two platforms is two
@@ -398,4 +441,4 @@ def _statistics(
         expected=out.expected.fill_null(0.0),
         sync_periods=out.sync_periods.fill_null(0).cast("int64"),
         sync_expected=out.sync_expected.fill_null(0.0),
-    ).order_by(["platform", "account_a", "account_b"])
+    )

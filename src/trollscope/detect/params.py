@@ -57,6 +57,10 @@ class DetectParams:
     # Where the traces' edges and tests run: "duckdb" (in the case) or "spark"
     # (`engine/spark.py`); the signals, networks and descriptions run in DuckDB.
     engine: str = "duckdb"
+    # Fetch every pair test from the engine and keep it in the case, not only those that
+    # could pass and those inside a network (prefilter.py): every q-value exact, at the
+    # cost of the driver holding every test.
+    all_tests: bool = False
 
     @property
     def stages(self) -> int:

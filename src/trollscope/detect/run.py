@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,6 +42,7 @@ import pyarrow.compute as pc
 from trollscope import __version__
 from trollscope.case import Case, has_table, limit_resources, transaction
 from trollscope.case.schema import DETECT_RUNS_DDL
+from trollscope.detect import prefilter
 from trollscope.detect.accounttest import ACCOUNT_TEST_SCHEMA, account_tests_on
 from trollscope.detect.bursttest import BURST_TEST_SCHEMA, TEXT_TRACES, burst_tests
 from trollscope.detect.clock import clock_tick
@@ -72,9 +74,12 @@ from trollscope.detect.pairtest import (
     CANDIDATE_SCHEMA,
     PAIR_TEST_SCHEMA,
     candidates_sql,
-    pair_tests_on,
+    statistics_on,
+    sync_rate,
+    tails,
 )
 from trollscope.detect.params import DetectParams
+from trollscope.detect.prefilter import Pending
 from trollscope.detect.store import drop_temporary, store_tests
 from trollscope.detect.weights import account_weights, normalised
 from trollscope.engine import coaction
@@ -136,6 +141,10 @@ def _check(params: DetectParams) -> None:
 class _Tests:
     """Every test of a run, by family, and how many more ran with p = 1."""
 
+    # Each trace's pair tests wait on the engine (prefilter.py); those fetched, with
+    # their tails, are in `pairs`.
+    pending: list[Pending] = field(default_factory=list)
+    cut: float | None = None  # ln T of the fetch (None: every pair test came back)
     pairs: list[pa.Table] = field(default_factory=list)
     accounts: list[pa.Table] = field(default_factory=list)
     bursts: list[pa.Table] = field(default_factory=list)
@@ -158,6 +167,19 @@ class _Tests:
         }[family]
         parts: list[pa.Table] = getattr(self, family)
         return pa.concat_tables(parts) if parts else schema.empty_table()
+
+    def pair_tests(self) -> dict[str, int]:
+        """Pair tests run, per trace: on the engine, fetched or not."""
+        return {p.trace: p.tested for p in self.pending}
+
+    def unfetched(self) -> int:
+        """Pair tests left on the engine: in BH's m, with p-values above its line."""
+        return sum(self.pair_tests().values()) - sum(int(t.num_rows) for t in self.pairs)
+
+    def pair_weight_mean(self) -> float:
+        """The mean raw weight over every pair test (weights.normalised's divisor)."""
+        tested = sum(p.tested for p in self.pending)
+        return sum(p.weight_sum for p in self.pending) / tested if tested else 1.0
 
 
 def detect(
@@ -190,26 +212,33 @@ def detect(
             weights = account_weights(_identity_flags(con, signals))
             cohorts = identity_cohorts(con, signals)
             engine.register(COHORTS, cohorts)
+            engine.register(prefilter.WEIGHTS, prefilter.weights_table(weights))
             try:
                 for name in params.traces:
                     _trace_tests(con, engine, name, params, weights, tests, say, cohorts)
-            finally:
-                engine.drop(COHORTS)
 
-            say("networks")
-            decided = _decide(tests, weights, params.q)
-            pairs, accounts, bursts, groups = decided
-            links = _links(*decided, tests)
-            found = leiden(links, params.seed, params.leiden_runs)
-            # The traces' prepared tables are still on the engine: the join tests read them
-            # there (a stage of its own: on Spark it is distributed work, Leiden is not).
-            say("join tests")
-            joins = _join_tests(engine, found, params, tests)
-        partition = Partition(
-            found.platforms, found.accounts, joined_networks(found.network, joins)
-        )
+                say("networks")
+                _fetch_pairs(engine, tests, weights, params)
+                decided = _decide(tests, weights, params.q)
+                links = _links(*decided, tests)
+                found = leiden(links, params.seed, params.leiden_runs)
+                # The traces' prepared tables are still on the engine: the join tests read
+                # them there (a stage of its own: on Spark it is distributed work, Leiden
+                # is not).
+                say("join tests")
+                joins = _join_tests(engine, found, params, tests)
+                partition = Partition(
+                    found.platforms, found.accounts, joined_networks(found.network, joins)
+                )
+                members = partition.members()
+                if _fetch_inside(engine, tests, members):
+                    # The same tests pass (those fetched now are above BH's line); the
+                    # q-values above q come closer to the exact ones.
+                    decided = _decide(tests, weights, params.q)
+            finally:
+                engine.drop(COHORTS, prefilter.WEIGHTS, *(p.table for p in tests.pending))
+        pairs, accounts, bursts, groups = decided
         joins = with_networks(joins, found.network, partition.network)
-        members = partition.members()
         log_p = network_log_p(con, members, *decided, len(params.traces))
 
         try:
@@ -237,7 +266,7 @@ def detect(
         finally:
             drop_temporary(con)
     return DetectResult(
-        tested=_count(pairs, params.traces, extra=tests.untested),
+        tested={t: tests.pair_tests().get(t, 0) + tests.untested.get(t, 0) for t in params.traces},
         significant=_count(pairs, params.traces, only_significant=True),
         flagged_accounts=members.num_rows,
         networks=len(log_p),
@@ -306,24 +335,7 @@ def _trace_tests(
         tests.windows[name] = window
         tests.ticks[name] = tick
         if window > 0:
-            # The candidates are the edges just stored (two keys or more), read back from
-            # the case: on Spark, sent back to it.
-            candidates = "ts_det_candidates"
-            engine.register(candidates, con.sql(candidates_sql(name)).to_arrow_table())
-            try:
-                tested = pair_tests_on(
-                    engine,
-                    name,
-                    rows,
-                    ibis.table(CANDIDATE_SCHEMA, name=candidates),
-                    window,
-                    params.period_s,
-                    tick,
-                    untested=0,
-                )
-            finally:
-                engine.drop(candidates)
-            tests.pairs.append(tested.table)
+            _pair_statistics(con, engine, name, rows, window, tick, params.period_s, tests)
         # Pairs that met on one key only are not stored by detect: counted here.
         tests.untested[name] = pairs - kept
         by_account = account_tests_on(engine, name, window, params.jitter_s, params.period_s)
@@ -350,6 +362,95 @@ def _trace_tests(
             tests.untested_other += found.untested
     finally:
         engine.drop(*coaction.SCRATCH, coaction.ROWS, coaction.SKIPPED)
+
+
+def _pair_statistics(
+    con: duckdb.DuckDBPyConnection,
+    engine: Backend,
+    name: str,
+    rows: ir.Table,
+    window: float,
+    tick: int,
+    period_s: float,
+    tests: _Tests,
+) -> None:
+    """The trace's pair tests' statistics, with the floors of their p-values, kept on the
+    engine until BH's line is known (prefilter.py)."""
+    # The candidates are the edges just stored (two keys or more), read back from the
+    # case: on Spark, sent back to it.
+    candidates = "ts_det_candidates"
+    engine.register(candidates, con.sql(candidates_sql(name)).to_arrow_table())
+    rho = sync_rate(window, tick, period_s)
+    table = f"ts_det_pairs_{len(tests.pending)}"
+    try:
+        source = ibis.table(CANDIDATE_SCHEMA, name=candidates)
+        with statistics_on(engine, rows, source, window, period_s, rho) as stats:
+            engine.materialize(table, prefilter.with_floor(stats, rho))
+            # Counted while the statistics' scratch tables exist: on Spark this runs them.
+            tested, weight_sum = prefilter.counted(engine, table)
+    except BaseException:
+        engine.drop(table)
+        raise
+    finally:
+        engine.drop(candidates)
+    tests.pending.append(Pending(name, table, window, rho, tested, weight_sum))
+
+
+def _fetch_pairs(
+    engine: Backend, tests: _Tests, weights: dict[Key, float], params: DetectParams
+) -> None:
+    """Into `tests.pairs`: the pair tests that could pass BH at q (all of them with
+    `all_tests`), with their tails."""
+    if not tests.pending:
+        return
+    log_mean = float(np.log(tests.pair_weight_mean()))
+    m = _tests_in_all(tests)
+    if not params.all_tests and m > 0:  # (m 0: no pair to fetch either)
+        others = _decided_elsewhere(tests, weights)
+        counts = prefilter.ladder(engine, tests.pending, log_mean, m, params.q)
+        tests.cut = prefilter.cutoff(counts, others, m, params.q)
+    tests.pairs = [
+        tails(prefilter.fetch(engine, p, log_mean, tests.cut), p.trace, p.window, p.rho)
+        for p in tests.pending
+    ]
+
+
+def _fetch_inside(engine: Backend, tests: _Tests, members: pa.Table) -> bool:
+    """Add to `tests.pairs` the pair tests inside a network that `_fetch_pairs` left on
+    the engine (a network's p-value combines every test inside it); whether any came."""
+    if tests.cut is None or not tests.pending or members.num_rows == 0:
+        return False
+    log_mean = float(np.log(tests.pair_weight_mean()))
+    engine.register(prefilter.MEMBERS, members.select(["platform", "account_id", "network"]))
+    try:
+        found = [
+            tails(prefilter.fetch_inside(engine, p, log_mean, tests.cut), p.trace, p.window, p.rho)
+            for p in tests.pending
+        ]
+    finally:
+        engine.drop(prefilter.MEMBERS)
+    found = [t for t in found if t.num_rows]
+    tests.pairs.extend(found)
+    return bool(found)
+
+
+def _tests_in_all(tests: _Tests) -> int:
+    """BH's m: every test run, fetched or not, and those counted with p = 1."""
+    on_driver = sum(int(tests.table(f).num_rows) for f in ("accounts", "bursts", "cohorts"))
+    pairs = sum(tests.pair_tests().values())
+    return pairs + on_driver + sum(tests.untested.values()) + tests.untested_other
+
+
+def _decided_elsewhere(tests: _Tests, weights: dict[Key, float]) -> np.ndarray:
+    """ln(p / w) of the account, burst and cohort tests, as `_decide` weighs them."""
+    accounts, bursts, cohorts = (tests.table(f) for f in ("accounts", "bursts", "cohorts"))
+    tables = [accounts, bursts, cohorts]
+    none = PAIR_TEST_SCHEMA.empty_table()
+    w = _normalised_weights(none, accounts, bursts, cohorts, weights, 1.0)[1:]
+    log_p = [t.column("log_p").to_numpy() for t in tables]
+    return np.concatenate(
+        [lp - np.log(np.maximum(x, 1e-12)) for lp, x in zip(log_p, w, strict=True)]
+    )
 
 
 def _candidates(
@@ -397,29 +498,32 @@ def _candidates(
         engine.drop(name)
 
 
-def _decide(
-    tests: _Tests, weights: dict[Key, float], q: float
-) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
-    """Weighted Benjamini-Hochberg over every test of every family at `q`: each table
-    gains `weight`, `q_value` and `significant`. (A cohort's weight is 1: the identity
-    signals already chose it.)"""
-    pairs, accounts, bursts, cohorts = (
-        tests.table(f) for f in ("pairs", "accounts", "bursts", "cohorts")
-    )
+def _normalised_weights(
+    pairs: pa.Table,
+    accounts: pa.Table,
+    bursts: pa.Table,
+    cohorts: pa.Table,
+    weights: dict[Key, float],
+    pair_mean: float,
+) -> list[np.ndarray]:
+    """Each family's weights (weights.py), scaled to average 1 over the tests it ran; the
+    pairs' by `pair_mean`, their raw mean over every pair test, fetched or not. (A
+    cohort's weight is 1: the identity signals already chose it.)"""
 
     def weight(platform: str, account: str) -> float:
         return weights.get((platform, account), 1.0)
 
+    raw_pairs = np.array(
+        [
+            (weight(p, a) + weight(p, b)) / 2
+            for p, a, b in zip(
+                *(pairs.column(c).to_pylist() for c in ("platform", "account_a", "account_b")),
+                strict=True,
+            )
+        ],
+        dtype=np.float64,
+    )
     raw = [
-        np.array(
-            [
-                (weight(p, a) + weight(p, b)) / 2
-                for p, a, b in zip(
-                    *(pairs.column(c).to_pylist() for c in ("platform", "account_a", "account_b")),
-                    strict=True,
-                )
-            ]
-        ),
         np.array(
             [
                 weight(p, a)
@@ -427,7 +531,8 @@ def _decide(
                     *(accounts.column(c).to_pylist() for c in ("platform", "account_id")),
                     strict=True,
                 )
-            ]
+            ],
+            dtype=np.float64,
         ),
         np.array(
             [
@@ -435,14 +540,28 @@ def _decide(
                 for p, members in zip(
                     *(bursts.column(c).to_pylist() for c in ("platform", "members")), strict=True
                 )
-            ]
+            ],
+            dtype=np.float64,
         ),
         np.ones(cohorts.num_rows),
     ]
+    return [raw_pairs / pair_mean] + [normalised(r) for r in raw]
+
+
+def _decide(
+    tests: _Tests, weights: dict[Key, float], q: float
+) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """Weighted Benjamini-Hochberg over every test of every family at `q`: each table
+    gains `weight`, `q_value` and `significant`. The pair tests left on the engine count
+    in m (prefilter.py: none of them can pass)."""
+    pairs, accounts, bursts, cohorts = (
+        tests.table(f) for f in ("pairs", "accounts", "bursts", "cohorts")
+    )
     tables = (pairs, accounts, bursts, cohorts)
-    w = np.concatenate([normalised(r) for r in raw]) if any(len(r) for r in raw) else np.array([])
+    mean = tests.pair_weight_mean()
+    w = np.concatenate(_normalised_weights(pairs, accounts, bursts, cohorts, weights, mean))
     log_p = np.concatenate([t.column("log_p").to_numpy() for t in tables])
-    untested = sum(tests.untested.values()) + tests.untested_other
+    untested = sum(tests.untested.values()) + tests.untested_other + tests.unfetched()
     qv = benjamini_hochberg(np.exp(log_p) / np.maximum(w, 1e-12), len(log_p) + untested)
     out = []
     start = 0
