@@ -13,6 +13,7 @@ the engine runs the compiled SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -120,6 +121,10 @@ class Backend(Protocol):
 
     def materialize(self, name: str, expr: ir.Table) -> None: ...
 
+    def number(
+        self, name: str, expr: ir.Table, column: str, order_by: Sequence[str], dtype: str
+    ) -> None: ...
+
     def fetch(self, expr: ir.Table) -> pa.Table: ...
 
     def insert(self, expr: ir.Table, table: str) -> int: ...
@@ -150,6 +155,15 @@ class CaseBackend:
 
     def materialize(self, name: str, expr: ir.Table) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self.sql(expr)}")
+
+    def number(
+        self, name: str, expr: ir.Table, column: str, order_by: Sequence[str], dtype: str
+    ) -> None:
+        """Materialise `expr` with `column` of type `dtype`: each row's place (from 0) in
+        the order of `order_by`, columns whose values no two rows share. (DuckDB numbers a
+        window over the whole table in parallel; Spark's backend does it otherwise.)"""
+        place = ibis.row_number().over(order_by=[expr[c] for c in order_by])
+        self.materialize(name, expr.mutate(**{column: place.cast(dtype)}))
 
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.con.sql(self.sql(expr)).to_arrow_table()

@@ -595,7 +595,8 @@ def test_keys_of_one_account_never_reach_the_band_join(
 
     monkeypatch.setattr(DuckDBBackend, "materialize", keep)
     edges(case_path, "co-repost", 60)
-    assert [(key, round(idf, 6)) for _, key, _, idf in seen[coaction.KEY_IDS]] == [
+    # (platform, key, idf, kid): the number is added last.
+    assert [(key, round(idf, 6)) for _, key, idf, _ in seen[coaction.KEY_IDS]] == [
         ("o2", round(math.log(3 / 2), 6))
     ]
     assert len(seen[coaction.ID_ROWS]) == 2

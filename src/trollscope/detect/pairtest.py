@@ -131,7 +131,9 @@ _CNT = "ts_pt_cnt"  # (aid, kid, h, n): an account's actions on a key in a perio
 _DEG = "ts_pt_deg"  # (aid, h, d)
 _Q = "ts_pt_q"  # (h, q)
 _CAND = "ts_pt_cand"  # candidate pairs with integer ids
-_SCRATCH = (_ACC, _KEYS, _US, _ROWS, _CNT, _DEG, _Q, _CAND)
+_POSTS = "ts_pt_posts"  # (platform, post_id, post)
+_SCRATCH = (_ACC, _KEYS, _POSTS, _US, _ROWS, _CNT, _DEG, _Q, _CAND)
+_KEY = ("platform", "key")
 
 # The per-pair statistics the engine computes; the tails are taken of them in Python.
 STATISTICS_SCHEMA = ibis.schema(
@@ -331,20 +333,19 @@ def _statistics(
     # Integer ids. Keys are numbered per platform (a key string on two platforms is two
     # keys); the trace's keys all count here, viral ones and those one account touched
     # included: they are part of each account's activity and of each period's popularity.
-    engine.materialize(_ACC, coaction.account_ids(rows, "int64"))
+    coaction.account_ids(engine, _ACC, rows, "int64")
     acc = ibis.table({"platform": "string", "account_id": "string", "aid": "int64"}, name=_ACC)
-    keys = rows.select("platform", "key").distinct()
-    engine.materialize(
-        _KEYS,
-        keys.mutate(kid=ibis.row_number().over(order_by=[keys.platform, keys.key]).cast("int64")),
-    )
+    engine.number(_KEYS, rows.select("platform", "key").distinct(), "kid", _KEY, "int64")
     kid = ibis.table({"platform": "string", "key": "string", "kid": "int64"}, name=_KEYS)
-    joined = rows.join(acc, ["platform", "account_id"]).join(kid, ["platform", "key"])
     # Posts by number, in the order of their ids: the first meeting's tie-break below
     # compares them as it would the ids (so both engines agree), and the meetings' join
     # carries two integers, not two texts.
-    post = ibis.dense_rank().over(order_by=[joined.platform, joined.post_id])
-    engine.materialize(_US, joined.select("aid", "kid", "us", post=post.cast("int64")))
+    posts = rows.select("platform", "post_id").distinct()
+    engine.number(_POSTS, posts, "post", ("platform", "post_id"), "int64")
+    post = ibis.table({"platform": "string", "post_id": "string", "post": "int64"}, name=_POSTS)
+    joined = rows.join(acc, ["platform", "account_id"]).join(kid, ["platform", "key"])
+    joined = joined.join(post, ["platform", "post_id"])
+    engine.materialize(_US, joined.select("aid", "kid", "us", "post"))
     us = ibis.table({"aid": "int64", "kid": "int64", "us": "int64", "post": "int64"}, name=_US)
     engine.materialize(_ROWS, us.select("aid", "kid", h=us.us // period_us).distinct())
     per = ibis.table({"aid": "int64", "kid": "int64", "h": "int64"}, name=_ROWS)
@@ -366,14 +367,8 @@ def _statistics(
     y = acc.select(platform_b="platform", account_b="account_id", b="aid")
     cand = candidates.join(x, ["platform", "account_a"])
     cand = cand.join(y, (cand.platform == y.platform_b) & (cand.account_b == y.account_b))
-    order = ibis.row_number().over(order_by=[cand.platform, cand.account_a, cand.account_b])
-    engine.materialize(
-        _CAND,
-        cand.select(
-            "platform", "account_a", "account_b", "keys", "coactions", "a", "b",
-            pid=order.cast("int64"),
-        ),
-    )  # fmt: skip
+    cand = cand.select("platform", "account_a", "account_b", "keys", "coactions", "a", "b")
+    engine.number(_CAND, cand, "pid", STATISTICS_ORDER, "int64")
     c = ibis.table(
         {
             "platform": "string",

@@ -39,13 +39,16 @@ compiles them to the SQL of the engine that runs them (DuckDB or Spark).
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import ibis
 import ibis.expr.types as ir
 
 from trollscope.case.schema import EDGE_COLUMNS
 from trollscope.engine import edgestore
+
+if TYPE_CHECKING:
+    from trollscope.inputs import Backend
 
 ROWS = "ts_rows"  # the trace's rows, materialised once per run
 SKIPPED = "ts_skipped"  # (platform, key) left out as viral
@@ -124,14 +127,13 @@ def viral(rows: ir.Table, window: float, max_burst: int) -> ir.Table:
     return bursts.filter(bursts.burst > max_burst)
 
 
-def account_ids(rows: ir.Table, ids: IdType) -> ir.Table:
-    """Each (platform, account) of the trace numbered in sorted order, so that comparing
-    two `aid`s orders their accounts as comparing the texts would (edges keep
-    account_a < account_b). A platform's accounts never meet another's: keys are per
-    platform, and so are their ids below."""
+def account_ids(engine: Backend, name: str, rows: ir.Table, ids: IdType) -> None:
+    """Materialise as `name` each (platform, account) of the trace numbered (`aid`) in
+    sorted order, so that comparing two `aid`s orders their accounts as comparing the
+    texts would (edges keep account_a < account_b). A platform's accounts never meet
+    another's: keys are per platform, and so are their ids below."""
     accounts = rows.select("platform", "account_id").distinct()
-    order = ibis.row_number().over(order_by=[accounts.platform, accounts.account_id])
-    return accounts.mutate(aid=order.cast(ids))
+    engine.number(name, accounts, "aid", ("platform", "account_id"), ids)
 
 
 # An integer, not a float literal: Spark reads a literal like 4294967296.0 as a DECIMAL and
@@ -139,36 +141,38 @@ def account_ids(rows: ir.Table, ids: IdType) -> ir.Table:
 IDF_GRID = 2**32
 
 
-def key_ids(rows: ir.Table, skipped: ir.Table, accounts: int, ids: IdType) -> ir.Table:
-    """Each (platform, key) not skipped as viral and touched by two accounts or more,
-    numbered, with its IDF: ln(A / a_key), A the trace's accounts and a_key those that
-    touched the key."""
+def key_ids(engine: Backend, rows: ir.Table, skipped: ir.Table, accounts: int, ids: IdType) -> None:
+    """Materialise as KEY_IDS each (platform, key) not skipped as viral and touched by two
+    accounts or more, numbered (`kid`), with its IDF: ln(A / a_key), A the trace's
+    accounts and a_key those that touched the key."""
     kept = rows.anti_join(skipped, ["platform", "key"])
     touched = kept.group_by("platform", "key").aggregate(n=kept.account_id.nunique())
     # A key one account alone touched can pair no one: it is left out here, and its rows
     # drop out of the band join with it (in real data most co-text and co-link keys are
     # a text or a link posted once).
     touched = touched.filter(touched.n > 1)
-    return touched.select(
+    keys = touched.select(
         "platform",
         "key",
-        kid=ibis.row_number().over(order_by=[touched.platform, touched.key]).cast(ids),
         # Rounded to a multiple of 2^-32: a pair's score sums these in whatever order the
         # engine's threads meet them, and sums of such numbers (below 64, up to 2^15
         # terms) are exact in a double, so the score is the same on every run and engine.
         idf=((ibis.literal(float(accounts)) / touched.n).ln() * IDF_GRID).round() / IDF_GRID,
     )
+    engine.number(KEY_IDS, keys, "kid", ("platform", "key"), ids)
 
 
-def id_rows(rows: ir.Table, accounts: ir.Table, keys: ir.Table, ids: IdType) -> ir.Table:
-    """The rows the band join reads, with integer ids for accounts and keys: the join and
-    the grouping by account pair compare integers, not texts (at 10M posts the co-repost
-    pairs took 13 s with texts, 4 s with integers). Viral keys drop out here (they have no
-    kid). Each row gets a number, `rid`, that the pairs carry instead of its post id (the
-    numbering's order is any that Spark accepts; it never leaves the run)."""
+def id_rows(
+    engine: Backend, rows: ir.Table, accounts: ir.Table, keys: ir.Table, ids: IdType
+) -> None:
+    """Materialise as ID_ROWS the rows the band join reads, with integer ids for accounts
+    and keys: the join and the grouping by account pair compare integers, not texts (at
+    10M posts the co-repost pairs took 13 s with texts, 4 s with integers). Viral keys
+    drop out here (they have no kid). Each row gets a number, `rid`, that the pairs carry
+    instead of its post id."""
     joined = rows.join(accounts, ["platform", "account_id"]).join(keys, ["platform", "key"])
-    rid = ibis.row_number().over(order_by=[joined.kid, joined.us, joined.aid, joined.post_id])
-    return joined.select("aid", "kid", "us", "post_id", rid=rid.cast(ids))
+    joined = joined.select("aid", "kid", "us", "post_id")
+    engine.number(ID_ROWS, joined, "rid", ("kid", "us", "aid", "post_id"), ids)
 
 
 def pairs(rows: ir.Table, window: float) -> ir.Table:

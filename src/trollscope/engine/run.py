@@ -146,15 +146,15 @@ def _compute_and_store(
         )
     ids = coaction.id_type(n_rows)
     stage(EDGE_STAGES[2])
-    engine.materialize(coaction.ACCOUNT_IDS, coaction.account_ids(rows, ids))
+    coaction.account_ids(engine, coaction.ACCOUNT_IDS, rows, ids)
     account_ids = coaction.account_ids_table(ids)
     # IDF's A, the trace's accounts: the rows of the table just made.
     total = engine.fetch(account_ids.aggregate(n=account_ids.count()))
     accounts = int(total.column("n")[0].as_py()) if total.num_rows else 0
     skipped = coaction.skipped_table()
-    engine.materialize(coaction.KEY_IDS, coaction.key_ids(rows, skipped, accounts, ids))
+    coaction.key_ids(engine, rows, skipped, accounts, ids)
     key_ids = coaction.key_ids_table(ids)
-    engine.materialize(coaction.ID_ROWS, coaction.id_rows(rows, account_ids, key_ids, ids))
+    coaction.id_rows(engine, rows, account_ids, key_ids, ids)
     id_rows = coaction.id_rows_table(ids)
     stage(EDGE_STAGES[3])
     engine.materialize(coaction.PAIRS, coaction.pairs(id_rows, window))

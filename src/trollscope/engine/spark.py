@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,11 @@ _DATASETS = {
     inputs.POSTS: ("posts", inputs.POSTS_SCHEMA),
     inputs.ACCOUNTS: ("accounts", inputs.ACCOUNTS_SCHEMA),
 }
+
+
+# The columns `SparkBackend.number` works with, and the integer types it numbers in.
+_PART, _AT, _START = "ts_number_part", "ts_number_at", "ts_number_start"
+_SPARK_INTS = {"int32": "int", "int64": "bigint"}
 
 
 def session() -> SparkSession:
@@ -206,6 +212,53 @@ class SparkBackend:
     def materialize(self, name: str, expr: ir.Table) -> None:
         self.drop(name)
         frame = self.spark.sql(self.sql(expr)).cache()
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
+        self._cached[name] = frame
+
+    def number(
+        self, name: str, expr: ir.Table, column: str, order_by: Sequence[str], dtype: str
+    ) -> None:
+        """Materialise `expr` with `column`: each row's place (from 0) in the order of
+        `order_by`, whose values no two rows share, as DuckDB's `number` gives it. Not a
+        window over the whole table, which Spark computes in one partition (one task
+        would number every row of a trace): the rows are range-partitioned on `order_by`
+        and sorted within each partition, and a row's place is the rows of the
+        partitions before its own plus its place in its own. Only one count per
+        partition comes to the driver."""
+        from pyspark.sql import functions as F
+
+        self.drop(name)
+        keys = [F.col(c) for c in order_by]
+        parts = int(self.spark.conf.get("spark.sql.shuffle.partitions") or 8)
+        ranged = self.spark.sql(self.sql(expr)).repartitionByRange(parts, *keys)
+        part = F.spark_partition_id()
+        # monotonically_increasing_id is (partition << 33) + the row's place in it.
+        tagged = (
+            ranged.sortWithinPartitions(*keys)
+            .withColumn(_PART, part)
+            .withColumn(_AT, F.monotonically_increasing_id() - F.shiftleft(part.cast("long"), 33))
+            .cache()
+        )
+        try:
+            # Counted on the cached rows: the partitions stay as they are counted (the
+            # range bounds come from a sample, which a recomputation might draw anew).
+            counts = sorted(
+                (int(r[_PART]), int(r["count"])) for r in tagged.groupBy(_PART).count().collect()
+            )
+            offsets, before = [], 0
+            for index, n in counts:
+                offsets.append((index, before))
+                before += n
+            starts = self.spark.createDataFrame(offsets, f"{_PART} INT, {_START} BIGINT")
+            numbered = tagged.join(F.broadcast(starts), _PART).select(
+                *(F.col(c) for c in expr.columns),
+                (F.col(_START) + F.col(_AT)).cast(_SPARK_INTS[dtype]).alias(column),
+            )
+            frame = numbered.cache()
+            frame.count()  # computed now, while the tagged rows are cached
+        finally:
+            tagged.unpersist()
         frame.createOrReplaceTempView(name)
         self._views.add(name)
         self._cached[name] = frame
