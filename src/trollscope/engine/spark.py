@@ -246,22 +246,23 @@ class SparkBackend:
             counts = sorted(
                 (int(r[_PART]), int(r["count"])) for r in tagged.groupBy(_PART).count().collect()
             )
-            offsets, before = [], 0
-            for index, n in counts:
-                offsets.append((index, before))
-                before += n
-            starts = self.spark.createDataFrame(offsets, f"{_PART} INT, {_START} BIGINT")
-            numbered = tagged.join(F.broadcast(starts), _PART).select(
-                *(F.col(c) for c in expr.columns),
-                (F.col(_START) + F.col(_AT)).cast(_SPARK_INTS[dtype]).alias(column),
-            )
-            frame = numbered.cache()
-            frame.count()  # computed now, while the tagged rows are cached
-        finally:
+        except BaseException:
             tagged.unpersist()
-        frame.createOrReplaceTempView(name)
+            raise
+        offsets, before = [], 0
+        for index, n in counts:
+            offsets.append((index, before))
+            before += n
+        starts = self.spark.createDataFrame(offsets, f"{_PART} INT, {_START} BIGINT")
+        # Not cached itself: each read adds the offsets to the cached rows (a join with a
+        # table of one row per partition), cheaper than caching the rows twice.
+        numbered = tagged.join(F.broadcast(starts), _PART).select(
+            *(F.col(c) for c in expr.columns),
+            (F.col(_START) + F.col(_AT)).cast(_SPARK_INTS[dtype]).alias(column),
+        )
+        numbered.createOrReplaceTempView(name)
         self._views.add(name)
-        self._cached[name] = frame
+        self._cached[name] = tagged
 
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.spark.sql(self.sql(expr)).toArrow()
