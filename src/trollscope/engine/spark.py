@@ -49,8 +49,28 @@ _DATASETS = {
 
 
 # The columns `SparkBackend.number` works with, and the integer types it numbers in.
-_PART, _AT, _START = "ts_number_part", "ts_number_at", "ts_number_start"
+_PART, _START = "ts_number_bucket", "ts_number_start"
 _SPARK_INTS = {"int32": "int", "int64": "bigint"}
+# Tables up to this many rows are numbered in one bucket; larger ones from a sample of
+# about this many keys per bucket.
+_ONE_BUCKET = 100_000
+_SAMPLE_PER_PART = 200
+
+
+def _at_or_above(frame: DataFrame, order_by: Sequence[str], bound: tuple[Any, ...]) -> Any:
+    """The condition that a row's key (`order_by`) sorts at or after `bound`: compared
+    column by column, each bound cast to its column's type."""
+    from pyspark.sql import functions as F
+
+    condition = None
+    for c, value in reversed(list(zip(order_by, bound, strict=True))):
+        col = F.col(c)
+        literal = F.lit(value).cast(frame.schema[c].dataType)
+        if condition is None:
+            condition = col >= literal
+        else:
+            condition = (col > literal) | ((col == literal) & condition)
+    return condition
 
 
 def session() -> SparkSession:
@@ -222,47 +242,54 @@ class SparkBackend:
         """Materialise `expr` with `column`: each row's place (from 0) in the order of
         `order_by`, whose values no two rows share, as DuckDB's `number` gives it. Not a
         window over the whole table, which Spark computes in one partition (one task
-        would number every row of a trace): the rows are range-partitioned on `order_by`
-        and sorted within each partition, and a row's place is the rows of the
-        partitions before its own plus its place in its own. Only one count per
-        partition comes to the driver."""
+        would number every row of a trace): each row falls in a bucket, the count of
+        bounds (drawn from a sample) at or below its key, so that buckets follow the
+        order; its place is the rows of the buckets before its own plus its place in its
+        own, numbered by a window per bucket. Every step is a function of the rows (the
+        bounds are literals once drawn), so a recomputed partition numbers its rows
+        again the same way; only a sample and one count per bucket reach the driver."""
+        from pyspark.sql import Window
         from pyspark.sql import functions as F
 
         self.drop(name)
-        keys = [F.col(c) for c in order_by]
-        parts = int(self.spark.conf.get("spark.sql.shuffle.partitions") or 8)
-        ranged = self.spark.sql(self.sql(expr)).repartitionByRange(parts, *keys)
-        part = F.spark_partition_id()
-        # monotonically_increasing_id is (partition << 33) + the row's place in it.
-        tagged = (
-            ranged.sortWithinPartitions(*keys)
-            .withColumn(_PART, part)
-            .withColumn(_AT, F.monotonically_increasing_id() - F.shiftleft(part.cast("long"), 33))
-            .cache()
+        frame = self.spark.sql(self.sql(expr))
+        bucket = F.lit(0)
+        for bound in self._bounds(frame, order_by):
+            at_or_above = _at_or_above(frame, order_by, bound)
+            bucket = bucket + F.when(at_or_above, 1).otherwise(0)
+        bucketed = frame.withColumn(_PART, bucket.cast("int"))
+        counts = sorted(
+            (int(r[_PART]), int(r["count"])) for r in bucketed.groupBy(_PART).count().collect()
         )
-        try:
-            # Counted on the cached rows: the partitions stay as they are counted (the
-            # range bounds come from a sample, which a recomputation might draw anew).
-            counts = sorted(
-                (int(r[_PART]), int(r["count"])) for r in tagged.groupBy(_PART).count().collect()
-            )
-        except BaseException:
-            tagged.unpersist()
-            raise
         offsets, before = [], 0
         for index, n in counts:
             offsets.append((index, before))
             before += n
         starts = self.spark.createDataFrame(offsets, f"{_PART} INT, {_START} BIGINT")
-        # Not cached itself: each read adds the offsets to the cached rows (a join with a
-        # table of one row per partition), cheaper than caching the rows twice.
-        numbered = tagged.join(F.broadcast(starts), _PART).select(
-            *(F.col(c) for c in expr.columns),
-            (F.col(_START) + F.col(_AT)).cast(_SPARK_INTS[dtype]).alias(column),
+        place = F.row_number().over(
+            Window.partitionBy(_PART).orderBy(*(F.col(c) for c in order_by))
         )
-        numbered.createOrReplaceTempView(name)
+        numbered = bucketed.join(F.broadcast(starts), _PART).select(
+            *(F.col(c) for c in expr.columns),
+            (F.col(_START) + place - 1).cast(_SPARK_INTS[dtype]).alias(column),
+        )
+        frame = numbered.cache()
+        frame.createOrReplaceTempView(name)
         self._views.add(name)
-        self._cached[name] = tagged
+        self._cached[name] = frame
+
+    def _bounds(self, frame: DataFrame, order_by: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Up to one bound fewer than Spark's shuffle partitions, cutting a sample of the
+        keys of `frame` into parts of equal size (none for a small table: one bucket)."""
+        parts = int(self.spark.conf.get("spark.sql.shuffle.partitions") or 8)
+        rows = frame.count()
+        if parts < 2 or rows <= _ONE_BUCKET:
+            return []
+        fraction = min(1.0, _SAMPLE_PER_PART * parts / rows)
+        # A seed, for balance alike from run to run; the numbers do not depend on it.
+        sample = frame.select(*order_by).sample(fraction=fraction, seed=1).collect()
+        keys = sorted(tuple(r) for r in sample)
+        return sorted({keys[len(keys) * i // parts] for i in range(1, parts)}) if keys else []
 
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.spark.sql(self.sql(expr)).toArrow()
