@@ -115,7 +115,10 @@ def _organic_flagged(case: Path, labels: Path) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("stealth", "min_f1", "min_ari"), [(1, 0.95, 0.9), (2, 0.8, 0.7)])
+# Issue 18's targets. Stealth 2 gave ARI 0.926 on this seed (0.7 was the bar until each
+# identity signal's cohorts were also tested as one: a 60-member farm created in four
+# bursts was found a burst at a time).
+@pytest.mark.parametrize(("stealth", "min_f1", "min_ari"), [(1, 0.95, 0.9), (2, 0.8, 0.9)])
 def test_farms_in_a_small_campaign_sample_are_found(
     tmp_path: Path, stealth: int, min_f1: float, min_ari: float | None
 ) -> None:

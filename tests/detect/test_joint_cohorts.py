@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from trollscope.detect.cohorts import STRONG_SCHEMA
-from trollscope.detect.groups import joint_cohorts
+from trollscope.detect.cohorts import STRONG_SCHEMA, WIDE_COHORTS
+from trollscope.detect.groups import joint_cohorts, wide_parts
 
 MINUTE = 60_000_000
 
@@ -132,3 +132,47 @@ def test_no_cohorts_gives_an_empty_table_of_the_same_schema() -> None:
     joined = joint_cohorts(cohorts, [STRONG_SCHEMA.empty_table()])
     assert joined.num_rows == 0
     assert joined.schema == cohorts.schema
+
+
+def test_a_member_bursting_with_two_groups_stays_in_the_one_it_bursts_with_most() -> None:
+    """Member 5 bursts four times with cohort a's members and twice with cohort b's (two
+    farms pushing one tag in the same minutes now and then): it is a member of a's star
+    only. Leiden put such members with either farm when they sat in both stars."""
+    cohorts = _cohorts({"a": ["1", "2", "5"], "b": ["3", "4", "5"]})
+    strong = _strong(
+        [("a", f"x{i}", i) for i in range(4)] + [("b", f"y{i}", 100 + i) for i in range(4)],
+        {
+            **{f"a/x{i}": ["1", "2", "5"] for i in range(4)},
+            **{f"b/y{i}": ["3", "4"] + (["5"] if i < 2 else []) for i in range(4)},
+        },
+    )
+    assert _groups(joint_cohorts(cohorts, [strong])) == {frozenset("125"), frozenset("34")}
+
+
+def test_a_signal_wide_cohort_is_joined_and_split_as_the_cohorts_it_is_made_of() -> None:
+    """The signal-wide creation-burst cohort holds two farms (bursts b1 and b2 of farm 1,
+    burst b3 of farm 2) that push two keys in the same quarter hour (x0, x1): cut by burst,
+    farm 1's parts are one group and farm 2's another. Whole, its star held both farms."""
+    wide = WIDE_COHORTS["creation-burst"]
+    identity = pa.table(
+        {
+            "platform": ["twitter"] * 6,
+            "account_id": ["1", "2", "3", "4", "5", "6"],
+            "cohort": ["b1", "b1", "b2", "b2", "b3", "b3"],
+            "signal": ["creation-burst"] * 6,
+        }
+    )
+    cohorts = _cohorts({wide: ["1", "2", "3", "4", "5", "6"]})
+    strong = _strong(
+        [(wide, f"x{i}", i) for i in range(3)] + [(wide, f"y{i}", 100 + i) for i in range(3)],
+        {
+            **{f"{wide}/x{i}": ["1", "2", "3", "4", "5", "6"] for i in (0, 1)},
+            f"{wide}/x2": ["1", "2", "3", "4"],
+            **{f"{wide}/y{i}": ["5", "6"] for i in range(3)},
+        },
+    )
+    assert _groups(joint_cohorts(cohorts, [strong])) == {frozenset("123456")}
+    parts, cut = wide_parts(cohorts, [strong], identity)
+    assert sorted(parts.column("cohort").to_pylist()) == [f"b{i} | {wide}" for i in (1, 2, 3)]
+    assert _groups(parts) == {frozenset("12"), frozenset("34"), frozenset("56")}
+    assert _groups(joint_cohorts(parts, cut)) == {frozenset("1234"), frozenset("56")}

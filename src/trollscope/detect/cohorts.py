@@ -11,7 +11,8 @@ looked at, and testing it as a whole is valid with no correction for having chos
 - `creation-burst`: the accounts flagged in one creation burst (one per burst window);
 - `profile`: the accounts flagged with one profile template (bio cluster, location,
   handle shape);
-- `avatar`: the accounts wearing one avatar that three or more wear.
+- `avatar`: the accounts wearing one avatar that three or more wear;
+- and, for a signal with two cohorts or more, all of them as one (`WIDE_COHORTS`).
 
 The test, per cohort and trace: every key that three or more members acted on is scanned
 at three windows, w = W, 5W and 15W (a subtle farm's members spread over minutes), for
@@ -53,6 +54,17 @@ from trollscope.signals.base import SignalResult
 if TYPE_CHECKING:
     from trollscope.inputs import Backend
 
+# A signal's cohorts together, when it has two or more: a farm created in four bursts, or
+# wearing three templates, is a cohort per burst or template, each a share of the farm
+# that a share of the time acts on a directive, and a weak test; all its bursts together
+# hold the whole farm (the small campaign at stealth 2, seeds 11-13: recall 0.80-0.91
+# without them, 0.96-1.00 with them). The groups are split by who bursts together before
+# they become stars (detect/groups.py), so two farms in one such cohort stay apart.
+WIDE_COHORTS = {
+    "creation-burst": "created in any of the case's creation bursts",
+    "profile": "with any of the case's profile templates",
+    "avatar": "wearing any avatar that three or more wear",
+}
 SCALES = (1, 5, 15)  # windows tried: W, 5W, 15W (each at most the jitter)
 MIN_MEMBERS = 3
 STRONG_KEY = math.log(1e-3)  # a key whose burst alone is evidence (ln p)
@@ -173,11 +185,21 @@ def identity_cohorts(
             FROM ({avatar_sql}) k"""
     )
     sql = " UNION ALL ".join(parts)
+    wide = " ".join(
+        f"WHEN '{s}' THEN '{name.replace(chr(39), chr(39) * 2)}'"
+        for s, name in WIDE_COHORTS.items()
+    )
     try:
         rows = con.sql(
-            f"""SELECT DISTINCT * FROM ({sql})
-                WHERE (platform, cohort) IN (SELECT (platform, cohort) FROM ({sql})
-                                             GROUP BY ALL HAVING count(*) >= {MIN_MEMBERS})
+            f"""WITH found AS (
+                    SELECT DISTINCT * FROM ({sql})
+                    WHERE (platform, cohort) IN (SELECT (platform, cohort) FROM ({sql})
+                                                 GROUP BY ALL HAVING count(*) >= {MIN_MEMBERS}))
+                SELECT * FROM found
+                UNION
+                SELECT platform, account_id, CASE signal {wide} END, signal FROM found
+                WHERE (platform, signal) IN (SELECT (platform, signal) FROM found
+                                             GROUP BY ALL HAVING count(DISTINCT cohort) >= 2)
                 ORDER BY ALL"""
         ).to_arrow_table()
     finally:

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from trollscope.case import has_table
 from trollscope.case.schema import ACCOUNT_EVIDENCE_DDL, ACCOUNT_SCORES_DDL
+from trollscope.detect.cohorts import WIDE_COHORTS
 from trollscope.detect.describe import IDENTITY_SIGNALS
 from trollscope.detect.store import ACCOUNTS, BURST_MEMBERS, COHORT_MEMBERS, MEMBERS, SIGNIFICANT
 from trollscope.detect.words import SCORE_CAP, format_p, period_words
@@ -99,7 +100,7 @@ def cohort_line(
     # "created 2024-02-14 00:00 to ...", "sharing the template ...", "wearing the avatar ..."
     trait = (
         cohort
-        if signal == "creation-burst"
+        if signal == "creation-burst" or cohort in WIDE_COHORTS.values()
         else ("sharing the " + cohort if signal == "profile" else "wearing the " + cohort)
     )
     return (

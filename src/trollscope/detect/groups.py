@@ -20,7 +20,7 @@ import pyarrow as pa
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from trollscope.detect.cohorts import STRONG_SCHEMA
+from trollscope.detect.cohorts import STRONG_SCHEMA, WIDE_COHORTS
 
 
 def joint_cohorts(cohorts: pa.Table, strong: list[pa.Table]) -> pa.Table:
@@ -65,17 +65,42 @@ def joint_cohorts(cohorts: pa.Table, strong: list[pa.Table]) -> pa.Table:
         for (t, p, a, b), keys in sorted(shared.items())
         if len(keys) >= 2 and len(keys) > max(strong_keys[(t, p, a)], strong_keys[(t, p, b)]) / 2
     ]
-    rows = []
+    parts = []
     for component in ig.Graph(n=len(order), edges=links).connected_components():
         group = [order[i] for i in sorted(component)]
         members = sorted({m for key in group for m in found[key]})
         name = " + ".join(c for _, _, c in group)
         events = _events([b for key in group for b in inside.get(key, [])])
         for part in _bursting_together(members, events):
-            rows.append((group[0][1], group[0][0], name, part))
+            inside_part = set(part)
+            count = Counter(m for burst in events for m in burst if m in inside_part)
+            parts.append((group[0][1], group[0][0], name, count))
+    rows = [(p, t, name, members) for p, t, name, members in _where_most(parts)]
     return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)}).cast(
         cohorts.schema
     )
+
+
+def _where_most(
+    parts: list[tuple[str, str, str, Counter[str]]],
+) -> list[tuple[str, str, str, list[str]]]:
+    """Each part (platform, trace, name, burst events per member) keeps the members that
+    burst in it at least as often as in any other part of the trace; parts of two or more.
+    Two farms that push the same tags in the same quarter hour share a few burst events:
+    a member of the smaller farm sits in the larger farm's part through them, and in its
+    own farm's part through many more; in both stars, Leiden put it with either (a
+    hashtag-collected campaign at stealth 2, seed 11: 9 of the 60-member farm in the
+    150-member farm's network)."""
+    best: dict[tuple[str, str, str], int] = {}
+    for p, t, _, count in parts:
+        for m, n in count.items():
+            best[(p, t, m)] = max(best.get((p, t, m), 0), n)
+    out = []
+    for p, t, name, count in parts:
+        kept = sorted(m for m, n in count.items() if n >= best[(p, t, m)])
+        if len(kept) >= 2:
+            out.append((p, t, name, kept))
+    return out
 
 
 def _events(bursts: list[tuple[str, int, int, list[str]]]) -> list[list[str]]:
@@ -129,3 +154,50 @@ def _bursting_together(members: list[str], bursts: list[list[str]]) -> list[list
     for m, label in zip(members, labels.tolist(), strict=True):
         parts.setdefault(label, []).append(m)
     return [p for _, p in sorted(parts.items()) if len(p) >= 2]
+
+
+def wide_parts(
+    cohorts: pa.Table, strong: list[pa.Table], identity: pa.Table
+) -> tuple[pa.Table, list[pa.Table]]:
+    """The significant `cohorts` (platform, trace, cohort, members) and the `strong` keys
+    (STRONG_SCHEMA), with each signal-wide cohort (`WIDE_COHORTS`) seen as its own
+    cohorts: its members and its bursts' members cut by the cohort of that signal each
+    belongs to (`identity`: identity_cohorts's rows). The wide cohort is the test (a
+    farm's creation bursts together); its parts are what `joint_cohorts` joins and splits.
+    Whole, it joined the cohorts of the larger farm and, through the keys both farms
+    pushed in the same quarter hour, brought the smaller farm's members into its network
+    (a hashtag-collected campaign at stealth 2, seed 11: ARI 0.847 to 0.771)."""
+    wide = {name: signal for signal, name in WIDE_COHORTS.items()}
+    part_of: dict[tuple[str, str, str], list[str]] = {}
+    for p, a, c, s in zip(
+        *(identity.column(n).to_pylist() for n in ("platform", "account_id", "cohort", "signal")),
+        strict=True,
+    ):
+        if c not in wide:
+            part_of.setdefault((p, s, a), []).append(c)
+
+    def cut(platform: str, cohort: str, members: list[str]) -> dict[str, list[str]]:
+        parts: dict[str, list[str]] = {}
+        for m in members:
+            for sub in part_of.get((platform, wide[cohort], m), []):
+                parts.setdefault(f"{sub} | {cohort}", []).append(m)
+        return parts
+
+    names = ("platform", "trace", "cohort", "members")
+    rows: dict[str, list[object]] = {n: [] for n in names}
+    for p, t, c, m in zip(*(cohorts.column(n).to_pylist() for n in names), strict=True):
+        for name, members in cut(p, c, m).items() if c in wide else [(c, m)]:
+            for n, v in zip(names, (p, t, name, members), strict=True):
+                rows[n].append(v)
+    tables = []
+    for table in strong:
+        found: dict[str, list[object]] = {n: [] for n in STRONG_SCHEMA.names}
+        for row in zip(*(table.column(n).to_pylist() for n in STRONG_SCHEMA.names), strict=True):
+            t, p, c, k, start, end, members = row
+            for name, inside in cut(p, c, members or []).items() if c in wide else [(c, members)]:
+                for n, v in zip(
+                    STRONG_SCHEMA.names, (t, p, name, k, start, end, inside), strict=True
+                ):
+                    found[n].append(v)
+        tables.append(pa.table(found, schema=STRONG_SCHEMA))
+    return pa.table(rows, schema=cohorts.schema), tables

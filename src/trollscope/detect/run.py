@@ -55,7 +55,7 @@ from trollscope.detect.cohorts import (
 from trollscope.detect.describe import describe
 from trollscope.detect.evidence import write_scores
 from trollscope.detect.fdr import benjamini_hochberg
-from trollscope.detect.groups import joint_cohorts
+from trollscope.detect.groups import joint_cohorts, wide_parts
 from trollscope.detect.joins import (
     JOIN_TEST_SCHEMA,
     decide_joins,
@@ -220,7 +220,7 @@ def detect(
                 say("networks")
                 _fetch_pairs(engine, tests, weights, params)
                 decided = _decide(tests, weights, params.q)
-                links = _links(*decided, tests)
+                links = _links(*decided, tests, cohorts)
                 found = leiden(links, params.seed, params.leiden_runs)
                 # The traces' prepared tables are still on the engine: the join tests read
                 # them there (a stage of its own: on Spark it is distributed work, Leiden
@@ -576,7 +576,12 @@ def _decide(
 
 
 def _links(
-    pairs: pa.Table, accounts: pa.Table, bursts: pa.Table, cohorts: pa.Table, tests: _Tests
+    pairs: pa.Table,
+    accounts: pa.Table,
+    bursts: pa.Table,
+    cohorts: pa.Table,
+    tests: _Tests,
+    identity: pa.Table,
 ) -> Links:
     """What ties accounts into networks: significant pairs; co-actions between two
     accounts significant in the same trace's account tests; significant bursts and
@@ -607,7 +612,11 @@ def _links(
         accounts=co_acting,
         bursts=burst_rows.select(["platform", "trace", "key", "members"]),
         cohorts=joint_cohorts(
-            cohort_rows.select(["platform", "trace", "cohort", "members"]), tests.strong
+            *wide_parts(
+                cohort_rows.select(["platform", "trace", "cohort", "members"]),
+                tests.strong,
+                identity,
+            )
         ),
     )
 
