@@ -58,8 +58,10 @@ if TYPE_CHECKING:
 # wearing three templates, is a cohort per burst or template, each a share of the farm
 # that a share of the time acts on a directive, and a weak test; all its bursts together
 # hold the whole farm (the small campaign at stealth 2, seeds 11-13: recall 0.80-0.91
-# without them, 0.96-1.00 with them). The groups are split by who bursts together before
-# they become stars (detect/groups.py), so two farms in one such cohort stay apart.
+# without them, 0.96-1.00 with them). Such a cohort is a test only: what ties accounts
+# into networks is its parts, one per cohort of the signal (detect/groups.py,
+# wide_parts), joined and split by who bursts together as any cohort is, so that two
+# farms in one such cohort stay apart.
 WIDE_COHORTS = {
     "creation-burst": "created in any of the case's creation bursts",
     "profile": "with any of the case's profile templates",
