@@ -96,6 +96,14 @@ def session() -> SparkSession:
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", os.environ.get("TROLLSCOPE_SPARK_MEMORY", "4g"))
+        # detect runs thousands of small jobs, and Spark's status store keeps each one's
+        # plan (long SQL from Ibis) for a UI that is off. At the default 1,000 of each they
+        # filled a 4 GB driver heap on a 200k-post simulation until an aggregation found no
+        # page of memory (AGGREGATE_OUT_OF_MEMORY, with nothing cached in memory); 20
+        # keeps what a failure report needs.
+        .config("spark.sql.ui.retainedExecutions", "20")
+        .config("spark.ui.retainedJobs", "20")
+        .config("spark.ui.retainedStages", "20")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
