@@ -1,7 +1,7 @@
-"""Only the pair tests that could pass come back from the engine (prefilter.py): the
-floor is a lower bound of the p-value and a close one, the cut-off loses no test that
-Benjamini-Hochberg rejects, and detect with the prefilter gives what it gives with
-every test fetched."""
+"""Only the pair and account tests that could pass come back from the engine
+(prefilter.py): the floor is a lower bound of the p-value and a close one, the cut-off
+loses no test that Benjamini-Hochberg rejects, and detect with the prefilter gives what
+it gives with every test fetched."""
 
 from __future__ import annotations
 
@@ -128,7 +128,6 @@ def test_detect_with_the_prefilter_finds_what_it_finds_with_every_test(
         "SELECT * FROM network_edges",
         "SELECT * FROM account_scores",
         "SELECT * FROM account_evidence",
-        "SELECT * EXCLUDE (q_value) FROM account_tests",
         "SELECT * FROM account_tests WHERE significant",
         "SELECT * EXCLUDE (q_value) FROM burst_tests",
         "SELECT * EXCLUDE (q_value) FROM cohort_tests",
@@ -137,11 +136,12 @@ def test_detect_with_the_prefilter_finds_what_it_finds_with_every_test(
         assert query(cases[True], ordered) == query(cases[False], ordered), sql
     # What was kept is a part of every test, row for row but for the q-values above q,
     # which are upper bounds; and much less than all.
-    kept = "SELECT * EXCLUDE (q_value) FROM pair_tests"
-    every = query(cases[True], f"{kept} ORDER BY ALL")
-    some = query(cases[False], f"{kept} ORDER BY ALL")
-    assert set(some) <= set(every)
-    assert len(some) < len(every) / 2
+    for table in ("pair_tests", "account_tests"):
+        kept = f"SELECT * EXCLUDE (q_value) FROM {table}"
+        every = query(cases[True], f"{kept} ORDER BY ALL")
+        some = query(cases[False], f"{kept} ORDER BY ALL")
+        assert set(some) <= set(every), table
+        assert len(some) < len(every) / 2, table
     q_values = """SELECT count(*) FROM pair_tests a JOIN other.pair_tests b
                   USING (trace, platform, account_a, account_b)
                   WHERE a.q_value < b.q_value OR (a.q_value <= 0.01) <> (b.q_value <= 0.01)"""
@@ -158,6 +158,12 @@ def test_detect_with_the_prefilter_finds_what_it_finds_with_every_test(
                 WHERE a.network = b.network"""
     assert query(cases[False], inside) == query(cases[True], inside)
     assert query(cases[False], inside)[0][0] > 0
+    # And every account test of a network's member.
+    members = (
+        """SELECT count(*) FROM account_tests t JOIN account_scores USING (platform, account_id)"""
+    )
+    assert query(cases[False], members) == query(cases[True], members)
+    assert query(cases[False], members)[0][0] > 0
 
 
 def test_all_tests_on_the_command_line_keeps_a_test_for_every_candidate_pair(

@@ -43,6 +43,8 @@ where it would rarely meet anyone, so heavy organic accounts looked synchronous
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,9 +53,12 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from trollscope.detect import prefilter
 from trollscope.detect.clock import US
 from trollscope.detect.pairtest import SUM_GRID, log_pvalues
+from trollscope.detect.prefilter import AccountPending
 from trollscope.engine import coaction
 
 if TYPE_CHECKING:
@@ -101,7 +106,63 @@ def account_tests_on(
 ) -> AccountTests:
     """Test every account of the trace whose rows the engine left in its scratch tables
     (`coaction.ID_ROWS`, `PAIRS`, `ACCOUNT_IDS`: `compute_edges(..., keep_scratch=True)`),
-    on that engine. Written once as Ibis expressions (see `pairtest.py`)."""
+    on that engine, and bring every test back. Written once as Ibis expressions (see
+    `pairtest.py`). detect keeps them on the engine instead (`pending_account_tests`)."""
+    with _statistics_on(engine, window, jitter_s, period_s) as stats:
+        table = engine.fetch(stats.order_by(["platform", "account_id"]))
+    tested = table.filter(pc.greater_equal(table.column("met"), 2))
+    return AccountTests(account_table(trace, window, tested), int(table.num_rows - tested.num_rows))
+
+
+def pending_account_tests(
+    engine: Backend, trace: str, window: float, jitter_s: float, period_s: float, table: str
+) -> AccountPending:
+    """The trace's account tests (met twice or more), with their raw weights and the
+    floors of their p-values, materialised on the engine as `table`
+    (prefilter.ACCOUNT_PENDING_SCHEMA) until Benjamini-Hochberg's line is known; the
+    accounts that met someone once are counted as tested with p = 1."""
+    try:
+        with _statistics_on(engine, window, jitter_s, period_s) as stats:
+            engine.materialize(table, prefilter.with_account_floor(stats.filter(stats.met >= 2)))
+            # Counted while the scratch tables exist: on Spark this runs them.
+            tested, weight_sum = prefilter.counted(engine, table)
+            single = stats.filter(stats.met < 2)
+            once = engine.fetch(single.aggregate(n=single.count()))
+    except BaseException:
+        engine.drop(table)
+        raise
+    untested = int(once.column("n")[0].as_py() or 0)
+    return AccountPending(trace, table, window, tested, untested, weight_sum)
+
+
+def account_table(trace: str, window: float, stats: pa.Table) -> pa.Table:
+    """ACCOUNT_TEST_SCHEMA rows, with their p-values, from statistics (platform,
+    account_id, units, met, expected, partners) of accounts that met twice or more."""
+    n = stats.num_rows
+    log_p = log_pvalues(stats.column("met").to_numpy(), stats.column("expected").to_numpy())
+    return pa.table(
+        {
+            "trace": pa.array([trace] * n, pa.string()),
+            "window_s": pa.array(np.full(n, window), pa.float64()),
+            "platform": stats.column("platform").cast(pa.string()),
+            "account_id": stats.column("account_id").cast(pa.string()),
+            "units": stats.column("units").cast(pa.int64()),
+            "met": stats.column("met").cast(pa.int64()),
+            "expected": stats.column("expected").cast(pa.float64()),
+            "partners": stats.column("partners").cast(pa.int64()),
+            "log_p": pa.array(log_p, pa.float64()),
+        },
+        schema=ACCOUNT_TEST_SCHEMA,
+    )
+
+
+@contextmanager
+def _statistics_on(
+    engine: Backend, window: float, jitter_s: float, period_s: float
+) -> Iterator[ir.Table]:
+    """(platform, account_id, units, met, expected, partners) of every account that met
+    someone within the window, as an expression over scratch tables that exist while the
+    context is open."""
     window_us = max(1, round(window * US))
     period_us = max(1, round(period_s * US))
     reach = max(1, round(jitter_s / window))  # R: bins a shift can move an action
@@ -119,40 +180,16 @@ def account_tests_on(
             units=units.count(), mu=(units.lam * SUM_GRID).round().sum() / SUM_GRID
         )
         out = met.join(per, "aid").join(coaction.account_ids_table("int64"), "aid")
-        table = engine.fetch(
-            out.select(
-                "platform",
-                "account_id",
-                "units",
-                met=out.k,
-                expected=out.mu,
-                partners=out.partners,
-            ).order_by(["platform", "account_id"])
+        yield out.select(
+            "platform",
+            "account_id",
+            units=out.units.cast("int64"),
+            met=out.k.cast("int64"),
+            expected=out.mu.cast("float64"),
+            partners=out.partners.cast("int64"),
         )
     finally:
         engine.drop(_UNITS, _MET)
-    met_n = table.column("met").to_numpy()
-    log_p = log_pvalues(met_n, table.column("expected").to_numpy())
-    tested = met_n >= 2
-    n = int(tested.sum())
-    kept = table.filter(pa.array(tested))
-    return AccountTests(
-        pa.table(
-            {
-                "trace": pa.array([trace] * n, pa.string()),
-                "window_s": pa.array(np.full(n, window), pa.float64()),
-                "platform": kept.column("platform"),
-                "account_id": kept.column("account_id"),
-                "units": kept.column("units").cast(pa.int64()),
-                "met": kept.column("met").cast(pa.int64()),
-                "expected": kept.column("expected").cast(pa.float64()),
-                "partners": kept.column("partners").cast(pa.int64()),
-                "log_p": pa.array(log_p[tested], pa.float64()),
-            },
-            schema=ACCOUNT_TEST_SCHEMA,
-        ),
-        int(table.num_rows - n),
-    )
 
 
 def _units(rows: ir.Table, window_us: int, period_us: int, reach: int) -> ir.Table:

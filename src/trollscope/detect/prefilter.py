@@ -1,10 +1,12 @@
-"""Which pair tests come back from the engine: those that could pass, and those inside
-a network.
+"""Which pair and account tests come back from the engine: those that could pass, and
+those inside a network.
 
-At a year of a platform's data the pair tests are hundreds of millions of rows; the
-networks need the few that pass Benjamini-Hochberg. Their tails are taken in Python
-(neither engine has a Poisson tail), so the engine cannot tell by itself which pass. It
-can bound them from below. For X ~ Poisson(E) and S >= 2,
+At a year of a platform's data the pair tests are hundreds of millions of rows, the
+account tests one per active account; the networks need the few that pass
+Benjamini-Hochberg. Their tails are taken in Python (neither engine has a Poisson tail),
+so the engine cannot tell by itself which pass. It can bound them from below. Both
+families' p-values are P(X >= S | X >= 1), X ~ Poisson(E) (S keys or units met, E what
+the null expects), and for S >= 2,
 
     ln p = ln P(X >= S) - ln P(X >= 1) >= ln P(X = S) + max(0, -ln E)
          >= S ln E - E - (S ln S - S + ln(2 pi S) / 2 + 1 / (12 S)) + max(0, -ln E)
@@ -12,25 +14,26 @@ can bound them from below. For X ~ Poisson(E) and S >= 2,
 (1 - e^-E <= E; the bracket is Robbins' upper bound of ln S!): a floor written with ln
 and arithmetic, which both engines have, and within a few percent of the tail where S is
 well above E, as a passing test's is. A pair's floor is the larger of its two tests'
-floors, as its p-value is the larger of the two; less its weight's log, it bounds
+floors, as its p-value is the larger of the two; less its weight's log, a floor bounds
 ln(p / w), which BH compares with its line.
 
 BH rejects the tests with p / w <= R q / m, R unknown. Let F(t) count the tests with
-p / w <= t and N(t) >= F(t) count those whose floor is <= t (the account, burst and
-cohort tests are on the driver already: they count with their exact p-values). If R lies
-in [2^j, 2^(j+1)), then N(2^(j+1) q / m) >= F(R q / m) >= R >= 2^j. So one aggregate per
-trace, counting floors at t_j = 2^j q / m for j = 0 .. log2(m) + 1, gives the smallest J
-such that N(t_(j+1)) < 2^j for every j >= J; then R < 2^J, and every test BH rejects has
-p / w < T = 2^J q / m. Fetching the pairs whose floor is at most T gets them all, and
-fewer than 2^J of them. BH over what came back, with m counting every test, rejects
-exactly what it would over all of them: the counts it steps through, at thresholds up to
-T, are exact, and so are the q-values of the tests it rejects. The q-value of a test that
-does not pass is an upper bound (a test left on the engine could only lower it); it is
-above q either way.
+p / w <= t and N(t) >= F(t) count those whose floor is <= t (the burst and cohort tests,
+a few per text or cohort, are on the driver already: they count with their exact
+p-values). If R lies in [2^j, 2^(j+1)), then N(2^(j+1) q / m) >= F(R q / m) >= R >= 2^j.
+So one aggregate per trace and family, counting floors at t_j = 2^j q / m for j = 0 ..
+log2(m) + 1, gives the smallest J such that N(t_(j+1)) < 2^j for every j >= J; then
+R < 2^J, and every test BH rejects has p / w < T = 2^J q / m. Fetching the tests whose
+floor is at most T gets them all, and fewer than 2^J of them. BH over what came back,
+with m counting every test, rejects exactly what it would over all of them: the counts it
+steps through, at thresholds up to T, are exact, and so are the q-values of the tests it
+rejects. The q-value of a test that does not pass is an upper bound (a test left on the
+engine could only lower it); it is above q either way.
 
-After Leiden, the pair tests inside each network come back too: a network's p-value
-(Simes', networks.py) combines every test inside it. What the case's `pair_tests` then
-holds is every pair test that could pass and every one inside a network; `detect
+After Leiden, the pair tests inside each network and the account tests of its members
+come back too: a network's p-value (Simes', networks.py) combines every test inside it,
+and a member's evidence names its own. What the case's `pair_tests` and `account_tests`
+then hold is every test that could pass and every one inside a network; `detect
 --all-tests` fetches and stores every test, as before this module.
 """
 
@@ -50,7 +53,7 @@ from trollscope.inputs import Backend
 # Accounts whose weight is not 1 (weights.py), registered on the engine by detect.
 WEIGHTS = "ts_det_weights"
 WEIGHTS_SCHEMA = ibis.schema({"platform": "string", "account_id": "string", "weight": "float64"})
-# The networks' members, registered on the engine for the fetch of the pairs inside them.
+# The networks' members, registered on the engine for the fetch of the tests inside them.
 MEMBERS = "ts_det_pair_members"
 MEMBERS_SCHEMA = ibis.schema({"platform": "string", "account_id": "string", "network": "int64"})
 
@@ -60,9 +63,21 @@ MEMBERS_SCHEMA = ibis.schema({"platform": "string", "account_id": "string", "net
 MARGIN = 1e-6
 LN2 = math.log(2.0)
 
-PENDING_SCHEMA = ibis.schema(
-    dict(STATISTICS_SCHEMA.items()) | {"raw_weight": "float64", "log_floor": "float64"}
+_FLOORED = {"raw_weight": "float64", "log_floor": "float64"}
+PENDING_SCHEMA = ibis.schema(dict(STATISTICS_SCHEMA.items()) | _FLOORED)
+# An account test's statistics (accounttest.py), its raw weight and its floor.
+ACCOUNT_STATISTICS_SCHEMA = ibis.schema(
+    {
+        "platform": "string",
+        "account_id": "string",
+        "units": "int64",
+        "met": "int64",
+        "expected": "float64",
+        "partners": "int64",
+    }
 )
+ACCOUNT_PENDING_SCHEMA = ibis.schema(dict(ACCOUNT_STATISTICS_SCHEMA.items()) | _FLOORED)
+ACCOUNT_ORDER = ("platform", "account_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +91,20 @@ class Pending:
     rho: float  # the synchrony null's rate (pairtest.sync_rate)
     tested: int  # pair tests in the table
     weight_sum: float  # their raw weights, summed (exactly: each is a multiple of 1/2)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPending:
+    """One trace's account tests, still on the engine in `table`
+    (ACCOUNT_PENDING_SCHEMA): the same Poisson tail as the pair tests', so the same floor
+    bounds them."""
+
+    trace: str
+    table: str
+    window: float
+    tested: int  # account tests in the table (met twice or more)
+    untested: int  # accounts that met someone once: p = 1
+    weight_sum: float  # their raw weights, summed (exactly: each is a whole number)
 
 
 def weights_table(weights: dict[tuple[str, str], float]) -> pa.Table:
@@ -124,9 +153,22 @@ def with_floor(stats: ir.Table, rho: float) -> ir.Table:
     )
 
 
+def with_account_floor(stats: ir.Table) -> ir.Table:
+    """Account tests' statistics (ACCOUNT_STATISTICS_SCHEMA) with each account's raw
+    weight (from WEIGHTS) and the floor of its ln p-value (ACCOUNT_PENDING_SCHEMA)."""
+    w = ibis.table(WEIGHTS_SCHEMA, name=WEIGHTS)
+    w = w.select(w_platform="platform", w_account="account_id", w="weight")
+    t = stats.left_join(w, (stats.platform == w.w_platform) & (stats.account_id == w.w_account))
+    return t.select(
+        *ACCOUNT_STATISTICS_SCHEMA.names,
+        raw_weight=t.w.fill_null(1.0),
+        log_floor=log_floor(t.met, t.expected),
+    )
+
+
 def counted(engine: Backend, pending: str) -> tuple[int, float]:
     """The tests in the engine's table `pending` and the sum of their raw weights."""
-    t = ibis.table(PENDING_SCHEMA, name=pending)
+    t = ibis.table(_FLOORED, name=pending)
     row = engine.fetch(t.aggregate(tested=t.count(), weight_sum=t.raw_weight.sum()))
     tested = row.column("tested")[0].as_py() or 0
     return int(tested), float(row.column("weight_sum")[0].as_py() or 0.0)
@@ -143,14 +185,15 @@ def steps(m: int) -> int:
 
 
 def ladder(
-    engine: Backend, pending: list[Pending], log_mean_weight: float, m: int, q: float
+    engine: Backend, pending: list[str], log_mean_weight: float, m: int, q: float
 ) -> np.ndarray:
-    """N_pairs(t_j): per threshold t_j = 2^j q / m, the pair tests whose floor of
-    ln(p / w) is at most ln t_j, summed over the traces (one aggregate each)."""
+    """N(t_j): per threshold t_j = 2^j q / m, the tests of one family whose floor of
+    ln(p / w) is at most ln t_j, summed over its tables on the engine, one per trace
+    (one aggregate each)."""
     counts = np.zeros(steps(m), dtype=np.int64)
     base = math.log(q / m)
-    for p in pending:
-        t = ibis.table(PENDING_SCHEMA, name=p.table)
+    for name in pending:
+        t = ibis.table(_FLOORED, name=name)
         bound = _bound(t, log_mean_weight)
         metrics = {
             f"n{j}": ibis.ifelse(bound <= _double(base + j * LN2), 1, 0).sum().cast("int64")
@@ -185,6 +228,29 @@ def fetch(engine: Backend, p: Pending, log_mean_weight: float, log_cut: float | 
     if log_cut is not None:
         t = t.filter(_bound(t, log_mean_weight) <= _double(log_cut))
     return engine.fetch(t.select(*STATISTICS_SCHEMA.names).order_by(list(STATISTICS_ORDER)))
+
+
+def fetch_accounts(
+    engine: Backend, p: AccountPending, log_mean_weight: float, log_cut: float | None
+) -> pa.Table:
+    """`fetch` for account tests: the statistics of those whose floor of ln(p / w) is at
+    most `log_cut` (None: every one), sorted."""
+    t = ibis.table(ACCOUNT_PENDING_SCHEMA, name=p.table)
+    if log_cut is not None:
+        t = t.filter(_bound(t, log_mean_weight) <= _double(log_cut))
+    return engine.fetch(t.select(*ACCOUNT_STATISTICS_SCHEMA.names).order_by(list(ACCOUNT_ORDER)))
+
+
+def fetch_accounts_inside(
+    engine: Backend, p: AccountPending, log_mean_weight: float, log_cut: float
+) -> pa.Table:
+    """The statistics of `p`'s account tests of network members (MEMBERS) that
+    `fetch_accounts` at `log_cut` left on the engine, sorted."""
+    t = ibis.table(ACCOUNT_PENDING_SCHEMA, name=p.table)
+    t = t.filter(_bound(t, log_mean_weight) > _double(log_cut))
+    m = ibis.table(MEMBERS_SCHEMA, name=MEMBERS)
+    t = t.semi_join(m, ["platform", "account_id"])
+    return engine.fetch(t.select(*ACCOUNT_STATISTICS_SCHEMA.names).order_by(list(ACCOUNT_ORDER)))
 
 
 def fetch_inside(engine: Backend, p: Pending, log_mean_weight: float, log_cut: float) -> pa.Table:

@@ -43,7 +43,11 @@ from trollscope import __version__
 from trollscope.case import Case, has_table, limit_resources, transaction
 from trollscope.case.schema import DETECT_RUNS_DDL
 from trollscope.detect import prefilter
-from trollscope.detect.accounttest import ACCOUNT_TEST_SCHEMA, account_tests_on
+from trollscope.detect.accounttest import (
+    ACCOUNT_TEST_SCHEMA,
+    account_table,
+    pending_account_tests,
+)
 from trollscope.detect.bursttest import BURST_TEST_SCHEMA, TEXT_TRACES, burst_tests
 from trollscope.detect.clock import clock_tick
 from trollscope.detect.cohorts import (
@@ -79,7 +83,7 @@ from trollscope.detect.pairtest import (
     tails,
 )
 from trollscope.detect.params import DetectParams
-from trollscope.detect.prefilter import Pending
+from trollscope.detect.prefilter import AccountPending, Pending
 from trollscope.detect.store import drop_temporary, store_tests
 from trollscope.detect.weights import account_weights, normalised
 from trollscope.engine import coaction
@@ -144,6 +148,9 @@ class _Tests:
     # Each trace's pair tests wait on the engine (prefilter.py); those fetched, with
     # their tails, are in `pairs`.
     pending: list[Pending] = field(default_factory=list)
+    # So do its account tests (the same tail, the same floor); those fetched are in
+    # `accounts`.
+    pending_accounts: list[AccountPending] = field(default_factory=list)
     cut: float | None = None  # ln T of the fetch (None: every pair test came back)
     pairs: list[pa.Table] = field(default_factory=list)
     accounts: list[pa.Table] = field(default_factory=list)
@@ -172,14 +179,26 @@ class _Tests:
         """Pair tests run, per trace: on the engine, fetched or not."""
         return {p.trace: p.tested for p in self.pending}
 
+    def account_tests(self) -> dict[str, int]:
+        """Account tests run (met twice or more), per trace: fetched or not."""
+        return {p.trace: p.tested for p in self.pending_accounts}
+
     def unfetched(self) -> int:
-        """Pair tests left on the engine: in BH's m, with p-values above its line."""
-        return sum(self.pair_tests().values()) - sum(int(t.num_rows) for t in self.pairs)
+        """Pair and account tests left on the engine: in BH's m, with p-values above its
+        line."""
+        pairs = sum(self.pair_tests().values()) - sum(int(t.num_rows) for t in self.pairs)
+        accounts = sum(self.account_tests().values()) - sum(int(t.num_rows) for t in self.accounts)
+        return pairs + accounts
 
     def pair_weight_mean(self) -> float:
         """The mean raw weight over every pair test (weights.normalised's divisor)."""
         tested = sum(p.tested for p in self.pending)
         return sum(p.weight_sum for p in self.pending) / tested if tested else 1.0
+
+    def account_weight_mean(self) -> float:
+        """The mean raw weight over every account test, fetched or not."""
+        tested = sum(p.tested for p in self.pending_accounts)
+        return sum(p.weight_sum for p in self.pending_accounts) / tested if tested else 1.0
 
 
 def detect(
@@ -202,8 +221,9 @@ def detect(
         limit_resources(con, case_path, params.memory_limit)
         tests = _Tests()
         # The signals' passes over the posts, the traces' edges and the tests run on the
-        # chosen engine; what comes back to Python is one row per account or test (and
-        # the links between accounts whose tests could pass).
+        # chosen engine; what comes back to Python is the pair and account tests that
+        # could pass or lie inside a network (prefilter.py), the links between accounts
+        # whose account tests could pass, and one row per burst or cohort test.
         with engine_for(params.engine, con) as engine:
             signals = None
             if params.signals:
@@ -218,7 +238,7 @@ def detect(
                     _trace_tests(con, engine, name, params, weights, tests, say, cohorts)
 
                 say("networks")
-                _fetch_pairs(engine, tests, weights, params)
+                _fetch_tests(engine, tests, weights, params)
                 decided = _decide(tests, weights, params.q)
                 links = _links(*decided, tests, cohorts)
                 found = leiden(links, params.seed, params.leiden_runs)
@@ -236,7 +256,12 @@ def detect(
                     # q-values above q come closer to the exact ones.
                     decided = _decide(tests, weights, params.q)
             finally:
-                engine.drop(COHORTS, prefilter.WEIGHTS, *(p.table for p in tests.pending))
+                engine.drop(
+                    COHORTS,
+                    prefilter.WEIGHTS,
+                    *(p.table for p in tests.pending),
+                    *(p.table for p in tests.pending_accounts),
+                )
         pairs, accounts, bursts, groups = decided
         joins = with_networks(joins, found.network, partition.network)
         log_p = network_log_p(con, members, *decided, len(params.traces))
@@ -271,7 +296,7 @@ def detect(
         flagged_accounts=members.num_rows,
         networks=len(log_p),
         inauthentic_networks=inauthentic,
-        accounts_tested=_count(accounts, params.traces),
+        accounts_tested={t: tests.account_tests().get(t, 0) for t in params.traces},
         accounts_significant=_count(accounts, params.traces, only_significant=True),
         bursts_tested=_count(bursts, params.traces),
         bursts_significant=_count(bursts, params.traces, only_significant=True),
@@ -338,10 +363,17 @@ def _trace_tests(
             _pair_statistics(con, engine, name, rows, window, tick, params.period_s, tests)
         # Pairs that met on one key only are not stored by detect: counted here.
         tests.untested[name] = pairs - kept
-        by_account = account_tests_on(engine, name, window, params.jitter_s, params.period_s)
-        tests.accounts.append(by_account.table)
+        by_account = pending_account_tests(
+            engine,
+            name,
+            window,
+            params.jitter_s,
+            params.period_s,
+            f"ts_det_accounts_{len(tests.pending_accounts)}",
+        )
+        tests.pending_accounts.append(by_account)
         tests.untested_other += by_account.untested
-        tests.links.append(_candidates(engine, name, by_account.table, weights, params.q))
+        tests.links.append(_candidates(engine, name, by_account, params.q))
         if name in TEXT_TRACES:
             bursts = burst_tests(engine, name, rows, window, params.jitter_s, tick)
             tests.bursts.append(bursts.table)
@@ -396,106 +428,103 @@ def _pair_statistics(
     tests.pending.append(Pending(name, table, window, rho, tested, weight_sum))
 
 
-def _fetch_pairs(
+def _fetch_tests(
     engine: Backend, tests: _Tests, weights: dict[Key, float], params: DetectParams
 ) -> None:
-    """Into `tests.pairs`: the pair tests that could pass BH at q (all of them with
-    `all_tests`), with their tails."""
-    if not tests.pending:
-        return
-    log_mean = float(np.log(tests.pair_weight_mean()))
+    """Into `tests.pairs` and `tests.accounts`: the pair and account tests that could pass
+    BH at q (all of them with `all_tests`), with their tails."""
+    pair_mean = float(np.log(tests.pair_weight_mean()))
+    account_mean = float(np.log(tests.account_weight_mean()))
     m = _tests_in_all(tests)
-    if not params.all_tests and m > 0:  # (m 0: no pair to fetch either)
-        others = _decided_elsewhere(tests, weights)
-        counts = prefilter.ladder(engine, tests.pending, log_mean, m, params.q)
-        tests.cut = prefilter.cutoff(counts, others, m, params.q)
+    if not params.all_tests and m > 0:  # (m 0: nothing to fetch either)
+        counts = prefilter.ladder(engine, [p.table for p in tests.pending], pair_mean, m, params.q)
+        counts += prefilter.ladder(
+            engine, [p.table for p in tests.pending_accounts], account_mean, m, params.q
+        )
+        tests.cut = prefilter.cutoff(counts, _decided_elsewhere(tests, weights), m, params.q)
     tests.pairs = [
-        tails(prefilter.fetch(engine, p, log_mean, tests.cut), p.trace, p.window, p.rho)
+        tails(prefilter.fetch(engine, p, pair_mean, tests.cut), p.trace, p.window, p.rho)
         for p in tests.pending
+    ]
+    tests.accounts = [
+        account_table(
+            p.trace, p.window, prefilter.fetch_accounts(engine, p, account_mean, tests.cut)
+        )
+        for p in tests.pending_accounts
     ]
 
 
 def _fetch_inside(engine: Backend, tests: _Tests, members: pa.Table) -> bool:
-    """Add to `tests.pairs` the pair tests inside a network that `_fetch_pairs` left on
-    the engine (a network's p-value combines every test inside it); whether any came."""
-    if tests.cut is None or not tests.pending or members.num_rows == 0:
+    """Add to `tests.pairs` and `tests.accounts` the tests inside a network that
+    `_fetch_tests` left on the engine (a network's p-value combines every test inside
+    it, and a member's evidence names its own); whether any came."""
+    if tests.cut is None or members.num_rows == 0:
         return False
-    log_mean = float(np.log(tests.pair_weight_mean()))
+    pair_mean = float(np.log(tests.pair_weight_mean()))
+    account_mean = float(np.log(tests.account_weight_mean()))
     engine.register(prefilter.MEMBERS, members.select(["platform", "account_id", "network"]))
     try:
-        found = [
-            tails(prefilter.fetch_inside(engine, p, log_mean, tests.cut), p.trace, p.window, p.rho)
+        pairs = [
+            tails(prefilter.fetch_inside(engine, p, pair_mean, tests.cut), p.trace, p.window, p.rho)
             for p in tests.pending
+        ]
+        accounts = [
+            account_table(
+                p.trace,
+                p.window,
+                prefilter.fetch_accounts_inside(engine, p, account_mean, tests.cut),
+            )
+            for p in tests.pending_accounts
         ]
     finally:
         engine.drop(prefilter.MEMBERS)
-    found = [t for t in found if t.num_rows]
-    tests.pairs.extend(found)
-    return bool(found)
+    pairs = [t for t in pairs if t.num_rows]
+    accounts = [t for t in accounts if t.num_rows]
+    tests.pairs.extend(pairs)
+    tests.accounts.extend(accounts)
+    return bool(pairs or accounts)
 
 
 def _tests_in_all(tests: _Tests) -> int:
     """BH's m: every test run, fetched or not, and those counted with p = 1."""
-    on_driver = sum(int(tests.table(f).num_rows) for f in ("accounts", "bursts", "cohorts"))
-    pairs = sum(tests.pair_tests().values())
-    return pairs + on_driver + sum(tests.untested.values()) + tests.untested_other
+    on_driver = sum(int(tests.table(f).num_rows) for f in ("bursts", "cohorts"))
+    on_engine = sum(tests.pair_tests().values()) + sum(tests.account_tests().values())
+    return on_engine + on_driver + sum(tests.untested.values()) + tests.untested_other
 
 
 def _decided_elsewhere(tests: _Tests, weights: dict[Key, float]) -> np.ndarray:
-    """ln(p / w) of the account, burst and cohort tests, as `_decide` weighs them."""
-    accounts, bursts, cohorts = (tests.table(f) for f in ("accounts", "bursts", "cohorts"))
-    tables = [accounts, bursts, cohorts]
-    none = PAIR_TEST_SCHEMA.empty_table()
-    w = _normalised_weights(none, accounts, bursts, cohorts, weights, 1.0)[1:]
-    log_p = [t.column("log_p").to_numpy() for t in tables]
+    """ln(p / w) of the burst and cohort tests, as `_decide` weighs them."""
+    bursts, cohorts = tests.table("bursts"), tests.table("cohorts")
+    none = ACCOUNT_TEST_SCHEMA.empty_table()
+    w = _normalised_weights(
+        PAIR_TEST_SCHEMA.empty_table(), none, bursts, cohorts, weights, 1.0, 1.0
+    )
+    log_p = [t.column("log_p").to_numpy() for t in (bursts, cohorts)]
     return np.concatenate(
-        [lp - np.log(np.maximum(x, 1e-12)) for lp, x in zip(log_p, w, strict=True)]
+        [lp - np.log(np.maximum(x, 1e-12)) for lp, x in zip(log_p, w[2:], strict=True)]
     )
 
 
-def _candidates(
-    engine: Backend,
-    trace: str,
-    tested: pa.Table,
-    weights: dict[Key, float],
-    q: float,
-) -> pa.Table:
+def _candidates(engine: Backend, trace: str, pending: AccountPending, q: float) -> pa.Table:
     """The trace's co-action links between accounts whose account tests could pass:
     p <= q x raw weight bounds every threshold weighted BH can set (normalised weights
-    are at most the raw ones, since raw weights average at least 1). Read from the band
-    join's pairs while they exist; the significant ones become network links."""
-    raw = np.array(
-        [
-            weights.get((p, a), 1.0)
-            for p, a in zip(
-                tested.column("platform").to_pylist(),
-                tested.column("account_id").to_pylist(),
-                strict=True,
-            )
-        ],
-        dtype=np.float64,
+    are at most the raw ones, since raw weights average at least 1), and the floor of ln p
+    is at most ln p. Read from the band join's pairs while they exist; the significant
+    ones become network links."""
+    t = ibis.table(prefilter.ACCOUNT_PENDING_SCHEMA, name=pending.table)
+    passing = t.filter(t.log_floor <= ibis.least(0.0, (q * t.raw_weight).ln()))
+    ids = coaction.account_ids_table("int64").semi_join(
+        passing.select("platform", "account_id"), ["platform", "account_id"]
     )
-    passing = tested.filter(
-        pa.array(tested.column("log_p").to_numpy() <= np.log(np.minimum(1.0, q * raw)))
-    ).select(["platform", "account_id"])
-    name = "ts_det_passing"
-    engine.register(name, passing)
-    try:
-        ids = coaction.account_ids_table("int64").semi_join(
-            ibis.table({"platform": "string", "account_id": "string"}, name=name),
-            ["platform", "account_id"],
+    x = ids.select(platform="platform", account_a="account_id", a="aid")
+    y = ids.select(account_b="account_id", b="aid")
+    found = coaction.pairs_table("int64").select("a", "b").distinct()
+    found = found.join(x, "a").join(y, "b")
+    return engine.fetch(
+        found.select("platform", "account_a", "account_b", trace=ibis.literal(trace)).order_by(
+            ["platform", "account_a", "account_b"]
         )
-        x = ids.select(platform="platform", account_a="account_id", a="aid")
-        y = ids.select(account_b="account_id", b="aid")
-        found = coaction.pairs_table("int64").select("a", "b").distinct()
-        found = found.join(x, "a").join(y, "b")
-        return engine.fetch(
-            found.select("platform", "account_a", "account_b", trace=ibis.literal(trace)).order_by(
-                ["platform", "account_a", "account_b"]
-            )
-        )
-    finally:
-        engine.drop(name)
+    )
 
 
 def _normalised_weights(
@@ -505,10 +534,12 @@ def _normalised_weights(
     cohorts: pa.Table,
     weights: dict[Key, float],
     pair_mean: float,
+    account_mean: float,
 ) -> list[np.ndarray]:
     """Each family's weights (weights.py), scaled to average 1 over the tests it ran; the
-    pairs' by `pair_mean`, their raw mean over every pair test, fetched or not. (A
-    cohort's weight is 1: the identity signals already chose it.)"""
+    pairs' by `pair_mean` and the accounts' by `account_mean`, their raw means over every
+    test of the family, fetched or not. (A cohort's weight is 1: the identity signals
+    already chose it.)"""
 
     def weight(platform: str, account: str) -> float:
         return weights.get((platform, account), 1.0)
@@ -523,43 +554,54 @@ def _normalised_weights(
         ],
         dtype=np.float64,
     )
-    raw = [
-        np.array(
-            [
-                weight(p, a)
-                for p, a in zip(
-                    *(accounts.column(c).to_pylist() for c in ("platform", "account_id")),
-                    strict=True,
-                )
-            ],
-            dtype=np.float64,
-        ),
-        np.array(
-            [
-                float(np.mean([weight(p, m) for m in members])) if members else 1.0
-                for p, members in zip(
-                    *(bursts.column(c).to_pylist() for c in ("platform", "members")), strict=True
-                )
-            ],
-            dtype=np.float64,
-        ),
-        np.ones(cohorts.num_rows),
+    raw_accounts = np.array(
+        [
+            weight(p, a)
+            for p, a in zip(
+                *(accounts.column(c).to_pylist() for c in ("platform", "account_id")),
+                strict=True,
+            )
+        ],
+        dtype=np.float64,
+    )
+    raw_bursts = np.array(
+        [
+            float(np.mean([weight(p, m) for m in members])) if members else 1.0
+            for p, members in zip(
+                *(bursts.column(c).to_pylist() for c in ("platform", "members")), strict=True
+            )
+        ],
+        dtype=np.float64,
+    )
+    return [
+        raw_pairs / pair_mean,
+        raw_accounts / account_mean,
+        normalised(raw_bursts),
+        normalised(np.ones(cohorts.num_rows)),
     ]
-    return [raw_pairs / pair_mean] + [normalised(r) for r in raw]
 
 
 def _decide(
     tests: _Tests, weights: dict[Key, float], q: float
 ) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
     """Weighted Benjamini-Hochberg over every test of every family at `q`: each table
-    gains `weight`, `q_value` and `significant`. The pair tests left on the engine count
-    in m (prefilter.py: none of them can pass)."""
+    gains `weight`, `q_value` and `significant`. The pair and account tests left on the
+    engine count in m (prefilter.py: none of them can pass)."""
     pairs, accounts, bursts, cohorts = (
         tests.table(f) for f in ("pairs", "accounts", "bursts", "cohorts")
     )
     tables = (pairs, accounts, bursts, cohorts)
-    mean = tests.pair_weight_mean()
-    w = np.concatenate(_normalised_weights(pairs, accounts, bursts, cohorts, weights, mean))
+    w = np.concatenate(
+        _normalised_weights(
+            pairs,
+            accounts,
+            bursts,
+            cohorts,
+            weights,
+            tests.pair_weight_mean(),
+            tests.account_weight_mean(),
+        )
+    )
     log_p = np.concatenate([t.column("log_p").to_numpy() for t in tables])
     untested = sum(tests.untested.values()) + tests.untested_other + tests.unfetched()
     qv = benjamini_hochberg(np.exp(log_p) / np.maximum(w, 1e-12), len(log_p) + untested)
