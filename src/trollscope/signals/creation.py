@@ -29,6 +29,10 @@ finds such batches with a scan test, per platform:
   own (p <= alpha uncorrected, at least two accounts), to take in a batch's first and
   last few accounts.
 
+Where it runs: the pass over the accounts is Ibis on the engine detect runs on (DuckDB
+or Spark): creations per platform and hour come back, the scan runs here in numpy, and
+each account's outcome (its burst's, else its day's) is joined to it on the engine.
+
 Per account: `value` is the ratio count / baseline of its burst (of its creation day, for
 accounts in no burst), `p_value` the corrected p-value of that window, `flagged` whether
 it is in a burst. scipy.stats gives the tail probabilities.
@@ -42,12 +46,22 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 from scipy import stats
 
-from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
+from trollscope.inputs import Inputs
+from trollscope.signals.base import (
+    Signal,
+    SignalParams,
+    SignalResult,
+    empty_accounts,
+    posts_engine,
+)
 
 if TYPE_CHECKING:
     from trollscope.inputs import Backend
@@ -62,6 +76,9 @@ WIDE_DAYS = 182  # the plain-mean floor looks this many days either side
 MIN_ACCOUNTS = 5  # fewer accounts is no batch, however quiet the time around them
 # Creation dates before this are placeholders (1970-01-01, 1900-01-01), not creations.
 EARLIEST = "1995-01-01"
+HOUR_US = HOUR * 1_000_000
+DAY_US = DAY * 1_000_000
+EARLIEST_US = int(datetime.fromisoformat(EARLIEST).replace(tzinfo=UTC).timestamp()) * 1_000_000
 # A tiny p-value that underflows is ranked by its leading term instead.
 TINY = 1e-300
 
@@ -234,37 +251,48 @@ def _one_burst(counts: Floats, expected: Floats, alpha: float) -> bool:
     return bool(low.min() > math.log(alpha) - math.log(len(a)))
 
 
-def _grid(seconds: Ints) -> _Grid:
-    timed = float(np.mean(seconds % DAY != 0)) > 0.5
+def _grid(hours: Ints, counts: Ints, timed: bool) -> tuple[_Grid, Ints]:
+    """The platform's grid from its creations per hour (`hours` since the epoch, each with
+    `counts` creations), and each of those hours' bin on it."""
     unit, widths = (HOUR, WIDTHS_HOURS) if timed else (DAY, WIDTHS_DAYS)
-    bins = seconds // unit
+    bins = hours if timed else hours // 24
     origin = int(bins.min())
     # The grid starts at a midnight, so that hour-of-day and calendar days line up.
     origin -= origin % (DAY // unit)
-    counts = np.bincount(bins - origin).astype(np.int64)
-    pad = -len(counts) % (DAY // unit)
-    return _Grid(unit, origin, np.concatenate([counts, np.zeros(pad, np.int64)]), widths)
+    per_bin = np.bincount(bins - origin, weights=counts).astype(np.int64)
+    pad = -len(per_bin) % (DAY // unit)
+    grid = _Grid(unit, origin, np.concatenate([per_bin, np.zeros(pad, np.int64)]), widths)
+    return grid, bins - origin
 
 
-def _hourly_expected(grid: _Grid, rate: Floats, seconds: Ints, s2: float, alpha: float) -> Floats:
+def _hourly_expected(
+    grid: _Grid, rate: Floats, hours: Ints, counts: Ints, s2: float, alpha: float
+) -> Floats:
     """Expected creations per hour: the day's rate spread by the hour-of-day profile of
-    the creations that are in no whole-day burst."""
+    the creations that are in no whole-day burst (`hours`: bins of the hourly grid, each
+    with `counts` creations)."""
     flat = np.repeat(rate / 24.0, 24)
     day_grid = _Grid(grid.unit, grid.origin, grid.counts, (24, 48))
     in_burst = np.zeros(len(grid.counts), dtype=bool)
     for burst in scan(day_grid, flat, s2, alpha):
         in_burst[burst.start : burst.start + burst.width] = True
-    hours = seconds // HOUR - grid.origin
-    calm = hours[~in_burst[hours]]
+    calm = ~in_burst[hours]
     # A pseudo-count of five per hour keeps a sparse profile from zero expectations.
-    profile = np.bincount(calm % 24, minlength=24).astype(np.float64) + 5.0
+    profile = np.bincount(hours[calm] % 24, weights=counts[calm], minlength=24) + 5.0
     profile /= profile.sum()
     return np.asarray(flat * 24.0 * np.tile(profile, len(rate)), dtype=np.float64)
 
 
 @dataclass(slots=True)
 class _PlatformResult:
-    accounts: pa.Table
+    """One platform's outcomes, each what an account created there gets (a busy day's or
+    a burst's value, flag, p-value and evidence), and the outcome of each of its hours."""
+
+    outcome_of_hour: Ints
+    value: Floats
+    flagged: NDArray[np.bool_]
+    p_value: Floats
+    evidence: list[str]
     bursts: list[dict[str, object]]
     histogram: pa.Table
 
@@ -308,22 +336,23 @@ def _day_text(day: int, count: int, rate: float) -> str:
     )
 
 
-def _platform(platform: str, ids: pa.Array, seconds: Ints, params: SignalParams) -> _PlatformResult:
-    grid = _grid(seconds)
+def _platform(
+    platform: str, hours: Ints, counts: Ints, timed: bool, params: SignalParams
+) -> _PlatformResult:
+    grid, bins = _grid(hours, counts, timed)
     per_day = DAY // grid.unit
     daily = grid.counts.reshape(-1, per_day).sum(axis=1).astype(np.float64)
     rate = local_rate(daily)
     s2 = dispersion(daily, rate)
     if grid.unit == HOUR:
-        expected = _hourly_expected(grid, rate, seconds, s2, params.alpha)
+        expected = _hourly_expected(grid, rate, bins, counts, s2, params.alpha)
     else:
         expected = rate
     bursts = scan(grid, expected, s2, params.alpha)
 
-    # Each account: its burst, else its calendar day (a window tested as well). Texts are
-    # made once per day and per burst, then taken per account.
+    # Each account: its burst, else its calendar day (a window tested as well). One
+    # outcome per busy day and per burst; each hour of creations points at its own.
     tests = len(grid.counts) * len(grid.widths)
-    bins = seconds // grid.unit - grid.origin
     days = bins // per_day
     day_origin = grid.origin // per_day
     day_p = np.minimum(1.0, np.exp(log_tail(daily, rate, s2)) * tests)
@@ -331,28 +360,9 @@ def _platform(platform: str, ids: pa.Array, seconds: Ints, params: SignalParams)
     for b, burst in enumerate(bursts):
         burst_of_bin[burst.start : burst.start + burst.width] = b
     member_of = burst_of_bin[bins]
-    flagged = member_of >= 0
     busy = np.flatnonzero(daily > 0)
-    texts = [_day_text(day_origin + int(d), int(daily[d]), float(rate[d])) for d in busy]
-    texts += [_burst_text(grid, burst) for burst in bursts]
     text_of_day = np.zeros(len(daily), dtype=np.int64)
     text_of_day[busy] = np.arange(len(busy))
-    text_index = np.where(flagged, len(busy) + member_of, text_of_day[days])
-    evidence = pa.array(texts, pa.string()).take(pa.array(text_index))
-    burst_ratio = np.array([b.count / b.expected for b in bursts] + [0.0])
-    burst_p = np.array([b.p_value for b in bursts] + [0.0])
-    value = np.where(flagged, burst_ratio[member_of], daily[days] / rate[days])
-    p_value = np.where(flagged, burst_p[member_of], day_p[days])
-    accounts = pa.table(
-        {
-            "platform": pa.array([platform] * len(seconds), pa.string()),
-            "account_id": ids,
-            "value": pa.array(value, pa.float64()),
-            "flagged": pa.array(flagged, pa.bool_()),
-            "p_value": pa.array(p_value, pa.float64()),
-            "evidence": pa.array(evidence, pa.string()),
-        }
-    )
     rows: list[dict[str, object]] = [
         {
             "platform": platform,
@@ -375,29 +385,108 @@ def _platform(platform: str, ids: pa.Array, seconds: Ints, params: SignalParams)
         },
         schema=HISTOGRAM_SCHEMA,
     )
-    return _PlatformResult(accounts, rows, histogram)
+    return _PlatformResult(
+        outcome_of_hour=np.where(member_of >= 0, len(busy) + member_of, text_of_day[days]),
+        value=np.concatenate([daily[busy] / rate[busy], [b.count / b.expected for b in bursts]]),
+        flagged=np.concatenate([np.zeros(len(busy), np.bool_), np.ones(len(bursts), np.bool_)]),
+        p_value=np.concatenate([day_p[busy], [b.p_value for b in bursts]]),
+        evidence=[_day_text(day_origin + int(d), int(daily[d]), float(rate[d])) for d in busy]
+        + [_burst_text(grid, burst) for burst in bursts],
+        bursts=rows,
+        histogram=histogram,
+    )
+
+
+# --- the pass over the accounts, on the engine ------------------------------------------
+
+_OUTCOMES = "ts_creation_outcomes"
+_OUTCOME_TABLE = ibis.table(
+    {"platform": "string", "hour": "int64", "outcome": "int64"}, name=_OUTCOMES
+)
+
+
+def _created(accounts: ir.Table) -> ir.Table:
+    """(platform, account_id, hour, timed) of the accounts with a creation time: the hour
+    since the epoch it falls in, and whether it is at least a second past midnight (a
+    creation time with a time of day)."""
+    kept = accounts.filter(accounts.us >= EARLIEST_US)
+    return kept.select(
+        "platform",
+        "account_id",
+        hour=(kept.us / HOUR_US).floor().cast("int64"),
+        timed=kept.us % DAY_US >= 1_000_000,
+    )
+
+
+def _per_hour(created: ir.Table) -> ir.Table:
+    """Creations per platform and hour, and how many of them have a time of day."""
+    return created.group_by("platform", "hour").aggregate(
+        accounts=created.count(), timed=created.timed.cast("int64").sum()
+    )
+
+
+def _assigned(created: ir.Table) -> ir.Table:
+    """Each account with the outcome of its hour (`_OUTCOMES`, registered)."""
+    joined = created.join(_OUTCOME_TABLE, ["platform", "hour"])
+    return joined.select("platform", "account_id", "outcome")
 
 
 def compute(
     con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
 ) -> SignalResult:
-    """Creation bursts per platform, over the accounts with a creation time.
-    It reads the accounts, not the posts: `engine` is not used."""
-    where = f"created_at >= TIMESTAMP '{EARLIEST}'"
-    platforms = con.sql(f"SELECT DISTINCT platform FROM accounts WHERE {where} ORDER BY 1")
+    """Creation bursts per platform, over the accounts with a creation time. The pass
+    over the accounts (creations per hour, then each account's outcome) runs on `engine`
+    (see `base.posts_engine`); the scan tests run here on the counts per hour."""
+    on = posts_engine(con, engine)
+    created = _created(Inputs().accounts)
+    hours = on.fetch(_per_hour(created)).sort_by([("platform", "ascending"), ("hour", "ascending")])
     parts: list[_PlatformResult] = []
-    for (platform,) in platforms.fetchall():
-        rows = con.execute(
-            f"""SELECT account_id, floor(epoch(created_at))::BIGINT AS t FROM accounts
-                WHERE {where} AND platform = ? ORDER BY t, account_id""",
-            [platform],
-        ).fetchnumpy()
-        ids = pa.array(rows["account_id"], pa.string())
-        parts.append(_platform(str(platform), ids, rows["t"].astype(np.int64), params))
+    outcome_rows: list[pa.Table] = []
+    offset = 0
+    platform_column = hours.column("platform").to_numpy(zero_copy_only=False)
+    for platform in sorted(set(platform_column.tolist())):
+        mine = hours.filter(pc.equal(hours.column("platform"), platform))
+        hour = mine.column("hour").to_numpy().astype(np.int64)
+        counts = mine.column("accounts").to_numpy().astype(np.int64)
+        timed = 2 * int(mine.column("timed").to_numpy().sum()) > int(counts.sum())
+        part = _platform(str(platform), hour, counts, timed, params)
+        parts.append(part)
+        outcome_rows.append(
+            pa.table(
+                {
+                    "platform": mine.column("platform"),
+                    "hour": mine.column("hour").cast(pa.int64()),
+                    "outcome": pa.array(part.outcome_of_hour + offset, pa.int64()),
+                }
+            )
+        )
+        offset += len(part.evidence)
+    if not parts:
+        accounts = empty_accounts()
+    else:
+        on.register(_OUTCOMES, pa.concat_tables(outcome_rows))
+        try:
+            assigned = on.fetch(_assigned(created))
+        finally:
+            on.drop(_OUTCOMES)
+        assigned = assigned.sort_by([("platform", "ascending"), ("account_id", "ascending")])
+        which = assigned.column("outcome")
+        accounts = pa.table(
+            {
+                "platform": assigned.column("platform"),
+                "account_id": assigned.column("account_id"),
+                "value": pa.array(np.concatenate([p.value for p in parts])).take(which),
+                "flagged": pa.array(np.concatenate([p.flagged for p in parts])).take(which),
+                "p_value": pa.array(np.concatenate([p.p_value for p in parts])).take(which),
+                "evidence": pa.array(
+                    [text for p in parts for text in p.evidence], pa.string()
+                ).take(which),
+            }
+        )
     bursts = [row for part in parts for row in part.bursts]
     histograms = [part.histogram for part in parts]
     return SignalResult(
-        accounts=pa.concat_tables([p.accounts for p in parts]) if parts else empty_accounts(),
+        accounts=accounts,
         tables={
             "creation_bursts": pa.Table.from_pylist(bursts, schema=BURSTS_SCHEMA),
             "creation_histogram": (
