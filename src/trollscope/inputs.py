@@ -13,7 +13,7 @@ the engine runs the compiled SQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -112,6 +112,20 @@ class Inputs:
     )
 
 
+BatchFn = Callable[[pa.RecordBatch], pa.RecordBatch]
+"""A function from a batch of a query's rows to a batch of new rows (MinHash of texts):
+Python that an engine runs where the rows are (`Backend.map_batches`)."""
+
+# Rows per batch that `CaseBackend.map_batches` streams from DuckDB.
+MAP_BATCH = 65_536
+
+
+def map_each(fn: BatchFn, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """`fn` over each batch (a module-level function, so that Spark can ship it)."""
+    for batch in batches:
+        yield fn(batch)
+
+
 class Backend(Protocol):
     """What the engine needs of a query engine: name tables, run compiled SQL."""
 
@@ -126,6 +140,8 @@ class Backend(Protocol):
     ) -> None: ...
 
     def fetch(self, expr: ir.Table) -> pa.Table: ...
+
+    def map_batches(self, name: str, expr: ir.Table, fn: BatchFn, schema: pa.Schema) -> None: ...
 
     def insert(self, expr: ir.Table, table: str) -> int: ...
 
@@ -167,6 +183,27 @@ class CaseBackend:
 
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.con.sql(self.sql(expr)).to_arrow_table()
+
+    def map_batches(self, name: str, expr: ir.Table, fn: BatchFn, schema: pa.Schema) -> None:
+        """Materialise `name`: `fn` over the rows of `expr`, streamed in batches. They are
+        read on a cursor, as the temporary table is written on the connection meanwhile;
+        the cursor sees the case and its own views of it, so `expr` may read the case's
+        input tables (`CASE_VIEWS`), not what was registered here."""
+        cur = self.con.cursor()
+        try:
+            for view, sql in CASE_VIEWS.items():
+                cur.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
+            source = cur.sql(self.sql(expr)).to_arrow_reader(MAP_BATCH)
+            mapped = pa.RecordBatchReader.from_batches(schema, map_each(fn, source))
+            self.con.register("ts_mapped_batches", mapped)
+            try:
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM ts_mapped_batches"
+                )
+            finally:
+                self.con.unregister("ts_mapped_batches")
+        finally:
+            cur.close()
 
     def insert(self, expr: ir.Table, table: str) -> int:
         """Insert the rows of `expr` into the case's `table`, by column name."""

@@ -104,8 +104,7 @@ def trace_rows(engine: Backend, con: duckdb.DuckDBPyConnection, name: str) -> ir
     leaves them for detect's tests."""
     trace = TRACES[name]
     if trace.prepare is not None:
-        for table, rows in trace.prepare(con).items():
-            engine.register(table, rows)
+        trace.prepare(con, engine)
     raw = trace.rows(inputs.Inputs())
     engine.materialize(coaction.ROWS, coaction.trace_rows(raw, trace.keys_checked))
     return coaction.rows_table()

@@ -187,8 +187,7 @@ def _join_on_case(tmp_path: Path, desks_apart_s: float) -> pa.Table:
         # co-hashtag's prepared table (the folded tags), as detect leaves it on the engine.
         prepare = TRACES["co-hashtag"].prepare
         assert prepare is not None
-        for name, table in prepare(case.con).items():
-            engine.register(name, table)
+        prepare(case.con, engine)
         engine.register(MEMBERS, members)
         narrowed = ibis.table(MEMBERS_SCHEMA, name=MEMBERS)
         actions = engine.fetch(member_actions("co-hashtag", narrowed))

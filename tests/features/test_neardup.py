@@ -357,11 +357,28 @@ def test_neardup_rows_on_the_ingested_ira_sample(shared_data: Path, case_path: P
     assert got == {p: k for p, k in expected.items() if k}
 
 
-def test_near_copy_clusters_take_one_hop_to_a_larger_band() -> None:
+def _clusters_in_sql(bands: pa.Table) -> pa.Table:
+    """`cluster_expr` (the clusters as the Spark engine makes them) run on DuckDB."""
+    import duckdb
+    import ibis
+
+    from trollscope.traces.neardup import TRACE_SCHEMA, cluster_expr
+
+    con = duckdb.connect()
+    con.register("ts_test_bands", bands.cast(TRACE_SCHEMA))
+    sql = ibis.to_sql(cluster_expr(ibis.table(TRACE_SCHEMA, name="ts_test_bands")), "duckdb")
+    got = con.sql(str(sql)).to_arrow_table()
+    con.close()
+    return got.sort_by([("platform", "ascending"), ("post_id", "ascending")])
+
+
+@pytest.mark.parametrize("made_in", ["numpy", "sql"])
+def test_near_copy_clusters_take_one_hop_to_a_larger_band(made_in: str) -> None:
     """A post's near-dup key is its largest band, or the larger band that holds at least
     half of that band's posts (two or more): an edit that breaks one band leaves others to
     tie the copies. Never on one post alone (a chance collision), and never a chain of
-    such hops (texts that merely resemble one another would chain into one cluster)."""
+    such hops (texts that merely resemble one another would chain into one cluster).
+    The same rule in numpy (DuckDB's engine) and as SQL (`cluster_expr`, Spark's)."""
     from trollscope.traces.neardup import cluster_rows
 
     bands = {
@@ -390,7 +407,7 @@ def test_near_copy_clusters_take_one_hop_to_a_larger_band() -> None:
             "post_id": [p for p, _ in rows],
         }
     )
-    got = cluster_rows(table).to_pydict()
+    got = (cluster_rows(table) if made_in == "numpy" else _clusters_in_sql(table)).to_pydict()
     assert dict(zip(got["post_id"], got["key"], strict=True)) == {
         "p1": "k2",  # largest band k2 (3 posts); k1 is smaller
         "p2": "k2",
@@ -406,3 +423,27 @@ def test_near_copy_clusters_take_one_hop_to_a_larger_band() -> None:
         "q6": "kA",
         "q7": "kB",  # largest band kC, held by kB: one hop to kB, not on to kA
     }
+
+
+def test_the_clusters_in_sql_are_the_clusters_in_numpy(tmp_path: Path) -> None:
+    """On a simulated week of posts with farms' near-copies: the trace's rows made by
+    `hash_batch` and `cluster_expr` on an engine (here DuckDB through `map_batches`) are
+    the rows `neardup_clusters` makes in numpy, post for post."""
+    from trollscope.engine.run import DuckDBBackend
+    from trollscope.simulate import SimulationConfig, simulate
+    from trollscope.traces.neardup import clusters_on, neardup_clusters
+
+    simulate(SimulationConfig(posts=20_000, days=7, seed=5), tmp_path / "sim", formats=("twarc2",))
+    ingest(tmp_path / "case.duckdb", [tmp_path / "sim" / "twarc2.jsonl"])
+    order = [("platform", "ascending"), ("post_id", "ascending")]
+    with Case.open(tmp_path / "case.duckdb") as case:
+        in_numpy = neardup_clusters(case.con.cursor()).sort_by(order)
+        engine = DuckDBBackend(case.con)
+        clusters_on(engine, "ts_test_clusters")
+        in_sql = case.con.sql("SELECT * FROM ts_test_clusters").to_arrow_table()
+        in_sql = in_sql.select(in_numpy.column_names).sort_by(order)
+        engine.drop("ts_test_clusters")
+    assert in_numpy.num_rows > 5_000
+    keys = in_numpy.column("key").to_pylist()
+    assert len(set(keys)) < len(keys) * 0.9, "too few near-copies to compare"
+    assert in_sql.equals(in_numpy)

@@ -198,8 +198,7 @@ def pair_tests(
     if rows is None:
         trace = TRACES[trace_name]
         if trace.prepare is not None:
-            for name, table in trace.prepare(con).items():
-                engine.register(name, table)
+            trace.prepare(con, engine)
         raw = trace.rows(inputs.Inputs())
         engine.materialize(own_rows, coaction.trace_rows(raw, trace.keys_checked))
     source = ibis.table(coaction.ROW_SCHEMA, name=rows or own_rows)

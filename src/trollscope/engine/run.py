@@ -120,8 +120,7 @@ def _compute_and_store(
     """`compute_edges`'s stages, on `engine`; the caller drops the scratch tables."""
     stage(EDGE_STAGES[0])
     if trace.prepare is not None:
-        for name, table in trace.prepare(con).items():
-            engine.register(name, table)
+        trace.prepare(con, engine)
     raw = trace.rows(inputs.Inputs())
     engine.materialize(coaction.ROWS, coaction.trace_rows(raw, trace.keys_checked))
     rows = coaction.rows_table()
@@ -289,8 +288,7 @@ def trace_rows_sql(con: duckdb.DuckDBPyConnection, trace: Trace) -> str:
     """DuckDB SQL for a trace's rows over views of the case (for estimation and tests)."""
     backend = DuckDBBackend(con)
     if trace.prepare is not None:
-        for name, table in trace.prepare(con).items():
-            backend.register(name, table)
+        trace.prepare(con, backend)
     return backend.sql(coaction.trace_rows(trace.rows(inputs.Inputs()), trace.keys_checked))
 
 

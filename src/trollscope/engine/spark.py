@@ -24,6 +24,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -301,6 +302,21 @@ class SparkBackend:
 
     def fetch(self, expr: ir.Table) -> pa.Table:
         return self.spark.sql(self.sql(expr)).toArrow()
+
+    def map_batches(self, name: str, expr: ir.Table, fn: inputs.BatchFn, schema: pa.Schema) -> None:
+        """Materialise `name`: `fn` over the rows of `expr`, batch by batch where they lie
+        (`mapInArrow`: Python workers on the executors, which must have trollscope)."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        self.drop(name)
+        frame = (
+            self.spark.sql(self.sql(expr))
+            .mapInArrow(partial(inputs.map_each, fn), from_arrow_schema(schema))
+            .cache()
+        )
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
+        self._cached[name] = frame
 
     def insert(self, expr: ir.Table, table: str) -> int:
         """Fetch the rows of `expr` from Spark and insert them into the case's `table`, by

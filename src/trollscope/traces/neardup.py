@@ -5,17 +5,29 @@ post). A post's key here is the band it shares with the most posts: copies of on
 lightly edited, keep most of their bands, so they meet on the same one. One key per post,
 as for co-text, so that `keys` counts texts and the pair, account and burst tests read
 near-copies as they read exact ones. (Ten band keys per post made one near-copy look like
-ten repeated texts.)"""
+ten repeated texts.)
+
+Where it runs (`neardup_on`). The MinHash of each text is Python (numpy) on a batch of
+posts: on this machine's DuckDB the posts stream through it and the clusters are made in
+numpy (`neardup_clusters`), whose matrices of integers hold a tenth of what ten rows of
+strings per post held in DuckDB (22.8 GB at 10M posts, on a 24 GB machine). On Spark the
+same batch function runs on the executors (`Backend.map_batches`), and the clusters are
+an Ibis expression over its rows (`cluster_expr`): the same rule as `cluster_keys`, as
+joins, group-bys and windows, so nothing but the edges comes back to the driver. Tests
+assert both give the same keys."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from trollscope import inputs
 from trollscope.features.neardup import (
     BANDS,
     BATCH,
@@ -28,7 +40,7 @@ from trollscope.features.neardup import (
     key_strings,
     text_hashes,
 )
-from trollscope.inputs import TRACE_ROWS_SCHEMA
+from trollscope.inputs import TRACE_ROWS_SCHEMA, Backend
 
 TRACE_SCHEMA = TRACE_ROWS_SCHEMA  # (platform, account_id, key, us, post_id)
 
@@ -58,17 +70,116 @@ def neardup_batches(
     """
     check_lsh(shingle, bands, rows)
     for posts in con.sql(_POSTS).to_arrow_reader(batch):
-        kept, hashes = text_hashes(
-            posts.column("text"), shingle=shingle, bands=bands, rows=rows, seed=seed
-        )
-        if len(kept) == 0:
-            continue
-        post = np.repeat(kept, bands)
-        columns = {"key": band_keys(hashes)}
-        for field in TRACE_SCHEMA:
-            if field.name != "key":
-                columns[field.name] = posts.column(field.name).take(post).cast(field.type)
-        yield pa.record_batch([columns[n] for n in TRACE_SCHEMA.names], schema=TRACE_SCHEMA)
+        out = hash_batch(posts, shingle=shingle, bands=bands, rows=rows, seed=seed)
+        if out.num_rows:
+            yield out
+
+
+def hash_batch(
+    posts: pa.RecordBatch,
+    *,
+    shingle: int = SHINGLE,
+    bands: int = BANDS,
+    rows: int = ROWS,
+    seed: int = SEED,
+) -> pa.RecordBatch:
+    """One row (TRACE_SCHEMA) per post and band of a batch of posts (text, platform,
+    account_id, us, post_id), for the texts long enough to judge: the function an
+    engine runs on every batch of posts (`Backend.map_batches`)."""
+    kept, hashes = text_hashes(
+        posts.column("text"), shingle=shingle, bands=bands, rows=rows, seed=seed
+    )
+    post = pa.array(np.repeat(kept, bands), pa.int64())
+    columns = {"key": band_keys(hashes) if len(kept) else pa.array([], pa.string())}
+    for field in TRACE_SCHEMA:
+        if field.name != "key":
+            columns[field.name] = posts.column(field.name).take(post).cast(field.type)
+    return pa.record_batch([columns[n] for n in TRACE_SCHEMA.names], schema=TRACE_SCHEMA)
+
+
+# --- on the engine ------------------------------------------------------------------------
+
+BANDS_TABLE = "ts_neardup_bands"
+_POST = ("platform", "account_id", "us", "post_id")
+
+
+def posts_to_hash(posts: ir.Table) -> ir.Table:
+    """The posts whose texts are hashed, as `hash_batch` reads them (reposts left out:
+    their text is the original's)."""
+    kept = posts.filter((posts.kind != "repost") & posts.text.notnull())
+    return kept.select("text", *_POST)
+
+
+def neardup_on(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
+    """The near-dup-text trace's rows on `engine`, as `inputs.NEARDUP_ROWS`: made in numpy
+    from the case when the engine is the case's own DuckDB (a cursor: the caller's
+    connection may hold an open result), else by `hash_batch` on the engine's executors
+    and `cluster_expr` there."""
+    if engine.dialect == "duckdb":
+        cur = con.cursor()
+        try:
+            engine.register(inputs.NEARDUP_ROWS, neardup_clusters(cur))
+        finally:
+            cur.close()
+        return
+    clusters_on(engine, inputs.NEARDUP_ROWS)
+
+
+def clusters_on(engine: Backend, name: str) -> None:
+    """Materialise `name` on `engine`: the near-dup trace of its posts by `hash_batch`
+    and `cluster_expr`, the band rows dropped once the clusters are made."""
+    engine.map_batches(BANDS_TABLE, posts_to_hash(inputs.Inputs().posts), hash_batch, TRACE_SCHEMA)
+    try:
+        clusters = cluster_expr(ibis.table(TRACE_SCHEMA, name=BANDS_TABLE))
+        engine.materialize(name, clusters)
+        # Made now, while the band rows are still there to read (Spark makes a cached
+        # table at its first use).
+        engine.fetch(ibis.table(TRACE_SCHEMA, name=name).aggregate(n=ibis._.count()))
+    finally:
+        engine.drop(BANDS_TABLE)
+
+
+def cluster_expr(bands: ir.Table) -> ir.Table:
+    """`cluster_keys` as an Ibis expression over a trace's band rows (`hash_batch`'s: one
+    per post and band): one row per post (TRACE_SCHEMA), its key its near-copy cluster.
+
+    Keys are 'B:hhhhhhhhhhhhhhhh' strings (`key_strings`), whose byte order is the order
+    of (band, hash) that `cluster_keys`'s key ids follow, so comparing strings breaks
+    ties as it does. A post is its (platform, account_id, us, post_id)."""
+    post = list(_POST)
+    sized = bands.mutate(size=bands.key.count().over(ibis.window(group_by=bands.key)))
+    # Band 0's key, the smallest string: a post's key when it shares none.
+    fallback = bands.group_by(post).aggregate(fallback=bands.key.min())
+    shared = sized.filter(sized.size >= 2)
+    first = ibis.row_number().over(
+        ibis.window(group_by=[shared[c] for c in post], order_by=[shared.size.desc(), shared.key])
+    )
+    ranked = shared.mutate(rank=first)
+    head = ranked.filter(ranked.rank == 0).select(*post, big=ranked.key, n_big=ranked.size)
+    used = head.select(used=head.big).distinct()
+    rows = shared.join(head, post)
+    rows = rows.semi_join(used, rows.key == used.used)
+    bigger = (rows.n_big > rows.size) | ((rows.n_big == rows.size) & (rows.big < rows.key))
+    picked = rows.filter(bigger)
+    pairs = picked.group_by(band=picked.key, other=picked.big).aggregate(
+        both=picked.count(), n_band=picked.size.max(), n_other=picked.n_big.max()
+    )
+    ok = pairs.filter((pairs.both >= 2) & (2 * pairs.both >= pairs.n_band))
+    best = ibis.row_number().over(
+        ibis.window(group_by=ok.band, order_by=[ok.n_other.desc(), ok.other])
+    )
+    ranked_ok = ok.mutate(rank=best)
+    container = ranked_ok.filter(ranked_ok.rank == 0).select(largest="band", other="other")
+    posts = fallback.left_join(head, post)
+    posts = posts.select(*post, largest=ibis.coalesce(posts.big, posts.fallback))
+    keyed = posts.view().left_join(container, "largest")
+    return keyed.select(
+        "platform",
+        "account_id",
+        key=ibis.coalesce(keyed.other, keyed.largest),
+        us=keyed.us,
+        post_id=keyed.post_id,
+    )
 
 
 def neardup_rows(

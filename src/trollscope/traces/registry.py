@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from trollscope import inputs
-from trollscope.inputs import Inputs
+from trollscope.inputs import Backend, Inputs
 from trollscope.registry import Registry
 from trollscope.traces.base import Trace
 from trollscope.traces.keys import fold_hashtag, normal_text, normal_url
@@ -55,13 +55,15 @@ def _mentions(i: Inputs) -> ir.Table:
     )
 
 
-def _prepare_hashtags(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+def _prepare_hashtags(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
     # Folding runs in Python over the distinct tags only (thousands, not millions of rows).
     tags = con.sql(
         f"SELECT DISTINCT unnest(hashtags) AS tag FROM ({inputs.POSTS_SQL})"
     ).to_arrow_table()
     raw = [t for t in tags.column("tag").to_pylist() if t]
-    return {inputs.HASHTAG_KEYS: pa.table({"tag": raw, "key": [fold_hashtag(t) for t in raw]})}
+    engine.register(
+        inputs.HASHTAG_KEYS, pa.table({"tag": raw, "key": [fold_hashtag(t) for t in raw]})
+    )
 
 
 def _hashtags(i: Inputs) -> ir.Table:
@@ -88,41 +90,36 @@ def _texts(i: Inputs) -> ir.Table:
     return t.select("platform", "account_id", key=key, us=t.us, post_id=t.post_id)
 
 
-def _prepare_neardup(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    # MinHash/LSH is numpy work on the case's texts (neardup.py), not SQL; its rows then
-    # go through the same band join on either engine. A cursor: the caller's connection
-    # may hold an open result.
-    from trollscope.traces.neardup import neardup_clusters
+def _prepare_neardup(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
+    # MinHash/LSH is numpy work on the texts, run where the posts are; the clusters are
+    # numpy on this machine's DuckDB, SQL on Spark (traces/neardup.py says why).
+    from trollscope.traces.neardup import neardup_on
 
-    cur = con.cursor()
-    try:
-        return {inputs.NEARDUP_ROWS: neardup_clusters(cur)}
-    finally:
-        cur.close()
+    neardup_on(con, engine)
 
 
 def _neardup(i: Inputs) -> ir.Table:
     return i.neardup_rows
 
 
-def _prepare_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+def _prepare_profiles(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
     # Handle shapes, location keys and bio clusters (MinHash) are computed in Python over
-    # the accounts (profile.py); a cursor, as for near-dup text.
+    # the accounts (profile.py). A cursor: the caller's connection may hold an open result.
     from trollscope.traces.profile import profile_rows
 
-    return {inputs.PROFILE_ROWS: profile_rows(con.cursor())}
+    engine.register(inputs.PROFILE_ROWS, profile_rows(con.cursor()))
 
 
 def _profiles(i: Inputs) -> ir.Table:
     return i.profile_rows
 
 
-def _prepare_avatars(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+def _prepare_avatars(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
     # Picture hashes come from `trollscope avatars` (table avatar_hashes) and avatar
     # strings from the accounts; grouping near-equal hashes is Python (signals/avatar.py).
     from trollscope.traces.avatar import avatar_trace_rows
 
-    return {inputs.AVATAR_ROWS: avatar_trace_rows(con)}
+    engine.register(inputs.AVATAR_ROWS, avatar_trace_rows(con))
 
 
 def _avatars(i: Inputs) -> ir.Table:
