@@ -143,6 +143,8 @@ class Backend(Protocol):
 
     def map_batches(self, name: str, expr: ir.Table, fn: BatchFn, schema: pa.Schema) -> None: ...
 
+    def store(self, name: str, expr: ir.Table) -> None: ...
+
     def insert(self, expr: ir.Table, table: str) -> int: ...
 
     def drop(self, *names: str) -> None: ...
@@ -171,6 +173,11 @@ class CaseBackend:
 
     def materialize(self, name: str, expr: ir.Table) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self.sql(expr)}")
+
+    def store(self, name: str, expr: ir.Table) -> None:
+        """`materialize`: a DuckDB table is made at once and stands on its own. (Spark's
+        backend writes Parquet, so that what made the table is not run again.)"""
+        self.materialize(name, expr)
 
     def number(
         self, name: str, expr: ir.Table, column: str, order_by: Sequence[str], dtype: str

@@ -213,15 +213,17 @@ def week_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("spark_case", "content-mix"),
         ("week_case", "creation-burst"),
         ("spark_case", "creation-burst"),
+        ("week_case", "profile"),
+        ("spark_case", "profile"),
     ],
 )
 def test_signals_that_read_the_posts_give_the_same_rows_on_spark(
     request: pytest.FixtureRequest, fixture: str, name: str
 ) -> None:
-    """Rhythm's and content's passes over the posts, and creation-burst's over the
-    accounts, run on the engine detect runs on: the same accounts, values, p-values,
-    evidence and side tables on both. (spark_case has a platform dated by day and one
-    by the second: both of creation-burst's grids.)"""
+    """Rhythm's and content's passes over the posts, and creation-burst's and profile's
+    over the accounts, run on the engine detect runs on: the same accounts, values,
+    p-values, evidence and side tables on both. (spark_case has a platform dated by day
+    and one by the second: both of creation-burst's grids.)"""
     from trollscope.case import Case
     from trollscope.engine.run import engine_for
     from trollscope.signals import SIGNALS, SignalParams

@@ -305,18 +305,29 @@ class SparkBackend:
 
     def map_batches(self, name: str, expr: ir.Table, fn: inputs.BatchFn, schema: pa.Schema) -> None:
         """Materialise `name`: `fn` over the rows of `expr`, batch by batch where they lie
-        (`mapInArrow`: Python workers on the executors, which must have trollscope)."""
+        (`mapInArrow`: Python workers on the executors, which must have trollscope),
+        stored at once as Parquet (`store`): Python is the costly part, never to be run
+        again because a cache was dropped."""
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        self.drop(name)
-        frame = (
-            self.spark.sql(self.sql(expr))
-            .mapInArrow(partial(inputs.map_each, fn), from_arrow_schema(schema))
-            .cache()
+        frame = self.spark.sql(self.sql(expr)).mapInArrow(
+            partial(inputs.map_each, fn), from_arrow_schema(schema)
         )
-        frame.createOrReplaceTempView(name)
+        self._write(name, frame)
+
+    def store(self, name: str, expr: ir.Table) -> None:
+        """Materialise `name` now, as Parquet in the working folder read back: later
+        queries read files, with their statistics, and no lineage back to what made them
+        (a cached frame built from a cached frame was recomputed when the first was
+        dropped; near-dup-text's edges took 60 s instead of 15 at 200,000 posts)."""
+        self._write(name, self.spark.sql(self.sql(expr)))
+
+    def _write(self, name: str, frame: DataFrame) -> None:
+        self.drop(name)
+        target = self.workdir / f"{name}.parquet"
+        frame.write.mode("overwrite").parquet(str(target))
+        self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
         self._views.add(name)
-        self._cached[name] = frame
 
     def insert(self, expr: ir.Table, table: str) -> int:
         """Fetch the rows of `expr` from Spark and insert them into the case's `table`, by

@@ -50,12 +50,15 @@ import hashlib
 import re
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trollscope.features.neardup import lsh_keys, normalise
+from trollscope.inputs import Backend, CaseBackend, Inputs
 
 NAME_DIGITS_MIN = 5
 """Digits after the letters for a handle to count as name+digits."""
@@ -70,7 +73,6 @@ band with its centre with probability 1 - (1 - s**5)**20 at Jaccard similarity s
 DEFAULT_AVATAR = r"(default_profile_images/|/avatars/original/missing\.png$)"
 
 _PROFILE = ("platform", "account_id", "handle", "display_name", "bio", "location", "avatar")
-ACCOUNTS_SQL = f"SELECT {', '.join(_PROFILE)} FROM accounts"
 
 FEATURES_SCHEMA = pa.schema(
     [
@@ -237,12 +239,23 @@ def _cluster_ids(texts: pa.Array, centre: I64) -> pa.Array:
     return pa.array([names[c] for c in centre.tolist()], pa.string())
 
 
-# --- the case --------------------------------------------------------------------------
+# --- the case, on the engine ------------------------------------------------------------
+
+# Each account's parts but its bio cluster, and its normalised bio, as `row_features` gives
+# them batch by batch; then the bio clusters, made here from the distinct normalised bios.
+ROW_SCHEMA = pa.schema(
+    [f for f in FEATURES_SCHEMA if f.name != "bio_cluster"] + [pa.field("bio_key", pa.string())]
+)
+_ROWS = "ts_profile_row_parts"
+_BIOS = "ts_profile_bio_clusters"
+_BIOS_SCHEMA = pa.schema([("bio_key", pa.string()), ("bio_cluster", pa.string())])
 
 
-def profile_features(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Every account's profile parts (FEATURES_SCHEMA), from the case's `accounts`."""
-    acc = con.sql(ACCOUNTS_SQL).to_arrow_table()
+def row_features(acc: pa.RecordBatch) -> pa.RecordBatch:
+    """The parts of each account of a batch (`_PROFILE` columns) that need no other
+    account: all but the bio cluster, and the normalised bio it is made from. Python, run
+    where the accounts are (`Backend.map_batches`); the display-name test is DuckDB SQL in
+    a database of its own, so it runs on any engine's workers."""
     shapes = handle_shapes(acc.column("handle"))
     no_avatar = pc.fill_null(
         pc.or_(
@@ -251,27 +264,74 @@ def profile_features(con: duckdb.DuckDBPyConnection) -> pa.Table:
         ),
         True,
     )
-    location = location_keys(acc.column("location"))
-    cluster = bio_clusters(acc.column("bio"))
     blank_bio = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(acc.column("bio")), ""), True)
     blank_loc = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(acc.column("location")), ""), True)
-    con.register("ts_profile_names", acc.select(["display_name", "handle"]))
-    try:
-        mismatch = con.sql(
+    names = pa.table({"display_name": acc.column("display_name"), "handle": acc.column("handle")})
+    with duckdb.connect() as own:
+        own.register("ts_profile_names", names)
+        mismatch = own.sql(
             f"SELECT {NAME_MISMATCH_SQL} AS m FROM ts_profile_names"
         ).to_arrow_table()
-    finally:
-        con.unregister("ts_profile_names")
     columns = {
         **{name: acc.column(name) for name in _PROFILE},
         "handle_shape": shapes,
         "handle_digits": name_digits(shapes),
-        "name_mismatch": mismatch.column("m"),
+        "name_mismatch": mismatch.column("m").combine_chunks(),
         "empty_profile": pc.and_(pc.and_(blank_bio, blank_loc), no_avatar),
-        "location_key": location,
-        "bio_cluster": cluster,
+        "location_key": location_keys(acc.column("location")),
+        "bio_key": _distinct_normalised(acc.column("bio")),
     }
-    return pa.table([columns[f.name] for f in FEATURES_SCHEMA], schema=FEATURES_SCHEMA)
+    return pa.record_batch([columns[f.name] for f in ROW_SCHEMA], schema=ROW_SCHEMA)
+
+
+def bio_cluster_table(bios: pa.Table) -> pa.Table:
+    """(bio_key, bio_cluster) for distinct normalised bios with the accounts that have
+    each (`bio_key`, `accounts`): `star_clusters` weighted by the accounts."""
+    if bios.num_rows == 0:
+        return _BIOS_SCHEMA.empty_table()
+    distinct = bios.column("bio_key").combine_chunks().cast(pa.string())
+    weight = bios.column("accounts").to_numpy().astype(np.int64)
+    ids = _cluster_ids(distinct, star_clusters(distinct, weight))
+    return pa.table({"bio_key": distinct, "bio_cluster": ids}, schema=_BIOS_SCHEMA)
+
+
+def features_on(engine: Backend, name: str) -> None:
+    """Materialise `name` on `engine`: every account's profile parts (FEATURES_SCHEMA).
+    The per-account parts are `row_features` on the engine; only the distinct normalised
+    bios (with their accounts) come here, for the bio clusters, which are greedy over the
+    whole data (`star_clusters`), and go back as a lookup table."""
+    accounts = Inputs().accounts.select(*_PROFILE)
+    engine.map_batches(_ROWS, accounts, row_features, ROW_SCHEMA)
+    try:
+        rows = ibis.table(ROW_SCHEMA, name=_ROWS)
+        kept = rows.filter(rows.bio_key.notnull())
+        bios = engine.fetch(kept.group_by("bio_key").aggregate(accounts=kept.count()))
+        engine.register(_BIOS, bio_cluster_table(bios))
+        try:
+            joined = rows.left_join(ibis.table(_BIOS_SCHEMA, name=_BIOS), "bio_key")
+            engine.store(name, joined.select(*FEATURES_SCHEMA.names))
+        finally:
+            engine.drop(_BIOS)
+    finally:
+        engine.drop(_ROWS)
+
+
+def features_table(name: str) -> ir.Table:
+    """The table `features_on` materialised, as an Ibis table."""
+    return ibis.table(FEATURES_SCHEMA, name=name)
+
+
+def profile_features(con: duckdb.DuckDBPyConnection, engine: Backend | None = None) -> pa.Table:
+    """Every account's profile parts (FEATURES_SCHEMA), made on `engine` (default: the
+    case's own DuckDB) and fetched, in (platform, account_id) order."""
+    on = engine if engine is not None else CaseBackend(con)
+    name = "ts_profile_features_made"
+    features_on(on, name)
+    try:
+        table = on.fetch(features_table(name))
+    finally:
+        on.drop(name)
+    return table.sort_by([("platform", "ascending"), ("account_id", "ascending")])
 
 
 def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:

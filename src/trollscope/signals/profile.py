@@ -54,7 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trollscope.features.profile import profile_features
-from trollscope.signals.base import Signal, SignalParams, SignalResult
+from trollscope.signals.base import Signal, SignalParams, SignalResult, posts_engine
 
 if TYPE_CHECKING:
     from trollscope.inputs import Backend
@@ -247,8 +247,9 @@ def compute(
     con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
 ) -> SignalResult:
     """Profile templates of every account of the case (see the module docstring).
-    It reads the accounts, not the posts: `engine` is not used."""
-    features = profile_features(con)
+    The accounts' parts are made on `engine` (see `base.posts_engine`), the templates'
+    counts and tests here."""
+    features = profile_features(con, posts_engine(con, engine))
     con.register(_FEATURES, features)
     try:
         cells, tests = _templates(con)

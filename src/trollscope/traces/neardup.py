@@ -130,11 +130,7 @@ def clusters_on(engine: Backend, name: str) -> None:
     and `cluster_expr`, the band rows dropped once the clusters are made."""
     engine.map_batches(BANDS_TABLE, posts_to_hash(inputs.Inputs().posts), hash_batch, TRACE_SCHEMA)
     try:
-        clusters = cluster_expr(ibis.table(TRACE_SCHEMA, name=BANDS_TABLE))
-        engine.materialize(name, clusters)
-        # Made now, while the band rows are still there to read (Spark makes a cached
-        # table at its first use).
-        engine.fetch(ibis.table(TRACE_SCHEMA, name=name).aggregate(n=ibis._.count()))
+        engine.store(name, cluster_expr(ibis.table(TRACE_SCHEMA, name=BANDS_TABLE)))
     finally:
         engine.drop(BANDS_TABLE)
 
@@ -148,20 +144,20 @@ def cluster_expr(bands: ir.Table) -> ir.Table:
     ties as it does. A post is its (platform, account_id, us, post_id)."""
     post = list(_POST)
     sized = bands.mutate(size=bands.key.count().over(ibis.window(group_by=bands.key)))
-    # Band 0's key, the smallest string: a post's key when it shares none.
-    fallback = bands.group_by(post).aggregate(fallback=bands.key.min())
-    shared = sized.filter(sized.size >= 2)
-    first = ibis.row_number().over(
-        ibis.window(group_by=[shared[c] for c in post], order_by=[shared.size.desc(), shared.key])
+    # Each post's largest band, on every row of the post: the first by (size desc, key).
+    # A post that shares no band gets its smallest key, band 0's, as `cluster_keys` does.
+    by_post = ibis.window(
+        group_by=[sized[c] for c in post], order_by=[sized.size.desc(), sized.key]
     )
-    ranked = shared.mutate(rank=first)
-    head = ranked.filter(ranked.rank == 0).select(*post, big=ranked.key, n_big=ranked.size)
-    used = head.select(used=head.big).distinct()
-    rows = shared.join(head, post)
+    ranked = sized.mutate(
+        largest=sized.key.first().over(by_post), n_big=sized.size.first().over(by_post)
+    )
+    rows = ranked.filter(ranked.size >= 2)  # shared bands, of posts whose largest is shared
+    used = rows.select(used=rows.largest).distinct()
     rows = rows.semi_join(used, rows.key == used.used)
-    bigger = (rows.n_big > rows.size) | ((rows.n_big == rows.size) & (rows.big < rows.key))
+    bigger = (rows.n_big > rows.size) | ((rows.n_big == rows.size) & (rows.largest < rows.key))
     picked = rows.filter(bigger)
-    pairs = picked.group_by(band=picked.key, other=picked.big).aggregate(
+    pairs = picked.group_by(band=picked.key, other=picked.largest).aggregate(
         both=picked.count(), n_band=picked.size.max(), n_other=picked.n_big.max()
     )
     ok = pairs.filter((pairs.both >= 2) & (2 * pairs.both >= pairs.n_band))
@@ -170,8 +166,7 @@ def cluster_expr(bands: ir.Table) -> ir.Table:
     )
     ranked_ok = ok.mutate(rank=best)
     container = ranked_ok.filter(ranked_ok.rank == 0).select(largest="band", other="other")
-    posts = fallback.left_join(head, post)
-    posts = posts.select(*post, largest=ibis.coalesce(posts.big, posts.fallback))
+    posts = ranked.filter(ranked.key == ranked.largest).select(*post, "largest")
     keyed = posts.view().left_join(container, "largest")
     return keyed.select(
         "platform",

@@ -103,11 +103,12 @@ def _neardup(i: Inputs) -> ir.Table:
 
 
 def _prepare_profiles(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
-    # Handle shapes, location keys and bio clusters (MinHash) are computed in Python over
-    # the accounts (profile.py). A cursor: the caller's connection may hold an open result.
-    from trollscope.traces.profile import profile_rows
+    # Handle shapes, location keys and bio clusters (MinHash) are Python over the accounts
+    # (features/profile.py), run on the engine but for the bio clusters; the keys are SQL.
+    from trollscope.traces.profile import profile_rows_on
 
-    engine.register(inputs.PROFILE_ROWS, profile_rows(con.cursor()))
+    del con  # the engine reads the accounts itself
+    profile_rows_on(engine)
 
 
 def _profiles(i: Inputs) -> ir.Table:
