@@ -5,9 +5,9 @@ Where a signal reads the posts (rhythm, content), its pass over them is an Ibis
 expression over the engine's input tables (`trollscope.inputs`), run on the engine detect
 runs on (DuckDB or Spark): what comes back is one row per account (or per account and
 half-hour of the week), and the tests on those rows run here in numpy. creation-burst's
-pass over the accounts runs there too (creations per platform and hour, then each
-account's outcome). profile and avatar read the case's accounts on the driver: their
-features are made in Python per distinct bio, location and picture (`features/`)."""
+and profile's passes over the accounts run there too (creations per platform and hour;
+each account's profile parts, `features/profile.py`). avatar reads the pictures' hashes,
+made where the files are by `trollscope avatars`, from the case."""
 
 from __future__ import annotations
 
