@@ -160,18 +160,16 @@ I64 = npt.NDArray[np.int64]
 
 def bio_clusters(bios: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The near-identical-bio cluster id of each bio (NULL when there is no bio left after
-    normalisation). Each distinct normalised bio is hashed once."""
-    norm = pc.dictionary_encode(_distinct_normalised(bios))
-    distinct = norm.dictionary
-    if len(distinct) == 0:
-        return pa.nulls(len(norm), pa.string())
-    which = pc.fill_null(norm.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    present = ~pc.is_null(norm.indices).to_numpy(zero_copy_only=False)
-    accounts = np.bincount(which[present], minlength=len(distinct))
-    centre = star_clusters(distinct, accounts)
-    ids = _cluster_ids(distinct, centre)
-    out = ids.take(pa.array(which))
-    return pc.if_else(pc.is_null(norm.indices), pa.scalar(None, pa.string()), out)
+    normalisation): `bio_cluster_table` over the distinct normalised bios, each weighted
+    by the bios that have it."""
+    keys = _distinct_normalised(bios)
+    counted = pa.table({"bio_key": keys}).group_by("bio_key").aggregate([("bio_key", "count")])
+    kept = counted.filter(pc.is_valid(counted.column("bio_key")))
+    table = bio_cluster_table(
+        pa.table({"bio_key": kept.column("bio_key"), "accounts": kept.column("bio_key_count")})
+    )
+    which = pc.index_in(keys, value_set=table.column("bio_key"))
+    return table.column("bio_cluster").combine_chunks().take(which)
 
 
 def star_clusters(texts: pa.Array, weight: I64) -> I64:
