@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import query
+from tests.signals.test_avatar import picture
 from trollscope.engine.run import edges
+from trollscope.features.avatars import avatars
 from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import ingest
@@ -30,16 +32,16 @@ pytestmark = pytest.mark.slow
 # tatweel, ZWNJ, decomposed accents (NFC), full-width hashtags (NFKC), a tracking link,
 # text that ends in 'v' (Ibis's strip() on Spark once ate it), perceptual hashes, and rows
 # exactly one window apart; a vertical tab (spacing in Java's \s, not in RE2's).
-MIXED = """post,user,time,text,tag,url,mention,reply,phash,acreated
-p1,a,1609459300,Good morning from Kyiv,ＦｒｅｅＩｒａｎ,HTTPS://News.Example.com/s?id=7&utm_source=x#top,@Bob,,fab784480ec6967a,2020-01-01T00:00:00
-p2,b,1609459360,good   morning from kyiv!!,freeiran,https://news.example.com/s?id=7&fbclid=z,bob,r1,FAB784480EC6967A,2020-01-01T00:00:30
-p3,c,1609459361,"الطقس جميل اليوم في Kyiv",كتاب,https://example.org/a/,carol,r1,0x1,2020-01-01T00:01:31
-p4,d,1609459370,"الطقس جمیل الیوم فی kyiv",کتاب,https://example.org/a,carol,r1,,2020-01-02T00:00:00
-p5,e,1609459375,Cafe\u0301 ouvert,کـتاب,,,r2,,
-p6,f,1609459376,Café ouvert,,,,r2,,2020-01-02T00:00:59
-p7,a,1609459700,café OUVERT,freeiran,,,,,2020-01-01T00:00:00
-p8,g,1609460100,"Hello\u000bworld,  again",,,,,,
-p9,h,1609460120,hello world again,,,,,,
+MIXED = """post,user,time,text,tag,url,mention,reply,phash,acreated,avatar
+p1,a,1609459300,Good morning from Kyiv,ＦｒｅｅＩｒａｎ,HTTPS://News.Example.com/s?id=7&utm_source=x#top,@Bob,,fab784480ec6967a,2020-01-01T00:00:00,http://pbs.twimg.com/profile_images/77/face_normal.jpg
+p2,b,1609459360,good   morning from kyiv!!,freeiran,https://news.example.com/s?id=7&fbclid=z,bob,r1,FAB784480EC6967A,2020-01-01T00:00:30,https://pbs.twimg.com/profile_images/77/face_400x400.jpg
+p3,c,1609459361,"الطقس جميل اليوم في Kyiv",كتاب,https://example.org/a/,carol,r1,0x1,2020-01-01T00:01:31,https://cdn.bsky.app/img/avatar/plain/did:plc:c/bafk1@jpeg
+p4,d,1609459370,"الطقس جمیل الیوم فی kyiv",کتاب,https://example.org/a,carol,r1,,2020-01-02T00:00:00,https://cdn.bsky.app/img/avatar_thumbnail/plain/did:plc:d/bafk1@jpeg
+p5,e,1609459375,Cafe\u0301 ouvert,کـتاب,,,r2,,,https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png
+p6,f,1609459376,Café ouvert,,,,r2,,2020-01-02T00:00:59,https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png
+p7,a,1609459700,café OUVERT,freeiran,,,,,2020-01-01T00:00:00,http://pbs.twimg.com/profile_images/77/face_normal.jpg
+p8,g,1609460100,"Hello\u000bworld,  again",,,,,,,  avatar:g\t
+p9,h,1609460120,hello world again,,,,,,,avatar:g
 """
 
 
@@ -48,12 +50,11 @@ def spark_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp_path = tmp_path_factory.mktemp("spark")
     case = tmp_path / "case.duckdb"
     mixed = tmp_path / "mixed.csv"
-    mixed.write_text(
-        MIXED.replace("\\u0301", "\u0301").replace("\\u000b", "\x0b"), encoding="utf-8"
-    )
+    text = MIXED.replace("\\u0301", "\u0301").replace("\\u000b", "\x0b")
+    mixed.write_text(text.replace("\\t", "\t"), encoding="utf-8")
     mapping = parse_mapping(
         "post=post,account=user,time=time,text=text,hashtag=tag,url=url,mention=mention,"
-        "reply_to=reply,phash=phash,account_created_at=acreated"
+        "reply_to=reply,phash=phash,account_created_at=acreated,avatar=avatar"
     )
     ingest(case, [mixed], options=ReadOptions(mapping=mapping, platform="forum"))
     # Quotes within a window of each other (the simulator's organic quotes rarely are).
@@ -71,6 +72,16 @@ def spark_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     simulate(SimulationConfig(posts=3_000, days=1), tmp_path / "sim", formats=("twarc2",))
     ingest(case, [tmp_path / "sim" / "twarc2.jsonl"])
+    # Pictures: g and h wear one (h a smaller copy), e and f one with the platform's
+    # default avatar (its key is dropped), a one of its own.
+    folder = tmp_path / "avatars"
+    folder.mkdir()
+    picture(0).save(folder / "g.png")
+    picture(0, (200, 200)).save(folder / "h.jpg")
+    picture(1).save(folder / "e.png")
+    picture(1).save(folder / "f.png")
+    picture(2).save(folder / "a.png")
+    avatars(case, folder)
     return case
 
 
@@ -215,13 +226,15 @@ def week_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("spark_case", "creation-burst"),
         ("week_case", "profile"),
         ("spark_case", "profile"),
+        ("week_case", "avatar"),
+        ("spark_case", "avatar"),
     ],
 )
 def test_signals_that_read_the_posts_give_the_same_rows_on_spark(
     request: pytest.FixtureRequest, fixture: str, name: str
 ) -> None:
-    """Rhythm's and content's passes over the posts, and creation-burst's and profile's
-    over the accounts, run on the engine detect runs on: the same accounts, values,
+    """Rhythm's and content's passes over the posts, and creation-burst's, profile's and
+    avatar's over the accounts, run on the engine detect runs on: the same accounts, values,
     p-values, evidence and side tables on both. (spark_case has a platform dated by day
     and one by the second: both of creation-burst's grids.)"""
     from trollscope.case import Case
@@ -238,3 +251,24 @@ def test_signals_that_read_the_posts_give_the_same_rows_on_spark(
     for table, rows in on_duck.tables.items():
         assert rows.num_rows > 0, table
         assert on_spark.tables[table].equals(rows), table
+
+
+def test_avatar_keys_on_spark_join_variants_and_drop_default_pictures(spark_case: Path) -> None:
+    """What the avatar keys are on Spark, written out: one Twitter upload at two sizes and
+    over http and https, one Bluesky blob under two DIDs, a string with spaces and a tab
+    around it, one picture at two sizes; the picture worn by accounts with the default
+    avatar is no key."""
+    from trollscope.case import Case
+    from trollscope.engine.run import engine_for
+    from trollscope.signals import SIGNALS, SignalParams
+
+    g_picture = query(spark_case, "SELECT key FROM avatar_hashes WHERE account_id = 'g'")
+    with Case.open(spark_case) as case, engine_for("spark", case.con) as spark:
+        reuse = SIGNALS["avatar"].compute(case.con, SignalParams(), spark).tables["avatar_reuse"]
+    forum = {r["key"]: r["accounts"] for r in reuse.to_pylist() if r["platform"] == "forum"}
+    assert forum == {
+        "data:https://pbs.twimg.com/profile_images/77/face.jpg": 2,
+        "data:bsky-blob:bafk1": 2,
+        "data:avatar:g": 2,
+        g_picture[0][0]: 2,
+    }

@@ -36,9 +36,12 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 from PIL import Image
 
@@ -46,6 +49,9 @@ from trollscope.case import Case, transaction
 from trollscope.errors import TrollscopeError
 from trollscope.features.avatar_image import AvatarImage, hash_image
 from trollscope.features.avatar_match import group_keys
+
+if TYPE_CHECKING:
+    from trollscope.inputs import Backend
 
 TABLE = "avatar_hashes"
 
@@ -222,30 +228,57 @@ def avatars(
 
 # --- keys ------------------------------------------------------
 
+# The engine's name of the picture keys (`register_hashes`): the case's `avatar_hashes`,
+# made on one machine by `trollscope avatars`, one row per picture file.
+HASHES = "ts_avatar_hashes"
+_HASH_COLUMNS = {"platform": "string", "account_id": "string", "key": "string"}
+KEYS_SCHEMA = ibis.schema(_HASH_COLUMNS)  # (platform, account_id, key)
+
 # An avatar string as a key: Twitter's size variants of one upload made one, and
 # http/https made one; default avatars and empty strings give none. A Bluesky CDN URL
 # (`cdn.bsky.app/img/avatar[_thumbnail]/plain/<did>/<cid>@jpeg`) names the picture by its
 # blob's CID, a hash of its bytes: the key is the CID alone, so two accounts (two DIDs)
-# that uploaded the very same file share it, at any size.
-_DATA_KEYS = rf"""
-SELECT platform, account_id, 'data:' || regexp_replace(regexp_replace(
-    regexp_replace(trim(avatar), '^http://', 'https://'),
-    '(twimg\.com/profile_images/.*)_(normal|bigger|mini|200x200|400x400)(\.[A-Za-z0-9]+)?$',
-    '\1\3'),
-    '^https://cdn\.bsky\.app/img/avatar(_thumbnail)?/plain/[^/]+/([A-Za-z0-9]+)(@[a-z]+)?$',
-    'bsky-blob:\2') AS key
-FROM accounts
-WHERE trim(coalesce(avatar, '')) <> '' AND NOT regexp_matches(avatar, '{DEFAULT_AVATARS}')
-"""
+# that uploaded the very same file share it, at any size. Written with extracts, not
+# back-references, whose syntax differs between RE2 (DuckDB) and Java (Spark); spaces
+# trimmed by a class both read alike (Java's \s is not RE2's).
+_SPACES = r"^[ \t\r\n]+|[ \t\r\n]+$"
+_TWITTER = (
+    r"^(.*twimg\.com/profile_images/.*)_(normal|bigger|mini|200x200|400x400)"
+    r"(\.[A-Za-z0-9]+)?$"
+)
+_BLUESKY = r"^https://cdn\.bsky\.app/img/avatar(_thumbnail)?/plain/[^/]+/([A-Za-z0-9]+)(@[a-z]+)?$"
 
-# Picture keys, but not those of pictures that accounts with a default avatar wear: a
-# folder scraped from a platform holds its default silhouette many times over.
-_IMAGE_KEYS = rf"""
-SELECT platform, account_id, key FROM {TABLE}
-WHERE key IS NOT NULL AND key NOT IN (
-    SELECT h.key FROM {TABLE} h JOIN accounts a USING (platform, account_id)
-    WHERE h.key IS NOT NULL AND regexp_matches(coalesce(a.avatar, ''), '{DEFAULT_AVATARS}'))
-"""
+
+def _data_keys(accounts: ir.Table) -> ir.Table:
+    a = accounts.mutate(text=accounts.avatar.re_replace(_SPACES, ""))
+    a = a.filter(a.avatar.notnull() & (a.text != "") & ~a.avatar.re_search(DEFAULT_AVATARS))
+    text = a.text.re_replace("^http://", "https://")
+    text = ibis.ifelse(
+        text.re_search(_TWITTER), text.re_extract(_TWITTER, 1) + text.re_extract(_TWITTER, 3), text
+    )
+    text = ibis.ifelse(text.re_search(_BLUESKY), "bsky-blob:" + text.re_extract(_BLUESKY, 2), text)
+    return a.select("platform", "account_id", key="data:" + text)
+
+
+def _image_keys(accounts: ir.Table, hashes: ir.Table) -> ir.Table:
+    # Picture keys, but not those of pictures that accounts with a default avatar wear: a
+    # folder scraped from a platform holds its default silhouette many times over.
+    h = hashes.filter(hashes.key.notnull())
+    blank = accounts.filter(accounts.avatar.re_search(DEFAULT_AVATARS))
+    j = h.join(blank, [h.platform == blank.platform, h.account_id == blank.account_id])
+    defaults = j.select(key=h.key)
+    kept = h.anti_join(defaults, h.key == defaults.key)
+    return kept.select("platform", "account_id", "key")
+
+
+def avatar_keys(accounts: ir.Table, hashes: ir.Table | None) -> ir.Table:
+    """The avatar keys (KEYS_SCHEMA), one row per account and key, of `accounts` (platform,
+    account_id, avatar) and, if given, the picture keys `hashes` (platform, account_id,
+    key): an expression for any engine."""
+    keys = _data_keys(accounts)
+    if hashes is not None:
+        keys = ibis.union(keys, _image_keys(accounts, hashes), distinct=True)
+    return keys.distinct()
 
 
 def has_hashes(con: duckdb.DuckDBPyConnection) -> bool:
@@ -258,7 +291,21 @@ def has_hashes(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows[0][0])
 
 
+def register_hashes(con: duckdb.DuckDBPyConnection, engine: Backend) -> ir.Table | None:
+    """The case's picture keys registered on `engine` as HASHES (None when the case has no
+    `avatar_hashes`): the engine drops them with `engine.drop(HASHES)`."""
+    if not has_hashes(con):
+        return None
+    engine.register(
+        HASHES, con.sql(f"SELECT platform, account_id, key FROM {TABLE}").to_arrow_table()
+    )
+    return ibis.table(KEYS_SCHEMA, name=HASHES)
+
+
 def keys_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL for the avatar keys (platform, account_id, key), one row per account and key."""
-    parts = [_DATA_KEYS, _IMAGE_KEYS] if has_hashes(con) else [_DATA_KEYS]
-    return "SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")"
+    """DuckDB SQL for the avatar keys (KEYS_SCHEMA) over the case's own tables: the same
+    expression as on the engines (`avatar_keys`)."""
+    accounts = ibis.table({**_HASH_COLUMNS, "avatar": "string"}, name="accounts")
+    accounts = accounts.select("platform", "account_id", "avatar")
+    hashes = ibis.table(KEYS_SCHEMA, name=TABLE) if has_hashes(con) else None
+    return str(ibis.to_sql(avatar_keys(accounts, hashes), dialect="duckdb"))

@@ -11,16 +11,37 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import duckdb
+import ibis
+import pyarrow as pa
 
 from trollscope.features.avatar_image import GAN_FLAG_SCORE
-from trollscope.features.avatars import TABLE, has_hashes, keys_sql
-from trollscope.signals.base import Signal, SignalParams, SignalResult, empty_accounts
+from trollscope.features.avatars import (
+    HASHES,
+    KEYS_SCHEMA,
+    TABLE,
+    avatar_keys,
+    has_hashes,
+    register_hashes,
+)
+from trollscope.inputs import Inputs
+from trollscope.signals.base import (
+    Signal,
+    SignalParams,
+    SignalResult,
+    empty_accounts,
+    posts_engine,
+)
 
 if TYPE_CHECKING:
     from trollscope.inputs import Backend
 
 NAME = "avatar"
 REUSE_TABLE = "avatar_reuse"
+_KEYS = "ts_avatar_signal_keys"
+# One schema whatever the engine (Spark's counts are non-nullable, DuckDB's are not).
+_REUSE_SCHEMA = pa.schema(
+    [("platform", pa.string()), ("key", pa.string()), ("accounts", pa.int64())]
+)
 
 
 def _evidence_sql() -> str:
@@ -45,21 +66,51 @@ def compute(
     """Per account with an avatar key or a hashed picture: `value` is the number of accounts
     of its platform wearing its most-shared avatar (itself included; None when its picture
     gives no key), flagged when another account wears it too or the picture's eyes sit at
-    the GAN positions. No p-value: no chance model of avatar reuse is assumed. It reads the
-    accounts, not the posts: `engine` is not used."""
+    the GAN positions. No p-value: no chance model of avatar reuse is assumed. The keys
+    and their groups are made on `engine` (else the case's own DuckDB), from the accounts
+    there and the picture keys of `avatar_hashes`."""
     del params  # nothing to tune: the GAN threshold is the published one
     # A cursor: the caller's connection may hold an open result, and names registered
     # here stay local to it.
     cur = con.cursor()
     try:
-        return _compute(cur)
+        best, reuse = _reuse(cur, posts_engine(cur, engine))
+        return _compute(cur, best, reuse)
     finally:
         cur.close()
 
 
-def _compute(cur: duckdb.DuckDBPyConnection) -> SignalResult:
+def _reuse(con: duckdb.DuckDBPyConnection, engine: Backend) -> tuple[pa.Table, pa.Table]:
+    """On the engine: per account with a key, its most-shared avatar (platform, account_id,
+    n: the accounts wearing it, key; ties to the smaller key); and every avatar two or
+    more accounts of a platform wear (platform, key, accounts), most-worn first."""
+    i = Inputs()
+    hashes = register_hashes(con, engine)
+    try:
+        engine.store(_KEYS, avatar_keys(i.accounts, hashes))
+    finally:
+        if hashes is not None:
+            engine.drop(HASHES)
+    try:
+        keys = ibis.table(KEYS_SCHEMA, name=_KEYS)
+        groups = keys.group_by("platform", "key").aggregate(accounts=keys.count())
+        j = keys.join(groups, ["platform", "key"])
+        place = ibis.row_number().over(
+            group_by=[j.platform, j.account_id], order_by=[ibis.desc(j.accounts), j.key]
+        )
+        ranked = j.mutate(place=place)
+        best = engine.fetch(
+            ranked.filter(ranked.place == 0).select("platform", "account_id", "key", n="accounts")
+        )
+        reuse = engine.fetch(groups.filter(groups.accounts >= 2))
+    finally:
+        engine.drop(_KEYS)
+    order = [("accounts", "descending"), ("platform", "ascending"), ("key", "ascending")]
+    return best, reuse.sort_by(order)
+
+
+def _compute(cur: duckdb.DuckDBPyConnection, best: pa.Table, reuse: pa.Table) -> SignalResult:
     found = has_hashes(cur)
-    keys = cur.sql(keys_sql(cur)).to_arrow_table()
     gan = cur.sql(
         f"SELECT platform, account_id, max(gan_score) AS gan, "
         f"first(eye_distance ORDER BY gan_score DESC, file) AS distance FROM {TABLE} GROUP BY ALL"
@@ -67,29 +118,20 @@ def _compute(cur: duckdb.DuckDBPyConnection) -> SignalResult:
         else "SELECT NULL::VARCHAR AS platform, NULL::VARCHAR AS account_id, "
         "NULL::DOUBLE AS gan, NULL::DOUBLE AS distance WHERE false"
     ).to_arrow_table()
-    if keys.num_rows == 0 and gan.num_rows == 0:
+    if best.num_rows == 0 and gan.num_rows == 0:
         return SignalResult(empty_accounts())
-    cur.register("ts_avatar_keys", keys)
+    cur.register("ts_avatar_best", best)
     cur.register("ts_avatar_gan", gan)
-    groups = "SELECT platform, key, count(*) AS accounts FROM ts_avatar_keys GROUP BY ALL"
     accounts = cur.sql(f"""
-    WITH g AS ({groups}),
-    r AS (
-        SELECT k.platform, k.account_id, max(g.accounts) AS n,
-               first(k.key ORDER BY g.accounts DESC, k.key) AS key
-        FROM ts_avatar_keys k JOIN g USING (platform, key) GROUP BY ALL)
     SELECT platform, account_id, r.n::DOUBLE AS value,
            coalesce(r.n >= 2, false) OR coalesce(g.gan >= {GAN_FLAG_SCORE}, false) AS flagged,
            NULL::DOUBLE AS p_value, nullif({_evidence_sql()}, '') AS evidence
-    FROM (SELECT platform, account_id FROM r
+    FROM (SELECT platform, account_id FROM ts_avatar_best
           UNION SELECT platform, account_id FROM ts_avatar_gan) a
-    LEFT JOIN r USING (platform, account_id)
+    LEFT JOIN ts_avatar_best r USING (platform, account_id)
     LEFT JOIN ts_avatar_gan g USING (platform, account_id)
     ORDER BY platform, account_id""").to_arrow_table()
-    reuse = cur.sql(
-        f"SELECT platform, key, accounts FROM ({groups}) WHERE accounts >= 2 "
-        "ORDER BY accounts DESC, platform, key"
-    ).to_arrow_table()
+    reuse = reuse.select(_REUSE_SCHEMA.names).cast(_REUSE_SCHEMA)
     return SignalResult(accounts, {REUSE_TABLE: reuse})
 
 

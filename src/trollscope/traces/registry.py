@@ -116,11 +116,11 @@ def _profiles(i: Inputs) -> ir.Table:
 
 
 def _prepare_avatars(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
-    # Picture hashes come from `trollscope avatars` (table avatar_hashes) and avatar
-    # strings from the accounts; grouping near-equal hashes is Python (signals/avatar.py).
-    from trollscope.traces.avatar import avatar_trace_rows
+    # Picture keys come from `trollscope avatars` (table avatar_hashes, made where the
+    # files are) and go to the engine; the accounts' avatar strings are keyed there.
+    from trollscope.traces.avatar import avatar_rows_on
 
-    engine.register(inputs.AVATAR_ROWS, avatar_trace_rows(con))
+    avatar_rows_on(con, engine)
 
 
 def _avatars(i: Inputs) -> ir.Table:
