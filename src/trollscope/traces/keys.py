@@ -8,6 +8,7 @@ import unicodedata
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 
 @ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
@@ -25,6 +26,25 @@ def fold_hashtag(tag: str) -> str:
     for mark in ("ـ", "\u200c", "\u200d"):
         folded = folded.replace(mark, "")
     return folded
+
+
+HASHTAG_KEYS_SCHEMA = pa.schema([("tag", pa.string()), ("key", pa.string())])
+
+
+def distinct_tags(posts: ir.Table) -> ir.Table:
+    """The posts' distinct hashtags (column `tag`), empty ones left out: what is folded."""
+    t = posts.select(tag=posts.hashtags.unnest())
+    return t.filter(t.tag.notnull() & (t.tag != "")).distinct()
+
+
+def fold_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """`fold_hashtag` over a batch of tags (column `tag`): rows (tag, key) of
+    HASHTAG_KEYS_SCHEMA, for an engine's `map_batches`."""
+    tags = batch.column("tag").to_pylist()
+    keys = [fold_hashtag(t) for t in tags]
+    return pa.RecordBatch.from_arrays(
+        [pa.array(tags, pa.string()), pa.array(keys, pa.string())], schema=HASHTAG_KEYS_SCHEMA
+    )
 
 
 # URLs: scheme and host lower-cased, fragment dropped, tracking parameters (utm_*, fbclid,

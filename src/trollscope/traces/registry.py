@@ -13,13 +13,18 @@ from collections.abc import Callable
 import duckdb
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from trollscope import inputs
 from trollscope.inputs import Backend, Inputs
 from trollscope.registry import Registry
 from trollscope.traces.base import Trace
-from trollscope.traces.keys import fold_hashtag, normal_text, normal_url
+from trollscope.traces.keys import (
+    HASHTAG_KEYS_SCHEMA,
+    distinct_tags,
+    fold_batch,
+    normal_text,
+    normal_url,
+)
 
 
 def _reference(kind: str) -> Callable[[Inputs], ir.Table]:
@@ -56,13 +61,11 @@ def _mentions(i: Inputs) -> ir.Table:
 
 
 def _prepare_hashtags(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
-    # Folding runs in Python over the distinct tags only (thousands, not millions of rows).
-    tags = con.sql(
-        f"SELECT DISTINCT unnest(hashtags) AS tag FROM ({inputs.POSTS_SQL})"
-    ).to_arrow_table()
-    raw = [t for t in tags.column("tag").to_pylist() if t]
-    engine.register(
-        inputs.HASHTAG_KEYS, pa.table({"tag": raw, "key": [fold_hashtag(t) for t in raw]})
+    # Folding is Python (NFKC, case folding) over the distinct tags only (thousands, not
+    # millions of rows), run on the engine where the posts are.
+    del con  # the engine reads the posts itself
+    engine.map_batches(
+        inputs.HASHTAG_KEYS, distinct_tags(Inputs().posts), fold_batch, HASHTAG_KEYS_SCHEMA
     )
 
 
