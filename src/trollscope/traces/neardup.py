@@ -44,11 +44,6 @@ from trollscope.inputs import TRACE_ROWS_SCHEMA, Backend
 
 TRACE_SCHEMA = TRACE_ROWS_SCHEMA  # (platform, account_id, key, us, post_id)
 
-_POSTS = (
-    "SELECT text, platform, account_id, epoch_us(created_at) AS us, post_id FROM posts "
-    "WHERE kind <> 'repost' AND text IS NOT NULL"
-)
-
 
 def neardup_batches(
     con: duckdb.DuckDBPyConnection,
@@ -69,7 +64,7 @@ def neardup_batches(
     `con`: to stream these batches into a query on the same database, pass `con.cursor()`.
     """
     check_lsh(shingle, bands, rows)
-    for posts in con.sql(_POSTS).to_arrow_reader(batch):
+    for posts in con.sql(_posts_sql()).to_arrow_reader(batch):
         out = hash_batch(posts, shingle=shingle, bands=bands, rows=rows, seed=seed)
         if out.num_rows:
             yield out
@@ -108,6 +103,13 @@ def posts_to_hash(posts: ir.Table) -> ir.Table:
     their text is the original's)."""
     kept = posts.filter((posts.kind != "repost") & posts.text.notnull())
     return kept.select("text", *_POST)
+
+
+def _posts_sql() -> str:
+    """`posts_to_hash` as DuckDB SQL over the case's own tables, for the numpy path's
+    cursor, which has no input views: the view is a common table expression instead."""
+    query = ibis.to_sql(posts_to_hash(inputs.Inputs().posts), dialect="duckdb")
+    return f"WITH {inputs.POSTS} AS ({inputs.POSTS_SQL}) SELECT * FROM ({query})"
 
 
 def neardup_on(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
@@ -211,7 +213,7 @@ def neardup_clusters(
     check_lsh(shingle, bands, rows)
     meta: list[pa.Table] = []
     parts: list[U64] = []
-    for posts in con.sql(_POSTS).to_arrow_reader(batch):
+    for posts in con.sql(_posts_sql()).to_arrow_reader(batch):
         kept, hashes = text_hashes(
             posts.column("text"), shingle=shingle, bands=bands, rows=rows, seed=seed
         )
