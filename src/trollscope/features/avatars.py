@@ -25,9 +25,12 @@ Yang, Singh & Menczer (2024), 0 far from there or without a face. A heuristic of
 not of synthesis: real photos cropped the same way score high too.
 
 Flow: `avatars(case, folder)` (the `trollscope avatars` command) hashes what it can find
-into the case table `avatar_hashes`; the signal then reads that table, if any, and the
-accounts' avatar strings (`keys_sql`); the avatar-reuse trace (traces/avatar.py) gives the
-same keys as trace rows, for pairs (window 0). The signal is signals/avatar.py.
+into the case table `avatar_hashes`, on the machine where the files are. The keys are one
+Ibis expression (`avatar_keys`) over the accounts' avatar strings and that table's picture
+keys, run on the engine (`register_hashes` sends the picture keys there) or compiled for
+the case's DuckDB (`keys_sql`, for the identity cohorts). The signal is signals/avatar.py;
+the avatar-reuse trace (traces/avatar.py) gives the same keys as trace rows, for pairs
+(window 0).
 """
 
 from __future__ import annotations
@@ -305,7 +308,7 @@ def register_hashes(con: duckdb.DuckDBPyConnection, engine: Backend) -> ir.Table
 def keys_sql(con: duckdb.DuckDBPyConnection) -> str:
     """DuckDB SQL for the avatar keys (KEYS_SCHEMA) over the case's own tables: the same
     expression as on the engines (`avatar_keys`)."""
-    accounts = ibis.table({**_HASH_COLUMNS, "avatar": "string"}, name="accounts")
-    accounts = accounts.select("platform", "account_id", "avatar")
+    columns = {"platform": "string", "account_id": "string", "avatar": "string"}
+    accounts = ibis.table(columns, name="accounts")  # the case's table: these columns read
     hashes = ibis.table(KEYS_SCHEMA, name=TABLE) if has_hashes(con) else None
     return str(ibis.to_sql(avatar_keys(accounts, hashes), dialect="duckdb"))
