@@ -123,8 +123,8 @@ def pending_account_tests(
     accounts that met someone once are counted as tested with p = 1."""
     try:
         with _statistics_on(engine, window, jitter_s, period_s) as stats:
-            engine.materialize(table, prefilter.with_account_floor(stats.filter(stats.met >= 2)))
-            # Counted while the scratch tables exist: on Spark this runs them.
+            # Stored, not cached, as the pair tests' pending tables are (run.py).
+            engine.store(table, prefilter.with_account_floor(stats.filter(stats.met >= 2)))
             tested, weight_sum = prefilter.counted(engine, table)
             single = stats.filter(stats.met < 2)
             once = engine.fetch(single.aggregate(n=single.count()))

@@ -417,8 +417,9 @@ def _pair_statistics(
     try:
         source = ibis.table(CANDIDATE_SCHEMA, name=candidates)
         with statistics_on(engine, rows, source, window, period_s, rho) as stats:
-            engine.materialize(table, prefilter.with_floor(stats, rho))
-            # Counted while the statistics' scratch tables exist: on Spark this runs them.
+            # Stored, not cached: the pending tables of every trace wait for BH's line
+            # together, and as cached frames they filled Spark's driver heap at 10M posts.
+            engine.store(table, prefilter.with_floor(stats, rho))
             tested, weight_sum = prefilter.counted(engine, table)
     except BaseException:
         engine.drop(table)
