@@ -20,13 +20,15 @@ from pathlib import Path
 import duckdb
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from tests.conftest import T0
 from trollscope import inputs
 from trollscope.case import Case
-from trollscope.detect.bursttest import burst_tests
+from trollscope.detect import bursttest, prefilter
+from trollscope.detect.bursttest import burst_tests, pending_burst_tests
 from trollscope.detect.clock import US, clock_tick
 from trollscope.detect.cohorts import COHORTS, cohort_tests, identity_cohorts
 from trollscope.detect.tails import fisher_log_p
@@ -164,6 +166,73 @@ def test_burst_and_cohort_tests_are_the_same_on_duckdb_and_spark(
     assert_same(found.table, on_spark_c.table)
     assert_same(found.strong, on_spark_c.strong)
     assert found.untested == on_spark_c.untested
+
+
+def test_pending_burst_tests_come_back_alike_on_duckdb_and_spark(
+    engines: dict[str, Backend], opened: duckdb.DuckDBPyConnection
+) -> None:
+    """detect's burst tests wait on the engine (bursttest.pending_burst_tests): on both
+    engines, those whose floor is under a cut-off come back, every one whose p / w is
+    under it among them, and after Leiden those that a network holds more than half of."""
+    spark = spark_of(engines)
+    name = "co-text"
+    (platform,) = opened.sql("SELECT DISTINCT platform FROM accounts").fetchall()[0]
+    heavy = opened.sql("SELECT account_id FROM accounts ORDER BY account_id")
+    weighted = {r[0] for r in heavy.fetchall()[::3]}  # a third of the accounts
+    weights = prefilter.weights_table({(platform, a): 5.0 for a in weighted})
+    found = []
+    for engine in (engines["duckdb"], spark):
+        rows = trace_rows(engine, opened, name)
+        tick = clock_tick(engine, rows)
+        engine.register(prefilter.WEIGHTS, weights)
+        try:
+            pending = pending_burst_tests(
+                engine, name, rows, TRACES[name].window, JITTER, tick, "ts_test_bursts"
+            )
+            every = bursttest.fetch(engine, pending, 0.0, None)
+            raw = np.array(
+                [
+                    np.mean([5.0 if m in weighted else 1.0 for m in ms])
+                    for ms in every["members"].to_pylist()
+                ]
+            )
+            log_mean = float(np.log(raw.mean()))
+            log_pw = every["log_p"].to_numpy() - np.log(raw) + log_mean
+            cut = float(np.median(log_pw))
+            some = bursttest.fetch(engine, pending, log_mean, cut)
+            # A network of the members of the first burst left behind, and of one more.
+            behind = [r for r in every.to_pylist() if r["key"] not in some["key"].to_pylist()]
+            network = sorted(set(behind[0]["members"]) | {behind[1]["members"][0]})
+            engine.register(
+                prefilter.MEMBERS,
+                pa.table(
+                    {
+                        "platform": [platform] * len(network),
+                        "account_id": network,
+                        "network": pa.array([1] * len(network), pa.int64()),
+                    }
+                ),
+            )
+            inside = bursttest.fetch_inside(engine, pending, log_mean, cut)
+        finally:
+            engine.drop(coaction.ROWS, prefilter.WEIGHTS, prefilter.MEMBERS, "ts_test_bursts")
+        found.append((pending, every, some, inside))
+        assert pending.tested == every.num_rows > 20  # not vacuous
+        assert pending.weight_sum == pytest.approx(float(raw.sum()), rel=1e-12)
+        assert 0 < some.num_rows < every.num_rows
+        assert set(every["key"].to_pylist()[i] for i in np.flatnonzero(log_pw <= cut)) <= set(
+            some["key"].to_pylist()
+        )
+        held = {
+            r["key"]
+            for r in behind
+            if 2 * len(set(r["members"]) & set(network)) > len(r["members"])
+        }
+        assert set(inside["key"].to_pylist()) == held and behind[0]["key"] in held
+    (duck, *duck_tables), (on_spark, *spark_tables) = found
+    assert (duck.tested, duck.untested) == (on_spark.tested, on_spark.untested)
+    for a, b in zip(duck_tables, spark_tables, strict=True):
+        assert_same(a, b)
 
 
 def test_windows_past_32_bits_of_microseconds_are_the_same_on_duckdb_and_spark(

@@ -1,5 +1,5 @@
-"""Which pair and account tests come back from the engine: those that could pass, and
-those inside a network.
+"""Which pair, account and burst tests come back from the engine: those that could
+pass, and those inside a network.
 
 At a year of a platform's data the pair tests are hundreds of millions of rows, the
 account tests one per active account; the networks need the few that pass
@@ -15,25 +15,28 @@ the null expects), and for S >= 2,
 and arithmetic, which both engines have, and within a few percent of the tail where S is
 well above E, as a passing test's is. A pair's floor is the larger of its two tests'
 floors, as its p-value is the larger of the two; less its weight's log, a floor bounds
-ln(p / w), which BH compares with its line.
+ln(p / w), which BH compares with its line. A burst test's p-value is a binomial tail
+(bursttest.py); its floor is the point probability, with Robbins' bounds on the
+binomial coefficient (`binomial_log_floor`).
 
 BH rejects the tests with p / w <= R q / m, R unknown. Let F(t) count the tests with
-p / w <= t and N(t) >= F(t) count those whose floor is <= t (the burst and cohort tests,
-a few per text or cohort, are on the driver already: they count with their exact
-p-values). If R lies in [2^j, 2^(j+1)), then N(2^(j+1) q / m) >= F(R q / m) >= R >= 2^j.
-So one aggregate per trace and family, counting floors at t_j = 2^j q / m for j = 0 ..
-log2(m) + 1, gives the smallest J such that N(t_(j+1)) < 2^j for every j >= J; then
-R < 2^J, and every test BH rejects has p / w < T = 2^J q / m. Fetching the tests whose
-floor is at most T gets them all, and fewer than 2^J of them. BH over what came back,
-with m counting every test, rejects exactly what it would over all of them: the counts it
-steps through, at thresholds up to T, are exact, and so are the q-values of the tests it
+p / w <= t and N(t) >= F(t) count those whose floor is <= t (the cohort tests, a few
+per cohort, are on the driver already: they count with their exact p-values). If R lies
+in [2^j, 2^(j+1)), then N(2^(j+1) q / m) >= F(R q / m) >= R >= 2^j. So one aggregate
+per trace and family, counting floors at t_j = 2^j q / m for j = 0 .. log2(m) + 1,
+gives the smallest J such that N(t_(j+1)) < 2^j for every j >= J; then R < 2^J, and
+every test BH rejects has p / w < T = 2^J q / m. Fetching the tests whose floor is at
+most T gets them all, and fewer than 2^J of them. BH over what came back, with m
+counting every test, rejects exactly what it would over all of them: the counts it steps
+through, at thresholds up to T, are exact, and so are the q-values of the tests it
 rejects. The q-value of a test that does not pass is an upper bound (a test left on the
 engine could only lower it); it is above q either way.
 
-After Leiden, the pair tests inside each network and the account tests of its members
-come back too: a network's p-value (Simes', networks.py) combines every test inside it,
-and a member's evidence names its own. What the case's `pair_tests` and `account_tests`
-then hold is every test that could pass and every one inside a network; `detect
+After Leiden, the pair tests inside each network, the account tests of its members and
+the burst tests more than half of whose members it holds come back too: a network's
+p-value (Simes', networks.py) combines every test inside it, and a member's evidence
+names its own. What the case's `pair_tests`, `account_tests` and `burst_tests` then
+hold is every test that could pass and every one inside a network; `detect
 --all-tests` fetches and stores every test, as before this module.
 """
 
@@ -119,7 +122,7 @@ def weights_table(weights: dict[tuple[str, str], float]) -> pa.Table:
     )
 
 
-def _double(value: float) -> ir.FloatingValue:
+def double(value: float) -> ir.FloatingValue:
     # A cast, not a bare literal: Spark reads a literal like 6.283185307179586 as a DECIMAL.
     return ibis.literal(value).cast("float64")
 
@@ -127,12 +130,45 @@ def _double(value: float) -> ir.FloatingValue:
 def log_floor(at_least: ir.IntegerValue, mean: ir.FloatingValue) -> ir.FloatingValue:
     """A lower bound of pairtest.log_pvalues(S, E), S = `at_least`, E = `mean` (see the
     module's docstring): 0 where S < 2, as the p-value is 1 there."""
-    s = ibis.greatest(at_least.cast("float64"), _double(2.0))  # no ln(0) where S < 2
-    e = ibis.greatest(mean, _double(1e-300))  # as log_pvalues floors E
-    factorial = s * s.ln() - s + (_double(2 * math.pi) * s).ln() / 2 + _double(1.0) / (12 * s)
-    point = s * e.ln() - e - factorial + ibis.greatest(-e.ln(), _double(0.0))
-    lowered = point - _double(MARGIN) * (_double(1.0) + point.abs())
-    return ibis.ifelse(at_least >= 2, ibis.least(lowered, _double(0.0)), _double(0.0))
+    s = ibis.greatest(at_least.cast("float64"), double(2.0))  # no ln(0) where S < 2
+    e = ibis.greatest(mean, double(1e-300))  # as log_pvalues floors E
+    factorial = s * s.ln() - s + (double(2 * math.pi) * s).ln() / 2 + double(1.0) / (12 * s)
+    point = s * e.ln() - e - factorial + ibis.greatest(-e.ln(), double(0.0))
+    lowered = point - double(MARGIN) * (double(1.0) + point.abs())
+    return ibis.ifelse(at_least >= 2, ibis.least(lowered, double(0.0)), double(0.0))
+
+
+def _log_factorial(x: ir.FloatingValue, upper: bool) -> ir.FloatingValue:
+    """Robbins' bounds of ln x! for whole x >= 0: from above (1 / 12x) or below
+    (1 / (12x + 1)); ln 0! = 0."""
+    y = ibis.greatest(x, double(1.0))  # no ln(0) where x = 0
+    tail = double(1.0) / (12 * y) if upper else double(1.0) / (12 * y + 1)
+    bound = y * y.ln() - y + (double(2 * math.pi) * y).ln() / 2 + tail
+    return ibis.ifelse(x >= 1, bound, double(0.0))
+
+
+def binomial_log_floor(
+    accounts: ir.IntegerValue, burst: ir.IntegerValue, q: float, min_burst: int
+) -> ir.FloatingValue:
+    """A lower bound of bursttest.log_pvalues(n, M, q), n = `accounts`, M = `burst`:
+    ln n + ln P(Binomial(n - 1, q) = M - 1), the point probability under the tail, with
+    Robbins' bounds on the binomial coefficient's factorials; 0 where M < `min_burst`
+    (the p-value is 1 there) or q >= 1 (every burst is expected). Where M - 1 is well
+    above (n - 1) q, as a passing burst's is, the point is most of the tail."""
+    if q >= 1.0:
+        return double(0.0)
+    big_n = accounts.cast("float64") - 1
+    k = burst.cast("float64") - 1
+    coefficient = (
+        _log_factorial(big_n, upper=False)
+        - _log_factorial(k, upper=True)
+        - _log_factorial(big_n - k, upper=True)
+    )
+    # q is the driver's number: its logs are constants here, not the engines' ln.
+    point = coefficient + k * double(math.log(q)) + (big_n - k) * double(math.log1p(-q))
+    floor = accounts.cast("float64").ln() + point
+    lowered = floor - double(MARGIN) * (double(1.0) + floor.abs())
+    return ibis.ifelse(burst >= min_burst, ibis.least(lowered, double(0.0)), double(0.0))
 
 
 def with_floor(stats: ir.Table, rho: float) -> ir.Table:
@@ -145,7 +181,7 @@ def with_floor(stats: ir.Table, rho: float) -> ir.Table:
     t = t.left_join(wb, (t.platform == wb.wb_platform) & (t.account_b == wb.wb_account))
     repeat = log_floor(t.shared, t.expected)
     # The window spans the period (rho 1): the synchrony test's p-value is 1.
-    sync = log_floor(t.sync_periods, t.sync_expected) if rho < 1.0 else _double(0.0)
+    sync = log_floor(t.sync_periods, t.sync_expected) if rho < 1.0 else double(0.0)
     return t.select(
         *STATISTICS_SCHEMA.names,
         raw_weight=(t.wa.fill_null(1.0) + t.wb.fill_null(1.0)) / 2,
@@ -174,9 +210,9 @@ def counted(engine: Backend, pending: str) -> tuple[int, float]:
     return int(tested), float(row.column("weight_sum")[0].as_py() or 0.0)
 
 
-def _bound(t: ir.Table, log_mean_weight: float) -> ir.FloatingValue:
+def bound(t: ir.Table, log_mean_weight: float) -> ir.FloatingValue:
     """The floor of ln(p / w), w = raw weight / the family's mean (weights.normalised)."""
-    return t.log_floor - t.raw_weight.ln() + _double(log_mean_weight)
+    return t.log_floor - t.raw_weight.ln() + double(log_mean_weight)
 
 
 def steps(m: int) -> int:
@@ -194,9 +230,9 @@ def ladder(
     base = math.log(q / m)
     for name in pending:
         t = ibis.table(_FLOORED, name=name)
-        bound = _bound(t, log_mean_weight)
+        floor = bound(t, log_mean_weight)
         metrics = {
-            f"n{j}": ibis.ifelse(bound <= _double(base + j * LN2), 1, 0).sum().cast("int64")
+            f"n{j}": ibis.ifelse(floor <= double(base + j * LN2), 1, 0).sum().cast("int64")
             for j in range(len(counts))
         }
         row = engine.fetch(t.aggregate(**metrics))
@@ -226,7 +262,7 @@ def fetch(engine: Backend, p: Pending, log_mean_weight: float, log_cut: float | 
     every pair), sorted."""
     t = ibis.table(PENDING_SCHEMA, name=p.table)
     if log_cut is not None:
-        t = t.filter(_bound(t, log_mean_weight) <= _double(log_cut))
+        t = t.filter(bound(t, log_mean_weight) <= double(log_cut))
     return engine.fetch(t.select(*STATISTICS_SCHEMA.names).order_by(list(STATISTICS_ORDER)))
 
 
@@ -237,7 +273,7 @@ def fetch_accounts(
     most `log_cut` (None: every one), sorted."""
     t = ibis.table(ACCOUNT_PENDING_SCHEMA, name=p.table)
     if log_cut is not None:
-        t = t.filter(_bound(t, log_mean_weight) <= _double(log_cut))
+        t = t.filter(bound(t, log_mean_weight) <= double(log_cut))
     return engine.fetch(t.select(*ACCOUNT_STATISTICS_SCHEMA.names).order_by(list(ACCOUNT_ORDER)))
 
 
@@ -247,7 +283,7 @@ def fetch_accounts_inside(
     """The statistics of `p`'s account tests of network members (MEMBERS) that
     `fetch_accounts` at `log_cut` left on the engine, sorted."""
     t = ibis.table(ACCOUNT_PENDING_SCHEMA, name=p.table)
-    t = t.filter(_bound(t, log_mean_weight) > _double(log_cut))
+    t = t.filter(bound(t, log_mean_weight) > double(log_cut))
     m = ibis.table(MEMBERS_SCHEMA, name=MEMBERS)
     t = t.semi_join(m, ["platform", "account_id"])
     return engine.fetch(t.select(*ACCOUNT_STATISTICS_SCHEMA.names).order_by(list(ACCOUNT_ORDER)))
@@ -257,7 +293,7 @@ def fetch_inside(engine: Backend, p: Pending, log_mean_weight: float, log_cut: f
     """The statistics of `p`'s pairs inside one network of MEMBERS that `fetch` at
     `log_cut` left on the engine, sorted."""
     t = ibis.table(PENDING_SCHEMA, name=p.table)
-    t = t.filter(_bound(t, log_mean_weight) > _double(log_cut))
+    t = t.filter(bound(t, log_mean_weight) > double(log_cut))
     m = ibis.table(MEMBERS_SCHEMA, name=MEMBERS)
     ma = m.select(ma_platform="platform", ma_account="account_id", ma_network="network")
     mb = m.select(mb_platform="platform", mb_account="account_id", mb_network="network")

@@ -42,13 +42,13 @@ import pyarrow.compute as pc
 from trollscope import __version__
 from trollscope.case import Case, has_table, limit_resources, transaction
 from trollscope.case.schema import DETECT_RUNS_DDL
-from trollscope.detect import prefilter
+from trollscope.detect import bursttest, prefilter
 from trollscope.detect.accounttest import (
     ACCOUNT_TEST_SCHEMA,
     account_table,
     pending_account_tests,
 )
-from trollscope.detect.bursttest import BURST_TEST_SCHEMA, TEXT_TRACES, burst_tests
+from trollscope.detect.bursttest import BURST_TEST_SCHEMA, TEXT_TRACES, BurstPending
 from trollscope.detect.clock import clock_tick
 from trollscope.detect.cohorts import (
     COHORT_TEST_SCHEMA,
@@ -151,7 +151,9 @@ class _Tests:
     # So do its account tests (the same tail, the same floor); those fetched are in
     # `accounts`.
     pending_accounts: list[AccountPending] = field(default_factory=list)
-    cut: float | None = None  # ln T of the fetch (None: every pair test came back)
+    # And its burst tests; those fetched are in `bursts`.
+    pending_bursts: list[BurstPending] = field(default_factory=list)
+    cut: float | None = None  # ln T of the fetch (None: every test came back)
     pairs: list[pa.Table] = field(default_factory=list)
     accounts: list[pa.Table] = field(default_factory=list)
     bursts: list[pa.Table] = field(default_factory=list)
@@ -183,12 +185,17 @@ class _Tests:
         """Account tests run (met twice or more), per trace: fetched or not."""
         return {p.trace: p.tested for p in self.pending_accounts}
 
+    def burst_tests(self) -> dict[str, int]:
+        """Burst tests run (M >= MIN_BURST), per trace: fetched or not."""
+        return {p.trace: p.tested for p in self.pending_bursts}
+
     def unfetched(self) -> int:
-        """Pair and account tests left on the engine: in BH's m, with p-values above its
-        line."""
+        """Pair, account and burst tests left on the engine: in BH's m, with p-values
+        above its line."""
         pairs = sum(self.pair_tests().values()) - sum(int(t.num_rows) for t in self.pairs)
         accounts = sum(self.account_tests().values()) - sum(int(t.num_rows) for t in self.accounts)
-        return pairs + accounts
+        bursts = sum(self.burst_tests().values()) - sum(int(t.num_rows) for t in self.bursts)
+        return pairs + accounts + bursts
 
     def pair_weight_mean(self) -> float:
         """The mean raw weight over every pair test (weights.normalised's divisor)."""
@@ -199,6 +206,11 @@ class _Tests:
         """The mean raw weight over every account test, fetched or not."""
         tested = sum(p.tested for p in self.pending_accounts)
         return sum(p.weight_sum for p in self.pending_accounts) / tested if tested else 1.0
+
+    def burst_weight_mean(self) -> float:
+        """The mean raw weight over every burst test, fetched or not."""
+        tested = sum(p.tested for p in self.pending_bursts)
+        return sum(p.weight_sum for p in self.pending_bursts) / tested if tested else 1.0
 
 
 def detect(
@@ -222,8 +234,9 @@ def detect(
         tests = _Tests()
         # The signals' passes over the posts, the traces' edges and the tests run on the
         # chosen engine; what comes back to Python is the pair and account tests that
-        # could pass or lie inside a network (prefilter.py), the links between accounts
-        # whose account tests could pass, and one row per burst or cohort test.
+        # could pass or lie inside a network (prefilter.py), the burst tests likewise,
+        # the links between accounts whose account tests could pass, and one row per
+        # cohort test.
         with engine_for(params.engine, con) as engine:
             signals = None
             if params.signals:
@@ -238,7 +251,7 @@ def detect(
                     _trace_tests(con, engine, name, params, weights, tests, say, cohorts)
 
                 say("networks")
-                _fetch_tests(engine, tests, weights, params)
+                _fetch_tests(engine, tests, params)
                 decided = _decide(tests, weights, params.q)
                 links = _links(*decided, tests, cohorts)
                 found = leiden(links, params.seed, params.leiden_runs)
@@ -261,6 +274,7 @@ def detect(
                     prefilter.WEIGHTS,
                     *(p.table for p in tests.pending),
                     *(p.table for p in tests.pending_accounts),
+                    *(p.table for p in tests.pending_bursts),
                 )
         pairs, accounts, bursts, groups = decided
         joins = with_networks(joins, found.network, partition.network)
@@ -298,7 +312,7 @@ def detect(
         inauthentic_networks=inauthentic,
         accounts_tested={t: tests.account_tests().get(t, 0) for t in params.traces},
         accounts_significant=_count(accounts, params.traces, only_significant=True),
-        bursts_tested=_count(bursts, params.traces),
+        bursts_tested={t: tests.burst_tests().get(t, 0) for t in params.traces},
         bursts_significant=_count(bursts, params.traces, only_significant=True),
         cohorts_tested=_count(groups, params.traces),
         cohorts_significant=_count(groups, params.traces, only_significant=True),
@@ -375,8 +389,16 @@ def _trace_tests(
         tests.untested_other += by_account.untested
         tests.links.append(_candidates(engine, name, by_account, params.q))
         if name in TEXT_TRACES:
-            bursts = burst_tests(engine, name, rows, window, params.jitter_s, tick)
-            tests.bursts.append(bursts.table)
+            bursts = bursttest.pending_burst_tests(
+                engine,
+                name,
+                rows,
+                window,
+                params.jitter_s,
+                tick,
+                f"ts_det_bursts_{len(tests.pending_bursts)}",
+            )
+            tests.pending_bursts.append(bursts)
             tests.untested_other += bursts.untested
         if cohorts.num_rows > 0:
             found = cohort_tests(
@@ -429,20 +451,23 @@ def _pair_statistics(
     tests.pending.append(Pending(name, table, window, rho, tested, weight_sum))
 
 
-def _fetch_tests(
-    engine: Backend, tests: _Tests, weights: dict[Key, float], params: DetectParams
-) -> None:
-    """Into `tests.pairs` and `tests.accounts`: the pair and account tests that could pass
-    BH at q (all of them with `all_tests`), with their tails."""
+def _fetch_tests(engine: Backend, tests: _Tests, params: DetectParams) -> None:
+    """Into `tests.pairs`, `tests.accounts` and `tests.bursts`: the pair, account and
+    burst tests that could pass BH at q (all of them with `all_tests`), with their
+    tails."""
     pair_mean = float(np.log(tests.pair_weight_mean()))
     account_mean = float(np.log(tests.account_weight_mean()))
+    burst_mean = float(np.log(tests.burst_weight_mean()))
     m = _tests_in_all(tests)
     if not params.all_tests and m > 0:  # (m 0: nothing to fetch either)
         counts = prefilter.ladder(engine, [p.table for p in tests.pending], pair_mean, m, params.q)
         counts += prefilter.ladder(
             engine, [p.table for p in tests.pending_accounts], account_mean, m, params.q
         )
-        tests.cut = prefilter.cutoff(counts, _decided_elsewhere(tests, weights), m, params.q)
+        counts += prefilter.ladder(
+            engine, [p.table for p in tests.pending_bursts], burst_mean, m, params.q
+        )
+        tests.cut = prefilter.cutoff(counts, _cohorts_log_pw(tests), m, params.q)
     tests.pairs = [
         tails(prefilter.fetch(engine, p, pair_mean, tests.cut), p.trace, p.window, p.rho)
         for p in tests.pending
@@ -453,16 +478,18 @@ def _fetch_tests(
         )
         for p in tests.pending_accounts
     ]
+    tests.bursts = [bursttest.fetch(engine, p, burst_mean, tests.cut) for p in tests.pending_bursts]
 
 
 def _fetch_inside(engine: Backend, tests: _Tests, members: pa.Table) -> bool:
-    """Add to `tests.pairs` and `tests.accounts` the tests inside a network that
-    `_fetch_tests` left on the engine (a network's p-value combines every test inside
-    it, and a member's evidence names its own); whether any came."""
+    """Add to `tests.pairs`, `tests.accounts` and `tests.bursts` the tests inside a
+    network that `_fetch_tests` left on the engine (a network's p-value combines every
+    test inside it, and a member's evidence names its own); whether any came."""
     if tests.cut is None or members.num_rows == 0:
         return False
     pair_mean = float(np.log(tests.pair_weight_mean()))
     account_mean = float(np.log(tests.account_weight_mean()))
+    burst_mean = float(np.log(tests.burst_weight_mean()))
     engine.register(prefilter.MEMBERS, members.select(["platform", "account_id", "network"]))
     try:
         pairs = [
@@ -477,33 +504,35 @@ def _fetch_inside(engine: Backend, tests: _Tests, members: pa.Table) -> bool:
             )
             for p in tests.pending_accounts
         ]
+        bursts = [
+            bursttest.fetch_inside(engine, p, burst_mean, tests.cut) for p in tests.pending_bursts
+        ]
     finally:
         engine.drop(prefilter.MEMBERS)
     pairs = [t for t in pairs if t.num_rows]
     accounts = [t for t in accounts if t.num_rows]
+    bursts = [t for t in bursts if t.num_rows]
     tests.pairs.extend(pairs)
     tests.accounts.extend(accounts)
-    return bool(pairs or accounts)
+    tests.bursts.extend(bursts)
+    return bool(pairs or accounts or bursts)
 
 
 def _tests_in_all(tests: _Tests) -> int:
     """BH's m: every test run, fetched or not, and those counted with p = 1."""
-    on_driver = sum(int(tests.table(f).num_rows) for f in ("bursts", "cohorts"))
-    on_engine = sum(tests.pair_tests().values()) + sum(tests.account_tests().values())
+    on_driver = int(tests.table("cohorts").num_rows)
+    on_engine = sum(
+        sum(counts.values())
+        for counts in (tests.pair_tests(), tests.account_tests(), tests.burst_tests())
+    )
     return on_engine + on_driver + sum(tests.untested.values()) + tests.untested_other
 
 
-def _decided_elsewhere(tests: _Tests, weights: dict[Key, float]) -> np.ndarray:
-    """ln(p / w) of the burst and cohort tests, as `_decide` weighs them."""
-    bursts, cohorts = tests.table("bursts"), tests.table("cohorts")
-    none = ACCOUNT_TEST_SCHEMA.empty_table()
-    w = _normalised_weights(
-        PAIR_TEST_SCHEMA.empty_table(), none, bursts, cohorts, weights, 1.0, 1.0
-    )
-    log_p = [t.column("log_p").to_numpy() for t in (bursts, cohorts)]
-    return np.concatenate(
-        [lp - np.log(np.maximum(x, 1e-12)) for lp, x in zip(log_p, w[2:], strict=True)]
-    )
+def _cohorts_log_pw(tests: _Tests) -> np.ndarray:
+    """ln(p / w) of the cohort tests, the tests already on the driver: their weights are
+    1 (`_normalised_weights`)."""
+    log_p: np.ndarray = tests.table("cohorts").column("log_p").to_numpy()
+    return log_p
 
 
 def _candidates(engine: Backend, trace: str, pending: AccountPending, q: float) -> pa.Table:
@@ -536,11 +565,12 @@ def _normalised_weights(
     weights: dict[Key, float],
     pair_mean: float,
     account_mean: float,
+    burst_mean: float,
 ) -> list[np.ndarray]:
-    """Each family's weights (weights.py), scaled to average 1 over the tests it ran; the
-    pairs' by `pair_mean` and the accounts' by `account_mean`, their raw means over every
-    test of the family, fetched or not. (A cohort's weight is 1: the identity signals
-    already chose it.)"""
+    """Each family's weights (weights.py), scaled to average 1 over the tests it ran: the
+    pairs' by `pair_mean`, the accounts' by `account_mean` and the bursts' by
+    `burst_mean`, their raw means over every test of the family, fetched or not. (A
+    cohort's weight is 1: the identity signals already chose it.)"""
 
     def weight(platform: str, account: str) -> float:
         return weights.get((platform, account), 1.0)
@@ -577,7 +607,7 @@ def _normalised_weights(
     return [
         raw_pairs / pair_mean,
         raw_accounts / account_mean,
-        normalised(raw_bursts),
+        raw_bursts / burst_mean,
         normalised(np.ones(cohorts.num_rows)),
     ]
 
@@ -586,8 +616,8 @@ def _decide(
     tests: _Tests, weights: dict[Key, float], q: float
 ) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
     """Weighted Benjamini-Hochberg over every test of every family at `q`: each table
-    gains `weight`, `q_value` and `significant`. The pair and account tests left on the
-    engine count in m (prefilter.py: none of them can pass)."""
+    gains `weight`, `q_value` and `significant`. The pair, account and burst tests left
+    on the engine count in m (prefilter.py: none of them can pass)."""
     pairs, accounts, bursts, cohorts = (
         tests.table(f) for f in ("pairs", "accounts", "bursts", "cohorts")
     )
@@ -601,6 +631,7 @@ def _decide(
             weights,
             tests.pair_weight_mean(),
             tests.account_weight_mean(),
+            tests.burst_weight_mean(),
         )
     )
     log_p = np.concatenate([t.column("log_p").to_numpy() for t in tables])
