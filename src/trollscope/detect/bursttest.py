@@ -19,8 +19,8 @@ Keys with M >= 3 are tested (with two, it is a pair, and the pair tests have it)
 other keys that two accounts or more posted count as tested with p = 1. The group is the
 accounts of the densest window.
 
-A year of a platform's texts holds millions of keys that three accounts posted close
-together, nearly all of them far from significant. So in detect the tests wait on the
+Their number grows with the texts (every greeting or slogan that three accounts post
+together is a test), not with what is found. So in detect the tests wait on the
 engine (`pending_burst_tests`), with a floor of each p-value (prefilter.py,
 `binomial_log_floor`), and only those that could pass Benjamini-Hochberg, and those
 inside a network, come back with their members (`fetch`, `fetch_inside`).
