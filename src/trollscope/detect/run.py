@@ -27,7 +27,7 @@ the end, so a failure leaves the previous detection intact.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,18 +199,22 @@ class _Tests:
 
     def pair_weight_mean(self) -> float:
         """The mean raw weight over every pair test (weights.normalised's divisor)."""
-        tested = sum(p.tested for p in self.pending)
-        return sum(p.weight_sum for p in self.pending) / tested if tested else 1.0
+        return _weight_mean(self.pending)
 
     def account_weight_mean(self) -> float:
         """The mean raw weight over every account test, fetched or not."""
-        tested = sum(p.tested for p in self.pending_accounts)
-        return sum(p.weight_sum for p in self.pending_accounts) / tested if tested else 1.0
+        return _weight_mean(self.pending_accounts)
 
     def burst_weight_mean(self) -> float:
         """The mean raw weight over every burst test, fetched or not."""
-        tested = sum(p.tested for p in self.pending_bursts)
-        return sum(p.weight_sum for p in self.pending_bursts) / tested if tested else 1.0
+        return _weight_mean(self.pending_bursts)
+
+
+def _weight_mean(pending: Sequence[Pending | AccountPending | BurstPending]) -> float:
+    """The mean raw weight over the tests of one family's tables on the engine (1 if
+    there are none)."""
+    tested = sum(p.tested for p in pending)
+    return sum(p.weight_sum for p in pending) / tested if tested else 1.0
 
 
 def detect(
