@@ -139,12 +139,13 @@ def neardup_on(con: duckdb.DuckDBPyConnection, engine: Backend) -> None:
 
 def clusters_on(engine: Backend, name: str) -> None:
     """Materialise `name` on `engine`: the near-dup trace of its posts by `hash_batch`
-    and `cluster_expr`, the band rows dropped once the clusters are made. Each band row
-    ranked by its band's size and its post's largest band (`ranked_expr`) is stored on
-    the way: the rest reads it three times, and Spark, which inlines a query's common
-    parts, computed its two windows over every band row three times (at 1M posts
-    near-dup-text's edges took 5.6 times the CPU they took with the clusters in numpy
-    on the driver, commit 5ba7cc8; docs/benchmarks.md, "Spark's CPU, stage by stage")."""
+    and `cluster_expr`. Each band row ranked by its band's size and its post's largest
+    band (`ranked_expr`) is stored on the way, and the band rows, the largest table, are
+    dropped as soon as it is. The rest reads the ranked rows three times, and Spark,
+    which inlines a query's common parts, computed their two windows three times (at 1M
+    posts near-dup-text's edges took 5.6 times the CPU they took with the clusters in
+    numpy on the driver, commit 5ba7cc8; docs/benchmarks.md, "Spark's CPU, stage by
+    stage")."""
     engine.map_batches(BANDS_TABLE, posts_to_hash(inputs.Inputs().posts), hash_batch, TRACE_SCHEMA)
     try:
         engine.store(RANKED_TABLE, ranked_expr(ibis.table(TRACE_SCHEMA, name=BANDS_TABLE)))
