@@ -147,6 +147,8 @@ class Backend(Protocol):
 
     def insert(self, expr: ir.Table, table: str) -> int: ...
 
+    def to_case(self, name: str) -> str: ...
+
     def drop(self, *names: str) -> None: ...
 
     def close(self) -> None: ...
@@ -217,6 +219,11 @@ class CaseBackend:
         cols = ", ".join(expr.columns)
         sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ({self.sql(expr)})"
         return rows_written(self.con.execute(sql))
+
+    def to_case(self, name: str) -> str:
+        """The name of a temporary table of the case's connection holding the rows of
+        `name` (made by `store` or `map_batches`): here, that table itself."""
+        return name
 
     def drop(self, *names: str) -> None:
         """Drop tables made by `materialize` (and unregister `register`ed ones)."""

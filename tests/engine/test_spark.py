@@ -245,12 +245,16 @@ def test_signals_that_read_the_posts_give_the_same_rows_on_spark(
         on_duck = SIGNALS[name].compute(case.con, SignalParams())
         with engine_for("spark", case.con) as spark:
             on_spark = SIGNALS[name].compute(case.con, SignalParams(), spark)
-    assert on_duck.accounts.num_rows > 0, "no account to compare: the test data is too small"
-    assert on_spark.accounts.equals(on_duck.accounts)
-    assert on_spark.tables.keys() == on_duck.tables.keys()
-    for table, rows in on_duck.tables.items():
-        assert rows.num_rows > 0, table
-        assert on_spark.tables[table].equals(rows), table
+        # Read after the Spark backend closed: kept rows must outlive its folder.
+        duck_rows = on_duck.all_accounts(case.con)
+        assert duck_rows.num_rows > 0, "no account to compare: the test data is too small"
+        assert on_spark.all_accounts(case.con).equals(duck_rows)
+        assert on_spark.accounts.equals(on_duck.accounts)
+        assert on_spark.table_names() == on_duck.table_names()
+        for table in on_duck.table_names():
+            rows = on_duck.table(case.con, table)
+            assert rows.num_rows > 0, table
+            assert on_spark.table(case.con, table).equals(rows), table
 
 
 def test_avatar_keys_on_spark_join_variants_and_drop_default_pictures(spark_case: Path) -> None:

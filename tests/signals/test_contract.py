@@ -12,6 +12,7 @@ most members of a blatant farm.
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from trollscope.case import Case
 from trollscope.case.schema import SIGNAL_TABLES
 from trollscope.detect.describe import IDENTITY_SIGNALS
 from trollscope.signals import SIGNALS, Signal, SignalParams
-from trollscope.signals.base import ACCOUNT_SIGNALS_SCHEMA
+from trollscope.signals.base import ACCOUNT_ROWS, ACCOUNT_SIGNALS_SCHEMA
+from trollscope.signals.run import collect_signals, store_signals
 from trollscope.simulate import SimulationConfig
 from trollscope.simulate.config import scenario
 
@@ -42,8 +44,10 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _compute(case: Path, signal: Signal) -> tuple[pa.Table, dict[str, pa.Table], set[tuple]]:
     with Case.open(case, read_only=True) as opened:
         result = signal.compute(opened.con, SignalParams())
+        tables = {name: result.table(opened.con, name) for name in result.table_names()}
+        rows = result.all_accounts(opened.con)
         accounts = set(opened.con.execute("SELECT platform, account_id FROM accounts").fetchall())
-    return result.accounts, result.tables, accounts
+    return rows, tables, accounts
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -71,6 +75,49 @@ def test_signal_rows_keep_the_contract(simulated: Path, name: str) -> None:
     evidence = flagged.column("evidence").to_pylist()
     assert all(isinstance(e, str) and e.strip() for e in evidence), "a flag without words"
     assert set(tables) <= set(SIGNAL_TABLES), set(tables) - set(SIGNAL_TABLES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_python_gets_every_row_or_only_the_flagged_ones(simulated: Path, name: str) -> None:
+    """What detect reads in Python (`accounts`) is every row, or, for a signal that kept
+    its rows on the engine's side, exactly the flagged ones (rhythm does)."""
+    with Case.open(simulated, read_only=True) as opened:
+        result = SIGNALS[name].compute(opened.con, SignalParams())
+        every = result.all_accounts(opened.con)
+    if name == "rhythm":
+        assert ACCOUNT_ROWS in result.kept
+    if ACCOUNT_ROWS in result.kept:
+        flagged = every.filter(every.column("flagged"))
+        assert result.accounts.num_rows < every.num_rows
+        assert result.accounts.equals(flagged)
+    else:
+        assert result.accounts.equals(every)
+
+
+def test_kept_rows_are_stored_whole_and_their_tables_dropped(
+    simulated: Path, tmp_path: Path
+) -> None:
+    """store_signals copies kept rows and tables into the case, in order, and drops the
+    temporary tables that held them."""
+    path = tmp_path / "case.duckdb"
+    shutil.copy(simulated, path)
+    with Case.open(path) as opened:
+        con = opened.con
+        results = collect_signals(con, ["rhythm"], SignalParams())
+        every = results["rhythm"].all_accounts(con)
+        scores = results["rhythm"].table(con, "rhythm_scores")
+        kept = {part.table for part in results["rhythm"].kept.values()}
+        assert kept, "rhythm kept nothing: this test would test nothing"
+        assert store_signals(con, results) == {"rhythm": pc.sum(every["flagged"]).as_py()}
+        stored = con.sql(
+            f"SELECT {', '.join(every.schema.names)} FROM account_signals "
+            "WHERE signal = 'rhythm' ORDER BY platform, account_id"
+        ).to_arrow_table()
+        left = con.sql("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+        stored_scores = con.sql("SELECT * FROM rhythm_scores").to_arrow_table()
+    assert stored.cast(every.schema).equals(every)
+    assert stored_scores.cast(scores.schema).equals(scores)
+    assert not kept & {r[0] for r in left}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -138,7 +185,7 @@ def _flags(folder: Path, cfg: SimulationConfig) -> Flags:
         sizes = Counter(groups.values())
         out: Flags = {"labels": {group: (0, n) for group, n in sizes.items()}}
         for name in NAMES:
-            rows = SIGNALS[name].compute(opened.con, SignalParams()).accounts
+            rows = SIGNALS[name].compute(opened.con, SignalParams()).all_accounts(opened.con)
             counts: dict[str, list[int]] = {}
             for account, flagged in zip(
                 rows.column("account_id").to_pylist(),

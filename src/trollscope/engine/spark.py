@@ -341,6 +341,22 @@ class SparkBackend:
             self.con.unregister("ts_spark_rows")
         return int(rows.num_rows)
 
+    def to_case(self, name: str) -> str:
+        """`name` (made by `store` or `map_batches`) copied into a temporary table of the
+        case's connection of the same name, which outlives this backend: DuckDB reads the
+        Parquet files Spark wrote, so that the rows never pass through Python."""
+        files = self.workdir / f"{name}.parquet"
+        if not any(files.glob("*.parquet")):
+            raise TrollscopeError(
+                f"Spark wrote no Parquet file for {name!r} under {files}: only tables made "
+                "by store or map_batches, with rows, can be copied to the case."
+            )
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS "
+            f"SELECT * FROM read_parquet({literal(str(files / '*.parquet'))})"
+        )
+        return name
+
     def drop(self, *names: str) -> None:
         """Forget materialised or registered tables (their cache goes with them)."""
         for name in names:

@@ -3,8 +3,10 @@ means. `SignalResult` is what the function returns; `run.py` stores it.
 
 Where a signal reads the posts (rhythm, content), its pass over them is an Ibis
 expression over the engine's input tables (`trollscope.inputs`), run on the engine detect
-runs on (DuckDB or Spark): what comes back is one row per account (or per account and
-half-hour of the week), and the tests on those rows run here in numpy. creation-burst's
+runs on (DuckDB or Spark). Rhythm's tests run there too, as batch functions
+(`Backend.map_batches`): its rows reach the case as temporary tables DuckDB reads from the
+engine (`Kept`), and only its flagged rows come to Python. Content's pass brings one row
+per account back, and its tests run here in numpy. creation-burst's
 and profile's passes over the accounts run there too (creations per platform and hour;
 each account's profile parts, `features/profile.py`). avatar reads the pictures' hashes,
 made where the files are by `trollscope avatars`, from the case."""
@@ -43,13 +45,54 @@ class SignalParams:
     seed: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """Rows a signal left out of Python: a temporary table of the case's connection
+    (`Backend.to_case`: DuckDB read them from the engine) and the columns of it that make
+    the case's table."""
+
+    table: str
+    columns: tuple[str, ...]
+
+
+ACCOUNT_ROWS = "account_signals"
+ACCOUNT_COLUMNS = tuple(ACCOUNT_SIGNALS_SCHEMA.names[1:])
+
+
 @dataclass(slots=True)
 class SignalResult:
     """`accounts`: rows of ACCOUNT_SIGNALS_SCHEMA without the `signal` column (the runner
-    adds it). `tables`: extra tables to store in the case, by name."""
+    adds it): every row, or only the flagged ones where `kept` holds ACCOUNT_ROWS (all of
+    them, left on the engine's side; detect reads only the flags). `tables`: extra tables
+    to store in the case, by name; `kept`: those, and ACCOUNT_ROWS, that stayed out of
+    Python, by the case's table name."""
 
     accounts: pa.Table
     tables: dict[str, pa.Table] = field(default_factory=dict)
+    kept: dict[str, Kept] = field(default_factory=dict)
+
+    def all_accounts(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+        """Every per-account row, in (platform, account_id) order where kept (a tool's or
+        a test's view: detect needs only `accounts`)."""
+        rows = self.kept.get(ACCOUNT_ROWS)
+        if rows is None:
+            return self.accounts
+        return con.sql(
+            f"SELECT {', '.join(rows.columns)} FROM {rows.table} ORDER BY platform, account_id"
+        ).to_arrow_table()
+
+    def table(self, con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
+        """The extra table `name`, from Python or, if kept, in the order of its columns."""
+        kept = self.kept.get(name)
+        if kept is None:
+            return self.tables[name]
+        return con.sql(
+            f"SELECT {', '.join(kept.columns)} FROM {kept.table} ORDER BY ALL"
+        ).to_arrow_table()
+
+    def table_names(self) -> list[str]:
+        """The extra tables, held or kept."""
+        return [*self.tables, *(n for n in self.kept if n != ACCOUNT_ROWS)]
 
 
 class Compute(Protocol):

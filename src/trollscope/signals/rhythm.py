@@ -26,18 +26,25 @@ silent at weekends. For each account with at least `MIN_POSTS` posts:
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import duckdb
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 from scipy import stats
 
 from trollscope.inputs import Inputs
 from trollscope.signals.base import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_ROWS,
+    Kept,
     Signal,
     SignalParams,
     SignalResult,
@@ -99,30 +106,20 @@ def _cells(posts: ir.Table) -> ir.Table:
     kept = slots.join(chosen, ["platform", "account_id"])
     half_hour = ((kept.slot + 3 * 48) % WEEK + WEEK) % WEEK
     return kept.group_by("platform", "account_id", half_hour=half_hour).aggregate(
-        posts=kept.posts.sum(), active=kept.count()
+        posts=_sum(kept.posts), active=kept.count()
     )
+
+
+def _sum(counts: ir.IntegerColumn) -> ir.IntegerScalar:
+    """A sum of counts as int64 on every engine: DuckDB sums BIGINT into HUGEINT, and
+    Ibis drops a cast of an int64 sum to int64. Summed as doubles (exact below 2^53)."""
+    return counts.cast("float64").sum().cast("int64")
 
 
 def _midnight(posts: ir.Table) -> ir.Table:
     """The share of dated posts at midnight sharp: posts dated without a time of day."""
     dated = posts.filter(posts.us.notnull())
     return dated.aggregate(midnight=(dated.us % DAY_US == 0).cast("float64").mean())
-
-
-def _numbered(cells: pa.Table) -> tuple[pa.Table, NDArray[np.int64]]:
-    """The accounts of `cells` in (platform, account_id) order, and each cell's row among
-    them (a hash join on the few accounts, not a sort of every cell)."""
-    keys = (
-        cells.group_by(["platform", "account_id"])
-        .aggregate([])
-        .sort_by([("platform", "ascending"), ("account_id", "ascending")])
-    )
-    numbered = keys.append_column("row", pa.array(np.arange(keys.num_rows, dtype=np.int64)))
-    rows = cells.append_column("cell", pa.array(np.arange(cells.num_rows, dtype=np.int64)))
-    joined = rows.join(numbered, ["platform", "account_id"]).select(["cell", "row"])
-    row = np.empty(cells.num_rows, dtype=np.int64)
-    row[joined.column("cell").to_numpy()] = joined.column("row").to_numpy()
-    return keys, row
 
 
 def _local_mask(test: NDArray[np.bool_]) -> Floats:
@@ -240,86 +237,172 @@ def _evidence(s: _Scores, i: int, n: int, posts: int, reference: float) -> str:
     )
 
 
+# Accounts scored at a time inside a batch: two float32 matrices of WEEK columns each, so
+# that a batch of DuckDB's 65,536 rows never needs more than a few MB per matrix.
+CHUNK = 4_096
+
+SHARE_SCHEMA = pa.schema([pa.field("office_share", pa.float64(), nullable=False)])
+ROWS_SCHEMA = pa.schema(
+    [
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("flagged", pa.bool_(), nullable=False),
+        pa.field("p_value", pa.float64()),
+        pa.field("evidence", pa.string()),
+        *(f for f in SCORES_SCHEMA if f.name not in ("platform", "account_id")),
+    ]
+)
+
+
+def _lists(posts: ir.Table) -> ir.Table:
+    """(platform, account_id, cells): `_cells` as one row per account, its cells a list of
+    (h: half-hour, p: posts, a: active half-hours), for the batch functions."""
+    cells = _cells(posts)
+    cell = ibis.struct({"h": cells.half_hour, "p": cells.posts, "a": cells.active})
+    return cells.group_by("platform", "account_id").aggregate(cells=cell.collect())
+
+
+def _profiles(posts: ir.Table) -> ir.Table:
+    """Posts per UTC hour of the week of each account `_cells` keeps (none are zero)."""
+    cells = _cells(posts)
+    hour = (cells.half_hour // 2).cast("int16")
+    return cells.group_by("platform", "account_id", hour_of_week=hour).aggregate(
+        posts=_sum(cells.posts)
+    )
+
+
+def _matrices(batch: pa.RecordBatch) -> tuple[Cells, Cells]:
+    """Posts and active half-hours per account (row of the batch) and half-hour of the
+    week, from the batch's lists of cells."""
+    lists = batch.column("cells")
+    offsets = np.asarray(lists.offsets, dtype=np.int64)
+    row = np.repeat(np.arange(batch.num_rows), offsets[1:] - offsets[:-1])
+    # struct_field, not StructArray.field: the cells of a slice start where it starts.
+    values = lists.flatten()
+    half_hour = pc.struct_field(values, "h").to_numpy(zero_copy_only=False).astype(np.int64)
+    posts = np.zeros((batch.num_rows, WEEK), dtype=np.float32)
+    active = np.zeros((batch.num_rows, WEEK), dtype=np.float32)
+    posts[row, half_hour] = pc.struct_field(values, "p").to_numpy(zero_copy_only=False)
+    active[row, half_hour] = pc.struct_field(values, "a").to_numpy(zero_copy_only=False)
+    return posts, active
+
+
+def _chunks(batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+    return [batch.slice(start, CHUNK) for start in range(0, max(batch.num_rows, 1), CHUNK)]
+
+
+def _joined(parts: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
+    return (
+        pa.Table.from_batches(parts, schema).combine_chunks().to_batches()[0]
+        if parts
+        else (schema.empty_table().to_batches()[0])
+    )
+
+
+def share_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Each account's office share at its best offset (`value`): what the reference, the
+    median, is taken over."""
+    parts = []
+    for chunk in _chunks(batch):
+        _, active = _matrices(chunk)
+        s = _scores(active)
+        share = s.office / active.sum(axis=1, dtype=np.float64)
+        parts.append(pa.record_batch([pa.array(share, pa.float64())], schema=SHARE_SCHEMA))
+    return _joined(parts, SHARE_SCHEMA)
+
+
+def test_batch(reference: float, tests: int, alpha: float, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The account rows and scores of the batch's accounts: the binomial test against
+    `reference`, Bonferroni-corrected for `tests`, and the evidence in words."""
+    parts = []
+    for chunk in _chunks(batch):
+        posts, active = _matrices(chunk)
+        s = _scores(active)
+        n = active.sum(axis=1, dtype=np.float64)
+        share = s.office / n
+        p_value = np.minimum(1.0, stats.binom.sf(s.office - 1, n, reference) * tests)
+        total = posts.sum(axis=1, dtype=np.float64).astype(np.int64)
+        evidence = [
+            _evidence(s, i, int(n[i]), int(total[i]), reference) for i in range(chunk.num_rows)
+        ]
+        columns = {
+            "platform": chunk.column("platform"),
+            "account_id": chunk.column("account_id"),
+            "value": pa.array(share, pa.float64()),
+            "flagged": pa.array(p_value <= alpha, pa.bool_()),
+            "p_value": pa.array(p_value, pa.float64()),
+            "evidence": pa.array(evidence, pa.string()),
+            "posts": pa.array(total, pa.int64()),
+            "active_half_hours": pa.array(n.astype(np.int64), pa.int64()),
+            "utc_offset": pa.array(s.offset, pa.float64()),
+            "office_share": pa.array(share, pa.float64()),
+            "weekend_share": pa.array(s.weekend / n, pa.float64()),
+            "lunch_hour": pa.array(s.lunch_hour, pa.int8()),
+            "lunch_dip": pa.array(s.lunch_dip, pa.float64()),
+        }
+        parts.append(pa.record_batch(list(columns.values()), schema=ROWS_SCHEMA))
+    return _joined(parts, ROWS_SCHEMA)
+
+
+def _empty() -> SignalResult:
+    return SignalResult(
+        empty_accounts(),
+        {
+            "rhythm_profiles": PROFILES_SCHEMA.empty_table(),
+            "rhythm_scores": SCORES_SCHEMA.empty_table(),
+        },
+    )
+
+
 def compute(
     con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
 ) -> SignalResult:
-    """Shift-work scores of the accounts with at least MIN_POSTS posts; the pass over the
-    posts runs on `engine` (see `base.posts_engine`)."""
+    """Shift-work scores of the accounts with at least MIN_POSTS posts. The pass over the
+    posts and the tests run on `engine` (see `base.posts_engine`), as batch functions
+    over one row per account: first each account's share, whose median (found on the
+    engine: two values come back) is the reference; then the tests, against it. The rows
+    reach the case's connection as `Kept` tables; only the flagged ones come to Python."""
     on = posts_engine(con, engine)
     posts_table = Inputs().posts
     midnight = on.fetch(_midnight(posts_table)).column("midnight")[0].as_py()
-    cells = on.fetch(_cells(posts_table))
     # Posts dated without a time of day (mostly at midnight sharp) have no rhythm to read.
-    if cells.num_rows == 0 or float(midnight or 0.0) > 0.5:
-        return SignalResult(
-            empty_accounts(),
-            {
-                "rhythm_profiles": PROFILES_SCHEMA.empty_table(),
-                "rhythm_scores": SCORES_SCHEMA.empty_table(),
-            },
-        )
-    keys, row = _numbered(cells)
-    half_hour = cells.column("half_hour").to_numpy().astype(np.int64)
-    accounts = keys.num_rows
-    posts = np.zeros((accounts, WEEK), dtype=np.float32)
-    active = np.zeros((accounts, WEEK), dtype=np.float32)
-    posts[row, half_hour] = cells.column("posts").to_numpy()
-    active[row, half_hour] = cells.column("active").to_numpy()
-
-    s = _scores(active)
-    n = active.sum(axis=1, dtype=np.float64)
-    share = s.office / n
-    reference = float(np.median(share))
-    tests = accounts * len(OFFSETS)
-    p_value = np.minimum(1.0, stats.binom.sf(s.office - 1, n, reference) * tests)
-    flagged = p_value <= params.alpha
-    total = posts.sum(axis=1, dtype=np.float64).astype(np.int64)
-    evidence = [_evidence(s, i, int(n[i]), int(total[i]), reference) for i in range(accounts)]
-    result = pa.table(
-        {
-            "platform": keys.column("platform"),
-            "account_id": keys.column("account_id"),
-            "value": pa.array(share, pa.float64()),
-            "flagged": pa.array(flagged, pa.bool_()),
-            "p_value": pa.array(p_value, pa.float64()),
-            "evidence": pa.array(evidence, pa.string()),
-        }
+    if float(midnight or 0.0) > 0.5:
+        return _empty()
+    # Names of their own: two results on one connection (DuckDB's and Spark's, in a test)
+    # must not overwrite each other's tables.
+    run = uuid.uuid4().hex[:12]
+    shares_name, rows_name, profiles_name = (
+        f"ts_rhythm_{part}_{run}" for part in ("shares", "rows", "profiles")
     )
+    lists = _lists(posts_table)
+    on.map_batches(shares_name, lists, share_batch, SHARE_SCHEMA)
+    shares = ibis.table(SHARE_SCHEMA, name=shares_name)
+    accounts = int(on.fetch(shares.aggregate(n=shares.count())).column("n")[0].as_py())
+    if accounts == 0:
+        on.drop(shares_name)
+        return _empty()
+    # numpy's median of every share, from the one or two middle ones only.
+    middle = shares.order_by(shares.office_share).limit(
+        2 - accounts % 2, offset=(accounts - 1) // 2
+    )
+    reference = float(np.median(on.fetch(middle).column("office_share").to_numpy()))
+    on.drop(shares_name)
+    test = partial(test_batch, reference, accounts * len(OFFSETS), params.alpha)
+    on.map_batches(rows_name, lists, test, ROWS_SCHEMA)
+    on.store(profiles_name, _profiles(posts_table))
+    rows = on.to_case(rows_name)
+    flagged = con.sql(
+        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {rows} WHERE flagged "
+        "ORDER BY platform, account_id"
+    ).to_arrow_table()
     return SignalResult(
-        result,
-        {
-            "rhythm_profiles": _profiles(keys, posts),
-            "rhythm_scores": pa.table(
-                {
-                    "platform": keys.column("platform"),
-                    "account_id": keys.column("account_id"),
-                    "posts": pa.array(total, pa.int64()),
-                    "active_half_hours": pa.array(n.astype(np.int64), pa.int64()),
-                    "utc_offset": pa.array(s.offset, pa.float64()),
-                    "office_share": pa.array(share, pa.float64()),
-                    "weekend_share": pa.array(s.weekend / n, pa.float64()),
-                    "lunch_hour": pa.array(s.lunch_hour, pa.int8()),
-                    "lunch_dip": pa.array(s.lunch_dip, pa.float64()),
-                },
-                schema=SCORES_SCHEMA,
-            ),
+        flagged,
+        kept={
+            ACCOUNT_ROWS: Kept(rows, ACCOUNT_COLUMNS),
+            "rhythm_scores": Kept(rows, tuple(SCORES_SCHEMA.names)),
+            "rhythm_profiles": Kept(on.to_case(profiles_name), tuple(PROFILES_SCHEMA.names)),
         },
-    )
-
-
-def _profiles(keys: pa.Table, posts: Cells) -> pa.Table:
-    """Posts per UTC hour of the week, nonzero cells only."""
-    hourly = posts.reshape(len(posts), 168, 2).sum(axis=2)
-    rows, hours = np.nonzero(hourly)
-    take = pa.array(rows)
-    return pa.table(
-        {
-            "platform": keys.column("platform").take(take),
-            "account_id": keys.column("account_id").take(take),
-            "hour_of_week": pa.array(hours.astype(np.int16), pa.int16()),
-            "posts": pa.array(hourly[rows, hours].astype(np.int64), pa.int64()),
-        },
-        schema=PROFILES_SCHEMA,
     )
 
 

@@ -13,7 +13,12 @@ from trollscope.case import Case, transaction
 from trollscope.case.schema import ACCOUNT_SIGNALS_DDL
 from trollscope.errors import TrollscopeError
 from trollscope.progress import StageProgress, Stages
-from trollscope.signals.base import ACCOUNT_SIGNALS_SCHEMA, SignalParams, SignalResult
+from trollscope.signals.base import (
+    ACCOUNT_ROWS,
+    ACCOUNT_SIGNALS_SCHEMA,
+    SignalParams,
+    SignalResult,
+)
 from trollscope.signals.registry import SIGNALS
 
 if TYPE_CHECKING:
@@ -39,7 +44,9 @@ def collect_signals(
         rows = result.accounts
         rows = rows.add_column(0, "signal", pa.array([name] * rows.num_rows, pa.string()))
         results[name] = SignalResult(
-            rows.select(ACCOUNT_SIGNALS_SCHEMA.names).cast(ACCOUNT_SIGNALS_SCHEMA), result.tables
+            rows.select(ACCOUNT_SIGNALS_SCHEMA.names).cast(ACCOUNT_SIGNALS_SCHEMA),
+            result.tables,
+            result.kept,
         )
     return results
 
@@ -48,19 +55,36 @@ def store_signals(
     con: duckdb.DuckDBPyConnection, results: dict[str, SignalResult]
 ) -> dict[str, int]:
     """Write collected results into the case (inside the caller's transaction); the
-    flagged accounts per signal."""
+    flagged accounts per signal. Kept rows are copied from their temporary tables, which
+    are dropped once stored."""
     con.execute(ACCOUNT_SIGNALS_DDL)
     flagged: dict[str, int] = {}
     for name, result in results.items():
         rows = result.accounts
         con.execute("DELETE FROM account_signals WHERE signal = ?", [name])
-        con.register("ts_signal_rows", rows)
-        con.execute("INSERT INTO account_signals SELECT * FROM ts_signal_rows")
-        con.unregister("ts_signal_rows")
+        kept = result.kept.get(ACCOUNT_ROWS)
+        if kept is None:
+            con.register("ts_signal_rows", rows)
+            con.execute("INSERT INTO account_signals SELECT * FROM ts_signal_rows")
+            con.unregister("ts_signal_rows")
+        else:
+            con.execute(
+                f"INSERT INTO account_signals SELECT ?, {', '.join(kept.columns)} "
+                f"FROM {kept.table} ORDER BY platform, account_id",
+                [name],
+            )
         for table_name, table in result.tables.items():
             con.register("ts_signal_table", table)
             con.execute(f"CREATE OR REPLACE TABLE {table_name} AS SELECT * FROM ts_signal_table")
             con.unregister("ts_signal_table")
+        for table_name, part in result.kept.items():
+            if table_name != ACCOUNT_ROWS:
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {table_name} AS "
+                    f"SELECT {', '.join(part.columns)} FROM {part.table} ORDER BY ALL"
+                )
+        for temporary in {part.table for part in result.kept.values()}:
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{temporary}")
         flagged[name] = int(pa.compute.sum(rows.column("flagged")).as_py() or 0)
     return flagged
 
