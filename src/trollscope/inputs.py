@@ -19,6 +19,7 @@ from typing import Protocol
 
 import duckdb
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -120,10 +121,28 @@ Python that an engine runs where the rows are (`Backend.map_batches`)."""
 MAP_BATCH = 65_536
 
 
+def one_batch(table: pa.Table) -> pa.RecordBatch:
+    """`table` as the one batch a `BatchFn` returns (empty or not)."""
+    batches = table.combine_chunks().to_batches()  # one chunk: one batch, or none if empty
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
 def map_each(fn: BatchFn, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """`fn` over each batch (a module-level function, so that Spark can ship it)."""
     for batch in batches:
         yield fn(batch)
+
+
+def int_sum(counts: ir.IntegerColumn) -> ir.IntegerScalar:
+    """A sum of counts as int64 on every engine: DuckDB sums BIGINT into HUGEINT (Arrow's
+    decimal), and Ibis drops a cast of an int64 sum to int64. Summed as doubles, exact
+    below 2^53, and cast back."""
+    return counts.cast("float64").sum().cast("int64")
+
+
+def _tables_read(expr: ir.Table) -> set[str]:
+    """The names of the tables `expr` reads."""
+    return {op.name for op in expr.op().find(ops.UnboundTable)}
 
 
 class Backend(Protocol):
@@ -194,25 +213,40 @@ class CaseBackend:
         return self.con.sql(self.sql(expr)).to_arrow_table()
 
     def map_batches(self, name: str, expr: ir.Table, fn: BatchFn, schema: pa.Schema) -> None:
-        """Materialise `name`: `fn` over the rows of `expr`, streamed in batches. They are
-        read on a cursor, as the temporary table is written on the connection meanwhile;
-        the cursor sees the case and its own views of it, so `expr` may read the case's
-        input tables (`CASE_VIEWS`), not what was registered here."""
-        cur = self.con.cursor()
-        try:
-            for view, sql in CASE_VIEWS.items():
-                cur.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
-            source = cur.sql(self.sql(expr)).to_arrow_reader(MAP_BATCH)
-            mapped = pa.RecordBatchReader.from_batches(schema, map_each(fn, source))
-            self.con.register("ts_mapped_batches", mapped)
+        """Materialise `name`: `fn` over the rows of `expr`, in batches. Where `expr` reads
+        only the case's input tables (`CASE_VIEWS`), they are streamed from a cursor, as
+        the temporary table is written on the connection meanwhile (the cursor sees the
+        case and its own views of it, not this connection's temporary tables). Where it
+        reads what was made here (one row per account, say), its rows are read whole
+        first, then mapped batch by batch."""
+        if _tables_read(expr) <= set(CASE_VIEWS):
+            cur = self.con.cursor()
             try:
-                self.con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM ts_mapped_batches"
-                )
+                for view, sql in CASE_VIEWS.items():
+                    cur.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
+                self._map_into(name, cur.sql(self.sql(expr)).to_arrow_reader(MAP_BATCH), fn, schema)
             finally:
-                self.con.unregister("ts_mapped_batches")
+                cur.close()
+            return
+        rows = self.con.sql(self.sql(expr)).to_arrow_table()
+        self._map_into(
+            name,
+            pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches(MAP_BATCH)),
+            fn,
+            schema,
+        )
+
+    def _map_into(
+        self, name: str, source: pa.RecordBatchReader, fn: BatchFn, schema: pa.Schema
+    ) -> None:
+        mapped = pa.RecordBatchReader.from_batches(schema, map_each(fn, source))
+        self.con.register("ts_mapped_batches", mapped)
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM ts_mapped_batches"
+            )
         finally:
-            cur.close()
+            self.con.unregister("ts_mapped_batches")
 
     def insert(self, expr: ir.Table, table: str) -> int:
         """Insert the rows of `expr` into the case's `table`, by column name."""

@@ -257,6 +257,32 @@ def test_signals_that_read_the_posts_give_the_same_rows_on_spark(
             assert on_spark.table(case.con, table).equals(rows), table
 
 
+def test_content_fits_draw_the_same_sample_on_spark(
+    week_case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where more accounts have enough trials than the fit reads, the engine numbers them
+    and the driver fetches those drawn: the same accounts on both engines, so the same
+    fitted nulls and rows. (A sample of 40, so that the week's accounts outnumber it.)"""
+    from trollscope.case import Case
+    from trollscope.engine.run import engine_for
+    from trollscope.signals import SIGNALS, SignalParams, content
+
+    monkeypatch.setattr(content, "DISPERSION_SAMPLE", 40)
+    with Case.open(week_case) as case:
+        on_duck = SIGNALS["content-mix"].compute(case.con, SignalParams())
+        with engine_for("spark", case.con) as spark:
+            on_spark = SIGNALS["content-mix"].compute(case.con, SignalParams(), spark)
+        mix = on_duck.table(case.con, "content_mix")
+        assert on_spark.all_accounts(case.con).equals(on_duck.all_accounts(case.con))
+        assert on_spark.table(case.con, "content_mix").equals(mix)
+    eligible = max(
+        sum(n >= content.MIN_TRIALS_FOR_DISPERSION for n in mix.column(trials).to_pylist())
+        for _, _, trials, _ in content.MEASURES
+    )
+    assert eligible > 40, "no measure drew a sample: this test tests nothing"
+    assert on_spark.tables["content_rates"].equals(on_duck.tables["content_rates"])
+
+
 def test_avatar_keys_on_spark_join_variants_and_drop_default_pictures(spark_case: Path) -> None:
     """What the avatar keys are on Spark, written out: one Twitter upload at two sizes and
     over http and https, one Bluesky blob under two DIDs, a string with spaces and a tab

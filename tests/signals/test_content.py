@@ -7,12 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from tests.conftest import query
 from tests.signals.test_profile import sim_case
 from trollscope.case import Case
-from trollscope.signals import SignalParams
+from trollscope.signals import SignalParams, content
 from trollscope.signals.content import compute, fit_null, log_betabinom_tail
 from trollscope.signals.run import signals
 from trollscope.simulate.config import SimulationConfig, farm_at_stealth
@@ -156,7 +157,9 @@ def test_the_mix_of_a_hand_made_case(case_path: Path) -> None:
     path = _hand_made(case_path)
     with Case.open(path, read_only=True) as case:
         result = compute(case.con, SignalParams())
-    mix = {r["account_id"]: r for r in result.tables["content_mix"].to_pylist()}
+        mix_rows = result.table(case.con, "content_mix")
+        every = result.all_accounts(case.con)
+    mix = {r["account_id"]: r for r in mix_rows.to_pylist()}
     cols = ("posts", "reposts", "own_posts", "hashtagged", "texts", "copied", "replies")
     # a: "Same text here" is b's "same text HERE!" once normalised; its reply to u is a
     # swarm (it never reposted, quoted or mentioned u), its reply to t is not (it reposted t).
@@ -173,7 +176,7 @@ def test_the_mix_of_a_hand_made_case(case_path: Path) -> None:
     assert mix["c"]["main_language_share"] == pytest.approx(2 / 3)
     assert mix["t"]["copied"] == 0 and mix["t"]["repost_share"] == 0.0
     assert mix["u"]["swarm_share"] is None  # no reply: nothing to share
-    assert not any(result.accounts.column("flagged").to_pylist())
+    assert every.num_rows == 5 and not any(every.column("flagged").to_pylist())
 
 
 def test_stored_by_the_runner(case_path: Path) -> None:
@@ -186,6 +189,29 @@ def test_stored_by_the_runner(case_path: Path) -> None:
     assert query(path, "SELECT count(DISTINCT share) FROM content_rates") == [(4,)]
 
 
+def test_the_fit_on_the_engine_is_fit_null_over_every_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compute fits each null from sums and a sample fetched from the engine; fit_null
+    fits it from every account's counts. Same positions drawn, same accounts, same
+    (mu, rho), with a sample small enough (50) for every measure to draw one."""
+    monkeypatch.setattr(content, "DISPERSION_SAMPLE", 50)
+    path = sim_case(tmp_path, SimulationConfig(posts=20_000, days=5, seed=5))
+    with Case.open(path, read_only=True) as case:
+        result = compute(case.con, SignalParams())
+        mix = result.table(case.con, "content_mix")
+    drawn = 0
+    for rate in result.tables["content_rates"].to_pylist():
+        rows = mix.filter(pc.equal(mix.column("platform"), rate["platform"]))
+        _, count, trials, _ = next(m for m in content.MEASURES if m[0] == rate["share"])
+        k = rows.column(count).to_numpy().astype(np.int64)
+        n = rows.column(trials).to_numpy().astype(np.int64)
+        drawn += int((n >= content.MIN_TRIALS_FOR_DISPERSION).sum() > 50)
+        assert (rate["typical"], rate["rho"]) == fit_null(k, n), rate
+        assert rate["pooled"] == k.sum() / n.sum()
+    assert drawn >= 3, "too few measures drew a sample: this test would test little"
+
+
 # --- simulated farms -----------------------------------------------------------------------
 
 
@@ -194,7 +220,7 @@ def test_farm_members_are_flagged_and_organic_accounts_rarely(tmp_path: Path) ->
     path = sim_case(tmp_path, SimulationConfig(posts=60_000, days=7, farms=farms))
     with Case.open(path, read_only=True) as case:
         result = compute(case.con, SignalParams(alpha=0.01))
-        case.con.register("result", result.accounts)
+        case.con.register("result", result.all_accounts(case.con))
         rows = case.con.execute(
             "SELECT farm_id IS NOT NULL, community_id IS NOT NULL, avg(flagged::INT) "
             "FROM result JOIN labels USING (account_id) GROUP BY ALL"

@@ -66,8 +66,10 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -79,8 +81,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trollscope.features.neardup import normalise
-from trollscope.inputs import Inputs
-from trollscope.signals.base import Signal, SignalParams, SignalResult, posts_engine
+from trollscope.inputs import Inputs, int_sum, one_batch
+from trollscope.signals.base import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_ROWS,
+    Kept,
+    Signal,
+    SignalParams,
+    SignalResult,
+    empty_accounts,
+    posts_engine,
+)
 
 if TYPE_CHECKING:
     from trollscope.inputs import Backend
@@ -187,26 +198,28 @@ def _mix(posts: ir.Table, accounts: ir.Table, texts: ir.Table) -> ir.Table:
     )
 
 
-def text_keys(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """(platform, account_id, key) of every post, reply and quote whose normalised text
-    keeps a letter or digit; `key` numbers the distinct normalised texts."""
-    t = con.sql(
-        "SELECT platform, account_id, text FROM posts WHERE kind <> 'repost' AND text IS NOT NULL"
-    ).to_arrow_table()
-    raw = pc.dictionary_encode(t.column("text").combine_chunks())
-    norm = normalise(raw.dictionary)
+NORMS_SCHEMA = pa.schema([pa.field("text", pa.string()), pa.field("key", pa.string())])
+
+
+def _own_texts(posts: ir.Table) -> ir.Table:
+    return posts.filter((posts.kind != "repost") & posts.text.notnull())
+
+
+def norm_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """(text, key) of a batch of distinct texts: `key` the normalised text (near-dup-text's
+    `normalise`) where it keeps a letter or digit, else null."""
+    texts = batch.column("text")
+    norm = normalise(texts).cast(pa.string())
     worded = pc.fill_null(pc.match_substring_regex(norm, r"[\p{L}\p{N}]"), False)
-    codes = pc.dictionary_encode(norm).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    codes[~worded.to_numpy(zero_copy_only=False)] = -1
-    key = codes[raw.indices.to_numpy(zero_copy_only=False)]
-    keep = key >= 0
-    return pa.table(
-        {
-            "platform": t.column("platform").filter(pa.array(keep)),
-            "account_id": t.column("account_id").filter(pa.array(keep)),
-            "key": pa.array(key[keep], pa.int64()),
-        }
-    )
+    key = pc.if_else(worded, norm, pa.scalar(None, pa.string()))
+    return pa.record_batch([texts, key], schema=NORMS_SCHEMA)
+
+
+def _text_rows(posts: ir.Table, norms: ir.Table) -> ir.Table:
+    """(platform, account_id, key) of every post, reply and quote whose normalised text
+    keeps a letter or digit (`norms`: `norm_batch` over the distinct texts)."""
+    joined = _own_texts(posts).join(norms, "text")
+    return joined.filter(joined.key.notnull()).select("platform", "account_id", "key")
 
 
 # --- the beta-binomial tail --------------------------------------------------------------
@@ -237,11 +250,25 @@ def fit_null(k: Ints, n: Ints, seed: int = 1) -> tuple[float, float]:
     use = np.flatnonzero(n >= MIN_TRIALS_FOR_DISPERSION)
     if len(use) < MIN_ACCOUNTS_FOR_DISPERSION or not 0.0 < pooled < 1.0:
         return pooled, 0.0
+    chosen, rng = sample_positions(len(use), seed)
+    if chosen is not None:
+        use = use[chosen]
+    return fit_sample(k[use], n[use], rng)
+
+
+def sample_positions(eligible: int, seed: int) -> tuple[Ints | None, np.random.Generator]:
+    """Which of the `eligible` accounts (those with enough trials, in account order) the
+    fit reads, in order (None: all), and the generator, to draw on for the fit."""
     rng = np.random.default_rng(seed)
-    if len(use) > DISPERSION_SAMPLE:
-        use = np.sort(rng.choice(use, DISPERSION_SAMPLE, replace=False))
-    kk, nn = k[use], n[use]
-    v = rng.random(len(use))
+    if eligible <= DISPERSION_SAMPLE:
+        return None, rng
+    chosen: Ints = np.sort(rng.choice(eligible, DISPERSION_SAMPLE, replace=False))
+    return chosen, rng
+
+
+def fit_sample(kk: Ints, nn: Ints, rng: np.random.Generator) -> tuple[float, float]:
+    """`fit_null`'s (mu, rho) from its sample of accounts (`sample_positions`)."""
+    v = rng.random(len(kk))
 
     # The fit asks for some 400 PITs of the same counts: each summed over the shorter
     # side of k (0..k or k..n), the ranges laid end to end once, P(X = k) read off them.
@@ -391,44 +418,154 @@ def _ragged(lengths: Ints) -> tuple[Ints, Ints]:
 def compute(
     con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
 ) -> SignalResult:
-    """The content mix of every account that posted (see the module docstring). The
-    texts are normalised here (`text_keys`, as near-dup text's are) and the pass over
-    the posts runs on `engine` (`base.posts_engine`)."""
+    """The content mix of every account that posted (see the module docstring), on
+    `engine` (`base.posts_engine`): the distinct texts normalised by a batch function (as
+    near-dup text's are), the mix, each null's fit from a sample of the mix's rows, then
+    the tests, a batch function over the mix. Only the fits' samples and the flagged
+    rows come to Python; the rest reaches the case's connection as `Kept` tables."""
     on = posts_engine(con, engine)
-    on.register(_TEXTS, text_keys(con))
+    inputs = Inputs()
+    # Names of their own: two results on one connection must not share tables.
+    run = uuid.uuid4().hex[:12]
+    norms_name, mix_name, rows_name = (
+        f"ts_content_{part}_{run}" for part in ("norms", "mix", "rows")
+    )
+    on.map_batches(
+        norms_name, _own_texts(inputs.posts).select("text").distinct(), norm_batch, NORMS_SCHEMA
+    )
+    norms = ibis.table(ibis.Schema.from_pyarrow(NORMS_SCHEMA), name=norms_name)
+    mix_expr = _mix(inputs.posts, inputs.accounts, _text_rows(inputs.posts, norms))
+    on.store(mix_name, mix_expr)
+    on.drop(norms_name)
+    mix = ibis.table(mix_expr.schema(), name=mix_name)
     try:
-        inputs = Inputs()
-        mix = on.fetch(_mix(inputs.posts, inputs.accounts, ibis.table(_TEXTS_SCHEMA, name=_TEXTS)))
-    finally:
-        on.drop(_TEXTS)
-    # Spark marks some counts NOT NULL, DuckDB none: the stored table is the same either way.
-    mix = mix.sort_by([("platform", "ascending"), ("account_id", "ascending")])
-    mix = mix.cast(pa.schema([f.with_nullable(True) for f in mix.schema]))
-    tails, rates = _tails(mix, params.seed)
+        rates = _fit(on, mix, params.seed)
+    except BaseException:
+        on.drop(mix_name)
+        raise
+    schema = _rows_schema(mix_expr)
+    if not rates:  # no post: nothing to test, the tables empty
+        on.drop(mix_name)
+        empty_mix = schema.empty_table().select(list(_mix_columns(mix_expr)))
+        return SignalResult(
+            empty_accounts(),
+            {"content_mix": empty_mix, "content_rates": RATES_SCHEMA.empty_table()},
+        )
     tests = sum(r.accounts for r in rates)
+    test = partial(tails_batch, tuple(rates), params.alpha, tests, schema)
+    on.map_batches(rows_name, mix, test, schema)
+    on.drop(mix_name)
+    rows = on.to_case(rows_name)
+    flagged = con.sql(
+        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {rows} WHERE flagged "
+        "ORDER BY platform, account_id"
+    ).to_arrow_table()
+    return SignalResult(
+        flagged,
+        {"content_rates": _rates_table(rates)},
+        kept={
+            ACCOUNT_ROWS: Kept(rows, ACCOUNT_COLUMNS),
+            "content_mix": Kept(rows, _mix_columns(mix_expr)),
+        },
+    )
+
+
+def _mix_columns(mix: ir.Table) -> tuple[str, ...]:
+    """The columns of the stored `content_mix`: the mix's, each measure's share and
+    tail, and the account's p-value."""
+    measured = [c for name, *_ in MEASURES for c in (f"{name}_share", f"{name}_p")]
+    return (*mix.columns, *measured, "p_value")
+
+
+def _rows_schema(mix: ir.Table) -> pa.Schema:
+    """What `tails_batch` makes: the account's row, then the rest of `content_mix`."""
+    fields = [
+        pa.field("platform", pa.string()),
+        pa.field("account_id", pa.string()),
+        pa.field("value", pa.float64()),
+        pa.field("flagged", pa.bool_(), nullable=False),
+        pa.field("p_value", pa.float64()),
+        pa.field("evidence", pa.string()),
+    ]
+    fields += [f for f in mix.schema().to_pyarrow() if f.name not in ("platform", "account_id")]
+    for name, *_ in MEASURES:
+        fields += [pa.field(f"{name}_share", pa.float64()), pa.field(f"{name}_p", pa.float64())]
+    return pa.schema([f.with_nullable(f.name != "flagged") for f in fields])
+
+
+def _fit(on: Backend, mix: ir.Table, seed: int) -> list[Rate]:
+    """Per platform and measure, the null's fit (`fit_null`), from sums over the mix and
+    the rows of its sample, fetched from the engine: the same numbers as `fit_null` over
+    every account's counts."""
+    sums: dict[str, ir.Scalar] = {}
+    for name, count, trials, _ in MEASURES:
+        sums[f"{name}_k"] = int_sum(mix[count])
+        sums[f"{name}_n"] = int_sum(mix[trials])
+        sums[f"{name}_eligible"] = mix.count(where=mix[trials] >= MIN_TRIALS_FOR_DISPERSION)
+        sums[f"{name}_tested"] = mix.count(where=mix[trials] > 0)
+    per_platform = on.fetch(mix.group_by("platform").aggregate(**sums).order_by("platform"))
+    rates: list[Rate] = []
+    for row in per_platform.to_pylist():
+        platform = str(row["platform"])
+        for name, count, trials, _ in MEASURES:
+            k_sum, n_sum = int(row[f"{name}_k"] or 0), int(row[f"{name}_n"] or 0)
+            pooled = float(np.int64(k_sum) / np.int64(n_sum)) if n_sum else 0.0
+            eligible = int(row[f"{name}_eligible"])
+            mu, rho = pooled, 0.0
+            if eligible >= MIN_ACCOUNTS_FOR_DISPERSION and 0.0 < pooled < 1.0:
+                kk, nn, rng = _sample(on, mix, platform, count, trials, eligible, seed)
+                mu, rho = fit_sample(kk, nn, rng)
+            tested = int(row[f"{name}_tested"]) if 0.0 < mu < 1.0 else 0
+            rates.append(Rate(platform, name, pooled, mu, rho, tested))
+    return rates
+
+
+def _sample(
+    on: Backend, mix: ir.Table, platform: str, count: str, trials: str, eligible: int, seed: int
+) -> tuple[Ints, Ints, np.random.Generator]:
+    """The counts of `fit_null`'s sample: the eligible accounts of `platform` in account
+    order, or those at the positions `sample_positions` draws, numbered on the engine."""
+    chosen, rng = sample_positions(eligible, seed)
+    rows = mix.filter((mix.platform == platform) & (mix[trials] >= MIN_TRIALS_FOR_DISPERSION))
+    rows = rows.select("account_id", k=mix[count], n=mix[trials])
+    if chosen is None:
+        got = on.fetch(rows.order_by("account_id"))
+    else:
+        name = f"ts_content_sample_{uuid.uuid4().hex[:12]}"
+        on.number(name, rows, "pos", ["account_id"], "int64")
+        try:
+            numbered = ibis.table(rows.schema() | ibis.schema({"pos": "int64"}), name=name)
+            picked = numbered.filter(numbered.pos.isin([int(c) for c in chosen]))
+            got = on.fetch(picked.order_by("pos"))
+        finally:
+            on.drop(name)
+    return _counts(got, "k"), _counts(got, "n"), rng
+
+
+def tails_batch(
+    rates: tuple[Rate, ...], alpha: float, tests: int, schema: pa.Schema, batch: pa.RecordBatch
+) -> pa.RecordBatch:
+    """The account rows and `content_mix` rows of a batch of the mix's rows, tested
+    against the fitted nulls (`rates`), Bonferroni-corrected for `tests`."""
+    mix = pa.Table.from_batches([batch])
+    tails = _tails(mix, rates)
     log_min = np.minimum.reduce([np.zeros(mix.num_rows), *tails.values()])
     p_value = np.exp(np.minimum(log_min + math.log(max(tests, 1)), 0.0))
-    accounts = pa.table(
-        {
-            "platform": mix.column("platform"),
-            "account_id": mix.column("account_id"),
-            "value": pa.array(-log_min / math.log(10), pa.float64()),
-            "flagged": pa.array(p_value <= params.alpha, pa.bool_()),
-            "p_value": pa.array(p_value, pa.float64()),
-            "evidence": pa.array(_evidence(mix, tails, rates, params.alpha, tests), pa.string()),
-        }
-    )
-    table = mix
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "platform": mix.column("platform"),
+        "account_id": mix.column("account_id"),
+        "value": pa.array(-log_min / math.log(10), pa.float64()),
+        "flagged": pa.array(p_value <= alpha, pa.bool_()),
+        "p_value": pa.array(p_value, pa.float64()),
+        "evidence": pa.array(_evidence(mix, tails, list(rates), alpha, tests), pa.string()),
+    }
+    for column in mix.column_names:
+        columns.setdefault(column, mix.column(column))
     for name, count, trials, _ in MEASURES:
         k, n = _counts(mix, count), _counts(mix, trials)
-        share = pa.array(k / np.maximum(n, 1), pa.float64(), mask=n == 0)
-        table = table.append_column(f"{name}_share", share)
-        table = table.append_column(f"{name}_p", pa.array(np.exp(tails[name]), pa.float64()))
-    table = table.append_column("p_value", pa.array(p_value, pa.float64()))
-    return SignalResult(
-        accounts,
-        {"content_mix": table, "content_rates": _rates_table(rates)},
-    )
+        columns[f"{name}_share"] = pa.array(k / np.maximum(n, 1), pa.float64(), mask=n == 0)
+        columns[f"{name}_p"] = pa.array(np.exp(tails[name]), pa.float64())
+    return one_batch(pa.table({f.name: columns[f.name] for f in schema}).cast(schema))
 
 
 def _rates_table(rates: list[Rate]) -> pa.Table:
@@ -469,22 +606,18 @@ RATES_SCHEMA = pa.schema(
 )
 
 
-def _tails(mix: pa.Table, seed: int) -> tuple[dict[str, Floats], list[Rate]]:
-    """ln P(X >= k) of every account and share, against its platform's pooled share; and
-    per platform and share the pooled share, rho and the accounts tested."""
+def _tails(mix: pa.Table, rates: Sequence[Rate]) -> dict[str, Floats]:
+    """ln P(X >= k) of every account and share, against its platform's fitted null."""
     platforms = mix.column("platform").to_numpy(zero_copy_only=False)
     tails = {name: np.zeros(mix.num_rows, np.float64) for name, *_ in MEASURES}
-    rates: list[Rate] = []
+    fitted = {(r.platform, r.share): r for r in rates}
     for platform in sorted(set(platforms.tolist())):
         rows = np.flatnonzero(platforms == platform)
         for name, count, trials, _ in MEASURES:
             k, n = _counts(mix, count)[rows], _counts(mix, trials)[rows]
-            pooled = float(k.sum() / n.sum()) if n.sum() else 0.0
-            mu, rho = fit_null(k, n, seed)
-            tails[name][rows] = log_betabinom_tail(k, n, mu, rho)
-            tested = int((n > 0).sum()) if 0.0 < mu < 1.0 else 0
-            rates.append(Rate(platform, name, pooled, mu, rho, tested))
-    return tails, rates
+            rate = fitted[(platform, name)]
+            tails[name][rows] = log_betabinom_tail(k, n, rate.typical, rate.rho)
+    return tails
 
 
 def _evidence(

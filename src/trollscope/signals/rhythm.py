@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 from scipy import stats
 
-from trollscope.inputs import Inputs
+from trollscope.inputs import Inputs, int_sum, one_batch
 from trollscope.signals.base import (
     ACCOUNT_COLUMNS,
     ACCOUNT_ROWS,
@@ -106,14 +106,8 @@ def _cells(posts: ir.Table) -> ir.Table:
     kept = slots.join(chosen, ["platform", "account_id"])
     half_hour = ((kept.slot + 3 * 48) % WEEK + WEEK) % WEEK
     return kept.group_by("platform", "account_id", half_hour=half_hour).aggregate(
-        posts=_sum(kept.posts), active=kept.count()
+        posts=int_sum(kept.posts), active=kept.count()
     )
-
-
-def _sum(counts: ir.IntegerColumn) -> ir.IntegerScalar:
-    """A sum of counts as int64 on every engine: DuckDB sums BIGINT into HUGEINT, and
-    Ibis drops a cast of an int64 sum to int64. Summed as doubles (exact below 2^53)."""
-    return counts.cast("float64").sum().cast("int64")
 
 
 def _midnight(posts: ir.Table) -> ir.Table:
@@ -268,7 +262,7 @@ def _profiles(posts: ir.Table) -> ir.Table:
     cells = _cells(posts)
     hour = (cells.half_hour // 2).cast("int16")
     return cells.group_by("platform", "account_id", hour_of_week=hour).aggregate(
-        posts=_sum(cells.posts)
+        posts=int_sum(cells.posts)
     )
 
 
@@ -293,11 +287,7 @@ def _chunks(batch: pa.RecordBatch) -> list[pa.RecordBatch]:
 
 
 def _joined(parts: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
-    return (
-        pa.Table.from_batches(parts, schema).combine_chunks().to_batches()[0]
-        if parts
-        else (schema.empty_table().to_batches()[0])
-    )
+    return one_batch(pa.Table.from_batches(parts, schema))
 
 
 def share_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
