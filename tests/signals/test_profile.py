@@ -222,12 +222,13 @@ def test_a_template_is_found_on_a_hand_made_case(tmp_path: Path) -> None:
     path = _accounts_case(tmp_path / "case.duckdb", _farm_and_crowd())
     with Case.open(path, read_only=True) as case:
         result = compute(case.con, SignalParams(alpha=0.01))
-    flagged = _flagged(path, result.accounts)
+        every = result.all_accounts(case.con)
+    flagged = _flagged(path, every)
     assert {a for a, f in flagged.items() if f} == {f"f{i}" for i in range(10)}
     evidence = dict(
         zip(
-            result.accounts.column("account_id").to_pylist(),
-            result.accounts.column("evidence").to_pylist(),
+            every.column("account_id").to_pylist(),
+            every.column("evidence").to_pylist(),
             strict=True,
         )
     )
@@ -251,8 +252,9 @@ def test_the_example_bio_does_not_depend_on_the_order_accounts_come_in(tmp_path:
         path = _accounts_case(tmp_path / f"{name}.duckdb", rows)
         with Case.open(path, read_only=True) as case:
             result = compute(case.con, SignalParams(alpha=0.01))
+            every = result.all_accounts(case.con)
         top = result.tables["profile_templates"].to_pylist()[0]
-        evidence = result.accounts.filter(pc.equal(result.accounts["account_id"], "f3"))
+        evidence = every.filter(pc.equal(every["account_id"], "f3"))
         examples.append((top["example_bio"], evidence["evidence"].to_pylist()))
     assert examples[0] == examples[1]
     assert examples[0][0] == "Ali | human rights | freedom"  # the first of ten, by text
@@ -290,7 +292,7 @@ def test_farm_members_share_templates(tmp_path: Path, stealth: int, share: float
     path = sim_case(tmp_path, _config(stealth))
     with Case.open(path, read_only=True) as case:
         result = compute(case.con, SignalParams(alpha=0.01))
-        case.con.register("result", result.accounts)
+        case.con.register("result", result.all_accounts(case.con))
         rows = case.con.execute(
             "SELECT farm_id IS NOT NULL, avg(flagged::INT), count(*) FROM result "
             "JOIN labels USING (account_id) GROUP BY ALL"
@@ -306,7 +308,7 @@ def test_organic_accounts_are_rarely_flagged(tmp_path: Path) -> None:
     path = sim_case(tmp_path, cfg)
     with Case.open(path, read_only=True) as case:
         result = compute(case.con, SignalParams(alpha=0.01))
-    flags = result.accounts.column("flagged").to_pylist()
+        flags = result.all_accounts(case.con).column("flagged").to_pylist()
     assert len(flags) > 10_000
     assert sum(flags) <= 0.01 * len(flags)
 
@@ -350,6 +352,7 @@ def test_empty_case(case_path: Path) -> None:
     con = duckdb.connect(str(case_path))
     try:
         result = compute(con, SignalParams())
+        assert result.all_accounts(con).num_rows == 0
     finally:
         con.close()
     assert result.accounts.num_rows == 0

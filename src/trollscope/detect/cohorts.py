@@ -133,6 +133,9 @@ def identity_cohorts(
     registered: list[str] = []
 
     def table(signal: str, name: str) -> str | None:
+        kept = collected[signal].kept.get(name) if collected and signal in collected else None
+        if kept is not None:
+            return f"(SELECT {', '.join(kept.columns)} FROM {kept.table})"
         if collected is not None and signal in collected and name in collected[signal].tables:
             con.register(f"ts_coh_{name}", collected[signal].tables[name])
             registered.append(f"ts_coh_{name}")

@@ -346,15 +346,21 @@ class SparkBackend:
         case's connection of the same name, which outlives this backend: DuckDB reads the
         Parquet files Spark wrote, so that the rows never pass through Python."""
         files = self.workdir / f"{name}.parquet"
-        if not any(files.glob("*.parquet")):
+        if not files.is_dir():
             raise TrollscopeError(
-                f"Spark wrote no Parquet file for {name!r} under {files}: only tables made "
-                "by store or map_batches, with rows, can be copied to the case."
+                f"{name!r} is not a table Spark wrote (under {files}): only tables made "
+                "by store or map_batches can be copied to the case."
             )
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS "
-            f"SELECT * FROM read_parquet({literal(str(files / '*.parquet'))})"
-        )
+        if any(files.glob("*.parquet")):
+            source = f"read_parquet({literal(str(files / '*.parquet'))})"
+        else:  # no row, and no file: the empty table, of the view's columns
+            self.con.register("ts_spark_empty", self.spark.table(name).limit(0).toArrow())
+            source = "ts_spark_empty"
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {source}")
+        finally:
+            if source == "ts_spark_empty":
+                self.con.unregister(source)
         return name
 
     def drop(self, *names: str) -> None:

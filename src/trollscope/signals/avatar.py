@@ -8,6 +8,7 @@ GAN-framing score is `features/avatar_image.py`'s. This signal reads them per ac
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -25,6 +26,9 @@ from trollscope.features.avatars import (
 )
 from trollscope.inputs import Inputs
 from trollscope.signals.base import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_ROWS,
+    Kept,
     Signal,
     SignalParams,
     SignalResult,
@@ -68,22 +72,57 @@ def compute(
     gives no key), flagged when another account wears it too or the picture's eyes sit at
     the GAN positions. No p-value: no chance model of avatar reuse is assumed. The keys
     and their groups are made on `engine` (else the case's own DuckDB), from the accounts
-    there and the picture keys of `avatar_hashes`."""
+    there and the picture keys of `avatar_hashes`; each account's most-shared avatar is
+    read by the case's DuckDB from there (`Backend.to_case`), and only the flagged rows
+    and the avatars two or more accounts wear come to Python."""
     del params  # nothing to tune: the GAN threshold is the published one
-    # A cursor: the caller's connection may hold an open result, and names registered
-    # here stay local to it.
-    cur = con.cursor()
+    on = posts_engine(con, engine)
+    run = uuid.uuid4().hex[:12]
+    best_name, gan_name, rows_name = (f"ts_avatar_{part}_{run}" for part in ("best", "gan", "rows"))
+    reuse = _reuse(con, on, best_name)
+    best = on.to_case(best_name)
     try:
-        best, reuse = _reuse(cur, posts_engine(cur, engine))
-        return _compute(cur, best, reuse)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {gan_name} AS "
+            + (
+                f"SELECT platform, account_id, max(gan_score) AS gan, first(eye_distance "
+                f"ORDER BY gan_score DESC, file) AS distance FROM {TABLE} GROUP BY ALL"
+                if has_hashes(con)
+                else "SELECT NULL::VARCHAR AS platform, NULL::VARCHAR AS account_id, "
+                "NULL::DOUBLE AS gan, NULL::DOUBLE AS distance WHERE false"
+            )
+        )
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {rows_name} AS
+            SELECT platform, account_id, r.n::DOUBLE AS value,
+                coalesce(r.n >= 2, false) OR coalesce(g.gan >= {GAN_FLAG_SCORE}, false)
+                    AS flagged,
+                NULL::DOUBLE AS p_value, nullif({_evidence_sql()}, '') AS evidence
+            FROM (SELECT platform, account_id FROM {best}
+                  UNION SELECT platform, account_id FROM {gan_name}) a
+            LEFT JOIN {best} r USING (platform, account_id)
+            LEFT JOIN {gan_name} g USING (platform, account_id)""")
     finally:
-        cur.close()
+        on.drop(best_name)
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{best_name}")
+        con.execute(f"DROP TABLE IF EXISTS {gan_name}")
+    if not con.sql(f"SELECT count(*) FROM {rows_name}").fetchall()[0][0]:
+        con.execute(f"DROP TABLE {rows_name}")
+        return SignalResult(empty_accounts())
+    accounts = con.sql(
+        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {rows_name} WHERE flagged "
+        "ORDER BY platform, account_id"
+    ).to_arrow_table()
+    reuse = reuse.select(_REUSE_SCHEMA.names).cast(_REUSE_SCHEMA)
+    return SignalResult(
+        accounts, {REUSE_TABLE: reuse}, kept={ACCOUNT_ROWS: Kept(rows_name, ACCOUNT_COLUMNS)}
+    )
 
 
-def _reuse(con: duckdb.DuckDBPyConnection, engine: Backend) -> tuple[pa.Table, pa.Table]:
-    """On the engine: per account with a key, its most-shared avatar (platform, account_id,
-    n: the accounts wearing it, key; ties to the smaller key); and every avatar two or
-    more accounts of a platform wear (platform, key, accounts), most-worn first."""
+def _reuse(con: duckdb.DuckDBPyConnection, engine: Backend, best_name: str) -> pa.Table:
+    """On the engine: `best_name`, per account with a key, its most-shared avatar
+    (platform, account_id, key, n: the accounts wearing it; ties to the smaller key),
+    stored there; and, fetched, every avatar two or more accounts of a platform wear
+    (platform, key, accounts), most-worn first."""
     i = Inputs()
     hashes = register_hashes(con, engine)
     try:
@@ -99,40 +138,15 @@ def _reuse(con: duckdb.DuckDBPyConnection, engine: Backend) -> tuple[pa.Table, p
             group_by=[j.platform, j.account_id], order_by=[ibis.desc(j.accounts), j.key]
         )
         ranked = j.mutate(place=place)
-        best = engine.fetch(
-            ranked.filter(ranked.place == 0).select("platform", "account_id", "key", n="accounts")
+        engine.store(
+            best_name,
+            ranked.filter(ranked.place == 0).select("platform", "account_id", "key", n="accounts"),
         )
         reuse = engine.fetch(groups.filter(groups.accounts >= 2))
     finally:
         engine.drop(_KEYS)
     order = [("accounts", "descending"), ("platform", "ascending"), ("key", "ascending")]
-    return best, reuse.sort_by(order)
-
-
-def _compute(cur: duckdb.DuckDBPyConnection, best: pa.Table, reuse: pa.Table) -> SignalResult:
-    found = has_hashes(cur)
-    gan = cur.sql(
-        f"SELECT platform, account_id, max(gan_score) AS gan, "
-        f"first(eye_distance ORDER BY gan_score DESC, file) AS distance FROM {TABLE} GROUP BY ALL"
-        if found
-        else "SELECT NULL::VARCHAR AS platform, NULL::VARCHAR AS account_id, "
-        "NULL::DOUBLE AS gan, NULL::DOUBLE AS distance WHERE false"
-    ).to_arrow_table()
-    if best.num_rows == 0 and gan.num_rows == 0:
-        return SignalResult(empty_accounts())
-    cur.register("ts_avatar_best", best)
-    cur.register("ts_avatar_gan", gan)
-    accounts = cur.sql(f"""
-    SELECT platform, account_id, r.n::DOUBLE AS value,
-           coalesce(r.n >= 2, false) OR coalesce(g.gan >= {GAN_FLAG_SCORE}, false) AS flagged,
-           NULL::DOUBLE AS p_value, nullif({_evidence_sql()}, '') AS evidence
-    FROM (SELECT platform, account_id FROM ts_avatar_best
-          UNION SELECT platform, account_id FROM ts_avatar_gan) a
-    LEFT JOIN ts_avatar_best r USING (platform, account_id)
-    LEFT JOIN ts_avatar_gan g USING (platform, account_id)
-    ORDER BY platform, account_id""").to_arrow_table()
-    reuse = reuse.select(_REUSE_SCHEMA.names).cast(_REUSE_SCHEMA)
-    return SignalResult(accounts, {REUSE_TABLE: reuse})
+    return reuse.sort_by(order)
 
 
 SIGNAL = Signal(

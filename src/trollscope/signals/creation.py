@@ -31,7 +31,9 @@ finds such batches with a scan test, per platform:
 
 Where it runs: the pass over the accounts is Ibis on the engine detect runs on (DuckDB
 or Spark): creations per platform and hour come back, the scan runs here in numpy, and
-each account's outcome (its burst's, else its day's) is joined to it on the engine.
+each account's outcome (its burst's, else its day's) is joined to it on the engine, where
+its row stays until DuckDB copies it into the case (`base.Kept`): only the flagged rows
+come back to Python.
 
 Per account: `value` is the ratio count / baseline of its burst (of its creation day, for
 accounts in no burst), `p_value` the corrected p-value of that window, `flagged` whether
@@ -41,6 +43,7 @@ it is in a burst. scipy.stats gives the tail probabilities.
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -56,6 +59,9 @@ from scipy import stats
 
 from trollscope.inputs import Inputs
 from trollscope.signals.base import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_ROWS,
+    Kept,
     Signal,
     SignalParams,
     SignalResult,
@@ -399,9 +405,15 @@ def _platform(
 
 # --- the pass over the accounts, on the engine ------------------------------------------
 
-_OUTCOMES = "ts_creation_outcomes"
-_OUTCOME_TABLE = ibis.table(
-    {"platform": "string", "hour": "int64", "outcome": "int64"}, name=_OUTCOMES
+_OUTCOME_TABLE = ibis.schema(
+    {
+        "platform": "string",
+        "hour": "int64",
+        "value": "float64",
+        "flagged": "boolean",
+        "p_value": "float64",
+        "evidence": "string",
+    }
 )
 
 
@@ -425,10 +437,11 @@ def _per_hour(created: ir.Table) -> ir.Table:
     )
 
 
-def _assigned(created: ir.Table) -> ir.Table:
-    """Each account with the outcome of its hour (`_OUTCOMES`, registered)."""
-    joined = created.join(_OUTCOME_TABLE, ["platform", "hour"])
-    return joined.select("platform", "account_id", "outcome")
+def _assigned(created: ir.Table, outcomes: ir.Table) -> ir.Table:
+    """Each account's row: the outcome of its hour (`outcomes`: its burst's, else its
+    day's, one row per platform and hour)."""
+    joined = created.join(outcomes, ["platform", "hour"])
+    return joined.select("platform", "account_id", "value", "flagged", "p_value", "evidence")
 
 
 def compute(
@@ -442,7 +455,6 @@ def compute(
     hours = on.fetch(_per_hour(created)).sort_by([("platform", "ascending"), ("hour", "ascending")])
     parts: list[_PlatformResult] = []
     outcome_rows: list[pa.Table] = []
-    offset = 0
     platform_column = hours.column("platform").to_numpy(zero_copy_only=False)
     for platform in sorted(set(platform_column.tolist())):
         mine = hours.filter(pc.equal(hours.column("platform"), platform))
@@ -451,42 +463,43 @@ def compute(
         timed = 2 * int(mine.column("timed").to_numpy().sum()) > int(counts.sum())
         part = _platform(str(platform), hour, counts, timed, params)
         parts.append(part)
+        which = pa.array(part.outcome_of_hour, pa.int64())
         outcome_rows.append(
             pa.table(
                 {
                     "platform": mine.column("platform"),
                     "hour": mine.column("hour").cast(pa.int64()),
-                    "outcome": pa.array(part.outcome_of_hour + offset, pa.int64()),
+                    "value": pa.array(part.value, pa.float64()).take(which),
+                    "flagged": pa.array(part.flagged, pa.bool_()).take(which),
+                    "p_value": pa.array(part.p_value, pa.float64()).take(which),
+                    "evidence": pa.array(part.evidence, pa.string()).take(which),
                 }
             )
         )
-        offset += len(part.evidence)
-    if not parts:
-        accounts = empty_accounts()
-    else:
-        on.register(_OUTCOMES, pa.concat_tables(outcome_rows))
+    accounts = empty_accounts()
+    kept: dict[str, Kept] = {}
+    if parts:
+        # The outcomes of the hours go to the engine, and each account gets its hour's
+        # there: the accounts' rows reach the case's connection (`Kept`), and only the
+        # flagged ones come back here.
+        run = uuid.uuid4().hex[:12]
+        outcomes_name, rows_name = f"ts_creation_outcomes_{run}", f"ts_creation_rows_{run}"
+        on.register(outcomes_name, pa.concat_tables(outcome_rows))
         try:
-            assigned = on.fetch(_assigned(created))
+            on.store(rows_name, _assigned(created, ibis.table(_OUTCOME_TABLE, name=outcomes_name)))
         finally:
-            on.drop(_OUTCOMES)
-        assigned = assigned.sort_by([("platform", "ascending"), ("account_id", "ascending")])
-        which = assigned.column("outcome")
-        accounts = pa.table(
-            {
-                "platform": assigned.column("platform"),
-                "account_id": assigned.column("account_id"),
-                "value": pa.array(np.concatenate([p.value for p in parts])).take(which),
-                "flagged": pa.array(np.concatenate([p.flagged for p in parts])).take(which),
-                "p_value": pa.array(np.concatenate([p.p_value for p in parts])).take(which),
-                "evidence": pa.array(
-                    [text for p in parts for text in p.evidence], pa.string()
-                ).take(which),
-            }
-        )
+            on.drop(outcomes_name)
+        rows = on.to_case(rows_name)
+        kept[ACCOUNT_ROWS] = Kept(rows, ACCOUNT_COLUMNS)
+        accounts = con.sql(
+            f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {rows} WHERE flagged "
+            "ORDER BY platform, account_id"
+        ).to_arrow_table()
     bursts = [row for part in parts for row in part.bursts]
     histograms = [part.histogram for part in parts]
     return SignalResult(
         accounts=accounts,
+        kept=kept,
         tables={
             "creation_bursts": pa.Table.from_pylist(bursts, schema=BURSTS_SCHEMA),
             "creation_histogram": (

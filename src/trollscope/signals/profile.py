@@ -45,16 +45,24 @@ platform, parts, accounts, expected, p_value after Bonferroni, an example bio) a
 from __future__ import annotations
 
 import math
+import uuid
 from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from trollscope.features.profile import profile_features
-from trollscope.signals.base import Signal, SignalParams, SignalResult, posts_engine
+from trollscope.features.profile import FEATURES_SCHEMA, features_on
+from trollscope.signals.base import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_ROWS,
+    Kept,
+    Signal,
+    SignalParams,
+    SignalResult,
+    posts_engine,
+)
 
 if TYPE_CHECKING:
     from trollscope.inputs import Backend
@@ -70,6 +78,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 }
 _FEATURES = "ts_profile_features"
 _CELLS = "ts_profile_cells"
+_ALL_CELLS = "ts_profile_all_cells"
 
 
 def log_poisson_tail(k: npt.ArrayLike, lam: npt.ArrayLike) -> Floats:
@@ -147,15 +156,22 @@ def _cells_sql(kind: str, parts: tuple[str, ...]) -> str:
 
 def _templates(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, float]:
     """Every shared combination with its tail probability, and the number of
-    combinations tested (Bonferroni's factor)."""
+    combinations tested (Bonferroni's factor). Only the combinations two accounts or
+    more share come to Python, for the tails."""
     sql = " UNION ALL ".join(
         f"SELECT * FROM ({_cells_sql(kind, parts)})" for kind, parts in KINDS.items()
     )
-    cells = con.sql(sql).to_arrow_table()
-    # One count of combinations per kind and platform (the cells column repeats it).
-    per_kind = cells.group_by(["kind", "platform"]).aggregate([("cells", "max")])
-    tests = float(pc.sum(per_kind.column("cells_max")).as_py() or 0.0)
-    cells = cells.filter(pc.greater_equal(cells.column("accounts"), 2))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_ALL_CELLS} AS {sql}")
+    try:
+        # One count of combinations per kind and platform (the cells column repeats it).
+        counted = con.sql(
+            f"SELECT sum(cells) FROM (SELECT max(cells) AS cells FROM {_ALL_CELLS} "
+            "GROUP BY kind, platform)"
+        ).fetchall()
+        cells = con.sql(f"SELECT * FROM {_ALL_CELLS} WHERE accounts >= 2").to_arrow_table()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_ALL_CELLS}")
+    tests = float(counted[0][0] or 0.0)
     k = cells.column("accounts").to_numpy().astype(np.float64)
     lam = cells.column("expected").to_numpy().astype(np.float64)
     log_p = log_poisson_tail(k, lam) if len(k) else np.zeros(0)
@@ -243,80 +259,83 @@ def _candidates() -> str:
     )
 
 
+# The stored `profile_features`: columns of the evidence query's rows, renamed.
+_FEATURE_COLUMNS = {
+    "platform": "platform",
+    "account_id": "account_id",
+    "handle_shape": "handle_shape",
+    "handle_digits": "name_digits",
+    "name_mismatch": "name_mismatch",
+    "empty_profile": "empty_profile",
+    "location_key": "location",
+    "bio_cluster": "bio_cluster",
+    "kind": "template_kind",
+    "accounts": "template_accounts",
+    "expected": "template_expected",
+    "value": "template_score",
+    "p_value": "p_value",
+}
+
+
 def compute(
     con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
 ) -> SignalResult:
     """Profile templates of every account of the case (see the module docstring).
-    The accounts' parts are made on `engine` (see `base.posts_engine`), the templates'
-    counts and tests here."""
-    features = profile_features(con, posts_engine(con, engine))
-    con.register(_FEATURES, features)
+    The accounts' parts are made on `engine` (see `base.posts_engine`) and read by the
+    case's DuckDB from there (`Backend.to_case`), where the templates are counted; only
+    the shared combinations (for their tails) and the flagged rows come to Python."""
+    on = posts_engine(con, engine)
+    run = uuid.uuid4().hex[:12]
+    made, rows_name = f"ts_profile_features_{run}", f"ts_profile_rows_{run}"
+    accounts_name, features_name = f"ts_profile_accounts_{run}", f"ts_profile_kept_{run}"
+    features_on(on, made)
     try:
+        local = on.to_case(made)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {_FEATURES} AS "
+            f"SELECT {', '.join(FEATURES_SCHEMA.names)} FROM {local}"
+        )
         cells, tests = _templates(con)
         con.register(_CELLS, cells)
         try:
-            rows = con.sql(
-                _EVIDENCE.format(
-                    features=_FEATURES,
-                    example=_example("regexp_replace(bio, '\\s+', ' ', 'g')"),
-                    candidates=_candidates(),
-                    tests=round(tests),
-                    alpha=float(params.alpha),
-                )
-            ).to_arrow_table()
+            evidence = _EVIDENCE.format(
+                features=_FEATURES,
+                example=_example("regexp_replace(bio, '\\s+', ' ', 'g')"),
+                candidates=_candidates(),
+                tests=round(tests),
+                alpha=float(params.alpha),
+            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {rows_name} AS {evidence}")
             templates = _with_examples(con)
         finally:
             con.unregister(_CELLS)
+            con.execute(f"DROP VIEW IF EXISTS {_FEATURES}")
     finally:
-        con.unregister(_FEATURES)
-    p = rows.column("p_value")
-    flagged = pc.less_equal(p, params.alpha)
-    accounts = pa.table(
-        {
-            "platform": rows.column("platform"),
-            "account_id": rows.column("account_id"),
-            "value": rows.column("value"),
-            "flagged": flagged,
-            "p_value": p,
-            "evidence": rows.column("evidence"),
-        }
-    )
-    feature_table = rows.select(
-        [
-            "platform",
-            "account_id",
-            "handle_shape",
-            "handle_digits",
-            "name_mismatch",
-            "empty_profile",
-            "location_key",
-            "bio_cluster",
-            "kind",
-            "accounts",
-            "expected",
-            "value",
-            "p_value",
-        ]
-    ).rename_columns(
-        [
-            "platform",
-            "account_id",
-            "handle_shape",
-            "name_digits",
-            "name_mismatch",
-            "empty_profile",
-            "location",
-            "bio_cluster",
-            "template_kind",
-            "template_accounts",
-            "template_expected",
-            "template_score",
-            "p_value",
-        ]
-    )
+        on.drop(made)
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{made}")
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {accounts_name} AS
+                SELECT platform, account_id, value, p_value <= {float(params.alpha)} AS flagged,
+                    p_value, evidence FROM {rows_name}"""
+        )
+        renamed = ", ".join(f"{a} AS {b}" for a, b in _FEATURE_COLUMNS.items())
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {features_name} AS SELECT {renamed} FROM {rows_name}"
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {rows_name}")
+    accounts = con.sql(
+        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {accounts_name} WHERE flagged "
+        "ORDER BY platform, account_id"
+    ).to_arrow_table()
     return SignalResult(
         accounts,
-        {"profile_features": feature_table, "profile_templates": templates},
+        {"profile_templates": templates},
+        kept={
+            ACCOUNT_ROWS: Kept(accounts_name, ACCOUNT_COLUMNS),
+            "profile_features": Kept(features_name, tuple(_FEATURE_COLUMNS.values())),
+        },
     )
 
 
