@@ -3,13 +3,13 @@ means. `SignalResult` is what the function returns; `run.py` stores it.
 
 Where a signal reads the posts (rhythm, content), its pass over them is an Ibis
 expression over the engine's input tables (`trollscope.inputs`), run on the engine detect
-runs on (DuckDB or Spark). Rhythm's tests run there too, as batch functions
-(`Backend.map_batches`): its rows reach the case as temporary tables DuckDB reads from the
-engine (`Kept`), and only its flagged rows come to Python. Content's pass brings one row
-per account back, and its tests run here in numpy. creation-burst's
-and profile's passes over the accounts run there too (creations per platform and hour;
-each account's profile parts, `features/profile.py`). avatar reads the pictures' hashes,
-made where the files are by `trollscope avatars`, from the case."""
+runs on (DuckDB or Spark), and so are its tests, as batch functions over one row per
+account (`Backend.map_batches`). creation-burst's, profile's and avatar's passes over the
+accounts run there too (creations per platform and hour; each account's profile parts,
+`features/profile.py`; the avatar keys). Every signal's per-account rows reach the case's
+connection as temporary tables DuckDB reads from the engine (`Kept`, `Backend.to_case`),
+and only the flagged rows come to Python. avatar reads the pictures' hashes, made where
+the files are by `trollscope avatars`, from the case."""
 
 from __future__ import annotations
 
