@@ -16,6 +16,7 @@ command like `trollscope ingest` starts without them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -196,12 +197,17 @@ def signals(
     names: Sequence[str] | None = None,
     params: SignalParams | None = None,
     progress: StageProgress | None = None,
+    engine: str = "duckdb",
 ) -> dict[str, int]:
     """Account signals (all by default) into the case; the flagged accounts per signal.
-    `progress(stage, done, total)` as each signal starts."""
+    `progress(stage, done, total)` as each signal starts. `engine`: where their passes
+    over the posts and accounts and their tests run ("duckdb", in the case; "spark")."""
+    from trollscope.engine.run import check_engine, engine_for
     from trollscope.signals.run import signals as compute
 
-    return compute(case, names, params, progress)
+    check_engine(engine)
+    opener = None if engine == "duckdb" else functools.partial(engine_for, engine)
+    return compute(case, names, params, progress, opener)
 
 
 def avatars(

@@ -257,6 +257,33 @@ def test_signals_that_read_the_posts_give_the_same_rows_on_spark(
             assert on_spark.table(case.con, table).equals(rows), table
 
 
+def test_signals_command_on_spark_stores_what_duckdb_stores(
+    week_case: Path, tmp_path: Path
+) -> None:
+    """`trollscope signals --engine spark`: every signal computed on Spark and stored in
+    the case after the engine closed (the kept rows outlive its folder), row for row what
+    the DuckDB run stores."""
+    from click.testing import CliRunner
+
+    from trollscope.cli import cli
+
+    stored: dict[str, list[list[tuple[object, ...]]]] = {}
+    for engine in ("duckdb", "spark"):
+        case = tmp_path / f"{engine}.duckdb"
+        shutil.copy(week_case, case)
+        run = CliRunner().invoke(cli, ["signals", str(case), "--engine", engine, "--json"])
+        assert run.exit_code == 0, run.output
+        stored[engine] = [
+            query(case, "SELECT * FROM account_signals ORDER BY ALL"),
+            query(case, "SELECT * FROM rhythm_scores ORDER BY ALL"),
+            query(case, "SELECT * FROM content_mix ORDER BY ALL"),
+            query(case, "SELECT * FROM profile_features ORDER BY ALL"),
+            query(case, "SELECT * FROM creation_histogram ORDER BY ALL"),
+        ]
+    assert all(stored["duckdb"]), "a table came out empty: the test would compare nothing"
+    assert stored["spark"] == stored["duckdb"]
+
+
 def test_content_fits_draw_the_same_sample_on_spark(
     week_case: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

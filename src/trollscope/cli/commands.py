@@ -320,11 +320,25 @@ def edges_cmd(
     show_default=True,
     help="Significance level of each signal's test (corrected within the signal).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="duckdb",
+    show_default=True,
+    help="Where the signals' passes over the posts and accounts, and their tests, run: "
+    "DuckDB inside the case, or Apache Spark (pip install 'trollscope[spark]'; local mode "
+    "unless TROLLSCOPE_SPARK_MASTER is set). The same rows either way.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print flagged counts as JSON.")
 @click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
 @friendly
 def signals_cmd(
-    case_path: Path, names: tuple[str, ...], alpha: float, as_json: bool, hide_progress: bool
+    case_path: Path,
+    names: tuple[str, ...],
+    alpha: float,
+    engine: str,
+    as_json: bool,
+    hide_progress: bool,
 ) -> None:
     """Account signals (creation bursts, rhythms, profile templates, content mix,
     avatars): per-account values, tests and evidence, kept in the case (table
@@ -334,7 +348,9 @@ def signals_cmd(
     from trollscope.signals import SignalParams
 
     with progress_bar("signals", hide_progress, "stages") as bar:
-        flagged = api.signals(case_path, names or None, SignalParams(alpha=alpha), bar.stage)
+        flagged = api.signals(
+            case_path, names or None, SignalParams(alpha=alpha), bar.stage, engine=engine
+        )
     if as_json:
         show.print_json({"flagged": flagged})
         return

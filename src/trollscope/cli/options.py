@@ -294,10 +294,11 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             type=click.Choice(ENGINES),
             default=DEFAULTS.engine,
             show_default=True,
-            help="Where each trace's edges and tests and the account signals' passes over "
-            "the posts run: DuckDB inside the case, or Apache Spark (pip install "
-            "'trollscope[spark]'; local mode unless TROLLSCOPE_SPARK_MASTER is set). The "
-            "signals' own tests, Leiden and the networks' description run here.",
+            help="Where each trace's edges and tests and the account signals (their passes "
+            "over the posts and accounts, and rhythm's and content's tests) run: DuckDB "
+            "inside the case, or Apache Spark (pip install 'trollscope[spark]'; local mode "
+            "unless TROLLSCOPE_SPARK_MASTER is set). Leiden and the networks' description "
+            "run here.",
         ),
         click.option(
             "--all-tests",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,14 +95,19 @@ def compute_signals(
     names: Sequence[str],
     params: SignalParams,
     progress: StageProgress | None = None,
+    engine: Backend | None = None,
 ) -> dict[str, int]:
     """Compute `names` on an open case connection and store them (inside the caller's
     transaction); returns the flagged accounts per signal. `progress` is called as each
-    signal starts, then as they are stored."""
+    signal starts, then as they are stored; passes over the posts run on `engine` (None:
+    the case's DuckDB)."""
     stages = Stages(progress, len(names) + 1)
-    results = collect_signals(con, names, params, stages.start)
+    results = collect_signals(con, names, params, stages.start, engine)
     stages.start("storing signals")
     return store_signals(con, results)
+
+
+EngineFor = Callable[[duckdb.DuckDBPyConnection], AbstractContextManager["Backend"]]
 
 
 def signals(
@@ -109,13 +115,25 @@ def signals(
     names: Sequence[str] | None = None,
     params: SignalParams | None = None,
     progress: StageProgress | None = None,
+    engine_for: EngineFor | None = None,
 ) -> dict[str, int]:
     """Compute account signals (all by default) into the case; a failure leaves the case
-    as it was. Returns the flagged accounts per signal; `progress` as `compute_signals`."""
+    as it was. Returns the flagged accounts per signal; `progress` as `compute_signals`.
+    `engine_for` opens the engine their passes run on over the case's connection (the
+    API's `engine.run.engine_for`; None: the case's DuckDB)."""
     chosen = list(names) if names else list(SIGNALS)
     unknown = [n for n in chosen if n not in SIGNALS]
     if unknown:
         raise TrollscopeError(f"unknown signal {unknown[0]!r}; choose among: {', '.join(SIGNALS)}.")
     with Case.open(case_path) as case, transaction(case.con, case.path):
-        flagged = compute_signals(case.con, chosen, params or SignalParams(), progress)
-    return flagged
+        if engine_for is None:
+            return compute_signals(case.con, chosen, params or SignalParams(), progress)
+        # The rows kept out of Python outlive the engine (`Backend.to_case`), so the
+        # engine closes before they are stored.
+        stages = Stages(progress, len(chosen) + 1)
+        with engine_for(case.con) as on:
+            results = collect_signals(
+                case.con, chosen, params or SignalParams(), stages.start, engine=on
+            )
+        stages.start("storing signals")
+        return store_signals(case.con, results)
