@@ -58,7 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trollscope.features.neardup import lsh_keys, normalise
-from trollscope.inputs import Backend, CaseBackend, Inputs
+from trollscope.inputs import Backend, CaseBackend, Inputs, one_batch
 
 NAME_DIGITS_MIN = 5
 """Digits after the letters for a handle to count as name+digits."""
@@ -184,14 +184,20 @@ def star_clusters(texts: pa.Array, weight: I64) -> I64:
     joined 4,000 distinct bios into one). Each band is visited once: linear time.
     """
     n = len(texts)
-    centre = np.arange(n, dtype=np.int64)
     ids = pa.array(np.arange(n, dtype=np.int64)).cast(pa.string())
     keys = lsh_keys(ids, texts, bands=BIO_BANDS, rows=BIO_ROWS)
     if keys.num_rows == 0:
-        return centre
+        return np.arange(n, dtype=np.int64)
     owner = pc.cast(keys.column("post_id"), pa.int64()).to_numpy()
     _, band = np.unique(keys.column("key").to_numpy(zero_copy_only=False), return_inverse=True)
-    band = band.astype(np.int64)
+    return _greedy(texts, weight, owner, band.astype(np.int64))
+
+
+def _greedy(texts: pa.Array, weight: I64, owner: I64, band: I64) -> I64:
+    """`star_clusters`' greedy pass, given each LSH band row's text (`owner`, an index into
+    `texts`) and band (an index of the distinct band keys)."""
+    n = len(texts)
+    centre = np.arange(n, dtype=np.int64)
     # Bands (and texts) only matter where a band holds two texts or more.
     shared = np.bincount(band)[band] > 1
     owner, band = owner[shared], band[shared]
@@ -232,9 +238,13 @@ def _cluster_ids(texts: pa.Array, centre: I64) -> pa.Array:
     names = {}
     roots = np.unique(centre)
     for c, text in zip(roots.tolist(), texts.take(pa.array(roots)).to_pylist(), strict=True):
-        digest = hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:6]
-        names[c] = f"{text[:24].rstrip()}~{digest}"
+        names[c] = _cluster_name(text)
     return pa.array([names[c] for c in centre.tolist()], pa.string())
+
+
+def _cluster_name(centre: str) -> str:
+    digest = hashlib.md5(centre.encode("utf-8"), usedforsecurity=False).hexdigest()[:6]
+    return f"{centre[:24].rstrip()}~{digest}"
 
 
 # --- the case, on the engine ------------------------------------------------------------
@@ -293,25 +303,82 @@ def bio_cluster_table(bios: pa.Table) -> pa.Table:
     return pa.table({"bio_key": distinct, "bio_cluster": ids}, schema=_BIOS_SCHEMA)
 
 
+_COUNTED = "ts_profile_bio_counts"
+_BANDS = "ts_profile_bio_bands"
+_CENTRES = "ts_profile_bio_centres"
+_COUNTED_SCHEMA = ibis.schema({"bio_key": "string", "accounts": "int64"})
+_BANDS_SCHEMA = pa.schema([("bio_key", pa.string()), ("band", pa.string())])
+_CENTRES_SCHEMA = pa.schema([("bio_key", pa.string()), ("centre", pa.string())])
+
+
+def bio_band_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """(bio_key, band) of a batch of distinct normalised bios: their LSH bands, as
+    `star_clusters` makes them."""
+    keys = lsh_keys(
+        batch.column("bio_key"), batch.column("bio_key"), bands=BIO_BANDS, rows=BIO_ROWS
+    )
+    return one_batch(
+        pa.table(
+            {"bio_key": keys.column("post_id"), "band": keys.column("key")}, schema=_BANDS_SCHEMA
+        )
+    )
+
+
+def cluster_name_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """(bio_key, bio_cluster) of a batch of (bio_key, centre): the cluster's name."""
+    names = [_cluster_name(c) for c in batch.column("centre").to_pylist()]
+    return pa.record_batch(
+        [batch.column("bio_key"), pa.array(names, pa.string())], schema=_BIOS_SCHEMA
+    )
+
+
+def bio_centres(owners: pa.Table, bands: pa.Table) -> pa.Table:
+    """(bio_key, centre) of the bios that share an LSH band with another (`owners`:
+    bio_key, accounts; `bands`: their shared bands, bio_key, band): `star_clusters` over
+    them alone, which is `star_clusters` over every bio, since a bio that shares no band
+    is its own cluster's centre and takes no other."""
+    if owners.num_rows == 0:
+        return _CENTRES_SCHEMA.empty_table()
+    texts = owners.column("bio_key").combine_chunks().cast(pa.string())
+    weight = owners.column("accounts").to_numpy().astype(np.int64)
+    owner = pc.index_in(bands.column("bio_key"), value_set=texts).to_numpy().astype(np.int64)
+    _, band = np.unique(bands.column("band").to_numpy(zero_copy_only=False), return_inverse=True)
+    centre = _greedy(texts, weight, owner, band.astype(np.int64))
+    return pa.table(
+        {"bio_key": texts, "centre": texts.take(pa.array(centre))}, schema=_CENTRES_SCHEMA
+    )
+
+
 def features_on(engine: Backend, name: str) -> None:
     """Materialise `name` on `engine`: every account's profile parts (FEATURES_SCHEMA).
-    The per-account parts are `row_features` on the engine; only the distinct normalised
-    bios (with their accounts) come here, for the bio clusters, which are greedy over the
-    whole data (`star_clusters`), and go back as a lookup table."""
+    The per-account parts are `row_features` on the engine, and so are the distinct
+    normalised bios' LSH bands (`bio_band_batch`). The bio clusters are greedy over the
+    whole data (`star_clusters`), so they are made here, but only over the bios that
+    share a band with another (`bio_centres`): those, their accounts and their shared
+    bands come here, and their centres go back; every bio's cluster is named on the
+    engine (`cluster_name_batch`)."""
     accounts = Inputs().accounts.select(*_PROFILE)
     engine.map_batches(_ROWS, accounts, row_features, ROW_SCHEMA)
     try:
         rows = ibis.table(ROW_SCHEMA, name=_ROWS)
         kept = rows.filter(rows.bio_key.notnull())
-        bios = engine.fetch(kept.group_by("bio_key").aggregate(accounts=kept.count()))
-        engine.register(_BIOS, bio_cluster_table(bios))
-        try:
-            joined = rows.left_join(ibis.table(_BIOS_SCHEMA, name=_BIOS), "bio_key")
-            engine.store(name, joined.select(*FEATURES_SCHEMA.names))
-        finally:
-            engine.drop(_BIOS)
+        engine.store(_COUNTED, kept.group_by("bio_key").aggregate(accounts=kept.count()))
+        counted = ibis.table(_COUNTED_SCHEMA, name=_COUNTED)
+        engine.map_batches(_BANDS, counted.select("bio_key"), bio_band_batch, _BANDS_SCHEMA)
+        bands = ibis.table(ibis.Schema.from_pyarrow(_BANDS_SCHEMA), name=_BANDS)
+        sizes = bands.group_by("band").aggregate(texts=bands.count())
+        shared = bands.semi_join(sizes.filter(sizes.texts >= 2), "band")
+        owners = engine.fetch(counted.semi_join(shared, "bio_key"))
+        engine.register(_CENTRES, bio_centres(owners, engine.fetch(shared)))
+        centres = ibis.table(ibis.Schema.from_pyarrow(_CENTRES_SCHEMA), name=_CENTRES)
+        named = counted.left_join(centres, "bio_key").select(
+            bio_key=counted.bio_key, centre=centres.centre.coalesce(counted.bio_key)
+        )
+        engine.map_batches(_BIOS, named, cluster_name_batch, _BIOS_SCHEMA)
+        joined = rows.left_join(ibis.table(_BIOS_SCHEMA, name=_BIOS), "bio_key")
+        engine.store(name, joined.select(*FEATURES_SCHEMA.names))
     finally:
-        engine.drop(_ROWS)
+        engine.drop(_ROWS, _COUNTED, _BANDS, _CENTRES, _BIOS)
 
 
 def features_table(name: str) -> ir.Table:
