@@ -18,12 +18,13 @@ from trollscope.cli.options import (
     OutFile,
     case_argument,
     detect_options,
+    engine_option,
     input_options,
     signal_names,
     trace_names,
 )
 from trollscope.cli.show import friendly, input_bytes, out, plain, progress_bar
-from trollscope.engine import ENGINES, MAX_BURST
+from trollscope.engine import MAX_BURST
 
 # The export's choices, kept here so that `--help` needs no export module (networkx).
 EXPORT_FORMATS = ("gexf", "graphml", "csv", "parquet", "json")
@@ -237,14 +238,7 @@ def evaluate_cmd(
     help="Skip (and list in the case's table skipped_keys) keys that more accounts than "
     "this touched within one window: viral posts and trending tags.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES),
-    default="duckdb",
-    show_default=True,
-    help="Where the join runs: DuckDB inside the case, or Apache Spark (pip install "
-    "'trollscope[spark]'; local mode unless TROLLSCOPE_SPARK_MASTER is set).",
-)
+@engine_option("Where the join runs")
 @click.option("--memory-limit", default=None, metavar="SIZE", help=MEMORY_HELP)
 @click.option("--exact-csv", is_flag=True, help=EXACT_CSV_HELP)
 @click.option(
@@ -320,14 +314,9 @@ def edges_cmd(
     show_default=True,
     help="Significance level of each signal's test (corrected within the signal).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES),
-    default="duckdb",
-    show_default=True,
-    help="Where the signals' passes over the posts and accounts, and their tests, run: "
-    "DuckDB inside the case, or Apache Spark (pip install 'trollscope[spark]'; local mode "
-    "unless TROLLSCOPE_SPARK_MASTER is set). The same rows either way.",
+@engine_option(
+    "Where the signals' passes over the posts and accounts, and their tests, run",
+    "The same rows either way.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print flagged counts as JSON.")
 @click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")

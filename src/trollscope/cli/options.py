@@ -125,6 +125,18 @@ class DetectWindow(EdgesWindow):
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
+def engine_option(what: str, after: str = "") -> Callable[[Any], Any]:
+    """`--engine`: `what` runs on DuckDB inside the case, or on Apache Spark."""
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        default=DEFAULTS.engine,
+        show_default=True,
+        help=f"{what}: DuckDB inside the case, or Apache Spark (pip install "
+        "'trollscope[spark]'; local mode unless TROLLSCOPE_SPARK_MASTER is set). " + after,
+    )
+
+
 def trace_names() -> list[str]:
     from trollscope.traces import TRACES
 
@@ -289,16 +301,10 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             "--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Leiden's seed."
         ),
         click.option("--memory-limit", default=None, metavar="SIZE", help=MEMORY_HELP),
-        click.option(
-            "--engine",
-            type=click.Choice(ENGINES),
-            default=DEFAULTS.engine,
-            show_default=True,
-            help="Where each trace's edges and tests and the account signals (their passes "
-            "over the posts and accounts, and rhythm's and content's tests) run: DuckDB "
-            "inside the case, or Apache Spark (pip install 'trollscope[spark]'; local mode "
-            "unless TROLLSCOPE_SPARK_MASTER is set). Leiden and the networks' description "
-            "run here.",
+        engine_option(
+            "Where each trace's edges and tests and the account signals (their passes over "
+            "the posts and accounts, and rhythm's and content's tests) run",
+            "Leiden and the networks' description run here.",
         ),
         click.option(
             "--all-tests",

@@ -33,6 +33,7 @@ from trollscope.signals.base import (
     SignalParams,
     SignalResult,
     empty_accounts,
+    flagged_rows,
     posts_engine,
 )
 
@@ -108,10 +109,7 @@ def compute(
     if not con.sql(f"SELECT count(*) FROM {rows_name}").fetchall()[0][0]:
         con.execute(f"DROP TABLE {rows_name}")
         return SignalResult(empty_accounts())
-    accounts = con.sql(
-        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {rows_name} WHERE flagged "
-        "ORDER BY platform, account_id"
-    ).to_arrow_table()
+    accounts = flagged_rows(con, rows_name)
     reuse = reuse.select(_REUSE_SCHEMA.names).cast(_REUSE_SCHEMA)
     return SignalResult(
         accounts, {REUSE_TABLE: reuse}, kept={ACCOUNT_ROWS: Kept(rows_name, ACCOUNT_COLUMNS)}

@@ -56,7 +56,8 @@ class Kept:
 
 
 ACCOUNT_ROWS = "account_signals"
-ACCOUNT_COLUMNS = tuple(ACCOUNT_SIGNALS_SCHEMA.names[1:])
+ACCOUNT_ROW_SCHEMA = ACCOUNT_SIGNALS_SCHEMA.remove(0)  # a signal's rows: the runner adds `signal`
+ACCOUNT_COLUMNS = tuple(ACCOUNT_ROW_SCHEMA.names)
 
 
 @dataclass(slots=True)
@@ -123,6 +124,14 @@ class Signal:
     meaning: str
 
 
+def flagged_rows(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
+    """The flagged rows of a kept per-account table (`Kept`): all that comes to Python."""
+    return con.sql(
+        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {table} WHERE flagged "
+        "ORDER BY platform, account_id"
+    ).to_arrow_table()
+
+
 def empty_accounts() -> pa.Table:
     """An empty per-account result (a signal with nothing to say on this case)."""
-    return ACCOUNT_SIGNALS_SCHEMA.remove(0).empty_table()
+    return ACCOUNT_ROW_SCHEMA.empty_table()

@@ -84,12 +84,14 @@ from trollscope.features.neardup import normalise
 from trollscope.inputs import Inputs, int_sum, one_batch
 from trollscope.signals.base import (
     ACCOUNT_COLUMNS,
+    ACCOUNT_ROW_SCHEMA,
     ACCOUNT_ROWS,
     Kept,
     Signal,
     SignalParams,
     SignalResult,
     empty_accounts,
+    flagged_rows,
     posts_engine,
 )
 
@@ -456,10 +458,7 @@ def compute(
     on.map_batches(rows_name, mix, test, schema)
     on.drop(mix_name)
     rows = on.to_case(rows_name)
-    flagged = con.sql(
-        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {rows} WHERE flagged "
-        "ORDER BY platform, account_id"
-    ).to_arrow_table()
+    flagged = flagged_rows(con, rows)
     return SignalResult(
         flagged,
         {"content_rates": _rates_table(rates)},
@@ -479,14 +478,7 @@ def _mix_columns(mix: ir.Table) -> tuple[str, ...]:
 
 def _rows_schema(mix: ir.Table) -> pa.Schema:
     """What `tails_batch` makes: the account's row, then the rest of `content_mix`."""
-    fields = [
-        pa.field("platform", pa.string()),
-        pa.field("account_id", pa.string()),
-        pa.field("value", pa.float64()),
-        pa.field("flagged", pa.bool_(), nullable=False),
-        pa.field("p_value", pa.float64()),
-        pa.field("evidence", pa.string()),
-    ]
+    fields = list(ACCOUNT_ROW_SCHEMA)
     fields += [f for f in mix.schema().to_pyarrow() if f.name not in ("platform", "account_id")]
     for name, *_ in MEASURES:
         fields += [pa.field(f"{name}_share", pa.float64()), pa.field(f"{name}_p", pa.float64())]

@@ -66,6 +66,7 @@ from trollscope.signals.base import (
     SignalParams,
     SignalResult,
     empty_accounts,
+    flagged_rows,
     posts_engine,
 )
 
@@ -491,10 +492,7 @@ def compute(
             on.drop(outcomes_name)
         rows = on.to_case(rows_name)
         kept[ACCOUNT_ROWS] = Kept(rows, ACCOUNT_COLUMNS)
-        accounts = con.sql(
-            f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {rows} WHERE flagged "
-            "ORDER BY platform, account_id"
-        ).to_arrow_table()
+        accounts = flagged_rows(con, rows)
     bursts = [row for part in parts for row in part.bursts]
     histograms = [part.histogram for part in parts]
     return SignalResult(

@@ -61,6 +61,7 @@ from trollscope.signals.base import (
     Signal,
     SignalParams,
     SignalResult,
+    flagged_rows,
     posts_engine,
 )
 
@@ -325,10 +326,7 @@ def compute(
         )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {rows_name}")
-    accounts = con.sql(
-        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {accounts_name} WHERE flagged "
-        "ORDER BY platform, account_id"
-    ).to_arrow_table()
+    accounts = flagged_rows(con, accounts_name)
     return SignalResult(
         accounts,
         {"profile_templates": templates},

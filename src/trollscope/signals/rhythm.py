@@ -43,12 +43,14 @@ from scipy import stats
 from trollscope.inputs import Inputs, int_sum, one_batch
 from trollscope.signals.base import (
     ACCOUNT_COLUMNS,
+    ACCOUNT_ROW_SCHEMA,
     ACCOUNT_ROWS,
     Kept,
     Signal,
     SignalParams,
     SignalResult,
     empty_accounts,
+    flagged_rows,
     posts_engine,
 )
 
@@ -238,12 +240,7 @@ CHUNK = 4_096
 SHARE_SCHEMA = pa.schema([pa.field("office_share", pa.float64(), nullable=False)])
 ROWS_SCHEMA = pa.schema(
     [
-        pa.field("platform", pa.string(), nullable=False),
-        pa.field("account_id", pa.string(), nullable=False),
-        pa.field("value", pa.float64()),
-        pa.field("flagged", pa.bool_(), nullable=False),
-        pa.field("p_value", pa.float64()),
-        pa.field("evidence", pa.string()),
+        *ACCOUNT_ROW_SCHEMA,
         *(f for f in SCORES_SCHEMA if f.name not in ("platform", "account_id")),
     ]
 )
@@ -382,10 +379,7 @@ def compute(
     on.map_batches(rows_name, lists, test, ROWS_SCHEMA)
     on.store(profiles_name, _profiles(posts_table))
     rows = on.to_case(rows_name)
-    flagged = con.sql(
-        f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {rows} WHERE flagged "
-        "ORDER BY platform, account_id"
-    ).to_arrow_table()
+    flagged = flagged_rows(con, rows)
     return SignalResult(
         flagged,
         kept={
