@@ -246,17 +246,26 @@ ROWS_SCHEMA = pa.schema(
 )
 
 
-def _lists(posts: ir.Table) -> ir.Table:
-    """(platform, account_id, cells): `_cells` as one row per account, its cells a list of
-    (h: half-hour, p: posts, a: active half-hours), for the batch functions."""
-    cells = _cells(posts)
+CELLS_SCHEMA = ibis.schema(
+    {
+        "platform": "string",
+        "account_id": "string",
+        "half_hour": "int64",
+        "posts": "int64",
+        "active": "int64",
+    }
+)
+
+
+def _lists(cells: ir.Table) -> ir.Table:
+    """(platform, account_id, cells): `_cells`' rows as one row per account, its cells a
+    list of (h: half-hour, p: posts, a: active half-hours), for the batch functions."""
     cell = ibis.struct({"h": cells.half_hour, "p": cells.posts, "a": cells.active})
     return cells.group_by("platform", "account_id").aggregate(cells=cell.collect())
 
 
-def _profiles(posts: ir.Table) -> ir.Table:
-    """Posts per UTC hour of the week of each account `_cells` keeps (none are zero)."""
-    cells = _cells(posts)
+def _profiles(cells: ir.Table) -> ir.Table:
+    """Posts per UTC hour of the week of each account of `_cells`' rows (none are zero)."""
     hour = (cells.half_hour // 2).cast("int16")
     return cells.group_by("platform", "account_id", hour_of_week=hour).aggregate(
         posts=int_sum(cells.posts)
@@ -359,10 +368,24 @@ def compute(
     # Names of their own: two results on one connection (DuckDB's and Spark's, in a test)
     # must not overwrite each other's tables.
     run = uuid.uuid4().hex[:12]
+    cells_name = f"ts_rhythm_cells_{run}"
+    # One pass over the posts: the cells are stored, and the two batch passes and the
+    # profiles read them.
+    on.store(cells_name, _cells(posts_table))
+    try:
+        return _tested(con, on, ibis.table(CELLS_SCHEMA, name=cells_name), run, params)
+    finally:
+        on.drop(cells_name)
+
+
+def _tested(
+    con: duckdb.DuckDBPyConnection, on: Backend, cells: ir.Table, run: str, params: SignalParams
+) -> SignalResult:
+    """`compute` over the stored cells."""
     shares_name, rows_name, profiles_name = (
         f"ts_rhythm_{part}_{run}" for part in ("shares", "rows", "profiles")
     )
-    lists = _lists(posts_table)
+    lists = _lists(cells)
     on.map_batches(shares_name, lists, share_batch, SHARE_SCHEMA)
     shares = ibis.table(SHARE_SCHEMA, name=shares_name)
     accounts = int(on.fetch(shares.aggregate(n=shares.count())).column("n")[0].as_py())
@@ -377,7 +400,7 @@ def compute(
     on.drop(shares_name)
     test = partial(test_batch, reference, accounts * len(OFFSETS), params.alpha)
     on.map_batches(rows_name, lists, test, ROWS_SCHEMA)
-    on.store(profiles_name, _profiles(posts_table))
+    on.store(profiles_name, _profiles(cells))
     rows = on.to_case(rows_name)
     flagged = flagged_rows(con, rows)
     return SignalResult(
