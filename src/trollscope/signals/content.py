@@ -10,7 +10,8 @@ pooled and typical shares and the dispersion):
 - `copy_share`: of its texts (posts, replies and quotes whose text keeps a letter or digit
   after normalisation), those that another account also posted. The normalisation is
   near-dup-text's (`neardup.normalise`: co-text's, plus invisible format characters
-  dropped), done once per distinct text in numpy: as co-text's DuckDB regexes it took 16 s
+  dropped), done once per distinct text in numpy, by a batch function on the engine
+  (`norm_batch`): as co-text's DuckDB regexes it took 16 s
   on the simulator's 1M posts.
 - `hashtag_share`: of its own posts (not reposts), those with a hashtag; and
   `hashtags_per_post` (reported, not tested).
@@ -69,7 +70,6 @@ import math
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -116,9 +116,6 @@ MEASURES: tuple[tuple[str, str, str, str], ...] = (
 MIN_TRIALS_FOR_DISPERSION = 10
 MIN_ACCOUNTS_FOR_DISPERSION = 30
 DISPERSION_SAMPLE = 1_000
-_TEXTS = "ts_content_texts"
-
-_TEXTS_SCHEMA = ibis.schema({"platform": "string", "account_id": "string", "key": "int64"})
 
 
 def _handle(name: ir.StringValue) -> ir.StringValue:
@@ -454,7 +451,7 @@ def compute(
             {"content_mix": empty_mix, "content_rates": RATES_SCHEMA.empty_table()},
         )
     tests = sum(r.accounts for r in rates)
-    test = partial(tails_batch, tuple(rates), params.alpha, tests, schema)
+    test = functools.partial(tails_batch, tuple(rates), params.alpha, tests, schema)
     on.map_batches(rows_name, mix, test, schema)
     on.drop(mix_name)
     rows = on.to_case(rows_name)
