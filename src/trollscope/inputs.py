@@ -168,6 +168,8 @@ class Backend(Protocol):
 
     def to_case(self, name: str) -> str: ...
 
+    def from_case(self, name: str, sql: str) -> None: ...
+
     def drop(self, *names: str) -> None: ...
 
     def close(self) -> None: ...
@@ -258,6 +260,11 @@ class CaseBackend:
         """The name of a temporary table of the case's connection holding the rows of
         `name` (made by `store` or `map_batches`): here, that table itself."""
         return name
+
+    def from_case(self, name: str, sql: str) -> None:
+        """Make `name` on the engine from DuckDB SQL over the case's tables, its rows never
+        passing through Python: here, a temporary table."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def drop(self, *names: str) -> None:
         """Drop tables made by `materialize` (and unregister `register`ed ones)."""

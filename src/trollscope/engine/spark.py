@@ -221,12 +221,10 @@ class SparkBackend:
                     [dataset],
                 ).fetchall()
                 frame = _input_table(self.spark, root, files, schema)
+                frame.createOrReplaceTempView(name)
+                self._views.add(name)
             else:
-                target = self.workdir / f"{name}.parquet"
-                con.execute(f"COPY ({sql}) TO {literal(target)} (FORMAT PARQUET)")
-                frame = self.spark.read.parquet(str(target))
-            frame.createOrReplaceTempView(name)
-            self._views.add(name)
+                self.from_case(name, sql)
         self._cached: dict[str, Any] = {}
 
     def sql(self, expr: ir.Table) -> str:
@@ -362,6 +360,14 @@ class SparkBackend:
             if source == "ts_spark_empty":
                 self.con.unregister(source)
         return name
+
+    def from_case(self, name: str, sql: str) -> None:
+        """Make `name` from DuckDB SQL over the case's tables: DuckDB writes it as Parquet
+        in the working folder and Spark reads it, its rows never passing through Python."""
+        target = self.workdir / f"{name}.parquet"
+        self.con.execute(f"COPY ({sql}) TO {literal(target)} (FORMAT PARQUET)")
+        self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
+        self._views.add(name)
 
     def drop(self, *names: str) -> None:
         """Forget materialised or registered tables (their cache goes with them)."""

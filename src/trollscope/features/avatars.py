@@ -299,9 +299,7 @@ def register_hashes(con: duckdb.DuckDBPyConnection, engine: Backend) -> ir.Table
     `avatar_hashes`): the engine drops them with `engine.drop(HASHES)`."""
     if not has_hashes(con):
         return None
-    engine.register(
-        HASHES, con.sql(f"SELECT platform, account_id, key FROM {TABLE}").to_arrow_table()
-    )
+    engine.from_case(HASHES, f"SELECT platform, account_id, key FROM {TABLE}")
     return ibis.table(KEYS_SCHEMA, name=HASHES)
 
 
