@@ -13,7 +13,8 @@ machine: each stage's CPU is sampled from the whole machine's view of the tree.
 Prints a markdown table: one row per stage, CPU seconds per version, and the last
 version's ratio to the first; then the whole process tree, wall time and peak memory,
 and what each version found (accounts, networks, significant pair tests), which should
-agree. The measurements go to benchmarks/.work/stages-LABEL.json.
+agree; then the tree's peak memory in each stage. The measurements go to
+benchmarks/.work/stages-LABEL.json.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def measure(case: Path, label: str, src: str, engine: str) -> dict[str, Any]:
         "seconds": m.seconds,
         "cpu_seconds": m.cpu_seconds,
         "peak_rss_mib": m.peak_rss_mib,
-        "stages": [[s.name, s.seconds, s.cpu_seconds] for s in m.stages],
+        "stages": [[s.name, s.seconds, s.cpu_seconds, s.peak_rss_mib] for s in m.stages],
         "found": [
             found.get("flagged_accounts"),
             found.get("networks"),
@@ -93,6 +94,23 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def peak_table(rows: list[dict[str, Any]]) -> str:
+    """The process tree's peak memory (MiB) in each stage, versions across: where the
+    peak is reached. Rows measured before stages kept their peak read '-'."""
+    names: list[str] = []
+    for r in rows:
+        names += [s[0] for s in r["stages"] if s[0] not in names]
+    peaks = [{s[0]: s[3] for s in r["stages"] if len(s) > 3} for r in rows]
+    lines = [
+        "| stage (peak MiB) | " + " | ".join(r["label"] for r in rows) + " |",
+        "|---|" + "---:|" * len(rows),
+    ]
+    for name in names:
+        cells = [f"{p[name]:,.0f}" if name in p else "-" for p in peaks]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("case", type=Path, help="a case file (copied for each run)")
@@ -109,7 +127,7 @@ def main() -> None:
         row = measure(args.case, label, src, args.engine)
         (WORK / f"stages-{label}.json").write_text(json.dumps(row, indent=1))
         rows.append(row)
-    sys.stdout.write(table(rows) + "\n")
+    sys.stdout.write(table(rows) + "\n\n" + peak_table(rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.stages import table
+from benchmarks.stages import peak_table, table
 
 
 def _row(label: str, stages: list[tuple[str, float]], cpu: float) -> dict[str, object]:
@@ -30,3 +30,12 @@ def test_stages_line_up_by_name_and_the_ratio_is_last_over_first() -> None:
     assert body["join tests"] == "| join tests | 0.0 | 3.0 | - |"
     assert body["**all** (CPU s)"].endswith("| 20.0 | 40.0 | 2.00 |")
     assert "305 / 4 / 63324 | 305 / 4 / 63324" in lines[-1]
+
+
+def test_each_stage_keeps_its_peak_and_older_rows_read_a_dash() -> None:
+    old = _row("A", [("edges: co-repost", 10.0)], 20.0)
+    new = _row("B", [("edges: co-repost", 25.0)], 40.0)
+    new["stages"] = [["edges: co-repost", 12.5, 25.0, 2048.4], ["networks", 1.0, 2.0, 512.0]]
+    lines = peak_table([old, new]).splitlines()
+    assert lines[0] == "| stage (peak MiB) | A | B |"
+    assert lines[2:] == ["| edges: co-repost | - | 2,048 |", "| networks | - | 512 |"]
