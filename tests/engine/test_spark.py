@@ -257,6 +257,32 @@ def test_signals_that_read_the_posts_give_the_same_rows_on_spark(
             assert on_spark.table(case.con, table).equals(rows), table
 
 
+def test_a_copy_in_the_case_outlives_close_and_goes_with_drop(spark_case: Path) -> None:
+    """`to_case` copies a Spark table into the case's connection: the copy stays when the
+    backend closes (kept rows are stored after it) and goes when the table is dropped."""
+    from trollscope.case import Case
+    from trollscope.engine.run import engine_for
+    from trollscope.inputs import Inputs
+
+    accounts = Inputs().accounts.select("platform", "account_id")
+    with Case.open(spark_case) as case:
+        with engine_for("spark", case.con) as spark:
+            for name in ("ts_copy_kept", "ts_copy_dropped"):
+                spark.store(name, accounts)
+                spark.to_case(name)
+            spark.drop("ts_copy_dropped")
+        left = {
+            r[0]
+            for r in case.con.sql(
+                "SELECT table_name FROM duckdb_tables() WHERE temporary"
+            ).fetchall()
+        }
+        kept = case.con.sql("SELECT count(*) FROM ts_copy_kept").fetchall()[0][0]
+        held = case.con.sql("SELECT count(*) FROM accounts").fetchall()[0][0]
+    assert "ts_copy_kept" in left and "ts_copy_dropped" not in left
+    assert kept == held > 0
+
+
 def test_signals_command_on_spark_stores_what_duckdb_stores(
     week_case: Path, tmp_path: Path
 ) -> None:

@@ -226,6 +226,7 @@ class SparkBackend:
             else:
                 self.from_case(name, sql)
         self._cached: dict[str, Any] = {}
+        self._copies: set[str] = set()  # tables `to_case` made on the case's connection
 
     def sql(self, expr: ir.Table) -> str:
         return str(ibis.to_sql(expr, dialect=self.dialect))
@@ -341,7 +342,8 @@ class SparkBackend:
 
     def to_case(self, name: str) -> str:
         """`name` (made by `store` or `map_batches`) copied into a temporary table of the
-        case's connection of the same name, which outlives this backend: DuckDB reads the
+        case's connection of the same name, which outlives this backend (`close` leaves
+        it; `drop` drops it, as on DuckDB, where it is the table itself): DuckDB reads the
         Parquet files Spark wrote, so that the rows never pass through Python."""
         files = self.workdir / f"{name}.parquet"
         if not files.is_dir():
@@ -359,6 +361,7 @@ class SparkBackend:
         finally:
             if source == "ts_spark_empty":
                 self.con.unregister(source)
+        self._copies.add(name)
         return name
 
     def from_case(self, name: str, sql: str) -> None:
@@ -370,8 +373,12 @@ class SparkBackend:
         self._views.add(name)
 
     def drop(self, *names: str) -> None:
-        """Forget materialised or registered tables (their cache goes with them)."""
+        """Forget materialised or registered tables (their cache goes with them), and
+        their copies in the case (`to_case`)."""
         for name in names:
+            if name in self._copies:
+                self._copies.discard(name)
+                self.con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
             frame = self._cached.pop(name, None)
             if frame is not None:
                 frame.unpersist()

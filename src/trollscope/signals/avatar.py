@@ -104,7 +104,6 @@ def compute(
             LEFT JOIN {gan_name} g USING (platform, account_id)""")
     finally:
         on.drop(best_name)
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{best_name}")
         con.execute(f"DROP TABLE IF EXISTS {gan_name}")
     if not con.sql(f"SELECT count(*) FROM {rows_name}").fetchall()[0][0]:
         con.execute(f"DROP TABLE {rows_name}")

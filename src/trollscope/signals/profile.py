@@ -313,7 +313,6 @@ def compute(
             con.execute(f"DROP VIEW IF EXISTS {_FEATURES}")
     finally:
         on.drop(made)
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{made}")
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {accounts_name} AS
