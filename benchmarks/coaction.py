@@ -59,6 +59,11 @@ from trollscope.model import ACCOUNT_COLUMNS, POST_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+if str(REPO) not in sys.path:  # run as a script: `benchmarks` is importable from here
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.measure import tree_rss_kib  # noqa: E402
+
 EXE = Path(sys.executable).with_name("trollscope")
 WINDOW = 60
 # Every action trace but near-duplicate text (part 3 has it alone): detect's, and batch
@@ -123,33 +128,6 @@ class Pairs:
 # --- measuring -------------------------------------------------------------------------
 
 
-def _tree_rss_kib(root: int) -> int:
-    """Resident memory (KiB) of `root` and all its descendants, from /proc/*/stat."""
-    parent: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields follow the last ')'.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        parent[int(entry.name)] = int(fields[1])
-        rss[int(entry.name)] = int(fields[21]) * PAGE // 1024
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parent.items():
-        children.setdefault(ppid, []).append(pid)
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack += children.get(pid, [])
-    return total
-
-
 def timed(argv: Sequence[str], log: Path) -> Measured:
     """Run a command to its end, sampling its process tree's memory; fail loudly."""
     print(f"  $ {shlex.join(argv)}", file=sys.stderr)
@@ -161,7 +139,7 @@ def timed(argv: Sequence[str], log: Path) -> Measured:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            peak = max(peak, _tree_rss_kib(proc.pid))
+            peak = max(peak, tree_rss_kib(proc.pid))
             time.sleep(0.1)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -22,29 +22,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:  # run as a script: `benchmarks` is importable from here
+    sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.measure import tree_rss_kib  # noqa: E402
+
 TROLLSCOPE = Path(sys.executable).with_name("trollscope")
-
-
-def _tree_rss(root: int) -> int:
-    """Resident memory (KiB) of `root` and all its descendants, from /proc."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        parents[int(entry.name)] = int(fields.get("PPid", "0").strip())
-        rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack += [child for child, parent in parents.items() if parent == pid]
-    return total
 
 
 def main() -> None:
@@ -72,7 +55,7 @@ def main() -> None:
     tree_peak = 0
     while child.poll() is None:
         # The simulator writes formats in a helper process: sum the whole tree's RSS.
-        tree_peak = max(tree_peak, _tree_rss(child.pid))
+        tree_peak = max(tree_peak, tree_rss_kib(child.pid))
         time.sleep(0.1)
     if child.returncode:
         raise SystemExit(f"trollscope simulate failed with exit code {child.returncode}")

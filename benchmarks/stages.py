@@ -13,7 +13,8 @@ machine: each stage's CPU is sampled from the whole machine's view of the tree.
 Prints a markdown table: one row per stage, CPU seconds per version, and the last
 version's ratio to the first; then the whole process tree, wall time and peak memory,
 and what each version found (accounts, networks, significant pair tests), which should
-agree; then the tree's peak memory in each stage. The measurements go to
+agree; then the tree's peak memory in each stage, split by process (the command, the JVM,
+Spark's Python workers). The measurements go to
 benchmarks/.work/stages-LABEL.json.
 """
 
@@ -56,7 +57,10 @@ def measure(case: Path, label: str, src: str, engine: str) -> dict[str, Any]:
         "seconds": m.seconds,
         "cpu_seconds": m.cpu_seconds,
         "peak_rss_mib": m.peak_rss_mib,
-        "stages": [[s.name, s.seconds, s.cpu_seconds, s.peak_rss_mib] for s in m.stages],
+        "peak_parts": m.peak_parts,
+        "stages": [
+            [s.name, s.seconds, s.cpu_seconds, s.peak_rss_mib, s.peak_parts] for s in m.stages
+        ],
         "found": [
             found.get("flagged_accounts"),
             found.get("networks"),
@@ -94,19 +98,27 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _peak_cell(stage: list[Any]) -> str:
+    """A stage's peak MiB and, where measured, whose it was: "10,600 (jvm 5,000, ...)"."""
+    parts = stage[4] if len(stage) > 4 else []
+    split = ", ".join(f"{who} {mib:,.0f}" for who, mib in parts)
+    return f"{stage[3]:,.0f}" + (f" ({split})" if split else "")
+
+
 def peak_table(rows: list[dict[str, Any]]) -> str:
     """The process tree's peak memory (MiB) in each stage, versions across: where the
-    peak is reached. Rows measured before stages kept their peak read '-'."""
+    peak is reached, and by which processes (the command, the JVM, the workers). Rows
+    measured before stages kept their peak read '-'."""
     names: list[str] = []
     for r in rows:
         names += [s[0] for s in r["stages"] if s[0] not in names]
-    peaks = [{s[0]: s[3] for s in r["stages"] if len(s) > 3} for r in rows]
+    peaks = [{s[0]: _peak_cell(s) for s in r["stages"] if len(s) > 3} for r in rows]
     lines = [
         "| stage (peak MiB) | " + " | ".join(r["label"] for r in rows) + " |",
         "|---|" + "---:|" * len(rows),
     ]
     for name in names:
-        cells = [f"{p[name]:,.0f}" if name in p else "-" for p in peaks]
+        cells = [p.get(name, "-") for p in peaks]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -4,11 +4,17 @@ times `detect --engine spark` with, whose JVM the Python process does not wait f
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-from benchmarks.measure import Samples, StageReader
+import pytest
+from benchmarks import measure
+from benchmarks.measure import Samples, StageReader, descendants, kind, shares_memory
 
 # A command whose CPU time is partly an orphan's (a grandchild whose parent ends at once,
 # as a JVM outliving its launcher), which holds 200 MiB resident, and which reports two
@@ -91,3 +97,76 @@ def test_a_stage_gets_the_cpu_of_its_own_time() -> None:
     stage = samples.stage("x", 1.5, 3.0)  # from 1.5 s to 3.0 s
     assert stage.cpu_seconds == 3.0
     assert stage.peak_rss_mib == 50 / 1024  # the sample at 1.0 s held on until 2.0 s
+
+
+def test_a_stage_peak_is_split_by_the_processes_of_its_peak_sample() -> None:
+    """The split is that of the sample that holds the peak, not each kind's own peak."""
+    samples = Samples()
+    samples.add(0.0, 0.0, 30, {"command": 10, "jvm": 20})
+    samples.add(1.0, 1.0, 60, {"command": 40, "jvm": 15, "workers": 5})
+    samples.add(2.0, 2.0, 50, {"jvm": 50})
+    stage = samples.stage("x", 2.0, 2.0)
+    assert stage.peak_rss_mib == 60 / 1024
+    assert stage.peak_parts == (("command", 40 / 1024), ("jvm", 15 / 1024), ("workers", 5 / 1024))
+
+
+def test_processes_are_the_command_a_jvm_or_workers() -> None:
+    assert kind(7, "trollscope", 7) == "command"
+    assert kind(8, "java", 7) == "jvm"
+    assert kind(9, "python3", 7) == "workers"
+
+
+def test_a_thread_shares_its_process_memory_and_a_fork_does_not() -> None:
+    """kcmp(2) tells one address space from two: a thread's (as a child between
+    posix_spawn's clone and its exec) from a forked child's."""
+    ready, done = threading.Event(), threading.Event()
+    native: list[int] = []
+
+    def wait() -> None:
+        native.append(threading.get_native_id())
+        ready.set()
+        done.wait(10)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(10)"])
+    try:
+        ready.wait(10)
+        assert shares_memory(os.getpid(), native[0])
+        assert not shares_memory(os.getpid(), child.pid)
+    finally:
+        done.set()
+        thread.join()
+        child.kill()
+        child.wait()
+
+
+def test_a_child_that_shares_its_parents_memory_counts_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a process below another of the tree is asked (the command's own memory is
+    never dropped), and it then counts 0 KiB: its pages are its parent's."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; subprocess.run(['sleep', '10'])"]
+    )
+    try:
+        for _ in range(100):
+            tree = descendants(os.getpid())
+            if len(tree) == 2:
+                break
+            time.sleep(0.05)
+        sleeper = next(pid for pid in tree if pid != parent.pid)
+        asked: list[tuple[int, int]] = []
+
+        def shared(pid: int, other: int) -> bool:
+            asked.append((pid, other))
+            return True
+
+        monkeypatch.setattr(measure, "shares_memory", shared)
+        tree = descendants(os.getpid())
+        assert asked == [(sleeper, parent.pid)]
+        assert tree[sleeper][0] == 0 and tree[parent.pid][0] > 0
+    finally:
+        for pid in descendants(os.getpid()):
+            os.kill(pid, signal.SIGKILL)
+        parent.wait()

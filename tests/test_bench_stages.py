@@ -39,3 +39,12 @@ def test_each_stage_keeps_its_peak_and_older_rows_read_a_dash() -> None:
     lines = peak_table([old, new]).splitlines()
     assert lines[0] == "| stage (peak MiB) | A | B |"
     assert lines[2:] == ["| edges: co-repost | - | 2,048 |", "| networks | - | 512 |"]
+
+
+def test_a_peak_says_whose_memory_it_was() -> None:
+    row = _row("B", [], 40.0)
+    row["stages"] = [
+        ["tests: co-mention", 5.0, 9.0, 3072.0, [["jvm", 2048.0], ["command", 1024.0]]]
+    ]
+    lines = peak_table([row]).splitlines()
+    assert lines[2] == "| tests: co-mention | 3,072 (jvm 2,048, command 1,024) |"
