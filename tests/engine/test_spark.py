@@ -355,3 +355,31 @@ def test_avatar_keys_on_spark_join_variants_and_drop_default_pictures(spark_case
         "data:avatar:g": 2,
         g_picture[0][0]: 2,
     }
+
+
+def test_a_bio_is_spaced_alike_on_both_engines(spark_case: Path) -> None:
+    """profile's example bios make runs of spaces one as RE2's \\s does (DuckDB's, which
+    the examples were first made with): tab, newline, form feed, return and space, not a
+    vertical tab (spacing to Java's \\s) nor a no-break space; and an 'f' stays an 'f'
+    (Spark SQL reads '\\f' in a literal as 'f')."""
+    import ibis
+    import pyarrow as pa
+
+    from trollscope.case import Case
+    from trollscope.engine.run import engine_for
+    from trollscope.signals.profile import SPACES
+
+    bios = ["free\t\n\f\r  dom", "a\x0bb", "a\u00a0 b", "fff"]
+    table = ibis.table({"bio": "string"}, name="ts_test_bios")
+    spaced = table.select(table.bio, out=table.bio.re_replace(SPACES, " ")).order_by("bio")
+    with Case.open(spark_case) as case:
+        case.con.register("ts_test_bios", pa.table({"bio": bios}))
+        re2 = case.con.sql(
+            "SELECT bio, regexp_replace(bio, '\\s+', ' ', 'g') FROM ts_test_bios ORDER BY bio"
+        ).fetchall()
+        assert [r[1] for r in re2] == ["a\x0bb", "a\u00a0 b", "fff", "free dom"]
+        for engine in ("duckdb", "spark"):
+            with engine_for(engine, case.con) as on:
+                on.register("ts_test_bios", pa.table({"bio": bios}))
+                got = on.fetch(spaced)
+            assert list(zip(got["bio"].to_pylist(), got["out"].to_pylist(), strict=True)) == re2

@@ -24,7 +24,7 @@ from trollscope.features.profile import (
     profile_features,
 )
 from trollscope.signals import SignalParams
-from trollscope.signals.profile import compute, log_poisson_tail
+from trollscope.signals.profile import compute, evidence_batch, log_poisson_tail
 from trollscope.signals.run import signals
 from trollscope.simulate.config import SimulationConfig, farm_at_stealth
 from trollscope.simulate.run import simulate
@@ -228,6 +228,7 @@ def test_a_template_is_found_on_a_hand_made_case(tmp_path: Path) -> None:
     with Case.open(path, read_only=True) as case:
         result = compute(case.con, SignalParams(alpha=0.01))
         every = result.all_accounts(case.con)
+        templates = result.table(case.con, "profile_templates")
     flagged = _flagged(path, every)
     assert {a for a, f in flagged.items() if f} == {f"f{i}" for i in range(10)}
     evidence = dict(
@@ -240,7 +241,7 @@ def test_a_template_is_found_on_a_hand_made_case(tmp_path: Path) -> None:
     assert "9 other accounts with the location 'iran'" in evidence["f3"]
     assert "nearly identical bio" in evidence["f3"]
     assert "handle shaped like name+8 digits (L+D8), as 10 accounts here" in evidence["f3"]
-    top = result.tables["profile_templates"].to_pylist()[0]
+    top = templates.to_pylist()[0]  # the most significant first
     assert (top["accounts"], top["location"], top["handle_shape"]) == (10, "iran", "L+D8")
     assert top["kind"] == "bio+location+handle"
     # Expected count under independence: N p_bio p_location p_shape, all ten alike here.
@@ -258,7 +259,7 @@ def test_the_example_bio_does_not_depend_on_the_order_accounts_come_in(tmp_path:
         with Case.open(path, read_only=True) as case:
             result = compute(case.con, SignalParams(alpha=0.01))
             every = result.all_accounts(case.con)
-        top = result.tables["profile_templates"].to_pylist()[0]
+            top = result.table(case.con, "profile_templates").to_pylist()[0]
         evidence = every.filter(pc.equal(every["account_id"], "f3"))
         examples.append((top["example_bio"], evidence["evidence"].to_pylist()))
     assert examples[0] == examples[1]
@@ -361,3 +362,42 @@ def test_empty_case(case_path: Path) -> None:
     finally:
         con.close()
     assert result.accounts.num_rows == 0
+
+
+def _part_row(**changes: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "platform": "twitter", "account_id": "a", "handle": "ali12345678",
+        "display_name": "Sara", "handle_shape": "L+D8", "handle_digits": 8,
+        "name_mismatch": True, "empty_profile": False, "location_key": "iran",
+        "bio_cluster": "c1", "kind": "bio+location", "accounts": 2, "expected": 12.5,
+        "score": 9.0, "p_value": 1e-9, "example": "x" * 51, "shape_accounts": 1,
+    }  # fmt: skip
+    return row | changes
+
+
+def test_evidence_words_each_part_as_the_sql_it_replaced_did() -> None:
+    """Counts as DuckDB rounds them (half away from zero: 12.5 is 13, where Python's
+    round gives 12), one account or many, a long bio cut at 50 characters, a p-value
+    above alpha worded not at all, a NULL digits count skipped."""
+    rows = [
+        _part_row(),
+        _part_row(accounts=3, expected=1.0, kind="location+handle", shape_accounts=2),
+        _part_row(p_value=0.5, handle_digits=None, name_mismatch=None, empty_profile=True),
+    ]
+    batch = pa.RecordBatch.from_pylist(rows)
+    out = evidence_batch(1234, 0.01, batch).to_pylist()
+    assert out[0]["evidence"] == (
+        "1 other account with the location 'iran' has a nearly identical bio ('"
+        + "x" * 50
+        + "...') (chance alone: 13 accounts; p = 1.0e-09 after Bonferroni over 1,234 "
+        "combinations); handle shaped like name+8 digits (L+D8), as 1 account here; "
+        "display name 'Sara' shares no word with the handle 'ali12345678'"
+    )
+    assert out[1]["evidence"].startswith(
+        "2 other accounts also have the location 'iran' and a handle shaped L+D8 "
+        "(chance alone: 1 account; p = 1.0e-09"
+    )
+    assert "as 2 accounts here" in out[1]["evidence"]
+    assert out[2]["evidence"] == "empty profile (no bio, no location, no or the default avatar)"
+    assert [r["flagged"] for r in out] == [True, True, False]
+    assert out[0]["template_accounts"] == 2 and out[0]["name_digits"] == 8

@@ -49,10 +49,11 @@ class SignalParams:
 class Kept:
     """Rows a signal left out of Python: a temporary table of the case's connection
     (`Backend.to_case`: DuckDB read them from the engine) and the columns of it that make
-    the case's table."""
+    the case's table, stored in `order` (an ORDER BY clause)."""
 
     table: str
     columns: tuple[str, ...]
+    order: str = "ALL"
 
 
 ACCOUNT_ROWS = "account_signals"
@@ -88,7 +89,7 @@ class SignalResult:
         if kept is None:
             return self.tables[name]
         return con.sql(
-            f"SELECT {', '.join(kept.columns)} FROM {kept.table} ORDER BY ALL"
+            f"SELECT {', '.join(kept.columns)} FROM {kept.table} ORDER BY {kept.order}"
         ).to_arrow_table()
 
     def table_names(self) -> list[str]:

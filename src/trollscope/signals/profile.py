@@ -46,16 +46,20 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from trollscope.features.profile import FEATURES_SCHEMA, features_on
+from trollscope.features.profile import features_on, features_table
 from trollscope.signals.base import (
     ACCOUNT_COLUMNS,
+    ACCOUNT_ROW_SCHEMA,
     ACCOUNT_ROWS,
     Kept,
     Signal,
@@ -77,9 +81,6 @@ KINDS: dict[str, tuple[str, ...]] = {
     "location+handle": ("location_key", "handle_shape"),
     "bio+location+handle": PARTS,
 }
-_FEATURES = "ts_profile_features"
-_CELLS = "ts_profile_cells"
-_ALL_CELLS = "ts_profile_all_cells"
 
 
 def log_poisson_tail(k: npt.ArrayLike, lam: npt.ArrayLike) -> Floats:
@@ -131,219 +132,289 @@ def _lgamma(x: Floats) -> Floats:
     return np.array([math.lgamma(v) for v in x.tolist()], np.float64)
 
 
-def _cells_sql(kind: str, parts: tuple[str, ...]) -> str:
-    """Per platform and combination shared by two accounts or more: accounts, the mean
-    under independence, and the number of combinations the kind could form."""
-    cols = ", ".join(parts)
-    present = " AND ".join(f"{p} IS NOT NULL" for p in parts)
-    marginals = "\n".join(
-        f"JOIN (SELECT platform, {p}, count(*) AS c_{p} FROM base GROUP BY ALL) USING "
-        f"(platform, {p})"
-        for p in parts
-    )
-    expected = " * ".join(f"(c_{p} / n)" for p in parts)
-    distinct = " * ".join(f"count(DISTINCT {p})::DOUBLE" for p in parts)
-    return f"""
-        WITH base AS (SELECT platform, {cols} FROM {_FEATURES} WHERE {present}),
-        sizes AS (SELECT platform, count(*)::DOUBLE AS n, {distinct} AS cells
-                  FROM base GROUP BY platform),
-        shared AS (SELECT platform, {cols}, count(*) AS accounts FROM base GROUP BY ALL)
-        SELECT '{kind}' AS kind, platform,
-            {", ".join(p if p in parts else f"NULL::VARCHAR AS {p}" for p in PARTS)},
-            accounts, n * {expected} AS expected, cells
-        FROM shared JOIN sizes USING (platform)
-        {marginals}"""
+def _combinations(features: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """Every combination of parts one account or more has, per kind and platform: its
+    accounts and its mean under independence; and per kind and platform, the number of
+    combinations the kind could form (the product of its parts' distinct values)."""
+    shared, sizes = [], []
+    for kind, parts in KINDS.items():
+        base = features.filter(*(features[p].notnull() for p in parts))
+        size = base.group_by("platform").aggregate(
+            n=base.count().cast("float64"),
+            cells=_product([base[p].nunique().cast("float64") for p in parts]),
+        )
+        counted = base.group_by("platform", *parts).aggregate(accounts=base.count())
+        joined = counted.join(size, "platform")
+        for part in parts:
+            marginal = base.group_by("platform", part).aggregate(**{f"c_{part}": base.count()})
+            joined = joined.join(marginal, ["platform", part])
+        # n * (c_a / n) * (c_b / n)..., in that order (the figures stored before).
+        expected = joined.n
+        for part in parts:
+            expected = expected * (joined[f"c_{part}"] / joined.n)
+        shared.append(
+            joined.select(
+                kind=ibis.literal(kind),
+                platform=joined.platform,
+                **{p: joined[p] if p in parts else ibis.null("string") for p in PARTS},
+                accounts=joined.accounts,
+                expected=expected,
+            )
+        )
+        sizes.append(size.select(kind=ibis.literal(kind), cells=size.cells))
+    return ibis.union(*shared, distinct=False), ibis.union(*sizes, distinct=False)
 
 
-def _templates(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, float]:
-    """Every shared combination with its tail probability, and the number of
-    combinations tested (Bonferroni's factor). Only the combinations two accounts or
-    more share come to Python, for the tails."""
-    sql = " UNION ALL ".join(
-        f"SELECT * FROM ({_cells_sql(kind, parts)})" for kind, parts in KINDS.items()
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_ALL_CELLS} AS {sql}")
-    try:
-        # One count of combinations per kind and platform (the cells column repeats it).
-        counted = con.sql(
-            f"SELECT sum(cells) FROM (SELECT max(cells) AS cells FROM {_ALL_CELLS} "
-            "GROUP BY kind, platform)"
-        ).fetchall()
-        cells = con.sql(f"SELECT * FROM {_ALL_CELLS} WHERE accounts >= 2").to_arrow_table()
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_ALL_CELLS}")
-    tests = float(counted[0][0] or 0.0)
-    k = cells.column("accounts").to_numpy().astype(np.float64)
-    lam = cells.column("expected").to_numpy().astype(np.float64)
+def _product(values: list[ir.FloatingScalar]) -> ir.FloatingScalar:
+    out = values[0]
+    for value in values[1:]:
+        out = out * value
+    return out
+
+
+def tail_batch(tests: float, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The shared combinations of the batch with their tails: `score` (-log10 of the
+    Poisson tail) and `p_value` (Bonferroni over `tests` combinations, capped at 1)."""
+    k = batch.column("accounts").to_numpy().astype(np.float64)
+    lam = batch.column("expected").to_numpy(zero_copy_only=False).astype(np.float64)
     log_p = log_poisson_tail(k, lam) if len(k) else np.zeros(0)
     adjusted = np.minimum(1.0, np.exp(np.minimum(log_p + math.log(max(tests, 1.0)), 0.0)))
-    cells = cells.drop_columns(["cells"])
-    cells = cells.append_column("score", pa.array(-log_p / math.log(10), pa.float64()))
-    cells = cells.append_column("p_value", pa.array(adjusted, pa.float64()))
-    return cells, tests
-
-
-_EVIDENCE = """
-WITH best AS (
-    SELECT c.platform, c.account_id,
-        arg_min(c.kind, (-c.score, c.kind)) AS kind,
-        arg_min(c.accounts, (-c.score, c.kind)) AS accounts,
-        arg_min(c.expected, (-c.score, c.kind)) AS expected,
-        max(c.score) AS score, min(c.p_value) AS p_value
-    FROM ({candidates}) c
-    GROUP BY ALL),
-example AS ({example}),
-shape AS (SELECT platform, handle_shape, count(*) AS n FROM {features} GROUP BY ALL),
-parts AS (
-    SELECT f.*, b.kind, b.accounts, b.expected, coalesce(b.score, 0.0) AS value,
-        coalesce(b.p_value, 1.0) AS p_value, s.n AS shape_accounts,
-        CASE WHEN length(e.bio) > 50 THEN left(e.bio, 50) || '...' ELSE e.bio END AS example
-    FROM {features} f
-    LEFT JOIN best b USING (platform, account_id)
-    LEFT JOIN example e USING (platform, bio_cluster)
-    LEFT JOIN shape s USING (platform, handle_shape)),
-said AS (
-    SELECT *, list_filter([
-        CASE WHEN p_value <= {alpha} THEN format('{{:,}} other account{{}} ', accounts - 1,
-                CASE WHEN accounts = 2 THEN '' ELSE 's' END)
-            || CASE kind
-                WHEN 'bio+location' THEN format('with the location ''{{}}''', location_key)
-                WHEN 'bio+handle' THEN format('with handles shaped {{}}', handle_shape)
-                WHEN 'bio+location+handle' THEN format(
-                    'with the location ''{{}}'' and handles shaped {{}}', location_key,
-                    handle_shape)
-                ELSE format('also {{}} the location ''{{}}'' and a handle shaped {{}}',
-                    CASE WHEN accounts = 2 THEN 'has' ELSE 'have' END, location_key,
-                    handle_shape) END
-            || CASE WHEN kind LIKE 'bio%' THEN format(' {{}} a nearly identical bio (''{{}}'')',
-                CASE WHEN accounts = 2 THEN 'has' ELSE 'have' END, example) ELSE '' END
-            || format(' (chance alone: {{}} account{{}}; p = {{:.1e}} after Bonferroni over '
-                '{{:,}} combinations)',
-                CASE WHEN expected >= 10 THEN format('{{:,}}', round(expected)::BIGINT)
-                    ELSE format('{{:.2g}}', expected) END,
-                CASE WHEN expected = 1 THEN '' ELSE 's' END, p_value, {tests}::BIGINT)
-        END,
-        CASE WHEN handle_digits > 0 THEN format(
-            'handle shaped like name+{{}} digits ({{}}), as {{:,}} account{{}} here',
-            handle_digits, handle_shape, shape_accounts,
-            CASE WHEN shape_accounts = 1 THEN '' ELSE 's' END) END,
-        CASE WHEN name_mismatch THEN format('display name ''{{}}'' shares no word with the '
-            'handle ''{{}}''', display_name, handle) END,
-        CASE WHEN empty_profile THEN 'empty profile (no bio, no location, no or the default '
-            'avatar)' END
-    ], lambda x: x IS NOT NULL) AS sentences
-    FROM parts)
-SELECT * EXCLUDE (sentences),
-    CASE WHEN len(sentences) > 0 THEN array_to_string(sentences, '; ') END AS evidence
-FROM said ORDER BY platform, account_id
-"""
-
-
-def _example(bio: str) -> str:
-    """Per bio cluster, its commonest `bio` (an SQL expression), ties broken by the text:
-    `mode` breaks them by the order rows come in, and the same case gave another example
-    from run to run."""
-    return f"""SELECT platform, bio_cluster, arg_min(bio, (-n, bio)) AS bio FROM (
-            SELECT platform, bio_cluster, {bio} AS bio, count(*) AS n FROM {_FEATURES}
-            WHERE bio_cluster IS NOT NULL GROUP BY ALL)
-        GROUP BY ALL"""
-
-
-def _candidates() -> str:
-    """Each account's templates (one equality join per kind)."""
-    return " UNION ALL ".join(
-        f"""SELECT f.platform, f.account_id, c.kind, c.accounts, c.expected, c.score,
-            c.p_value FROM {_FEATURES} f JOIN {_CELLS} c ON c.kind = '{kind}'
-            AND f.platform = c.platform AND """
-        + " AND ".join(f"f.{p} = c.{p}" for p in parts)
-        for kind, parts in KINDS.items()
+    columns = [batch.column(name) for name in _SHARED_SCHEMA.names]
+    score = pa.array(-log_p / math.log(10), pa.float64())
+    return pa.RecordBatch.from_arrays(
+        [*columns, score, pa.array(adjusted, pa.float64())], schema=_CELLS_SCHEMA
     )
 
 
-# The stored `profile_features`: columns of the evidence query's rows, renamed.
-_FEATURE_COLUMNS = {
-    "platform": "platform",
-    "account_id": "account_id",
-    "handle_shape": "handle_shape",
-    "handle_digits": "name_digits",
-    "name_mismatch": "name_mismatch",
-    "empty_profile": "empty_profile",
-    "location_key": "location",
-    "bio_cluster": "bio_cluster",
-    "kind": "template_kind",
-    "accounts": "template_accounts",
-    "expected": "template_expected",
-    "value": "template_score",
-    "p_value": "p_value",
-}
+_SHARED_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("platform", pa.string()),
+        *((p, pa.string()) for p in PARTS),
+        ("accounts", pa.int64()),
+        ("expected", pa.float64()),
+    ]
+)
+_CELLS_SCHEMA = pa.schema([*_SHARED_SCHEMA, ("score", pa.float64()), ("p_value", pa.float64())])
+
+# RE2's \s (DuckDB), spelt out: Java's \s (Spark) also takes a vertical tab. Regex escapes,
+# not the characters: Spark SQL reads '\f' in a literal as a plain 'f'.
+SPACES = r"[\t\n\f\r ]+"
+
+
+def _examples(features: ir.Table, normalise: bool) -> ir.Table:
+    """Per bio cluster, its commonest bio as `example` (spaces made one if `normalise`),
+    ties broken by the text: the same example whatever order the accounts come in."""
+    f = features.filter(features.bio_cluster.notnull())
+    bio = f.bio.re_replace(SPACES, " ") if normalise else f.bio
+    counted = f.group_by("platform", "bio_cluster", bio=bio).aggregate(n=f.count())
+    place = ibis.row_number().over(
+        group_by=[counted.platform, counted.bio_cluster],
+        order_by=[ibis.desc(counted.n), counted.bio],
+    )
+    ranked = counted.mutate(place=place)
+    return ranked.filter(ranked.place == 0).select("platform", "bio_cluster", example=ranked.bio)
+
+
+def _best(features: ir.Table, cells: ir.Table) -> ir.Table:
+    """Each account's most surprising template (ties: the kind's name), one equality
+    join per kind. Its p-value is the account's smallest: Bonferroni keeps the order."""
+    candidates = []
+    for kind, parts in KINDS.items():
+        of_kind = cells.filter(cells.kind == kind)
+        j = features.join(of_kind, ["platform", *parts])
+        candidates.append(
+            j.select("platform", "account_id", "kind", "accounts", "expected", "score", "p_value")
+        )
+    every = ibis.union(*candidates, distinct=False)
+    place = ibis.row_number().over(
+        group_by=[every.platform, every.account_id],
+        order_by=[ibis.desc(every.score), every.kind],
+    )
+    ranked = every.mutate(place=place)
+    return ranked.filter(ranked.place == 0).drop("place")
+
+
+def _parts(features: ir.Table, cells: ir.Table) -> ir.Table:
+    """Every account's parts with its best template, its cluster's example bio and the
+    number of accounts with its handle shape: what `evidence_batch` words."""
+    best = _best(features, cells)
+    example = _examples(features, normalise=True)
+    shape = features.group_by("platform", "handle_shape").aggregate(n=features.count())
+    j = (
+        features.left_join(best, ["platform", "account_id"])
+        .left_join(example, ["platform", "bio_cluster"])
+        .left_join(shape, ["platform", "handle_shape"])
+    )
+    return j.select(
+        "platform", "account_id", "handle", "display_name", "handle_shape", "handle_digits",
+        "name_mismatch", "empty_profile", "location_key", "bio_cluster", "kind", "accounts",
+        "expected", score=j.score.coalesce(0.0), p_value=j.p_value.coalesce(1.0),
+        example=j.example, shape_accounts=j.n,
+    )  # fmt: skip
+
+
+# The stored `profile_features`: the columns of the rows `evidence_batch` makes.
+_FEATURE_COLUMNS = (
+    "platform", "account_id", "handle_shape", "name_digits", "name_mismatch", "empty_profile",
+    "location", "bio_cluster", "template_kind", "template_accounts", "template_expected",
+    "template_score", "p_value",
+)  # fmt: skip
+_ROWS_SCHEMA = pa.schema(
+    [
+        *ACCOUNT_ROW_SCHEMA,
+        ("handle_shape", pa.string()),
+        ("name_digits", pa.int64()),
+        ("name_mismatch", pa.bool_()),
+        ("empty_profile", pa.bool_()),
+        ("location", pa.string()),
+        ("bio_cluster", pa.string()),
+        ("template_kind", pa.string()),
+        ("template_accounts", pa.int64()),
+        ("template_expected", pa.float64()),
+        ("template_score", pa.float64()),
+    ]
+)
+
+
+def evidence_batch(tests: int, alpha: float, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The account rows and stored features of the batch's accounts (`_parts`): flagged
+    where the best template's p-value is at most `alpha`, and the evidence in words."""
+    rows = batch.to_pylist()
+    evidence = [_said(row, tests, alpha) for row in rows]
+    p_value = batch.column("p_value")
+    columns = {
+        "platform": batch.column("platform"),
+        "account_id": batch.column("account_id"),
+        "value": batch.column("score"),
+        "flagged": pa.array([row["p_value"] <= alpha for row in rows], pa.bool_()),
+        "p_value": p_value,
+        "evidence": pa.array(evidence, pa.string()),
+        "handle_shape": batch.column("handle_shape"),
+        "name_digits": batch.column("handle_digits"),
+        "name_mismatch": batch.column("name_mismatch"),
+        "empty_profile": batch.column("empty_profile"),
+        "location": batch.column("location_key"),
+        "bio_cluster": batch.column("bio_cluster"),
+        "template_kind": batch.column("kind"),
+        "template_accounts": batch.column("accounts"),
+        "template_expected": batch.column("expected"),
+        "template_score": batch.column("score"),
+    }
+    return pa.RecordBatch.from_arrays(
+        [columns[f.name].cast(f.type) for f in _ROWS_SCHEMA],
+        schema=_ROWS_SCHEMA,
+    )
+
+
+def _said(row: dict[str, Any], tests: int, alpha: float) -> str | None:
+    """One account's evidence: its template (if significant), its name+digits handle,
+    a display name unlike the handle, an empty profile; None if none holds."""
+    sentences = []
+    if row["p_value"] <= alpha:
+        sentences.append(_template_words(row, tests))
+    digits, shape, n = row["handle_digits"], row["handle_shape"], row["shape_accounts"]
+    if digits is not None and digits > 0:
+        sentences.append(
+            f"handle shaped like name+{digits} digits ({shape}), as {n:,} account"
+            + ("" if n == 1 else "s")
+            + " here"
+        )
+    if row["name_mismatch"]:
+        sentences.append(
+            f"display name '{row['display_name']}' shares no word with the handle '{row['handle']}'"
+        )
+    if row["empty_profile"]:
+        sentences.append("empty profile (no bio, no location, no or the default avatar)")
+    return "; ".join(sentences) if sentences else None
+
+
+def _template_words(row: dict[str, Any], tests: int) -> str:
+    """The sentence of a significant template: who shares what, and what chance gives."""
+    accounts, kind, place = row["accounts"], row["kind"], row["location_key"]
+    shape = row["handle_shape"]
+    verb = "has" if accounts == 2 else "have"
+    said = f"{accounts - 1:,} other account{'' if accounts == 2 else 's'} "
+    if kind == "bio+location":
+        said += f"with the location '{place}'"
+    elif kind == "bio+handle":
+        said += f"with handles shaped {shape}"
+    elif kind == "bio+location+handle":
+        said += f"with the location '{place}' and handles shaped {shape}"
+    else:
+        said += f"also {verb} the location '{place}' and a handle shaped {shape}"
+    if kind.startswith("bio"):
+        example = row["example"]
+        if example is not None and len(example) > 50:
+            example = example[:50] + "..."
+        said += f" {verb} a nearly identical bio ('{example}')"
+    expected = row["expected"]
+    # DuckDB's round, which these figures were first made with: half away from zero.
+    chance = f"{math.floor(expected + 0.5):,}" if expected >= 10 else f"{expected:.2g}"
+    return said + (
+        f" (chance alone: {chance} account{'' if expected == 1 else 's'}; "
+        f"p = {row['p_value']:.1e} after Bonferroni over {tests:,} combinations)"
+    )
 
 
 def compute(
     con: duckdb.DuckDBPyConnection, params: SignalParams, engine: Backend | None = None
 ) -> SignalResult:
     """Profile templates of every account of the case (see the module docstring).
-    The accounts' parts are made on `engine` (see `base.posts_engine`) and read by the
-    case's DuckDB from there (`Backend.to_case`), where the templates are counted; only
-    the shared combinations (for their tails) and the flagged rows come to Python."""
+    The accounts' parts are made on `engine` (see `base.posts_engine`), the templates
+    counted, tested and worded there: one number per kind and platform (Bonferroni's)
+    and the flagged rows come to Python; the rows and templates reach the case's DuckDB
+    as `Backend.to_case` reads them."""
     on = posts_engine(con, engine)
     run = uuid.uuid4().hex[:12]
-    made, rows_name = f"ts_profile_features_{run}", f"ts_profile_rows_{run}"
-    accounts_name, features_name = f"ts_profile_accounts_{run}", f"ts_profile_kept_{run}"
+    made, shared_name = f"ts_profile_features_{run}", f"ts_profile_shared_{run}"
+    cells_name, rows_name = f"ts_profile_cells_{run}", f"ts_profile_rows_{run}"
+    templates_name = f"ts_profile_templates_{run}"
     features_on(on, made)
     try:
-        local = on.to_case(made)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {_FEATURES} AS "
-            f"SELECT {', '.join(FEATURES_SCHEMA.names)} FROM {local}"
-        )
-        cells, tests = _templates(con)
-        con.register(_CELLS, cells)
-        try:
-            evidence = _EVIDENCE.format(
-                features=_FEATURES,
-                example=_example("regexp_replace(bio, '\\s+', ' ', 'g')"),
-                candidates=_candidates(),
-                tests=round(tests),
-                alpha=float(params.alpha),
-            )
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {rows_name} AS {evidence}")
-            templates = _with_examples(con)
-        finally:
-            con.unregister(_CELLS)
-            con.execute(f"DROP VIEW IF EXISTS {_FEATURES}")
+        features = features_table(made)
+        shared, sizes = _combinations(features)
+        on.store(shared_name, shared)
+        total = on.fetch(sizes.aggregate(total=sizes.cells.sum())).column("total")[0]
+        tests = float(total.as_py() or 0.0)
+        stored = ibis.table(ibis.Schema.from_pyarrow(_SHARED_SCHEMA), name=shared_name)
+        on.map_batches(
+            cells_name, stored.filter(stored.accounts >= 2), partial(tail_batch, tests),
+            _CELLS_SCHEMA,
+        )  # fmt: skip
+        cells = ibis.table(ibis.Schema.from_pyarrow(_CELLS_SCHEMA), name=cells_name)
+        example = _examples(features, normalise=False)
+        j = cells.left_join(example, ["platform", "bio_cluster"])
+        on.store(
+            templates_name,
+            j.select(
+                "kind", "platform", "bio_cluster", "handle_shape", "accounts", "expected",
+                "score", "p_value", location=j.location_key, example_bio=j.example,
+            ),
+        )  # fmt: skip
+        check = partial(evidence_batch, round(tests), float(params.alpha))
+        on.map_batches(rows_name, _parts(features, cells), check, _ROWS_SCHEMA)
+        rows = on.to_case(rows_name)
+        templates = on.to_case(templates_name)
     finally:
-        on.drop(made)
-    try:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {accounts_name} AS
-                SELECT platform, account_id, value, p_value <= {float(params.alpha)} AS flagged,
-                    p_value, evidence FROM {rows_name}"""
-        )
-        renamed = ", ".join(f"{a} AS {b}" for a, b in _FEATURE_COLUMNS.items())
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {features_name} AS SELECT {renamed} FROM {rows_name}"
-        )
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {rows_name}")
-    accounts = flagged_rows(con, accounts_name)
+        on.drop(made, shared_name, cells_name)
+    accounts = flagged_rows(con, rows)
     return SignalResult(
         accounts,
-        {"profile_templates": templates},
         kept={
-            ACCOUNT_ROWS: Kept(accounts_name, ACCOUNT_COLUMNS),
-            "profile_features": Kept(features_name, tuple(_FEATURE_COLUMNS.values())),
+            ACCOUNT_ROWS: Kept(rows, ACCOUNT_COLUMNS),
+            "profile_features": Kept(rows, _FEATURE_COLUMNS),
+            "profile_templates": Kept(templates, _TEMPLATE_COLUMNS, _TEMPLATE_ORDER),
         },
     )
 
 
-def _with_examples(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """The template table, most significant first, with the commonest bio of the cluster."""
-    return con.sql(
-        f"""SELECT c.kind, c.platform, c.bio_cluster, c.location_key AS location,
-            c.handle_shape, c.accounts, c.expected, c.score, c.p_value, e.bio AS example_bio
-        FROM {_CELLS} c LEFT JOIN ({_example("bio")}) e USING (platform, bio_cluster)
-        ORDER BY c.score DESC, c.kind, c.platform, c.bio_cluster, location, c.handle_shape"""
-    ).to_arrow_table()
+_TEMPLATE_COLUMNS = (
+    "kind", "platform", "bio_cluster", "location", "handle_shape", "accounts", "expected",
+    "score", "p_value", "example_bio",
+)  # fmt: skip
+# Most significant first, as the table was always stored.
+_TEMPLATE_ORDER = "score DESC, kind, platform, bio_cluster, location, handle_shape"
 
 
 SIGNAL = Signal(

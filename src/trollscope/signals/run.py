@@ -82,7 +82,7 @@ def store_signals(
             if table_name != ACCOUNT_ROWS:
                 con.execute(
                     f"CREATE OR REPLACE TABLE {table_name} AS "
-                    f"SELECT {', '.join(part.columns)} FROM {part.table} ORDER BY ALL"
+                    f"SELECT {', '.join(part.columns)} FROM {part.table} ORDER BY {part.order}"
                 )
         for temporary in {part.table for part in result.kept.values()}:
             con.execute(f"DROP TABLE IF EXISTS temp.main.{temporary}")
