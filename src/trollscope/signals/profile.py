@@ -45,8 +45,9 @@ platform, parts, accounts, expected, p_value after Bonferroni, an example bio) a
 from __future__ import annotations
 
 import math
+import operator
 import uuid
-from functools import partial
+from functools import partial, reduce
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -141,7 +142,7 @@ def _combinations(features: ir.Table) -> tuple[ir.Table, ir.Table]:
         base = features.filter(*(features[p].notnull() for p in parts))
         size = base.group_by("platform").aggregate(
             n=base.count().cast("float64"),
-            cells=_product([base[p].nunique().cast("float64") for p in parts]),
+            cells=reduce(operator.mul, [base[p].nunique().cast("float64") for p in parts]),
         )
         counted = base.group_by("platform", *parts).aggregate(accounts=base.count())
         joined = counted.join(size, "platform")
@@ -163,13 +164,6 @@ def _combinations(features: ir.Table) -> tuple[ir.Table, ir.Table]:
         )
         sizes.append(size.select(kind=ibis.literal(kind), cells=size.cells))
     return ibis.union(*shared, distinct=False), ibis.union(*sizes, distinct=False)
-
-
-def _product(values: list[ir.FloatingScalar]) -> ir.FloatingScalar:
-    out = values[0]
-    for value in values[1:]:
-        out = out * value
-    return out
 
 
 def tail_batch(tests: float, batch: pa.RecordBatch) -> pa.RecordBatch:
