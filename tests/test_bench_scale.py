@@ -145,17 +145,25 @@ def test_a_child_that_shares_its_parents_memory_counts_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Only a process below another of the tree is asked (the command's own memory is
-    never dropped), and it then counts 0 KiB: its pages are its parent's."""
-    parent = subprocess.Popen(
-        [sys.executable, "-c", "import subprocess, sys; subprocess.run(['sleep', '10'])"]
+    never dropped), and it then counts 0 KiB: its pages are its parent's. The tree is
+    root -> command -> sleep, measured from root (this test process may have other
+    children: a test session's JVM)."""
+    inner = "import subprocess; subprocess.run(['sleep', '10'])"
+    root = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {inner!r}])",
+        ]
     )
     try:
-        for _ in range(100):
-            tree = descendants(os.getpid())
+        for _ in range(200):
+            tree = descendants(root.pid)
             if len(tree) == 2:
                 break
             time.sleep(0.05)
-        sleeper = next(pid for pid in tree if pid != parent.pid)
+        sleeper = next(pid for pid, (_, _, comm) in tree.items() if comm == "sleep")
+        command = next(pid for pid in tree if pid != sleeper)
         asked: list[tuple[int, int]] = []
 
         def shared(pid: int, other: int) -> bool:
@@ -163,10 +171,11 @@ def test_a_child_that_shares_its_parents_memory_counts_none(
             return True
 
         monkeypatch.setattr(measure, "shares_memory", shared)
-        tree = descendants(os.getpid())
-        assert asked == [(sleeper, parent.pid)]
-        assert tree[sleeper][0] == 0 and tree[parent.pid][0] > 0
+        tree = descendants(root.pid)
+        assert asked == [(sleeper, command)]
+        assert tree[sleeper][0] == 0 and tree[command][0] > 0
     finally:
-        for pid in descendants(os.getpid()):
+        for pid in descendants(root.pid):
             os.kill(pid, signal.SIGKILL)
-        parent.wait()
+        root.kill()
+        root.wait()
