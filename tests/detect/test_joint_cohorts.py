@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pytest
 
 from trollscope.detect.cohorts import STRONG_SCHEMA, WIDE_COHORTS
 from trollscope.detect.groups import joint_cohorts, wide_parts
@@ -176,3 +178,51 @@ def test_a_signal_wide_cohort_is_joined_and_split_as_the_cohorts_it_is_made_of()
     assert sorted(parts.column("cohort").to_pylist()) == [f"b{i} | {wide}" for i in (1, 2, 3)]
     assert _groups(parts) == {frozenset("12"), frozenset("34"), frozenset("56")}
     assert _groups(joint_cohorts(parts, cut)) == {frozenset("1234"), frozenset("56")}
+
+
+def test_two_farms_linked_by_a_few_shared_bursts_are_cut_apart() -> None:
+    """One creation batch holds two farms. Farm A (a0..a5) bursts alone on four keys,
+    farm B (b0..b3) alone on three, and both burst in the same minutes on two keys (they
+    push the same posts). Every member shares those two with every other, so one
+    connected part held both farms; each bursts without the other in three events or
+    more, so they are two groups."""
+    farm_a = [f"a{i}" for i in range(6)]
+    farm_b = [f"b{i}" for i in range(4)]
+    keys = {f"x{i}": farm_a for i in range(4)} | {f"y{i}": farm_b for i in range(3)}
+    keys |= {f"z{i}": farm_a + farm_b for i in range(2)}
+    cohorts = _cohorts({"batch": farm_a + farm_b})
+    strong = _strong(
+        [("batch", k, 10 * i) for i, k in enumerate(keys)],
+        {f"batch/{k}": inside for k, inside in keys.items()},
+    )
+    assert _groups(joint_cohorts(cohorts, [strong])) == {frozenset(farm_a), frozenset(farm_b)}
+
+
+def test_one_bursting_apart_once_stays_in_the_group() -> None:
+    """As above, but farm B bursts alone on one key only: once is not repetition."""
+    farm_a = [f"a{i}" for i in range(6)]
+    farm_b = [f"b{i}" for i in range(4)]
+    keys = {f"x{i}": farm_a for i in range(4)} | {"y0": farm_b}
+    keys |= {f"z{i}": farm_a + farm_b for i in range(2)}
+    cohorts = _cohorts({"batch": farm_a + farm_b})
+    strong = _strong(
+        [("batch", k, 10 * i) for i, k in enumerate(keys)],
+        {f"batch/{k}": inside for k, inside in keys.items()},
+    )
+    assert _groups(joint_cohorts(cohorts, [strong])) == {frozenset(farm_a + farm_b)}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_farm_whose_members_join_bursts_at_random_is_not_cut(seed: int) -> None:
+    """Forty members, each in each of twenty bursts with probability 0.6 (a directive's
+    crew): Leiden finds some cut of any such graph, but no side ever bursts without the
+    other, so the farm stays one group."""
+    rng = np.random.default_rng(seed)
+    members = [f"m{i:02d}" for i in range(40)]
+    keys = {f"k{j}": [m for m in members if rng.random() < 0.6] for j in range(20)}
+    cohorts = _cohorts({"farm": members})
+    strong = _strong(
+        [("farm", k, 10 * i) for i, k in enumerate(keys)],
+        {f"farm/{k}": inside for k, inside in keys.items()},
+    )
+    assert _groups(joint_cohorts(cohorts, [strong])) == {frozenset(members)}

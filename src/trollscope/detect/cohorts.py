@@ -14,12 +14,13 @@ looked at, and testing it as a whole is valid with no correction for having chos
 - `avatar`: the accounts wearing one avatar that three or more wear;
 - and, for a signal with two cohorts or more, all of them as one (`WIDE_COHORTS`).
 
-The test, per cohort and trace: every key that three or more members acted on is scanned
-at three windows, w = W, 5W and 15W (a subtle farm's members spread over minutes), for
-M_w, the most members whose first action on it lies within w. Under the null of the
-account tests (each account's actions shifted by its own offset within +-J, independently
-of every other account and period), given where one member lands, each other lands within
-the w after it with probability at most q_w = (w + tick) / 2J, so for a key with n members
+The test, per cohort and trace: every key that three or more members acted on within one
+period (a tag pushed on three days is three keys) is scanned at three windows, w = W, 5W
+and 15W (a subtle farm's members spread over minutes), for M_w, the most members whose
+first action on it lies within w. Under the null of the account tests (each account's
+actions shifted by its own offset within +-J, independently of every other account and
+period), given where one member lands, each other lands within the w after it with
+probability at most q_w = (w + tick) / 2J, so for a key with n members
 
     p_key = min(1, 3 n min over w of P(Binomial(n - 1, q_w) >= M_w - 1))
 
@@ -92,7 +93,7 @@ COHORT_TEST_SCHEMA = pa.schema(
         ("cohort", pa.string()),
         ("signal", pa.string()),
         ("members", pa.list_(pa.string())),  # members in the bursts of 2+ strong keys
-        ("keys", pa.int64()),  # keys three or more members acted on
+        ("keys", pa.int64()),  # (key, period)s three or more members acted on
         ("periods", pa.int64()),  # the periods those keys fall in
         ("best_burst", pa.int64()),  # the most members on one key within one window
         ("best_window_s", pa.float64()),  # that window
@@ -238,6 +239,13 @@ def cohort_tests(
     windows = [min(scale * window, jitter_s) for scale in SCALES]
     period_us = max(1, round(period_s * US))
     scales = range(len(windows))
+    # The unit is a key within a period: the null shifts each period's actions by their
+    # own offset, and a tag or an account a farm pushes day after day bursts once per
+    # directive, not once in the whole case (keyed by the key alone, a member was seen
+    # only at its first use of a tag: on a hashtag-collected campaign a farm's six tags
+    # gave six bursts in five days). The period's start is exact integer arithmetic on
+    # either engine.
+    rows = rows.mutate(key=rows.key.concat("@", (rows.us - rows.us % period_us).cast("string")))
     joined = rows.join(cohorts, ["platform", "account_id"])
     firsts = joined.group_by("cohort", "signal", "platform", "key", "account_id").aggregate(
         us=joined.us.min()
