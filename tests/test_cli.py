@@ -115,3 +115,16 @@ def test_every_command_has_help_and_is_in_the_readme(name: str) -> None:
     assert cli.commands[name].help, f"{name} has no help text"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert f"trollscope {name}" in readme, f"README does not mention `trollscope {name}`"
+
+
+def test_detect_finding_nothing_says_how_to_get_a_peers_threshold(case_path: Path) -> None:
+    """Seven shares: nothing passes. A user who came from CooRTweet is told how to get
+    its rule's network, labelled as a threshold, rather than a bare zero."""
+    run("ingest", str(SHARES), "--into", str(case_path))
+    code, out, _ = run("detect", str(case_path), "--hide-progress")
+    assert code == 0
+    assert "0 networks" in out
+    assert "No network passed the tests" in out
+    said = " ".join(out.split())
+    hint = f"trollscope edges {case_path} --trace co-repost --min-participation 2 -o pairs.csv"
+    assert hint in said

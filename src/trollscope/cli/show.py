@@ -356,6 +356,16 @@ def detection_tables(case_path: Path, found: Detection, fdr: float) -> None:
         markup=False,
     )
     if not found.networks:
+        # Users often come from a peer whose threshold did find a network here (CooRTweet
+        # on its own example): say how to get that network, labelled as a threshold.
+        out.print(
+            "No network passed the tests. A peer's threshold keeps what co-acted often "
+            "enough, whether chance explains it or not: "
+            f"`trollscope edges {case_path} --trace co-repost --min-participation 2 "
+            "-o pairs.csv` writes the pairs CooRTweet's rule keeps (`--min-weight N` for "
+            "the coordination-network-toolkit's), to hold beside this result.",
+            markup=False,
+        )
         return
     table = Table(title="Networks, strongest first", title_justify="left")
     # "network": its id (the rank), as the report, the exports and --json number it.
