@@ -152,27 +152,23 @@ def _bursting_together(members: list[str], bursts: list[list[str]]) -> list[list
     linked = together.data >= 2
     a, b, shared = together.row[linked], together.col[linked], together.data[linked]
     graph = sparse.coo_matrix((shared, (a, b)), shape=(len(members),) * 2)
-    _, labels = csgraph.connected_components(graph, directed=False)
+    count, labels = csgraph.connected_components(graph, directed=False)
+    links: list[list[tuple[int, int, float]]] = [[] for _ in range(count)]
+    for i, j, w in zip(a.tolist(), b.tolist(), shared.tolist(), strict=True):
+        links[labels[i]].append((i, j, w))
     parts: list[list[int]] = []
-    for component in _labelled(labels):
-        if len(component) < 2:
-            continue
-        inside = set(component)
-        keep = [i for i in range(len(a)) if int(a[i]) in inside]
-        parts += _apart(
-            component,
-            [(int(a[i]), int(b[i]), float(shared[i])) for i in keep],
-            incidence,
-        )
+    for label, component in enumerate(_labelled(labels, count)):
+        if len(component) >= 2:
+            parts += _apart(component, links[label], incidence)
     return [[members[i] for i in part] for part in sorted(parts) if len(part) >= 2]
 
 
-def _labelled(labels: np.ndarray) -> list[list[int]]:
-    """Indices grouped by label, in label order."""
-    groups: dict[int, list[int]] = {}
+def _labelled(labels: np.ndarray, count: int) -> list[list[int]]:
+    """Indices grouped by label (0 .. count - 1)."""
+    groups: list[list[int]] = [[] for _ in range(count)]
     for i, label in enumerate(labels.tolist()):
-        groups.setdefault(label, []).append(i)
-    return [groups[k] for k in sorted(groups)]
+        groups[label].append(i)
+    return groups
 
 
 # Leiden runs on a connected part's co-burst graph; the best of a few seeded runs is kept
@@ -214,25 +210,17 @@ def _apart(
     where = np.zeros((groups, incidence.shape[1]), dtype=np.int64)
     for v, g in zip(component, label.tolist(), strict=True):
         where[g, incidence.indices[incidence.indptr[v] : incidence.indptr[v + 1]]] += 1
-    bursts_in = where >= 2
-    absent = where == 0
-    # alone[g, h]: events where g bursts (two members or more) and h has none.
-    alone = bursts_in.astype(np.int64) @ absent.T.astype(np.int64)
-    root = list(range(groups))
-
-    def find(g: int) -> int:
-        while root[g] != g:
-            root[g] = root[root[g]]
-            g = root[g]
-        return g
-
-    for g, h in itertools.combinations(range(groups), 2):
-        if alone[g, h] < 2 or alone[h, g] < 2:
-            root[find(g)] = find(h)
+    bursts_in = (where >= 2).astype(np.int64)
+    absent = (where == 0).astype(np.int64)
+    # alone[g, h]: events where g bursts (two members or more) and h has none. Groups
+    # that do not both burst alone twice are one.
+    alone = bursts_in @ absent.T
+    merged = sparse.coo_matrix((np.minimum(alone, alone.T) < 2).astype(np.int8))
+    _, root = csgraph.connected_components(merged, directed=False)
     cut: dict[int, list[int]] = {}
     for v, g in zip(component, label.tolist(), strict=True):
-        cut.setdefault(find(g), []).append(v)
-    return [sorted(vs) for _, vs in sorted(cut.items(), key=lambda kv: min(kv[1]))]
+        cut.setdefault(int(root[g]), []).append(v)
+    return sorted(sorted(vs) for vs in cut.values())
 
 
 def wide_parts(
