@@ -6,7 +6,9 @@ the same posts in the same minutes makes them one group. Split: a cohort is a tr
 (created in the same days, one bio template), and two farms made together share it; its
 members that burst on one farm's keys and those that burst on the other's are two groups,
 or its star ties the farms into one network (a 20k-post campaign at stealth 1, seeds 23
-and 26: ARI 0.96 and 0.0 before, 1.0 after).
+and 26: ARI 0.96 and 0.0 before, 1.0 after). Cut: two farms that push the same posts
+share a few bursts, which link them into one part; the part is cut where each side
+bursts without the other, again and again (`_apart`).
 """
 
 from __future__ import annotations
