@@ -24,6 +24,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from trollscope.detect.cohorts import STRONG_SCHEMA, WIDE_COHORTS
+from trollscope.detect.networks import best_partition
 
 
 def joint_cohorts(cohorts: pa.Table, strong: list[pa.Table]) -> pa.Table:
@@ -197,14 +198,9 @@ def _apart(
     local = {v: i for i, v in enumerate(component)}
     graph = ig.Graph(n=len(component), edges=[(local[a], local[b]) for a, b, _ in links])
     weights = [w for _, _, w in links]
-    best = None
-    for run in range(_CUT_RUNS):
-        part = leidenalg.find_partition(
-            graph, leidenalg.ModularityVertexPartition, weights=weights, n_iterations=-1, seed=run
-        )
-        if best is None or part.quality() > best.quality():
-            best = part
-    label = np.asarray(best.membership if best is not None else [0] * len(component))
+    label = np.asarray(
+        best_partition(graph, leidenalg.ModularityVertexPartition, 0, _CUT_RUNS, weights=weights)
+    )
     groups = int(label.max()) + 1
     if groups == 1:
         return [component]

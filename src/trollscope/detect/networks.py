@@ -156,18 +156,14 @@ def leiden(links: Links, seed: int = 1, runs: int = 5, resolution: float = RESOL
     for h, members in enumerate(hubs):
         graph_edges += [(n_accounts + h, v) for v in members]
     graph = ig.Graph(n=n_accounts + len(hubs), edges=graph_edges)
-    best: leidenalg.VertexPartition.MutableVertexPartition | None = None
-    for run in range(max(1, runs)):
-        part = leidenalg.find_partition(
-            graph,
-            leidenalg.RBConfigurationVertexPartition,
-            resolution_parameter=resolution,
-            n_iterations=-1,
-            seed=seed + run,
-        )
-        if best is None or part.quality() > best.quality():
-            best = part
-    membership = np.asarray(best.membership if best is not None else [], dtype=np.int64)
+    found = best_partition(
+        graph,
+        leidenalg.RBConfigurationVertexPartition,
+        seed,
+        runs,
+        resolution_parameter=resolution,
+    )
+    membership = np.asarray(found, dtype=np.int64)
     membership = membership[:n_accounts]  # the burst nodes are not accounts
     keys = list(index)
     return Partition(
@@ -175,6 +171,20 @@ def leiden(links: Links, seed: int = 1, runs: int = 5, resolution: float = RESOL
         accounts=[k[1] for k in keys],
         network=by_size(membership),
     )
+
+
+def best_partition(
+    graph: ig.Graph, kind: type, seed: int, runs: int, **options: object
+) -> list[int]:
+    """The membership of the best of `runs` Leiden partitions of `graph` (`kind`, with
+    `options`), run to convergence with seeds seed, seed + 1, ...: reproducible from
+    `seed`."""
+    best = None
+    for run in range(max(1, runs)):
+        part = leidenalg.find_partition(graph, kind, n_iterations=-1, seed=seed + run, **options)
+        if best is None or part.quality() > best.quality():
+            best = part
+    return list(best.membership) if best is not None else []
 
 
 def by_size(membership: np.ndarray) -> np.ndarray:
