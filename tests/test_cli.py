@@ -126,5 +126,13 @@ def test_detect_finding_nothing_says_how_to_get_a_peers_threshold(case_path: Pat
     assert "0 networks" in out
     assert "No network passed the tests" in out
     said = " ".join(out.split())
-    hint = f"trollscope edges {case_path} --trace co-repost --min-participation 2 -o pairs.csv"
+    hint = f"trollscope detect {case_path} --trace co-repost --min-participation 2"
     assert hint in said
+    assert f"trollscope edges {case_path} --trace co-repost --min-participation 2 -o" in said
+    # The command named runs, and reports the rule's networks apart, as a threshold.
+    code, out, _ = run(*hint.split()[1:], "--hide-progress")
+    assert code == 0
+    said = " ".join(out.split())
+    assert "Beside the tests: CooRTweet's rule (min participation 2" in said
+    assert "a threshold, not a test" in said
+    assert "No network passed the tests." in said

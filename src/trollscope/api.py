@@ -27,16 +27,17 @@ from trollscope.case.convert import convert as _convert
 from trollscope.case.info import case_info
 from trollscope.detect.params import DEFAULT_TRACES, DetectParams
 from trollscope.engine import ENGINES, MAX_BURST
-from trollscope.engine.peers import PeerRule
 from trollscope.errors import writing
 from trollscope.ingest.readers import ReadOptions
 from trollscope.ingest.readers.table import parse_mapping
 from trollscope.ingest.run import IngestResult
 from trollscope.ingest.run import ingest as _ingest
 from trollscope.model import EARLIEST_DAY, TimeRange
+from trollscope.peerrule import PeerRule
 
 if TYPE_CHECKING:
     from trollscope.detect.run import DetectResult, NetworkSummary
+    from trollscope.detect.thresholdstore import Threshold
     from trollscope.engine.run import WindowEstimate
     from trollscope.features.avatars import AvatarRun
     from trollscope.features.avatars import Progress as PictureProgress
@@ -161,7 +162,7 @@ def edges(
     holds the edges the rule keeps: to compare the peers' networks with what detect
     finds (the case keeps every edge). `progress(stage, done, total)` as each stage of
     the computation starts."""
-    from trollscope.engine.run import edges as compute
+    from trollscope.engine.run import ruled_edges as compute
     from trollscope.engine.run import skipped_keys
     from trollscope.report.export import write_edges
 
@@ -171,15 +172,10 @@ def edges(
         from trollscope.errors import TrollscopeError
 
         raise TrollscopeError(f"{seconds!r} is neither a number of seconds nor 'auto'.")
-    n = compute(
-        case, trace, seconds, max_burst=max_burst, engine=engine, memory_limit=memory_limit,
-        progress=progress,
+    n, kept = compute(
+        case, trace, rule, seconds, max_burst=max_burst, engine=engine,
+        memory_limit=memory_limit, progress=progress,
     )  # fmt: skip
-    kept = None
-    if rule is not None and rule.active:
-        from trollscope.engine.peers import kept_edges
-
-        kept = kept_edges(case, trace, rule)
     written = write_edges(case, trace, out, exact=exact_csv, kept=kept) if out else None
     return EdgesRun(
         n,
@@ -227,10 +223,17 @@ class Detection:
 
     result: DetectResult
     networks: list[NetworkSummary]
+    # A peer's threshold (`min_participation`, `min_weight`): its networks, beside the
+    # tested ones and apart from them (None: the run had none).
+    threshold: Threshold | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON `trollscope detect --json` prints."""
-        return {**asdict(self.result), "networks_top": [asdict(n) for n in self.networks]}
+        return {
+            **asdict(self.result),
+            "networks_top": [asdict(n) for n in self.networks],
+            "threshold": asdict(self.threshold) if self.threshold is not None else None,
+        }
 
 
 def detect(
@@ -240,9 +243,10 @@ def detect(
     networks summarised."""
     from trollscope.detect.run import detect as run
     from trollscope.detect.run import summary
+    from trollscope.detect.thresholdstore import threshold_summary
 
     result = run(case, params, progress)
-    return Detection(result, summary(case))
+    return Detection(result, summary(case), threshold_summary(case))
 
 
 def report(

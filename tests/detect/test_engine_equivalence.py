@@ -36,13 +36,18 @@ if shutil.which("java") is None:
 pytestmark = pytest.mark.slow
 
 
-def _detect_both(case: Path, tmp: Path, all_tests: bool = False) -> dict[str, Path]:
+def _detect_both(
+    case: Path, tmp: Path, all_tests: bool = False, min_participation: int | None = None
+) -> dict[str, Path]:
     """The case detected on each engine, in two copies of it."""
     out = {}
     for engine in ("duckdb", "spark"):
         copy = tmp / f"{engine}-{case.name}"
         shutil.copy(case, copy)
-        detect(copy, DetectParams(engine=engine, all_tests=all_tests))
+        params = DetectParams(
+            engine=engine, all_tests=all_tests, min_participation=min_participation
+        )
+        detect(copy, params)
         out[engine] = copy
     return out
 
@@ -57,10 +62,10 @@ def _close(a: object, b: object) -> bool:
     return a == b
 
 
-def _assert_same(cases: dict[str, Path]) -> dict[str, int]:
-    """Every table of DETECT_TABLES equal on both engines; the row counts."""
+def _assert_same(cases: dict[str, Path], more: tuple[str, ...] = ()) -> dict[str, int]:
+    """Every table of DETECT_TABLES (and `more`) equal on both engines; the row counts."""
     counts = {}
-    for table in DETECT_TABLES:
+    for table in (*DETECT_TABLES, *more):
         rows = {e: query(p, f"SELECT * FROM {table} ORDER BY ALL") for e, p in cases.items()}
         assert len(rows["duckdb"]) == len(rows["spark"]), table
         for x, y in zip(rows["duckdb"], rows["spark"], strict=True):
@@ -81,13 +86,16 @@ def test_the_demo_case_detects_the_same_on_duckdb_and_spark(tmp_path: Path) -> N
     ingest(case, [data / "IRAhandle_tweets_sample.csv"])
     # Every pair test fetched (--all-tests): nothing in this case passes at the default q
     # (docs/significance.md, "Known limits"), so the prefilter would keep almost none to
-    # compare. The simulation below has networks, and runs with the prefilter.
-    cases = _detect_both(case, tmp_path, all_tests=True)
-    counts = _assert_same(cases)
+    # compare. The simulation below has networks, and runs with the prefilter. With
+    # CooRTweet's rule beside the tests: its networks, and what it keeps on the shifted
+    # data (the same seeded draws), come out the same on both engines.
+    cases = _detect_both(case, tmp_path, all_tests=True, min_participation=2)
+    counts = _assert_same(cases, ("threshold_networks", "threshold_members"))
     # Not vacuous: over a thousand pair tests and thousands of account tests, each
-    # p-value equal.
+    # p-value equal; the rule's networks hold thousands of accounts.
     assert counts["pair_tests"] > 1_000
     assert counts["account_tests"] > 1_000
+    assert counts["threshold_members"] > 1_000
 
 
 def test_a_200k_simulation_detects_the_same_on_duckdb_and_spark(tmp_path: Path) -> None:

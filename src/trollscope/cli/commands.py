@@ -20,6 +20,7 @@ from trollscope.cli.options import (
     detect_options,
     engine_option,
     input_options,
+    peer_options,
     signal_names,
     trace_names,
 )
@@ -28,7 +29,7 @@ from trollscope.engine import MAX_BURST
 
 # The export's choices, kept here so that `--help` needs no export module (networkx).
 EXPORT_FORMATS = ("gexf", "graphml", "csv", "parquet", "json")
-EXPORT_WHATS = ("networks", "edges", "scores")
+EXPORT_WHATS = ("networks", "edges", "scores", "threshold")
 
 
 @click.group()
@@ -241,22 +242,7 @@ def evaluate_cmd(
 @engine_option("Where the join runs")
 @click.option("--memory-limit", default=None, metavar="SIZE", help=MEMORY_HELP)
 @click.option("--exact-csv", is_flag=True, help=EXACT_CSV_HELP)
-@click.option(
-    "--min-participation",
-    type=click.IntRange(1),
-    default=None,
-    metavar="N",
-    help="A peer's threshold, not a test: write only the edges CooRTweet's rule keeps "
-    "(accounts with N+ posts; a pair kept if one side has N+ coordinated posts).",
-)
-@click.option(
-    "--min-weight",
-    type=click.IntRange(1),
-    default=None,
-    metavar="N",
-    help="A peer's threshold, not a test: write only the edges with N+ co-actions "
-    "(coordination-network-toolkit's minimum edge weight).",
-)
+@peer_options("write only the edges")
 @click.option("--hide-progress", is_flag=True, help="Never show the progress bar.")
 @friendly
 def edges_cmd(
@@ -463,7 +449,9 @@ def scan_cmd(
     show_default=True,
     help="networks: accounts and their significant pairs (csv/parquet write "
     "NAME.nodes.EXT and NAME.edges.EXT); edges: the significant pairs with their "
-    "evidence; scores: accounts with score, network, verdict and first evidence line.",
+    "evidence; scores: accounts with score, network, verdict and first evidence line; "
+    "threshold: the accounts of a peer's threshold networks (detect --min-participation "
+    "or --min-weight), with what chance gives of each network.",
 )
 @click.option(
     "-o",
@@ -480,7 +468,8 @@ def export_cmd(
     case_path: Path, fmt: str, what: str, out_path: Path, exact_csv: bool, hide_progress: bool
 ) -> None:
     """Export the last detection of CASE: networks for Gephi (GEXF, GraphML) or as tables,
-    the significant pairs with their evidence, or the account scores."""
+    the significant pairs with their evidence, the account scores, or the accounts of a
+    peer's threshold networks."""
     with progress_bar("export", hide_progress, "stages") as bar:
         summary = api.export(
             case_path, out_path, fmt=fmt, what=what, exact=exact_csv, progress=bar.stage

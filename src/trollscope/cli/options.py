@@ -137,6 +137,30 @@ def engine_option(what: str, after: str = "") -> Callable[[Any], Any]:
     )
 
 
+def peer_options(does: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """`--min-participation` and `--min-weight`, a peer's thresholds: with either, the
+    command `does` (e.g. "write only the edges") that the peer's rule keeps."""
+    options = [
+        click.option(
+            "--min-participation",
+            type=click.IntRange(1),
+            default=None,
+            metavar="N",
+            help=f"A peer's threshold, not a test: {does} CooRTweet's rule keeps (accounts "
+            "with N+ posts; a pair kept if one side has N+ coordinated posts).",
+        ),
+        click.option(
+            "--min-weight",
+            type=click.IntRange(1),
+            default=None,
+            metavar="N",
+            help=f"A peer's threshold, not a test: {does} the coordination-network-"
+            "toolkit's minimum edge weight keeps (pairs with N+ co-actions).",
+        ),
+    ]
+    return functools.partial(_stacked, options)
+
+
 def trace_names() -> list[str]:
     from trollscope.traces import TRACES
 
@@ -241,6 +265,8 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
         memory_limit: str | None,
         engine: str,
         all_tests: bool,
+        min_participation: int | None,
+        min_weight: int | None,
         **kwargs: Any,
     ) -> R:
         params = DetectParams(
@@ -253,6 +279,8 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             memory_limit=memory_limit,
             engine=engine,
             all_tests=all_tests,
+            min_participation=min_participation,
+            min_weight=min_weight,
         )
         return func(*args, params=params, **kwargs)
 
@@ -312,6 +340,10 @@ def detect_options(func: Callable[..., R]) -> Callable[..., R]:
             help="Keep every pair test in the case (table pair_tests), each q-value exact. "
             "Without it, only the pair tests that could pass and those inside a network "
             "come back from the engine; the others are counted.",
+        ),
+        peer_options(
+            "also report, beside the tested networks and apart from them, the networks "
+            "of the pairs that"
         ),
         click.option("--hide-progress", is_flag=True, help="Never show the progress bar."),
         click.option(

@@ -29,6 +29,7 @@ from trollscope.errors import TrollscopeError
 
 if TYPE_CHECKING:  # the report (jinja2, igraph) loads only when a command needs it
     from trollscope.api import Detection
+    from trollscope.detect.thresholdstore import Threshold
     from trollscope.ingest.run import IngestResult
     from trollscope.report.render import ReportSummary
     from trollscope.simulate.evaluate import Evaluation
@@ -355,17 +356,25 @@ def detection_tables(case_path: Path, found: Detection, fdr: float) -> None:
         f"Kept in {case_path}.",
         markup=False,
     )
+    if found.threshold is not None:
+        threshold_table(found.threshold)
     if not found.networks:
-        # Users often come from a peer whose threshold did find a network here (CooRTweet
-        # on its own example): say how to get that network, labelled as a threshold.
-        out.print(
-            "No network passed the tests. A peer's threshold keeps what co-acted often "
-            "enough, whether chance explains it or not: "
-            f"`trollscope edges {case_path} --trace co-repost --min-participation 2 "
-            "-o pairs.csv` writes the pairs CooRTweet's rule keeps (`--min-weight N` for "
-            "the coordination-network-toolkit's), to hold beside this result.",
-            markup=False,
-        )
+        if found.threshold is not None:
+            out.print("No network passed the tests.", markup=False)
+        else:
+            # Users often come from a peer whose threshold did find a network here
+            # (CooRTweet on its own example): say how to see that network, labelled as a
+            # threshold, beside what chance gives.
+            out.print(
+                "No network passed the tests. A peer's threshold keeps what co-acted "
+                "often enough, whether chance explains it or not: "
+                f"`trollscope detect {case_path} --trace co-repost --min-participation 2` "
+                "reports the networks CooRTweet's rule gives (`--min-weight N` for the "
+                "coordination-network-toolkit's), with what the same rule gives on data "
+                f"where only chance brings accounts together; `trollscope edges {case_path} "
+                "--trace co-repost --min-participation 2 -o pairs.csv` writes its pairs.",
+                markup=False,
+            )
         return
     table = Table(title="Networks, strongest first", title_justify="left")
     # "network": its id (the rank), as the report, the exports and --json number it.
@@ -382,6 +391,55 @@ def detection_tables(case_path: Path, found: Detection, fdr: float) -> None:
             plain(", ".join(n.amplified)),
         )
     out.print(table)
+
+
+def threshold_table(threshold: Threshold) -> None:
+    """A peer's threshold networks, apart from the tested ones, with what chance gives."""
+    if not threshold.networks:
+        out.print(f"Beside the tests: {threshold.rule}. It keeps no pair.", markup=False)
+        return
+    table = Table(
+        title=f"Beside the tests: {threshold.rule}. {threshold.total:,} networks of "
+        f"{threshold.accounts:,} accounts",
+        title_justify="left",
+        caption="by chance: the same rule on the data with every account's posts shifted "
+        "at random (the account tests' null); in tested networks: members the tests put "
+        "in a network, and those networks",
+        caption_justify="left",
+    )
+    for col in ("network", "trace", "accounts", "pairs", "pairs by chance", "in tested networks"):
+        table.add_column(col, justify="left" if col in ("network", "trace") else "right")
+    for n in threshold.networks:
+        table.add_row(
+            f"T{n.network}",
+            f"{n.trace} ({n.window_s:g} s)",
+            f"{n.accounts:,}",
+            f"{n.pairs:,}",
+            _by_chance(n.pairs_by_chance, n.chance_share),
+            f"{n.in_tested:,}"
+            + (f" ({', '.join(map(str, n.tested_networks))})" if n.tested_networks else ""),
+        )
+    out.print(table)
+    seen: set[str] = set()
+    for n in threshold.networks:
+        if n.trace in seen or n.trace_pairs_by_chance is None or n.largest_by_chance is None:
+            continue
+        seen.add(n.trace)
+        out.print(
+            f"On {n.trace}, with every account's posts shifted at random within "
+            f"+-{n.jitter_s / 60:g} min (mean of {n.draws} draws), the rule keeps "
+            f"{n.trace_pairs_by_chance:,.0f} pairs ({n.trace_pairs:,} on the data) and its "
+            f"largest network has {n.largest_by_chance:,.0f} accounts: that much of it "
+            "chance alone gives.",
+            markup=False,
+        )
+
+
+def _by_chance(pairs: float | None, share: float | None) -> str:
+    """'2,160 (59%)'; '0.2 (2%)' below ten; '-' where the window is 0 (no timing)."""
+    if pairs is None or share is None:
+        return "-"
+    return f"{pairs:,.{0 if pairs >= 10 else 1}f} ({share:.0%})"
 
 
 def report_line(written: ReportSummary) -> str:

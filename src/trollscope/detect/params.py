@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from trollscope.engine import MAX_BURST
+from trollscope.peerrule import PeerRule
 
 # Action traces tested by default. batch-creation has one key per platform (nothing to
 # repeat) and profile/avatar traces have no time: their evidence enters through the
@@ -61,6 +62,15 @@ class DetectParams:
     # could pass and those inside a network (prefilter.py): every q-value exact, at the
     # cost of the driver holding every test.
     all_tests: bool = False
+    # A peer's threshold on every trace tested (CooRTweet's min participation, CNT's min
+    # weight; None: off): its networks are reported beside the tested ones, labelled as a
+    # threshold, with the share of their pairs chance alone gives (`thresholds.py`).
+    min_participation: int | None = None
+    min_weight: int | None = None
+
+    @property
+    def peer_rule(self) -> PeerRule:
+        return PeerRule(self.min_participation, self.min_weight)
 
     @property
     def stages(self) -> int:

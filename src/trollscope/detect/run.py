@@ -84,7 +84,9 @@ from trollscope.detect.pairtest import (
 )
 from trollscope.detect.params import DetectParams
 from trollscope.detect.prefilter import AccountPending, Pending
-from trollscope.detect.store import drop_temporary, store_tests
+from trollscope.detect.store import MEMBERS, drop_temporary, store_table, store_tests
+from trollscope.detect.thresholds import Part, threshold_networks, threshold_parts
+from trollscope.detect.thresholdstore import THRESHOLD_MEMBERS_DDL, THRESHOLD_NETWORKS_DDL
 from trollscope.detect.weights import account_weights, normalised
 from trollscope.engine import coaction
 from trollscope.engine.run import (
@@ -119,6 +121,10 @@ class DetectResult:
     cohorts_significant: dict[str, int] = field(default_factory=dict)
     joins_tested: dict[str, int] = field(default_factory=dict)  # join tests, per trace
     joins_significant: dict[str, int] = field(default_factory=dict)
+    # A peer's threshold (`--min-participation`, `--min-weight`): its networks, which are
+    # not tests, and their accounts.
+    threshold_networks: int = 0
+    threshold_accounts: int = 0
 
 
 def _check(params: DetectParams) -> None:
@@ -132,6 +138,7 @@ def _check(params: DetectParams) -> None:
     if params.jitter_s <= 0:
         raise TrollscopeError(f"the jitter must be positive, not {params.jitter_s} s.")
     check_engine(params.engine)
+    _ = params.peer_rule  # refuses a rule below 1
     if params.window == "auto":
         return
     if params.window is not None and (isinstance(params.window, str) or params.window <= 0):
@@ -166,6 +173,8 @@ class _Tests:
     untested_joins: dict[str, int] = field(default_factory=dict)  # network pairs, per trace
     windows: dict[str, float] = field(default_factory=dict)  # the window each trace ran at
     ticks: dict[str, int] = field(default_factory=dict)  # the clock tick of each trace, us
+    # The connected parts of the pairs a peer's threshold keeps, every trace's.
+    thresholds: list[Part] = field(default_factory=list)
 
     def table(self, family: str) -> pa.Table:
         schema = {
@@ -297,6 +306,7 @@ def detect(
                     joins,
                 )
                 describe(con, log_p, params.q)
+                peer = _store_thresholds(con, tests.thresholds, params)
                 write_scores(con, params.period_s)
                 con.execute(DETECT_RUNS_DDL)
                 con.execute(
@@ -322,7 +332,30 @@ def detect(
         cohorts_significant=_count(groups, params.traces, only_significant=True),
         joins_tested=_count(joins, params.traces, extra=tests.untested_joins),
         joins_significant=_count(joins, params.traces, only_significant=True),
+        threshold_networks=peer[0],
+        threshold_accounts=peer[1],
     )
+
+
+def _store_thresholds(
+    con: duckdb.DuckDBPyConnection, parts: list[Part], params: DetectParams
+) -> tuple[int, int]:
+    """The threshold's networks and members into the case (or no such tables, when the
+    run has no threshold); their number and their accounts (inside the transaction,
+    after `describe`: members are named by their tested networks' ranks)."""
+    con.execute("DROP TABLE IF EXISTS threshold_networks")
+    con.execute("DROP TABLE IF EXISTS threshold_members")
+    if not params.peer_rule.active:
+        return 0, 0
+    tested = con.sql(
+        f"SELECT m.platform, m.account_id, n.rank AS network FROM {MEMBERS} m "
+        "JOIN networks n USING (network)"
+    ).to_arrow_table()
+    networks, members = threshold_networks(parts, tested, params.jitter_s)
+    store_table(con, "threshold_networks", THRESHOLD_NETWORKS_DDL, networks)
+    store_table(con, "threshold_members", THRESHOLD_MEMBERS_DDL, members)
+    accounts = members.select(["platform", "account_id"]).group_by(["platform", "account_id"])
+    return networks.num_rows, accounts.aggregate([]).num_rows
 
 
 def _identity_flags(
@@ -372,6 +405,12 @@ def _trace_tests(
                 f"the {name} edges need more memory and disk than this machine has "
                 f"({exc}); lower --max-burst or leave the trace out with --trace."
             ) from None
+        if params.peer_rule.active:
+            tests.thresholds.extend(
+                threshold_parts(
+                    engine, name, window, params.peer_rule, params.jitter_s, params.seed
+                )
+            )
         say(f"tests: {name}")
         rows = coaction.rows_table()
         tick = clock_tick(engine, rows)

@@ -23,7 +23,8 @@ COHORT_MEMBERS = "ts_det_cohort_members"  # significant cohorts, one row per act
 TEMPORARY = (MEMBERS, SIGNIFICANT, ACCOUNTS, BURST_MEMBERS, COHORT_MEMBERS)
 
 
-def _replace(con: duckdb.DuckDBPyConnection, name: str, ddl: str, rows: pa.Table) -> None:
+def store_table(con: duckdb.DuckDBPyConnection, name: str, ddl: str, rows: pa.Table) -> None:
+    """Replace the table `name` (made by `ddl`) by `rows`."""
     con.execute(f"DROP TABLE IF EXISTS {name}")
     con.execute(ddl)
     # No try/finally: after a failed INSERT the transaction is aborted and even
@@ -45,12 +46,12 @@ def store_tests(
 ) -> None:
     """pair_tests, account_tests, burst_tests, cohort_tests, join_tests and network_edges
     into the case; the members and the significant rows as temporary tables."""
-    _replace(con, "pair_tests", PAIR_TESTS_DDL, pairs)
-    _replace(con, "account_tests", ACCOUNT_TESTS_DDL, accounts)
-    _replace(con, "burst_tests", BURST_TESTS_DDL, bursts)
-    _replace(con, "cohort_tests", COHORT_TESTS_DDL, cohorts)
-    _replace(con, "join_tests", JOIN_TESTS_DDL, joins)
-    _replace(con, "network_edges", NETWORK_EDGES_DDL, network_edges)
+    store_table(con, "pair_tests", PAIR_TESTS_DDL, pairs)
+    store_table(con, "account_tests", ACCOUNT_TESTS_DDL, accounts)
+    store_table(con, "burst_tests", BURST_TESTS_DDL, bursts)
+    store_table(con, "cohort_tests", COHORT_TESTS_DDL, cohorts)
+    store_table(con, "join_tests", JOIN_TESTS_DDL, joins)
+    store_table(con, "network_edges", NETWORK_EDGES_DDL, network_edges)
     con.register("ts_det_m", members)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {MEMBERS} AS SELECT * FROM ts_det_m")
     con.unregister("ts_det_m")

@@ -28,13 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from trollscope import inputs
 from trollscope.case import Case, file_of, limit_resources, transaction
 from trollscope.case.schema import SKIPPED_KEYS_DDL
-from trollscope.engine import ENGINES, MAX_BURST, coaction, edgestore
+from trollscope.engine import ENGINES, MAX_BURST, coaction, edgestore, peers
 from trollscope.errors import TrollscopeError
 from trollscope.inputs import Backend, CaseBackend
+from trollscope.peerrule import PeerRule
 from trollscope.progress import StageProgress, Stages
 from trollscope.traces import TRACES, Trace
 
@@ -220,17 +222,6 @@ def engine_for(engine: str, con: duckdb.DuckDBPyConnection) -> Iterator[Backend]
             spark.close()
 
 
-@contextmanager
-def _backend(engine: str, con: duckdb.DuckDBPyConnection) -> Iterator[Backend | None]:
-    """`edges`' backend: None for DuckDB (compute_edges then makes its own and drops its
-    scratch tables), else `engine_for`'s."""
-    if engine == "duckdb":
-        yield None
-        return
-    with engine_for(engine, con) as backend:
-        yield backend
-
-
 def edges(
     case_path: Path | str,
     trace_name: str,
@@ -243,6 +234,23 @@ def edges(
     """Compute one trace's edges into the case (atomically) on `engine`; the number of
     edges. `memory_limit` caps DuckDB's memory (see `case.limit_resources`); `progress`
     is called as each of EDGE_STAGES starts."""
+    return ruled_edges(
+        case_path, trace_name, None, window, max_burst, engine, memory_limit, progress
+    )[0]
+
+
+def ruled_edges(
+    case_path: Path | str,
+    trace_name: str,
+    rule: PeerRule | None,
+    window: float | None = None,
+    max_burst: int = MAX_BURST,
+    engine: str = "duckdb",
+    memory_limit: str | None = None,
+    progress: StageProgress | None = None,
+) -> tuple[int, pa.Table | None]:
+    """`edges`, and with an active peer `rule` the pairs it keeps (platform, account_a,
+    account_b; else None)."""
     if trace_name not in TRACES:
         raise TrollscopeError(f"unknown trace {trace_name!r}; choose one of: {', '.join(TRACES)}.")
     if engine not in ENGINES:
@@ -251,10 +259,12 @@ def edges(
     chosen = trace.window if window is None else window
     if chosen < 0:
         raise TrollscopeError(f"the window must be 0 or more seconds, not {chosen}.")
+    kept = None
     with Case.open(case_path) as case:
         limit_resources(case.con, case_path, memory_limit)
         try:
-            with _backend(engine, case.con) as backend:
+            # A rule reads the band join's scratch tables: they stay until it has run.
+            with engine_for(engine, case.con) as backend:
                 n, _ = compute_edges(
                     case.con,
                     trace,
@@ -263,13 +273,18 @@ def edges(
                     backend=backend,
                     progress=progress,
                 )
+                if rule is not None and rule.active:
+                    found = peers.named(peers.kept_pairs(rule))
+                    kept = backend.fetch(found.drop("a", "b"))
         except duckdb.OutOfMemoryException as exc:
             raise TrollscopeError(
                 f"the {trace.name} edges at a {chosen:g} s window need more memory and disk "
                 f"than this machine has ({exc}). Lower --max-burst (keys touched by fewer "
                 "accounts per window are kept), shorten the window, or free disk space."
             ) from None
-    return n
+        finally:
+            drop_scratch(case.con)
+    return n, kept
 
 
 def skipped_keys(case_path: Path | str, trace_name: str) -> int:

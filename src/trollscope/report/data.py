@@ -26,6 +26,7 @@ import duckdb
 
 from trollscope import __version__
 from trollscope.case import Case, has_table
+from trollscope.detect.thresholdstore import Threshold, load_threshold
 from trollscope.detect.words import format_p, period_words
 from trollscope.errors import TrollscopeError
 from trollscope.report.words import pair_line, param_name, param_value, signal_name
@@ -306,6 +307,9 @@ class ReportData:
     flagged_accounts: int
     generated_at: datetime
     tool_version: str
+    # A peer's threshold run beside the tests (detect --min-participation / --min-weight):
+    # its first networks, apart from the tested ones; None when the run had none.
+    threshold: Threshold | None = None
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -361,6 +365,7 @@ def load_report(
             flagged_accounts=flagged,
             generated_at=datetime.now(UTC).replace(microsecond=0),
             tool_version=__version__,
+            threshold=load_threshold(con, max_networks),
         )
 
 

@@ -43,7 +43,13 @@ what="scores" (one row per account in a network): `account_scores` (its network 
     network_id), its network's inauthentic and verdict, and evidence, the account's first
     evidence line in words. As CSV it is an answer `trollscope evaluate --answer` reads.
 
-For edges and scores, csv/parquet/json write one file, `out`. Parquet keeps lists and the
+what="threshold" (one row per account in a network of a peer's threshold, from `detect
+    --min-participation` or `--min-weight`): its threshold network (threshold_network, T1
+    = 1, largest first), trace, window_s, platform, account_id, handle, that network's
+    accounts, pairs, pairs_by_chance and chance_share (docs/significance.md, "A peer's
+    threshold in detect"), and network_id, the tested network the account is in, if any.
+
+For edges, scores and threshold, csv/parquet/json write one file, `out`. Parquet keeps lists and the
 nested evidence as they are; json writes one JSON array of objects, one object per line,
 with lists and evidence nested; csv joins lists with ";" and writes evidence as JSON,
 [{"key": ..., "post_a": ..., "post_b": ...}, ...] (keys are hostile: hashtags, URLs, texts;
@@ -81,7 +87,7 @@ from trollscope.report.csvsafe import safe_sql
 from trollscope.sql import literal
 
 FORMATS = ("gexf", "graphml", "csv", "parquet", "json")
-WHATS = ("networks", "edges", "scores")
+WHATS = ("networks", "edges", "scores", "threshold")
 _GRAPH_FORMATS = ("gexf", "graphml")
 _DETECTION_TABLES = ("edges", "pair_tests", "networks", "account_scores", "account_evidence")
 
@@ -137,8 +143,13 @@ def export(
             tables = fmt in ("csv", "parquet")  # written as they are read: no stage of writing
             stages = Stages(progress, 2 if tables else 3)
             return _export_networks(con, out, fmt, exact, stages)
+        if what == "threshold" and not has_table(con, "threshold_networks"):
+            raise TrollscopeError(
+                f"{case_path}'s last detection ran no peer threshold: run `trollscope detect "
+                f"{case_path} --min-participation N` (or --min-weight N) first, then export."
+            )
         flat = fmt == "csv"
-        sql = _pairs_sql(flat) if what == "edges" else _scores_sql(flat)
+        sql = {"edges": _pairs_sql, "scores": _scores_sql, "threshold": _threshold_sql}[what](flat)
         kind = "edges" if what == "edges" else "accounts"
         Stages(progress, 1).start(kind)
         with _staged([out]) as (tmp,):
@@ -156,7 +167,7 @@ def write_edges(
     """Write one trace's edges (the view `edges`, as `trollscope edges -o` writes them) to
     a .csv file, or Parquet for any other suffix, whole or not at all. `exact`: CSV cells
     as the data has them, formula-like ones included. `kept`: only these edges (rows of
-    the view, e.g. those a peer's threshold keeps)."""
+    the view, e.g. those a peer's threshold keeps), as (platform, account_a, account_b)."""
     out = Path(out_path)
     fmt = "csv" if out.suffix.lower() == ".csv" else "parquet"
     with Case.open(case_path, read_only=True) as case:
@@ -167,8 +178,12 @@ def write_edges(
             "ORDER BY platform, account_a, account_b"
         )
         if kept is not None:
-            case.con.register("ts_kept_edges", kept)
-            rows = f"SELECT {columns} FROM ts_kept_edges ORDER BY platform, account_a, account_b"
+            case.con.register("ts_kept_pairs", kept)
+            rows = (
+                f"SELECT {columns} FROM edges SEMI JOIN ts_kept_pairs "
+                f"USING (platform, account_a, account_b) WHERE trace = {literal(trace_name)} "
+                "ORDER BY platform, account_a, account_b"
+            )
         with writing(out):
             out.parent.mkdir(parents=True, exist_ok=True)
         with _staged([out]) as (tmp,):
@@ -290,6 +305,20 @@ def _scores_sql(flat: bool) -> str:
         LEFT JOIN account_evidence e
             ON e.platform = s.platform AND e.account_id = s.account_id AND e.rank = 1
         ORDER BY s.network, s.score DESC, s.platform, s.account_id"""
+
+
+def _threshold_sql(flat: bool) -> str:
+    """One row per member of a threshold network (`flat` unused: no lists)."""
+    del flat
+    return """
+        SELECT t.network AS threshold_network, t.trace, t.window_s, m.platform, m.account_id,
+               a.handle, t.accounts, t.pairs, t.pairs_by_chance, t.chance_share,
+               s.network AS network_id
+        FROM threshold_members m
+        JOIN threshold_networks t USING (network)
+        LEFT JOIN accounts a USING (platform, account_id)
+        LEFT JOIN account_scores s USING (platform, account_id)
+        ORDER BY t.network, m.platform, m.account_id"""
 
 
 # -- writing --------------------------------------------------------------------------

@@ -20,7 +20,11 @@ PARAM_NAMES = {
     "max_burst": "Largest burst tested (accounts)",
     "signals": "Identity signals computed",
     "memory_limit": "Memory limit",
+    "min_participation": "CooRTweet's min participation (a threshold beside the tests)",
+    "min_weight": "CNT's min edge weight (a threshold beside the tests)",
 }
+# Parameters whose None means "not used", not "the default".
+_OFF_WHEN_NONE = {"min_participation", "min_weight"}
 
 # Identity signals (account_signals.signal) as a label before their own evidence line.
 SIGNAL_NAMES = {
@@ -49,6 +53,8 @@ def _duration(seconds: float) -> str:
 def param_value(key: str, value: object) -> str:
     """A parameter's value in words: durations in hours or minutes, None as the default."""
     if value is None:
+        if key in _OFF_WHEN_NONE:
+            return "off"
         return "automatic, per trace" if key == "window" else "default"
     if isinstance(value, bool):
         return "yes" if value else "no"
