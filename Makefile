@@ -37,7 +37,7 @@ demo: setup-core
 	$(BIN)/trollscope ingest examples/data/IRAhandle_tweets_sample.csv --into $(OUT)/demo.duckdb
 	$(BIN)/trollscope info $(OUT)/demo.duckdb
 	$(BIN)/trollscope edges $(OUT)/demo.duckdb --trace co-repost --window 60 -o $(OUT)/demo-co-repost.csv
-	$(BIN)/trollscope detect $(OUT)/demo.duckdb
+	$(BIN)/trollscope detect $(OUT)/demo.duckdb --min-participation 2
 	$(BIN)/trollscope report $(OUT)/demo.duckdb -o $(OUT)/demo-report.html
 	$(BIN)/trollscope simulate --posts 50000 --days 7 --formats twarc2 --out $(OUT)/sim
 	$(BIN)/trollscope scan $(OUT)/sim/twarc2.jsonl -o $(OUT)/scan
