@@ -168,6 +168,15 @@ def test_russian_coord_tweets_coortweets_network_and_what_chance_gives(
     assert largest.trace_pairs_by_chance is not None and largest.largest_by_chance is not None
     assert largest.trace_pairs_by_chance > 0.5 * 3721
     assert largest.largest_by_chance > 0.5 * largest.accounts
+    # The report lists it, and says what found it: the rule, not a test.
+    report = case_path.parent / "report.html"
+    api.report(case_path, report)
+    html = " ".join(report.read_text(encoding="utf-8").split())
+    assert "Found by CooRTweet&#39;s rule (min participation 2" in html
+    assert (
+        f'<td class="num">T1</td><td>co-repost (60 s)</td> <td class="num">{largest.accounts:,}</td>'
+        in html
+    )
 
 
 def _threshold_rows(case: Path) -> list[ThresholdNetwork]:
