@@ -186,6 +186,22 @@ class CaseHandle:
             check=lambda con: _require_member(con, self.path, account_id, platform),
         )
 
+    def threshold(self) -> pa.Table:
+        """The networks of the last detection's peer threshold (`case.detect(
+        min_participation=2)`), one row per member, largest network first: network (T1 = 1),
+        trace, window_s, platform, account_id, the network's accounts, pairs,
+        pairs_by_chance and chance_share (docs/significance.md, "A peer's threshold in
+        detect"), and tested_network, the rank of the tested network the member is in."""
+        return self._read(
+            """SELECT t.network, t.trace, t.window_s, m.platform, m.account_id, t.accounts,
+                      t.pairs, t.pairs_by_chance, t.chance_share, s.network AS tested_network
+               FROM threshold_members m
+               JOIN threshold_networks t USING (network)
+               LEFT JOIN account_scores s USING (platform, account_id)
+               ORDER BY t.network, m.platform, m.account_id""",
+            check=lambda con: _require_threshold(con, self.path),
+        )
+
     def edges(self, trace: str | None = None, limit: int | None = None) -> pa.Table:
         """The co-action edges the case holds (one trace's, or all), most co-actions first
         within each trace: the view `edges` (trace, window_s, platform, account_a,
@@ -225,6 +241,14 @@ class CaseHandle:
             if check is not None:
                 check(case.con)
             return case.con.sql(sql, params=list(args)).to_arrow_table()
+
+
+def _require_threshold(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    if not has_table(con, "threshold_networks"):
+        raise TrollscopeError(
+            f"{path}'s last detection ran no peer threshold: run "
+            "case.detect(min_participation=2) (or min_weight=N) first."
+        )
 
 
 def _params(params: api.DetectParams | None, changes: dict[str, Any]) -> api.DetectParams:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import trollscope
 from tests.conftest import query
 from tests.engine.test_engine import _shares
 from trollscope import api
@@ -173,10 +174,8 @@ def test_russian_coord_tweets_coortweets_network_and_what_chance_gives(
     api.report(case_path, report)
     html = " ".join(report.read_text(encoding="utf-8").split())
     assert "Found by CooRTweet&#39;s rule (min participation 2" in html
-    assert (
-        f'<td class="num">T1</td><td>co-repost (60 s)</td> <td class="num">{largest.accounts:,}</td>'
-        in html
-    )
+    row = '<td class="num">T1</td><td>co-repost (60 s)</td> <td class="num">{:,}</td>'
+    assert row.format(largest.accounts) in html
 
 
 def _threshold_rows(case: Path) -> list[ThresholdNetwork]:
@@ -200,3 +199,15 @@ def test_export_lists_the_threshold_networks_accounts(campaign: Path, tmp_path: 
     assert {(t, a) for t, a, _ in rows} == members
     # The farm's members are in a tested network; the crowd's are in none.
     assert {a for _, a, tested in rows if tested is not None} == set(FARM)
+
+
+def test_the_python_handle_reads_the_threshold(campaign: Path) -> None:
+    case = trollscope.open(campaign)
+    case.detect(traces=["co-repost"])
+    with pytest.raises(TrollscopeError, match="ran no peer threshold"):
+        case.threshold()
+    case.detect(traces=["co-repost"], min_participation=2)
+    rows = case.threshold().to_pylist()
+    members = {(n["network"], m) for n in _networks(campaign) for m in n["members"]}  # type: ignore[attr-defined]
+    assert {(r["network"], r["account_id"]) for r in rows} == members
+    assert {r["account_id"] for r in rows if r["tested_network"] is not None} == set(FARM)
