@@ -1,8 +1,8 @@
 """The dashboard's test case: organic reposters, a five-account farm that reposts and
 copy-pastes in sync (as in tests/detect) with hostile handles, bios, hashtags and texts,
 a second, four-account farm copy-pasting in Persian, and one row the reader rejects.
-Detected on co-repost and co-text: two networks. As a DuckDB file, and converted to a
-Parquet case folder."""
+Detected on co-repost and co-text: two networks, and CooRTweet's rule beside them. As a
+DuckDB file, and converted to a Parquet case folder."""
 
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ def build_case(folder: Path) -> Path:
         "handle=handle,bio=bio,hashtags=tag"
     )
     ingest(case, [path], options=ReadOptions(mapping=mapping))
-    detect(case, DetectParams(traces=("co-repost", "co-text")))
+    # With CooRTweet's rule beside the tests: the networks page lists its networks apart.
+    detect(case, DetectParams(traces=("co-repost", "co-text"), min_participation=2))
     return case
 
 

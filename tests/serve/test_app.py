@@ -95,7 +95,24 @@ def test_networks_sort_and_page(client: TestClient) -> None:
 
 def test_the_networks_page_shows_the_rows_its_twin_has(client: TestClient) -> None:
     html = client.get("/networks?lang=fa").text
-    assert 'href="/networks/2"' in html and 'href="/networks/1"' not in html
+    # The tested networks' table (a peer threshold's, below it, links to any network).
+    table = html[html.index('id="networks"') : html.index("</table>")]
+    assert 'href="/networks/2"' in table and 'href="/networks/1"' not in table
+
+
+def test_the_networks_page_lists_a_peer_thresholds_networks_apart(client: TestClient) -> None:
+    threshold = client.get("/networks.json").json()["threshold"]
+    assert threshold["rule"].startswith("CooRTweet's rule (min participation 2")
+    networks = threshold["networks"]
+    assert networks and [n["network"] for n in networks] == list(range(1, len(networks) + 1))
+    # The farm reposts in sync: the rule keeps it, and the tests found it too (network 1).
+    farm = [n for n in networks if 1 in n["tested_networks"]]
+    assert farm and farm[0]["in_tested"] >= len(FARM)
+    html = client.get("/networks").text
+    table = html[html.index('id="threshold-networks"') :]
+    assert table.count("<tr>") == len(networks) + 1  # the head and one row each
+    assert f"<td>T{farm[0]['network']}</td>" in table
+    assert 'href="/networks/1"' in table
 
 
 def test_members_search_sort_and_paging(client: TestClient) -> None:

@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import duckdb
 
+from trollscope.detect.thresholdstore import load_threshold
 from trollscope.detect.words import format_p
 from trollscope.serve.index import ACCOUNTS, COVERAGE, KEYS, PostFiles
 
@@ -154,6 +155,7 @@ def networks(db: Db, where: NetworkFilter, paging: Paging) -> Page:
         },
         "facets": {"verdicts": [], "traces": [], "langs": []},
         "networks": _paged(0, paging, []),
+        "threshold": _threshold(db),
     }
     if "networks" not in db.tables:
         return page
@@ -208,6 +210,17 @@ def networks(db: Db, where: NetworkFilter, paging: Paging) -> Page:
         ],
     }
     return page
+
+
+# The threshold networks the networks page lists, largest first.
+THRESHOLD_SHOWN = 20
+
+
+def _threshold(db: Db) -> dict[str, Any] | None:
+    """A peer's threshold run beside the tests (`detect --min-participation`): its rule,
+    its first networks and their totals; None when the last detection had none."""
+    found = load_threshold(db.cur, THRESHOLD_SHOWN)
+    return asdict(found) if found is not None else None
 
 
 # -- one network --------------------------------------------------------------------------
