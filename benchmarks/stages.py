@@ -2,6 +2,8 @@
 another does not.
 
     .venv/bin/python benchmarks/stages.py CASE A=DIR_A/src B=DIR_B/src --engine spark
+    .venv/bin/python benchmarks/stages.py CASE plain=SRC rule=SRC --engine duckdb \
+        --detect-args "rule=--min-participation 2"
 
 Each LABEL=SRC is a version of trollscope's `src` (for a commit C: `git archive C src |
 tar -x -C DIR`), put first on PYTHONPATH. For each in turn, `detect --json` runs on a
@@ -9,6 +11,8 @@ fresh copy of CASE (a case file, untouched) with `--engine`, measured as a proce
 (`measure.py`: the JVM and its Python workers included), and its stages are read from
 its progress lines as `scale.py` reads them. Run one at a time, on an otherwise idle
 machine: each stage's CPU is sampled from the whole machine's view of the tree.
+`--detect-args LABEL=ARGS` adds options to one version's detect (the same source with and
+without an option, say).
 
 Prints a markdown table: one row per stage, CPU seconds per version, and the last
 version's ratio to the first; then the whole process tree, wall time and peak memory,
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -37,14 +42,17 @@ from benchmarks.measure import become_subreaper, run, stage_env  # noqa: E402
 EXE = Path(sys.executable).with_name("trollscope")
 
 
-def measure(case: Path, label: str, src: str, engine: str) -> dict[str, Any]:
-    """One version's detect on a copy of `case`: its stages, totals and findings."""
+def measure(
+    case: Path, label: str, src: str, engine: str, extra: list[str] | None = None
+) -> dict[str, Any]:
+    """One version's detect on a copy of `case` (with `extra` options): its stages,
+    totals and findings."""
     copy = WORK / f"stages-{label}.duckdb"
     for leftover in (copy, copy.with_name(copy.name + ".wal")):
         leftover.unlink(missing_ok=True)  # a killed run's WAL would not fit the new copy
     shutil.copy(case, copy)
     env = {**stage_env(), "PYTHONPATH": src}
-    argv = [str(EXE), "detect", str(copy), "--engine", engine, "--json"]
+    argv = [str(EXE), "detect", str(copy), "--engine", engine, "--json", *(extra or [])]
     try:
         m = run(argv, WORK / f"stages-{label}.log", env=env)
     finally:
@@ -128,15 +136,25 @@ def main() -> None:
     parser.add_argument("case", type=Path, help="a case file (copied for each run)")
     parser.add_argument("versions", nargs="+", metavar="LABEL=SRC")
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="spark")
+    parser.add_argument(
+        "--detect-args",
+        action="append",
+        default=[],
+        metavar="LABEL=ARGS",
+        help='more options for one version\'s detect, e.g. "rule=--min-participation 2"',
+    )
     args = parser.parse_args()
     versions = [v.split("=", 1) for v in args.versions]
     if any(len(v) != 2 or not v[0] for v in versions):
         parser.error("each version is LABEL=SRC, e.g. A=/tmp/A/src")
+    extra = dict(a.split("=", 1) for a in args.detect_args if "=" in a)
+    if len(extra) != len(args.detect_args) or not set(extra) <= {v[0] for v in versions}:
+        parser.error("each --detect-args is LABEL=ARGS, for a LABEL among the versions")
     WORK.mkdir(parents=True, exist_ok=True)
     become_subreaper()
     rows = []
     for label, src in versions:
-        row = measure(args.case, label, src, args.engine)
+        row = measure(args.case, label, src, args.engine, shlex.split(extra.get(label, "")))
         (WORK / f"stages-{label}.json").write_text(json.dumps(row, indent=1))
         rows.append(row)
     sys.stdout.write(table(rows) + "\n\n" + peak_table(rows) + "\n")
