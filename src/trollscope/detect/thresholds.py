@@ -115,11 +115,13 @@ def threshold_parts(
     chance = None
     if window > 0:
         chance = _by_chance(engine, rule, aids, part, window, jitter_s, seed, draws)
+    # Each part's accounts: the ids sorted by part, cut where the part changes.
+    in_part = np.split(aids[np.argsort(part, kind="stable")], np.cumsum(np.bincount(part))[:-1])
     return [
         Part(
             trace,
             float(window),
-            sorted(names[int(i)] for i in aids[part == p]),
+            sorted(names[int(i)] for i in in_part[p]),
             int(pairs[p]),
             None if chance is None else float(chance.per_part[p]),
             len(a),
