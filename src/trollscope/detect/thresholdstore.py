@@ -28,8 +28,8 @@ THRESHOLD_MEMBERS_DDL = """CREATE TABLE threshold_members (
 
 @dataclass(frozen=True, slots=True)
 class ThresholdNetwork:
-    """One network of a peer's threshold, as plain values (the CLI, --json, the report);
-    the columns of `threshold_networks` but the rule."""
+    """One network of a peer's threshold, as plain values (the CLI, --json, the report):
+    the columns of `threshold_networks`."""
 
     network: int
     trace: str
@@ -91,11 +91,10 @@ def _last_rule(con: duckdb.DuckDBPyConnection) -> PeerRule | None:
         return None
     if not isinstance(params, dict):
         return None
-    participation, weight = params.get("min_participation"), params.get("min_weight")
-    rule = PeerRule(
-        participation if isinstance(participation, int) else None,
-        weight if isinstance(weight, int) else None,
-    )
+    # A value detect would have refused (an edited case) reads as no rule, not an error.
+    values = [params.get("min_participation"), params.get("min_weight")]
+    kept = [v if isinstance(v, int) and v >= 1 else None for v in values]
+    rule = PeerRule(*kept)
     return rule if rule.active else None
 
 
